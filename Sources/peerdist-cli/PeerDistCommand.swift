@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct PeerDistCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peerdist",
+        abstract: "Peer content distribution: BranchCache Content Information, hashing and transfer.",
+        version: "0.1.0",
+        subcommands: [HashCommand.self, InfoCommand.self, KeyCommand.self, BenchCommand.self]
+    )
+}
