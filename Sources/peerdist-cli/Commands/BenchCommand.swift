@@ -1,2 +1,9 @@
 import ArgumentParser
-struct BenchCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "bench", abstract: "x") }
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure PeerDist against standard tools on this machine, in one run.",
+        subcommands: [HashBenchmark.self]
+    )
+}
