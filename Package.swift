@@ -50,5 +50,7 @@ let package = Package(
         ),
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
         .testTarget(name: "PeerDistTests", dependencies: ["PeerDist"]),
+        // Runs the built `peerdist` binary as a user would; needs `swift build` to have built it.
+        .testTarget(name: "PeerDistCLITests", dependencies: ["PeerDistHashing"]),
     ]
 )

@@ -2,13 +2,20 @@ import Testing
 @testable import PeerDistHashing
 
 /// The decoder trusts no length: malformed input throws an error naming the field and offset.
+/// A valid blob as a test argument, named rather than dumped byte by byte.
+struct ValidBlob: CustomTestStringConvertible, Sendable {
+    let name: String
+    let bytes: [UInt8]
+    var testDescription: String { "\(name) (\(bytes.count) bytes)" }
+}
+
 @Suite struct ContentInformationDecoderTests {
-    static var validBlobs: [[UInt8]] {
+    static var validBlobs: [ValidBlob] {
         let vectors = Vectors.shared
         var blobs = [
-            Fixtures.bytes(hex: vectors.ipxe_iis85_png.v1.content_information_hex),
-            Fixtures.bytes(hex: vectors.ipxe_iis85_png.v2.content_information_hex),
-            Fixtures.bytes(hex: vectors.synthetic.v1_single_segment_128000.content_information_hex),
+            ValidBlob(name: "IIS v1", bytes: Fixtures.bytes(hex: vectors.ipxe_iis85_png.v1.content_information_hex)),
+            ValidBlob(name: "IIS v2", bytes: Fixtures.bytes(hex: vectors.ipxe_iis85_png.v2.content_information_hex)),
+            ValidBlob(name: "synthetic v1", bytes: Fixtures.bytes(hex: vectors.synthetic.v1_single_segment_128000.content_information_hex)),
         ]
         // Multi-segment blobs of both versions, and empty content.
         let content = TestContent.random(count: 3 * 1024 * 1024 / 2, seed: 7)
@@ -16,7 +23,8 @@ import Testing
             for bytes in [content, []] {
                 let hasher = StreamingContentHasher(version: version)
                 hasher.update(bytes)
-                blobs.append(ContentInformation(hashed: hasher.finalize(), secret: ServerSecret(passphrase: "x")).encoded())
+                let blob = ContentInformation(hashed: hasher.finalize(), secret: ServerSecret(passphrase: "x")).encoded()
+                blobs.append(ValidBlob(name: "v\(version) of \(bytes.count) bytes", bytes: blob))
             }
         }
         var twoSegments = ContentInformationV1(segments: (0..<2).map { index in
@@ -27,17 +35,19 @@ import Testing
         })
         twoSegments.offsetInFirstSegment = 100
         twoSegments.readBytesInLastSegment = 1
-        blobs.append(twoSegments.encoded())
+        blobs.append(ValidBlob(name: "v1 partial range over two segments", bytes: twoSegments.encoded()))
         return blobs
     }
 
     @Test(arguments: validBlobs)
-    func decodeThenEncodeIsByteIdentical(blob: [UInt8]) throws {
+    func decodeThenEncodeIsByteIdentical(valid: ValidBlob) throws {
+        let blob = valid.bytes
         #expect(try ContentInformation(decoding: blob).encoded() == blob)
     }
 
     @Test(arguments: validBlobs)
-    func everyTruncationThrows(blob: [UInt8]) {
+    func everyTruncationThrows(valid: ValidBlob) {
+        let blob = valid.bytes
         for length in 0..<blob.count {
             #expect(throws: ContentInformationError.self, "truncated to \(length) of \(blob.count) bytes") {
                 try ContentInformation(decoding: Array(blob.prefix(length)))
@@ -46,7 +56,8 @@ import Testing
     }
 
     @Test(arguments: validBlobs)
-    func trailingBytesThrow(blob: [UInt8]) throws {
+    func trailingBytesThrow(valid: ValidBlob) throws {
+        let blob = valid.bytes
         let error = try #require(throws: ContentInformationError.self) { try ContentInformation(decoding: blob + [0]) }
         // A version 2 blob reads the extra byte as the start of another chunk.
         #expect(error.code == .trailingBytes || error.code == .truncated)
@@ -96,7 +107,7 @@ import Testing
         let chunkLength = try error(patching: 32, of: v2, with: [0x00, 0x00, 0x00, 0x45])
         #expect(chunkLength.field == "ChunkDescription[0].dwChunkDataLength" && chunkLength.offset == 32)
 
-        let hugeChunk = try error(patching: 32, of: v2, with: [0xFF, 0xFF, 0xFF, 0xFC])
+        let hugeChunk = try error(patching: 32, of: v2, with: [0xFF, 0xFF, 0xFF, 0xCC])
         #expect(hugeChunk.code == .truncated && hugeChunk.offset == 36)
 
         let oversizedSegment = try error(patching: 36, of: v2, with: [0x00, 0x02, 0x00, 0x01])

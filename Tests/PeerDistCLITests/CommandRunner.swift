@@ -1,0 +1,74 @@
+import Foundation
+
+/// Runs the `peerdist` binary built beside this test bundle and collects what it printed.
+struct CommandResult {
+    let status: Int32
+    let output: Data
+    let standardError: String
+
+    var standardOutput: String { String(decoding: output, as: UTF8.self) }
+
+    /// The error as the user sees it: one line, no backtrace.
+    var errorLines: [Substring] { standardError.split(separator: "\n") }
+}
+
+enum Peerdist {
+    static let binary: URL = {
+        if let override = ProcessInfo.processInfo.environment["PEERDIST_BINARY"] {
+            return URL(fileURLWithPath: override)
+        }
+        let testExecutable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        return testExecutable.deletingLastPathComponent().appendingPathComponent("peerdist")
+    }()
+
+    @discardableResult
+    static func run(_ arguments: String...) throws -> CommandResult {
+        try run(arguments)
+    }
+
+    /// Output goes to files rather than pipes, so a chatty child can never block on a full pipe.
+    static func run(_ arguments: [String]) throws -> CommandResult {
+        let scratch = try ScratchDirectory()
+        let outputPath = scratch.child("stdout")
+        let errorPath = scratch.child("stderr")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus,
+            output: try Data(contentsOf: URL(fileURLWithPath: outputPath)),
+            standardError: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errorPath)), as: UTF8.self))
+    }
+}
+
+/// A scratch directory removed when the test ends.
+final class ScratchDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("peerdist-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func file(_ name: String, bytes: [UInt8]) throws -> String {
+        let file = "\(path)/\(name)"
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        return file
+    }
+
+    func child(_ name: String) -> String { "\(path)/\(name)" }
+}
