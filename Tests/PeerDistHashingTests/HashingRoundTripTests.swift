@@ -49,6 +49,22 @@ import Testing
         }
     }
 
+    /// Version 2 chunks 32 MiB regions in parallel and re-chunks the seams; uniform bytes across a
+    /// seam never resynchronise by content, so the seam must be re-chunked all the way through.
+    @Test func version2SeamsGiveTheSequentialResult() throws {
+        var content = TestContent.random(count: 100 * Self.mebibyte, seed: 77)
+        content.replaceSubrange(20 * Self.mebibyte..<50 * Self.mebibyte, with: repeatElement(0, count: 30 * Self.mebibyte))
+        content.replaceSubrange(63 * Self.mebibyte + 5..<65 * Self.mebibyte, with: repeatElement(0xAB, count: 2 * Self.mebibyte - 5))
+        let path = try TestContent.file(content)
+        defer { TestContent.remove(path) }
+        let streaming = StreamingContentHasher(version: .v2)
+        streaming.update(content)
+        let expected = streaming.finalize()
+        for threads in [2, 4] {
+            #expect(try FileHasher(version: .v2, threads: threads).hash(path: path) == expected)
+        }
+    }
+
     @Test func version1BlockHashesAreSHA256OfEachBlock() throws {
         let content = TestContent.random(count: 3 * 65_536 + 5, seed: 3)
         let hasher = StreamingContentHasher(version: .v1)

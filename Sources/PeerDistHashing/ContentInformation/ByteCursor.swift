@@ -55,6 +55,6 @@ struct ByteSink {
     }
 
     mutating func append(_ hash: HashValue) {
-        bytes.append(contentsOf: hash.bytes)
+        hash.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
 }

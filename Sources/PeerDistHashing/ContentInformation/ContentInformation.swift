@@ -49,10 +49,22 @@ public enum ContentInformation: Hashable, Sendable {
     }
 
     /// Every listed segment with its offset and segment ID, in content order.
-    public var segments: [SegmentDescription] {
+    public var segments: [SegmentDescription] { segments(prefix: .max) }
+
+    /// Segments listed in the blob.
+    public var segmentCount: Int {
+        switch self {
+        case .version1(let information): information.segments.count
+        case .version2(let information): information.chunks.reduce(0) { $0 + $1.segments.count }
+        }
+    }
+
+    /// The first `limit` segments: deriving a segment ID costs an HMAC, so a caller that shows a
+    /// few need not pay for every segment of a large file.
+    public func segments(prefix limit: Int) -> [SegmentDescription] {
         switch self {
         case .version1(let information):
-            return information.segments.enumerated().map { index, segment in
+            return information.segments.prefix(limit).enumerated().map { index, segment in
                 SegmentDescription(
                     index: index, offset: segment.offsetInContent, length: segment.length,
                     blockSize: segment.blockSize, blockHashes: segment.blockHashes,
@@ -61,7 +73,7 @@ public enum ContentInformation: Hashable, Sendable {
             }
         case .version2(let information):
             var offset = information.startInContent
-            return information.segments.enumerated().map { index, segment in
+            return information.segments.prefix(limit).enumerated().map { index, segment in
                 defer { offset += UInt64(segment.length) }
                 return SegmentDescription(
                     index: Int(information.indexOfFirstSegment) + index, offset: offset, length: segment.length,

@@ -1,5 +1,4 @@
 import Crypto
-import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -10,17 +9,18 @@ import Glibc
 /// Version 1 cuts the file into runs of 64 blocks that worker threads read (`pread`, 256 KiB at a
 /// time, so each read lands in cache right before it is hashed) and hash independently; block
 /// hashes land at their index, so the result never depends on timing. Version 2 boundaries depend
-/// on the bytes before them, so one thread reads and chunks 8 MiB windows while the workers hash
-/// the previous window's segments.
+/// on the bytes before them, so workers chunk and hash 32 MiB regions independently, and each seam
+/// between regions is re-chunked from the last true boundary until it meets a boundary the region
+/// found too (content-defined cuts resynchronise within a segment or two). The result equals one
+/// sequential pass.
 ///
-/// Memory stays under a few MiB per worker plus two 8 MiB windows, whatever the file's size.
+/// Memory stays under a MiB per worker plus the hashes, whatever the file's size.
 public struct FileHasher: Sendable {
     public let version: ContentInformationVersion
     public let threads: Int
 
     static let readSize = 256 * 1024
     static let blocksPerTask = 64
-    static let windowSize = 8 * 1024 * 1024
 
     /// - Parameter threads: worker threads; defaults to one per online processor.
     public init(version: ContentInformationVersion, threads: Int? = nil) {
@@ -86,103 +86,102 @@ public struct FileHasher: Sendable {
 
     private func hashVersion2(_ file: ContentFile) throws(FileHashingError) -> HashedContent {
         let size = file.size
-        let capacity = Self.windowSize + GearChunker.maximumSize
-        let buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64) }
-        defer { buffers.forEach { $0.deallocate() } }
+        guard size > 0 else { return HashedContent(version: .v2, length: 0, segments: []) }
+        // Regions are chunked independently, each as if a segment began at its start; the seams
+        // are then re-chunked from the true boundary before them until they meet a boundary the
+        // region found too, after which both agree. One thread means one region and no seams.
+        let regionSize = threads == 1 ? size : UInt64(Self.regionSize)
+        let regionCount = Int((size + regionSize - 1) / regionSize)
+        let regions = UnsafeMutableBufferPointer<ChunkedRegion>.allocate(capacity: regionCount)
+        regions.initialize(repeating: ChunkedRegion(start: 0, segments: []))
+        defer {
+            regions.deinitialize()
+            regions.deallocate()
+        }
+        nonisolated(unsafe) let results = regions
+        try WorkerPool.run(tasks: regionCount, workers: threads) { (region, _) throws(FileHashingError) in
+            let start = UInt64(region) * regionSize
+            let segments = try Self.chunkAndHash(file, from: start, to: min(size, start + regionSize), stoppingAt: [:]).segments
+            results[region] = ChunkedRegion(start: start, segments: segments)
+        }
+
+        // Where each region's segments become trustworthy: its start, and the end of each segment.
+        var resumePoints: [UInt64: (region: Int, segment: Int)] = [:]
+        for (index, region) in regions.enumerated() where index > 0 {
+            resumePoints[region.start] = (index, 0)
+            for (segment, found) in region.segments.enumerated().dropLast() {
+                resumePoints[found.offset + UInt64(found.length)] = (index, segment + 1)
+            }
+        }
 
         var segments: [HashedContent.Segment] = []
-        var chunker = GearChunker()
-        var current = 0
-        var carry = 0  // bytes at the start of the current window that belong to an unfinished segment
-        var windowOffset: UInt64 = 0  // content offset of the current window's first byte
-        var inFlight: SegmentHashJob?
-
+        var region = 0
+        var next = 0
         while true {
-            let window = buffers[current]
-            let readOffset = windowOffset + UInt64(carry)
-            let readCount = Int(min(UInt64(Self.windowSize), size - readOffset))
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: window[carry..<carry + readCount]), at: readOffset)
-            let filled = carry + readCount
-            let atEnd = readOffset + UInt64(readCount) == size
-
-            var cuts: [Range<Int>] = []
-            var segmentStart = 0
-            var position = carry
-            while position < filled {
-                let (consumed, isBoundary) = chunker.scan(UnsafeRawBufferPointer(rebasing: window[position..<filled]))
-                position += consumed
-                if isBoundary {
-                    cuts.append(segmentStart..<position)
-                    segmentStart = position
-                }
+            // A region's last segment ends only where the region ends, unless it is the file's last.
+            let found = regions[region].segments
+            let isLast = region == regionCount - 1
+            segments += found[next..<(isLast ? found.count : found.count - 1)]
+            if isLast { break }
+            let position = segments.last.map { $0.offset + UInt64($0.length) } ?? 0
+            if let resume = resumePoints[position], resume.region > region {
+                (region, next) = resume
+                continue
             }
-            if atEnd, segmentStart < filled {
-                cuts.append(segmentStart..<filled)
-                segmentStart = filled
-            }
-
-            let job = SegmentHashJob(window: UnsafeRawBufferPointer(window), windowOffset: windowOffset, cuts: cuts)
-            if let previous = inFlight {
-                segments += previous.wait()
-            }
-            job.start(threads: threads)
-            inFlight = job
-            if atEnd { break }
-
-            // The unfinished segment moves to the front of the other window, which is free now.
-            carry = filled - segmentStart
-            let next = buffers[1 - current]
-            next.copyMemory(from: UnsafeRawBufferPointer(rebasing: window[segmentStart..<filled]))
-            windowOffset += UInt64(segmentStart)
-            current = 1 - current
-        }
-        if let last = inFlight {
-            segments += last.wait()
+            let seam = try Self.chunkAndHash(file, from: position, to: size, stoppingAt: resumePoints)
+            segments += seam.segments
+            guard let resume = seam.resumedAt else { break }
+            (region, next) = resume
         }
         return HashedContent(version: .v2, length: size, segments: segments)
     }
+
+    static let regionSize = 32 * 1024 * 1024
+    static let chunkReadSize = 512 * 1024
+
+    /// Chunks `[start, end)` as if a segment began at `start`, hashing each segment's bytes while
+    /// they are still in cache. Stops early at the first boundary found in `resumePoints`.
+    private static func chunkAndHash(
+        _ file: ContentFile, from start: UInt64, to end: UInt64, stoppingAt resumePoints: [UInt64: (region: Int, segment: Int)]
+    ) throws(FileHashingError) -> (segments: [HashedContent.Segment], resumedAt: (region: Int, segment: Int)?) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkReadSize, alignment: 64)
+        defer { buffer.deallocate() }
+        let sha512 = SHA512Context()
+        sha512.begin()
+        var chunker = GearChunker()
+        var segments: [HashedContent.Segment] = []
+        var segmentStart = start
+        var position = start
+        while position < end {
+            let count = Int(min(UInt64(chunkReadSize), end - position))
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
+            try file.read(into: bytes, at: position)
+            var offset = 0
+            while offset < count {
+                let (consumed, isBoundary) = chunker.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                sha512.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + consumed]))
+                offset += consumed
+                guard isBoundary else { continue }
+                let boundary = position + UInt64(offset)
+                segments.append(HashedContent.Segment(
+                    offset: segmentStart, length: UInt32(boundary - segmentStart), hashOfData: sha512.finish(truncatedTo: 32), blockHashes: []))
+                sha512.begin()
+                segmentStart = boundary
+                if let resume = resumePoints[boundary] { return (segments, resume) }
+            }
+            position += UInt64(count)
+        }
+        if segmentStart < end {
+            segments.append(HashedContent.Segment(
+                offset: segmentStart, length: UInt32(end - segmentStart), hashOfData: sha512.finish(truncatedTo: 32), blockHashes: []))
+        }
+        return (segments, nil)
+    }
 }
 
-/// Hashes one window's segments on worker threads while the reader moves on.
-private final class SegmentHashJob: @unchecked Sendable {
-    // Safety: `window` and `cuts` are read-only while the job runs; each worker writes only the
-    // `results` slots of the segments it claimed; `wait()` orders those writes before any read.
-    private let window: UnsafeRawBufferPointer
-    private let windowOffset: UInt64
-    private let cuts: [Range<Int>]
-    private var results: [HashValue]
-    private let group = DispatchGroup()
-
-    init(window: UnsafeRawBufferPointer, windowOffset: UInt64, cuts: [Range<Int>]) {
-        self.window = window
-        self.windowOffset = windowOffset
-        self.cuts = cuts
-        self.results = Array(repeating: HashValue([]), count: cuts.count)
-    }
-
-    func start(threads: Int) {
-        guard !cuts.isEmpty else { return }
-        if threads == 1 {
-            run(threads: 1)
-        } else {
-            DispatchQueue.global().async(group: group) { self.run(threads: threads) }
-        }
-    }
-
-    private func run(threads: Int) {
-        results.withUnsafeMutableBufferPointer { results in
-            nonisolated(unsafe) let results = results
-            WorkerPool.run(tasks: cuts.count, workers: threads) { task, _ in
-                let sha512 = SHA512Context()
-                results[task] = sha512.truncatedDigest(UnsafeRawBufferPointer(rebasing: self.window[self.cuts[task]]))
-            }
-        }
-    }
-
-    func wait() -> [HashedContent.Segment] {
-        group.wait()
-        return zip(cuts, results).map { cut, hash in
-            HashedContent.Segment(offset: windowOffset + UInt64(cut.lowerBound), length: UInt32(cut.count), hashOfData: hash, blockHashes: [])
-        }
-    }
+/// The segments one worker found in a region, the first of which is provisional until a seam
+/// re-chunk from the previous region confirms where they begin.
+private struct ChunkedRegion {
+    let start: UInt64
+    let segments: [HashedContent.Segment]
 }

@@ -42,7 +42,9 @@ public struct HashedContent: Hashable, Sendable {
 
     /// A version 1 segment from its block hashes: HoD = SHA-256(BlockHash₀ ‖ BlockHash₁ ‖ …).
     static func version1Segment(offset: UInt64, length: UInt32, blockHashes: [HashValue]) -> Segment {
-        let hashOfData = HashAlgorithm.sha256.digest(blockHashes.flatMap(\.bytes))
+        var concatenated = ByteSink(capacity: blockHashes.count * 32)
+        blockHashes.forEach { concatenated.append($0) }
+        let hashOfData = HashAlgorithm.sha256.digest(concatenated.bytes)
         return Segment(offset: offset, length: length, hashOfData: hashOfData, blockHashes: blockHashes)
     }
 }

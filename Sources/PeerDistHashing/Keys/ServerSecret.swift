@@ -44,7 +44,9 @@ public struct ServerSecret: Sendable, Equatable {
         }
     }
 
+    /// Compares in time independent of where the keys differ.
     public static func == (lhs: ServerSecret, rhs: ServerSecret) -> Bool {
-        HashValue(lhs.keyBytes) == HashValue(rhs.keyBytes)
+        guard lhs.keyBytes.count == rhs.keyBytes.count else { return false }
+        return zip(lhs.keyBytes, rhs.keyBytes).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

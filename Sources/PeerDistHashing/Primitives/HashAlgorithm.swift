@@ -53,7 +53,7 @@ public enum HashAlgorithm: Sendable, Hashable, CaseIterable, CustomStringConvert
         case .sha256: HashValue(Self.oneShot(SHA256.self, bytes))
         case .sha384: HashValue(Self.oneShot(SHA384.self, bytes))
         case .sha512: HashValue(Self.oneShot(SHA512.self, bytes))
-        case .sha512Truncated: HashValue(Self.oneShot(SHA512.self, bytes).prefix(32))
+        case .sha512Truncated: Self.oneShot(SHA512.self, bytes).withUnsafeBytes { HashValue($0.prefix(32)) }
         }
     }
 
@@ -69,7 +69,7 @@ public enum HashAlgorithm: Sendable, Hashable, CaseIterable, CustomStringConvert
         case .sha384: return HashValue(HMAC<SHA384>.authenticationCode(for: message, using: key))
         case .sha512: return HashValue(HMAC<SHA512>.authenticationCode(for: message, using: key))
         case .sha512Truncated:
-            return HashValue(HMAC<SHA512>.authenticationCode(for: message, using: key).prefix(32))
+            return HMAC<SHA512>.authenticationCode(for: message, using: key).withUnsafeBytes { HashValue($0.prefix(32)) }
         }
     }
 

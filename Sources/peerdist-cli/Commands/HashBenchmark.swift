@@ -57,6 +57,7 @@ struct HashBenchmark: ParsableCommand {
         if processors > 1, let openSSL256All {
             rows.append(BenchmarkRow(name: "openssl speed -multi \(processors) -evp sha256", megabytesPerSecond: openSSL256All))
         }
+        ChunkerThroughput.prepare()
         let chunkerSeconds = try median(runs) { ChunkerThroughput.scanOnce() }
         rows.append(BenchmarkRow(name: "peerdist gear chunker alone (in memory)", megabytesPerSecond: Double(ChunkerThroughput.bytes) / 1e6 / chunkerSeconds))
         _ = measureTool("sha256sum", ["sha256sum", path])
@@ -65,6 +66,14 @@ struct HashBenchmark: ParsableCommand {
         let v1All = try measureOurs("peerdist v1, \(processors) threads", .v1, threads: processors)
         let v2Single = try measureOurs("peerdist v2, 1 thread", .v2, threads: 1)
         let v2All = try measureOurs("peerdist v2, \(processors) threads", .v2, threads: processors)
+
+        // Peak memory of the whole `peerdist hash` process on this file, for each version.
+        var memory: [BenchmarkMemory] = []
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        for version in ContentInformationVersion.allCases {
+            let run = try Subprocess.runMeasured([executable, "hash", path, "--content-version", "\(version.rawValue)", "--output", "-"])
+            memory.append(BenchmarkMemory(name: "peerdist hash --content-version \(version.rawValue)", peakResidentBytes: run.peakResidentBytes))
+        }
 
         var ratios: [BenchmarkRatio] = [
             BenchmarkRatio(name: "v1 \(processors) threads / v1 1 thread", value: v1All / v1Single, goal: 0.9 * Double(processors)),
@@ -82,7 +91,7 @@ struct HashBenchmark: ParsableCommand {
             ratios.append(BenchmarkRatio(name: "v2 \(processors) threads / openssl sha512", value: v2All / openSSL512, goal: 0.8))
         }
 
-        let report = BenchmarkReport(fileSize: size.bytes, runs: runs, processors: processors, results: rows, ratios: ratios)
+        let report = BenchmarkReport(fileSize: size.bytes, runs: runs, processors: processors, results: rows, ratios: ratios, memory: memory)
         if json {
             try Output.json(report)
         } else {
@@ -104,7 +113,8 @@ struct HashBenchmark: ParsableCommand {
 
 /// The gear chunker on its own, over a buffer already in memory: what version 2 costs beyond SHA-512.
 enum ChunkerThroughput {
-    static let bytes = 256 << 20
+    static let bytes = 64 << 20
+    static func prepare() { _ = content.count }
     private static let content: [UInt8] = {
         var state: UInt64 = 1
         return (0..<bytes).map { _ in
@@ -146,15 +156,26 @@ struct BenchmarkRatio: Encodable {
     var met: Bool? { goal.map { value >= $0 } }
 }
 
+struct BenchmarkMemory: Encodable {
+    let name: String
+    let peakResidentBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case peakResidentBytes = "peak_rss_bytes"
+    }
+}
+
 struct BenchmarkReport: Encodable {
     let fileSize: Int
     let runs: Int
     let processors: Int
     let results: [BenchmarkRow]
     let ratios: [BenchmarkRatio]
+    let memory: [BenchmarkMemory]
 
     enum CodingKeys: String, CodingKey {
-        case runs, processors, results, ratios
+        case runs, processors, results, ratios, memory
         case fileSize = "file_size"
     }
 
@@ -168,6 +189,10 @@ struct BenchmarkReport: Encodable {
         for ratio in ratios {
             let goal = ratio.goal.map { String(format: "goal ≥ %.2f  %@", $0, ratio.met == true ? "met" : "NOT met") } ?? ""
             Output.line(ratio.name.padding(toLength: 48, withPad: " ", startingAt: 0) + String(format: "%8.2f   ", ratio.value) + goal)
+        }
+        Output.line()
+        for entry in memory {
+            Output.line(entry.name.padding(toLength: 48, withPad: " ", startingAt: 0) + "peak RSS " + ByteCount.format(entry.peakResidentBytes))
         }
     }
 }

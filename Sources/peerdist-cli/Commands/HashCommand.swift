@@ -68,7 +68,7 @@ struct HashCommand: ParsableCommand {
         let report = HashReport(
             file: file, length: hashed.length, contentID: contentID.hex,
             secret: serverSecret == nil ? "content-addressed" : "server",
-            output: destination, contentInformation: ContentInformationReport(information, encodedSize: blob.count))
+            output: destination, contentInformation: ContentInformationReport(information, encodedSize: blob.count, segmentLimit: json ? .max : 20))
         if json {
             try Output.json(report)
         } else {

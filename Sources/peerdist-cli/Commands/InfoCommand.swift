@@ -21,7 +21,7 @@ struct InfoCommand: ParsableCommand {
         } catch {
             throw CommandFailure("\(file): \(error)")
         }
-        let report = ContentInformationReport(information, encodedSize: bytes.count)
+        let report = ContentInformationReport(information, encodedSize: bytes.count, segmentLimit: json ? .max : 20)
         if json {
             try Output.json(report)
         } else {

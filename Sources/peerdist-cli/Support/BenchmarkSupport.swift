@@ -16,8 +16,19 @@ enum Subprocess {
 
     @discardableResult
     static func run(_ arguments: [String], captureOutput: Bool = false) throws -> String {
+        try runMeasured(arguments, captureOutput: captureOutput).output
+    }
+
+    /// Runs the command and also returns its peak resident memory, in bytes.
+    ///
+    /// The peak is sampled from `/proc/PID/status` (`VmHWM`) while the child runs: the kernel's
+    /// `ru_maxrss` for a spawned child starts from the parent's size, which would measure us.
+    static func runMeasured(_ arguments: [String], captureOutput: Bool = false) throws -> (output: String, peakResidentBytes: Int) {
         var pipe: [Int32] = [-1, -1]
         guard Glibc.pipe(&pipe) == 0 else { throw Failure(description: "cannot create a pipe") }
+        // Only the child's standard output may hold the write end, or reading would never end.
+        _ = fcntl(pipe[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(pipe[1], F_SETFD, FD_CLOEXEC)
         defer { close(pipe[0]) }
 
         var actions = posix_spawn_file_actions_t()
@@ -54,7 +65,7 @@ enum Subprocess {
 
         var output = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
+        while captureOutput {
             let count = read(pipe[0], &buffer, buffer.count)
             if count > 0 {
                 output += buffer[..<count]
@@ -63,11 +74,25 @@ enum Subprocess {
             }
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        var peak = 0
+        while true {
+            peak = max(peak, residentHighWaterMark(of: pid))
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped < 0 && errno != EINTR) { break }
+            usleep(2_000)
+        }
         guard status == 0 else {
             throw Failure(description: "\(arguments.joined(separator: " ")) failed (wait status \(status))")
         }
-        return String(decoding: output, as: UTF8.self)
+        return (String(decoding: output, as: UTF8.self), peak)
+    }
+
+    private static func residentHighWaterMark(of pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes * 1024
     }
 }
 

@@ -25,14 +25,18 @@ struct ContentInformationReport: Encodable {
     let hashAlgorithm: String
     let range: [UInt64]
     let size: Int
+    let segmentCount: Int
     let segments: [Segment]
 
     enum CodingKeys: String, CodingKey {
         case version, range, size, segments
         case hashAlgorithm = "hash_algorithm"
+        case segmentCount = "segment_count"
     }
 
-    init(_ information: ContentInformation, encodedSize: Int) {
+    /// - Parameter segmentLimit: how many segments to describe; a summary for people needs only
+    ///   the first few, which spares deriving every segment ID of a large file.
+    init(_ information: ContentInformation, encodedSize: Int, segmentLimit: Int = .max) {
         version = information.version
         hashAlgorithm = switch information.hashAlgorithm {
         case .sha256: "sha256"
@@ -42,7 +46,8 @@ struct ContentInformationReport: Encodable {
         }
         range = [information.range.lowerBound, information.range.upperBound]
         size = encodedSize
-        segments = information.segments.map {
+        segmentCount = information.segmentCount
+        segments = information.segments(prefix: segmentLimit).map {
             Segment(
                 index: $0.index, offset: $0.offset, length: $0.length, blockCount: $0.blockCount,
                 hashOfData: $0.hashOfData.hex, segmentSecret: $0.segmentSecret.hex, segmentID: $0.segmentID.hex)
@@ -53,12 +58,12 @@ struct ContentInformationReport: Encodable {
     func printSummary(limit: Int = 20) {
         Output.line("version      \(version) (\(hashAlgorithm))")
         Output.line("range        [\(range[0]), \(range[1])) (\(ByteCount.format(Int(range[1] - range[0]))))")
-        Output.line("segments     \(segments.count)")
+        Output.line("segments     \(segmentCount)")
         for segment in segments.prefix(limit) {
             Output.line("  #\(segment.index)  offset \(segment.offset)  length \(segment.length)  blocks \(segment.blockCount)  id \(segment.segmentID)")
         }
-        if segments.count > limit {
-            Output.line("  … \(segments.count - limit) more (--json lists all)")
+        if segmentCount > limit {
+            Output.line("  … \(segmentCount - limit) more (--json lists all)")
         }
     }
 }
