@@ -44,6 +44,18 @@ public struct ContentID: Hashable, Sendable, CustomStringConvertible {
         return ServerSecret(keyBytes: Array(HMAC<SHA256>.authenticationCode(for: Self.secretDomain, using: key)))
     }
 
+    /// What peers are asked for when looking for this content: it names the content to those
+    /// who hold it without revealing the ID to anyone who overhears.
+    public var discoveryKey: HashValue { derive("PeerDist discovery key v1") }
+
+    /// Seals Content Information on the wire, so that only holders of the ID can read the segment
+    /// secrets it carries, whoever relays it.
+    public var contentInformationKey: HashValue { derive("PeerDist content information key v1") }
+
+    private func derive(_ label: String) -> HashValue {
+        HashValue(HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: SymmetricKey(data: value.bytes)))
+    }
+
     public var hex: String { value.hex }
     public var description: String { value.hex }
 }

@@ -14,6 +14,12 @@ public enum SegmentKeys {
         algorithm.authenticationCode(key: hashedServerSecret, message: hashOfData.bytes)
     }
 
+    /// The key that seals a segment's blocks on PeerDist's own wire: derived from Kp, so whoever
+    /// can ask for a segment by its ID but lacks Kp cannot read the answer.
+    public static func blockKey(segmentSecret: HashValue) -> HashValue {
+        HashAlgorithm.sha256.authenticationCode(key: segmentSecret.bytes, message: Array("PeerDist block key v1".utf8))
+    }
+
     /// HoHoDk, the segment ID.
     public static func segmentID(hashOfData: HashValue, segmentSecret: HashValue, algorithm: HashAlgorithm) -> HashValue {
         algorithm.authenticationCode(key: segmentSecret.bytes, message: hashOfData.bytes + segmentIDConstant)

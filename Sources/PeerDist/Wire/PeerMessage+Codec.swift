@@ -1,0 +1,163 @@
+import NIOCore
+import PeerDistHashing
+
+/// PeerDist's native encoding of `PeerMessage`: a type byte, then fields, integers big-endian,
+/// byte strings length-prefixed (u32) and bounded by `PeerMessage.Limits`. One message fills one
+/// record of the secure channel exactly; leftover bytes are an error.
+extension PeerMessage {
+    enum Kind: UInt8 {
+        case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error
+    }
+
+    public func write(to buffer: inout ByteBuffer) {
+        switch self {
+        case .getContentInformation(let requestID, let key):
+            buffer.writeHeader(.getContentInformation, requestID)
+            buffer.writeHash(key)
+        case .contentInformation(let requestID, let total, let offset, let part):
+            buffer.writeHeader(.contentInformation, requestID)
+            buffer.writeMultipleIntegers(total, offset)
+            buffer.writeBytesWithLength(part)
+        case .getBlockList(let requestID, let segmentID, let ranges):
+            buffer.writeHeader(.getBlockList, requestID)
+            buffer.writeSegment(segmentID, ranges)
+        case .blockList(let requestID, let segmentID, let ranges):
+            buffer.writeHeader(.blockList, requestID)
+            buffer.writeSegment(segmentID, ranges)
+        case .getBlocks(let requestID, let segmentID, let ranges):
+            buffer.writeHeader(.getBlocks, requestID)
+            buffer.writeSegment(segmentID, ranges)
+        case .block(let requestID, let index, let sealed):
+            buffer.writeHeader(.block, requestID)
+            buffer.writeMultipleIntegers(index, sealed.flags.rawValue, UInt8(sealed.nonce.count))
+            buffer.writeBytes(sealed.nonce)
+            buffer.writeBytesWithLength(sealed.payload)
+        case .blocksDone(let requestID):
+            buffer.writeHeader(.blocksDone, requestID)
+        case .cancel(let requestID):
+            buffer.writeHeader(.cancel, requestID)
+        case .error(let requestID, let code, let message):
+            buffer.writeHeader(.error, requestID)
+            buffer.writeInteger(code)
+            buffer.writeBytesWithLength(Array(message.utf8.prefix(Limits.maximumErrorMessage)))
+        }
+    }
+
+    /// Decodes one whole record; throws on anything malformed, truncated, oversized or left over.
+    public init(decoding buffer: inout ByteBuffer) throws(WireError) {
+        var reader = WireReader(buffer: buffer)
+        let kindByte = try reader.integer(UInt8.self, "type")
+        guard let kind = Kind(rawValue: kindByte) else { throw WireError("unknown message type \(kindByte)") }
+        let requestID = try reader.integer(UInt32.self, "request ID")
+        switch kind {
+        case .getContentInformation:
+            self = .getContentInformation(requestID: requestID, discoveryKey: try reader.hash("discovery key"))
+        case .contentInformation:
+            let total = try reader.integer(UInt32.self, "total")
+            let offset = try reader.integer(UInt32.self, "offset")
+            let part = try reader.bytesWithLength("part", limit: Limits.maximumPart)
+            guard UInt64(offset) + UInt64(part.count) <= UInt64(total) || (total == 0 && part.isEmpty && offset == 0) else {
+                throw WireError("content information part [\(offset), +\(part.count)) runs past its total \(total)")
+            }
+            self = .contentInformation(requestID: requestID, total: total, offset: offset, part: part)
+        case .getBlockList:
+            let (segmentID, ranges) = try reader.segment()
+            self = .getBlockList(requestID: requestID, segmentID: segmentID, ranges: ranges)
+        case .blockList:
+            let (segmentID, ranges) = try reader.segment()
+            self = .blockList(requestID: requestID, segmentID: segmentID, ranges: ranges)
+        case .getBlocks:
+            let (segmentID, ranges) = try reader.segment()
+            self = .getBlocks(requestID: requestID, segmentID: segmentID, ranges: ranges)
+        case .block:
+            let index = try reader.integer(UInt32.self, "block index")
+            let flags = SealedBlock.Flags(rawValue: try reader.integer(UInt8.self, "flags"))
+            let nonceLength = try reader.integer(UInt8.self, "nonce length")
+            guard nonceLength == 0 || nonceLength == 12 else { throw WireError("nonce length \(nonceLength) is neither 0 nor 12") }
+            let nonce = try reader.bytes(Int(nonceLength), "nonce")
+            let payload = try reader.bytesWithLength("block payload", limit: Limits.maximumBlockPayload)
+            self = .block(requestID: requestID, index: index, sealed: SealedBlock(flags: flags, nonce: nonce, payload: payload))
+        case .blocksDone:
+            self = .blocksDone(requestID: requestID)
+        case .cancel:
+            self = .cancel(requestID: requestID)
+        case .error:
+            let code = try reader.integer(UInt16.self, "error code")
+            let message = try reader.bytesWithLength("error message", limit: Limits.maximumErrorMessage)
+            self = .error(requestID: requestID, code: code, message: String(decoding: message, as: UTF8.self))
+        }
+        guard reader.buffer.readableBytes == 0 else {
+            throw WireError("\(reader.buffer.readableBytes) bytes follow a \(kind) message")
+        }
+        buffer = reader.buffer
+    }
+}
+
+/// A message or frame that breaks the protocol; the connection that sent it is dropped.
+public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Bounds-checked reads naming the field that was short.
+private struct WireReader {
+    var buffer: ByteBuffer
+
+    mutating func integer<T: FixedWidthInteger>(_: T.Type, _ field: String) throws(WireError) -> T {
+        guard let value = buffer.readInteger(as: T.self) else { throw WireError("message ends inside \(field)") }
+        return value
+    }
+
+    mutating func bytes(_ count: Int, _ field: String) throws(WireError) -> [UInt8] {
+        guard let bytes = buffer.readBytes(length: count) else { throw WireError("message ends inside \(field)") }
+        return bytes
+    }
+
+    mutating func bytesWithLength(_ field: String, limit: Int) throws(WireError) -> [UInt8] {
+        let length = try integer(UInt32.self, "\(field) length")
+        guard length <= limit else { throw WireError("\(field) of \(length) bytes exceeds the limit of \(limit)") }
+        return try bytes(Int(length), field)
+    }
+
+    mutating func hash(_ field: String) throws(WireError) -> HashValue {
+        HashValue(try bytes(32, field))
+    }
+
+    mutating func segment() throws(WireError) -> (HashValue, [BlockRange]) {
+        let segmentID = try hash("segment ID")
+        let count = try integer(UInt16.self, "range count")
+        guard count <= PeerMessage.Limits.maximumRanges else { throw WireError("\(count) ranges exceed the limit of \(PeerMessage.Limits.maximumRanges)") }
+        var ranges: [BlockRange] = []
+        ranges.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let index = try integer(UInt32.self, "range index")
+            let length = try integer(UInt32.self, "range count")
+            // Version 1 segments have at most 512 blocks; version 2 segments exactly one.
+            guard length >= 1, index < 512, length <= 512 - index else { throw WireError("block range \(index)+\(length) is outside a segment") }
+            ranges.append(BlockRange(index: index, count: length))
+        }
+        return (segmentID, ranges)
+    }
+}
+
+extension ByteBuffer {
+    fileprivate mutating func writeHeader(_ kind: PeerMessage.Kind, _ requestID: UInt32) {
+        writeInteger(kind.rawValue)
+        writeInteger(requestID)
+    }
+
+    fileprivate mutating func writeHash(_ hash: HashValue) {
+        hash.withUnsafeBytes { _ = writeBytes($0) }
+    }
+
+    fileprivate mutating func writeBytesWithLength(_ bytes: [UInt8]) {
+        writeInteger(UInt32(bytes.count))
+        writeBytes(bytes)
+    }
+
+    fileprivate mutating func writeSegment(_ segmentID: HashValue, _ ranges: [BlockRange]) {
+        writeHash(segmentID)
+        writeInteger(UInt16(ranges.count))
+        for range in ranges { writeMultipleIntegers(range.index, range.count) }
+    }
+}

@@ -1,0 +1,76 @@
+import NIOCore
+import PeerDistHashing
+
+/// The messages peers exchange inside an established secure channel, independent of how they are
+/// framed or carried.
+///
+/// The block messages mirror MS-PCCRR (GETBLKLIST/BLKLIST, GETBLKS/BLK) so that a BranchCache
+/// HTTP transport can map onto the same model; PeerDist's own wire adds many blocks per request,
+/// request IDs for pipelining, cancellation and Content Information by discovery key.
+public enum PeerMessage: Hashable, Sendable {
+    /// Asks for the sealed Content Information of the content whose discovery key this is.
+    case getContentInformation(requestID: UInt32, discoveryKey: HashValue)
+    /// One part of the sealed Content Information; `total` is 0 when the peer does not hold it.
+    case contentInformation(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
+    /// PCCRR GETBLKLIST: which of these blocks of the segment do you hold?
+    case getBlockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
+    /// PCCRR BLKLIST: the blocks held, of those asked for.
+    case blockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
+    /// PCCRR GETBLKS, generalised: send every block in these ranges, each as a `.block`, then `.blocksDone`.
+    case getBlocks(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
+    /// PCCRR BLK: one block, sealed with the segment's block key (see `SealedBlock`).
+    case block(requestID: UInt32, index: UInt32, sealed: SealedBlock)
+    /// Ends the reply to a `.getBlocks`.
+    case blocksDone(requestID: UInt32)
+    /// Drops an outstanding request; replies already under way may still arrive.
+    case cancel(requestID: UInt32)
+    case error(requestID: UInt32, code: UInt16, message: String)
+
+    /// Limits that keep a hostile peer from making us allocate or loop without bound.
+    public enum Limits {
+        public static let maximumRanges = 512
+        public static let maximumPart = 256 * 1024
+        public static let maximumBlockPayload = ContentInformationV2.maximumSegmentSize + 1024
+        public static let maximumErrorMessage = 1024
+        /// Largest plaintext record: a block plus its header.
+        public static let maximumMessage = maximumPart + 1024
+    }
+}
+
+/// Blocks `index ..< index + count` of one segment.
+public struct BlockRange: Hashable, Sendable {
+    public var index: UInt32
+    public var count: UInt32
+
+    public init(index: UInt32, count: UInt32) {
+        self.index = index
+        self.count = count
+    }
+
+    public var indices: Range<Int> { Int(index)..<Int(index) + Int(count) }
+}
+
+/// A block as it travels: optionally zstd-compressed, then sealed with AES-256-GCM under the
+/// segment's block key. A block that is not held travels as `notHeld` with no payload.
+public struct SealedBlock: Hashable, Sendable {
+    public struct Flags: OptionSet, Hashable, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        public static let compressed = Flags(rawValue: 1 << 0)
+        public static let notHeld = Flags(rawValue: 1 << 1)
+    }
+
+    public var flags: Flags
+    public var nonce: [UInt8]
+    /// Ciphertext followed by the 16-byte tag.
+    public var payload: [UInt8]
+
+    public init(flags: Flags, nonce: [UInt8], payload: [UInt8]) {
+        self.flags = flags
+        self.nonce = nonce
+        self.payload = payload
+    }
+
+    public static let notHeld = SealedBlock(flags: .notHeld, nonce: [], payload: [])
+}

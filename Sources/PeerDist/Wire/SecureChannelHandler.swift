@@ -1,0 +1,188 @@
+import NIOCore
+
+/// Cuts the TCP byte stream into records: a 32-bit big-endian length, then that many bytes.
+/// A length above the limit is a protocol violation, never an allocation.
+final class RecordDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    static let maximumRecord = PeerMessage.Limits.maximumMessage + RecordCipher.tagSize
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard length <= Self.maximumRecord else {
+            throw WireError("a record of \(length) bytes exceeds the limit of \(Self.maximumRecord)")
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+}
+
+/// Runs the handshake, then encrypts every outbound record and decrypts every inbound one.
+///
+/// Until the handshake completes, writes wait in a queue; `established` succeeds with the peer's
+/// identity once keys are agreed, or fails when the peer breaks the handshake or goes away.
+final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case client(ClientHandshake)
+        case serverAwaitingHello(ServerHandshake)
+        case serverAwaitingAuth(ServerHandshake)
+        case established(sending: RecordCipher, receiving: RecordCipher)
+        case closed
+    }
+
+    private var state: State
+    private let established: EventLoopPromise<PeerKey>
+    private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private let handshakeTimeout: TimeAmount
+
+    init(isClient: Bool, identity: NodeIdentity, established: EventLoopPromise<PeerKey>, handshakeTimeout: TimeAmount = .seconds(10)) {
+        self.state = isClient ? .client(ClientHandshake(identity: identity)) : .serverAwaitingHello(ServerHandshake(identity: identity))
+        self.established = established
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+            handler.value.fail(context: boundContext.value, WireError("the peer did not complete the handshake in time"))
+        }
+        established.futureResult.whenComplete { _ in timeout.cancel() }
+        if case .client(let handshake) = state {
+            writeFrame(context: context, handshake.clientHello)
+            context.flush()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        established.fail(WireError("the connection closed during the handshake"))
+        pending.forEach { $0.1?.fail(ChannelError.ioOnClosedChannel) }
+        pending.removeAll()
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, error)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var record = unwrapInboundIn(data)
+        do {
+            switch state {
+            case .client(let handshake):
+                let (auth, keys) = try handshake.receive(serverHello: record.readBytes(length: record.readableBytes) ?? [])
+                writeFrame(context: context, auth)
+                establish(context: context, keys)
+            case .serverAwaitingHello(var handshake):
+                let hello = try handshake.receive(clientHello: record.readBytes(length: record.readableBytes) ?? [])
+                state = .serverAwaitingAuth(handshake)
+                writeFrame(context: context, hello)
+                context.flush()
+            case .serverAwaitingAuth(let handshake):
+                establish(context: context, try handshake.receive(clientAuth: record.readBytes(length: record.readableBytes) ?? []))
+            case .established(_, let receiving):
+                let opened = record.withUnsafeMutableReadableBytes { receiving.open($0) }
+                guard opened else { throw WireError("a record failed authentication") }
+                context.fireChannelRead(wrapInboundOut(record.getSlice(at: record.readerIndex, length: record.readableBytes - RecordCipher.tagSize)!))
+            case .closed:
+                return
+            }
+        } catch {
+            fail(context: context, error)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let plaintext = unwrapOutboundIn(data)
+        switch state {
+        case .established(let sending, _):
+            context.write(wrapOutboundOut(seal(plaintext, with: sending, allocator: context.channel.allocator)), promise: promise)
+        case .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        default:
+            pending.append((plaintext, promise))
+        }
+    }
+
+    private func seal(_ plaintext: ByteBuffer, with cipher: RecordCipher, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let count = plaintext.readableBytes
+        var record = allocator.buffer(capacity: 4 + count + RecordCipher.tagSize)
+        record.writeInteger(UInt32(count + RecordCipher.tagSize))
+        var body = plaintext
+        record.writeBuffer(&body)
+        record.writeRepeatingByte(0, count: RecordCipher.tagSize)
+        record.withUnsafeMutableReadableBytes { bytes in
+            cipher.seal(UnsafeMutableRawBufferPointer(rebasing: bytes[4...]), plaintextCount: count)
+        }
+        return record
+    }
+
+    private func establish(context: ChannelHandlerContext, _ keys: Handshake.Keys) {
+        let sending = RecordCipher(algorithm: keys.cipher, key: keys.sending)
+        state = .established(sending: sending, receiving: RecordCipher(algorithm: keys.cipher, key: keys.receiving))
+        for (plaintext, promise) in pending {
+            context.write(wrapOutboundOut(seal(plaintext, with: sending, allocator: context.channel.allocator)), promise: promise)
+        }
+        pending.removeAll()
+        context.flush()
+        established.succeed(keys.remote)
+    }
+
+    private func writeFrame(context: ChannelHandlerContext, _ bytes: [UInt8]) {
+        var frame = context.channel.allocator.buffer(capacity: 4 + bytes.count)
+        frame.writeInteger(UInt32(bytes.count))
+        frame.writeBytes(bytes)
+        context.write(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: any Error) {
+        if case .closed = state { return }
+        state = .closed
+        established.fail(error)
+        pending.forEach { $0.1?.fail(error) }
+        pending.removeAll()
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+}
+
+/// Turns decrypted records into `PeerMessage`s and back.
+final class PeerMessageCodec: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = PeerMessage
+    typealias OutboundIn = PeerMessage
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var record = unwrapInboundIn(data)
+        do {
+            context.fireChannelRead(wrapInboundOut(try PeerMessage(decoding: &record)))
+        } catch {
+            context.fireErrorCaught(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let message = unwrapOutboundIn(data)
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        message.write(to: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+}
