@@ -6,6 +6,9 @@ struct PeerDistCommand: AsyncParsableCommand {
         commandName: "peerdist",
         abstract: "Peer content distribution: BranchCache Content Information, hashing and transfer.",
         version: "0.1.0",
-        subcommands: [HashCommand.self, InfoCommand.self, KeyCommand.self, BenchCommand.self]
+        subcommands: [
+            PublishCommand.self, FetchCommand.self, ServeCommand.self, StatusCommand.self, StoreCommand.self,
+            HashCommand.self, InfoCommand.self, KeyCommand.self, BenchCommand.self,
+        ]
     )
 }

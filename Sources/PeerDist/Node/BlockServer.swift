@@ -1,0 +1,108 @@
+import Logging
+import NIOCore
+import PeerDistHashing
+
+/// Answers one peer's requests from a `ContentSource`, in order, until the peer hangs up or
+/// breaks the protocol (then the connection alone is dropped; the node serves on).
+struct BlockServer: Sendable {
+    let source: any ContentSource
+    let counters: NodeCounters
+    let logger: Logger
+    /// Test-only fault injection: flips a byte of every block before sealing, making this node a lying peer.
+    let corruptsBlocks: Bool
+
+    func serve(_ connection: PeerNetwork.Connection) async {
+        counters.update { $0.connectionsAccepted += 1 }
+        let remote: PeerKey
+        do {
+            remote = try await connection.established.get()
+        } catch {
+            counters.update { $0.connectionsDropped += 1 }
+            logger.debug("handshake failed", metadata: ["error": "\(error)"])
+            return
+        }
+        var logger = logger
+        logger[metadataKey: "peer.fingerprint"] = "\(remote.fingerprint)"
+        do {
+            try await connection.channel.executeThenClose { inbound, outbound in
+                for try await message in inbound {
+                    try await answer(message, outbound: outbound)
+                }
+            }
+        } catch {
+            counters.update { $0.connectionsDropped += 1 }
+            logger.info("dropped connection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func answer(_ message: PeerMessage, outbound: NIOAsyncChannelOutboundWriter<PeerMessage>) async throws {
+        switch message {
+        case .getContentInformation(let requestID, let discoveryKey):
+            guard let (id, information) = source.content(forDiscoveryKey: discoveryKey) else {
+                try await outbound.write(.contentInformation(requestID: requestID, total: 0, offset: 0, part: []))
+                return
+            }
+            let sealed = SealedContentInformation.seal(information.encoded(), for: id)
+            var parts: [PeerMessage] = []
+            for offset in stride(from: 0, to: sealed.count, by: PeerMessage.Limits.maximumPart) {
+                let part = Array(sealed[offset..<min(sealed.count, offset + PeerMessage.Limits.maximumPart)])
+                parts.append(.contentInformation(requestID: requestID, total: UInt32(sealed.count), offset: UInt32(offset), part: part))
+            }
+            try await outbound.write(contentsOf: parts)
+
+        case .getBlockList(let requestID, let segmentID, let ranges):
+            let held = source.segment(withID: segmentID).map { source.heldBlocks(of: $0) } ?? []
+            try await outbound.write(.blockList(requestID: requestID, segmentID: segmentID, ranges: BlockRange.intersection(held, ranges)))
+
+        case .getBlocks(let requestID, let segmentID, let ranges):
+            guard let segment = source.segment(withID: segmentID) else {
+                let replies = ranges.flatMap(\.indices).map { PeerMessage.block(requestID: requestID, index: UInt32($0), sealed: .notHeld) }
+                try await outbound.write(contentsOf: replies + [.blocksDone(requestID: requestID)])
+                return
+            }
+            let key = SegmentKeys.blockKey(segmentSecret: segment.segmentSecret)
+            for index in ranges.flatMap(\.indices) {
+                guard index < segment.blockCount, var bytes = source.verifiedBlock(of: segment, index: index) else {
+                    try await outbound.write(.block(requestID: requestID, index: UInt32(index), sealed: .notHeld))
+                    continue
+                }
+                if corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+                let sealed = bytes.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segmentID, index: UInt32(index)) }
+                counters.update {
+                    $0.blocksSent += 1
+                    $0.blockBytesSent += UInt64(bytes.count)
+                }
+                try await outbound.write(.block(requestID: requestID, index: UInt32(index), sealed: sealed))
+            }
+            try await outbound.write(.blocksDone(requestID: requestID))
+
+        case .cancel:
+            // Requests are answered in order, so by the time a cancel is read its request is done.
+            break
+
+        case .contentInformation, .blockList, .block, .blocksDone, .error:
+            throw WireError("a peer sent a reply where a request was expected")
+        }
+    }
+}
+
+extension BlockRange {
+    /// The blocks in both lists, as ranges.
+    static func intersection(_ held: [BlockRange], _ asked: [BlockRange]) -> [BlockRange] {
+        let heldIndices = Set(held.flatMap(\.indices))
+        return ranges(of: asked.flatMap(\.indices).filter(heldIndices.contains))
+    }
+
+    /// Consecutive indices folded into ranges.
+    static func ranges(of indices: [Int]) -> [BlockRange] {
+        var result: [BlockRange] = []
+        for index in indices.sorted() {
+            if let last = result.last, Int(last.index) + Int(last.count) == index {
+                result[result.count - 1].count += 1
+            } else if result.last.map({ !$0.indices.contains(index) }) ?? true {
+                result.append(BlockRange(index: UInt32(index), count: 1))
+            }
+        }
+        return result
+    }
+}

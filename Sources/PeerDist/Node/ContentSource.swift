@@ -1,0 +1,16 @@
+import PeerDistHashing
+
+/// What a node serves from: its published files and its cache, as seen by the block server.
+///
+/// Every block it returns has already been checked against its hash, so a changed file or a
+/// damaged cache never puts a wrong block on the wire.
+public protocol ContentSource: Sendable {
+    /// The content whose discovery key this is, with its Content Information.
+    func content(forDiscoveryKey key: HashValue) -> (id: ContentID, information: ContentInformation)?
+    /// The segment with this ID (HoHoDk): its description, where the node holds any of it.
+    func segment(withID segmentID: HashValue) -> SegmentDescription?
+    /// Which blocks of the segment the node holds and has verified.
+    func heldBlocks(of segment: SegmentDescription) -> [BlockRange]
+    /// The verified bytes of a block, or `nil` when the node does not hold it (or it went stale).
+    func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]?
+}

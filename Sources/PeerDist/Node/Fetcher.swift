@@ -1,0 +1,234 @@
+import Logging
+import NIOCore
+import PeerDistHashing
+import Synchronization
+
+/// Where fetched blocks go: verifies each block against its hash before keeping it, and
+/// remembers what it holds so an interrupted fetch resumes.
+public protocol DownloadTarget: AnyObject, Sendable {
+    func isHeld(segment: Int, block: Int) -> Bool
+    /// Keeps the block after checking its hash; throws, keeping nothing, when the hash is wrong.
+    func write(segment: Int, block: Int, bytes: [UInt8]) throws
+    var heldBytes: UInt64 { get }
+    var totalBytes: UInt64 { get }
+}
+
+/// How a fetch is going, for progress bars and `--json` events.
+public struct FetchProgress: Sendable {
+    public var heldBytes: UInt64
+    public var totalBytes: UInt64
+    /// Block bytes received from peers in this run.
+    public var receivedBytes: UInt64
+    public var peer: String?
+}
+
+/// Fetches content by ID from a list of peers: first its Content Information (checked against
+/// the ID before anything in it is trusted), then every block not yet held, many requests in
+/// flight on one connection. A peer that is unreachable, stalls, lacks blocks or sends one bad
+/// block is left for the next; a bad block is never kept.
+public struct Fetcher: Sendable {
+    public let identity: NodeIdentity
+    public let peers: [PeerAddress]
+    public let counters: NodeCounters
+    public let logger: Logger
+    /// Blocks requested but not yet received, per connection.
+    public var window = 96
+    /// Blocks per request.
+    public var blocksPerRequest = 16
+    /// A peer that sends nothing for this long is given up.
+    public var stallTimeout: Duration = .seconds(15)
+
+    public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
+        self.identity = identity
+        self.peers = peers
+        self.counters = counters
+        self.logger = logger
+    }
+
+    /// The content's Content Information from the first peer that has it, verified against `id`.
+    public func contentInformation(for id: ContentID) async throws -> ContentInformation {
+        var failures: [String] = []
+        for peer in peers {
+            do {
+                if let information = try await requestContentInformation(id, from: peer) { return information }
+                failures.append("\(peer): does not have it")
+            } catch {
+                failures.append("\(peer): \(error)")
+            }
+        }
+        throw NodeError(.notFound, "no peer has content \(id.uri)" + (failures.isEmpty ? " (no peers given)" : " (" + failures.joined(separator: "; ") + ")"))
+    }
+
+    private func requestContentInformation(_ id: ContentID, from peer: PeerAddress) async throws -> ContentInformation? {
+        let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(.getContentInformation(requestID: 1, discoveryKey: id.discoveryKey))
+            var sealed: [UInt8] = []
+            for try await message in inbound {
+                guard case .contentInformation(1, let total, let offset, let part) = message else {
+                    throw WireError("the peer answered a Content Information request with something else")
+                }
+                if total == 0 { return nil }
+                guard total <= SealedContentInformation.maximumSize, Int(offset) == sealed.count else {
+                    throw WireError("the peer's Content Information parts are out of order or too large")
+                }
+                sealed += part
+                if sealed.count == Int(total) { break }
+            }
+            let blob = try SealedContentInformation.open(sealed, for: id)
+            let information = try ContentInformation(decoding: blob)
+            try id.verify(information)
+            return information
+        }
+    }
+
+    /// Fetches every block of `information` that `target` lacks.
+    public func fetchBlocks(
+        of information: ContentInformation, into target: any DownloadTarget, progress: @escaping @Sendable (FetchProgress) -> Void
+    ) async throws {
+        let segments = information.segments
+        var failures: [String] = []
+        for peer in peers {
+            let missing = Self.missingBlocks(segments, target)
+            if missing.isEmpty { return }
+            do {
+                try await fetch(missing, of: segments, from: peer, into: target, progress: progress)
+            } catch {
+                failures.append("\(peer): \(error)")
+                logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            }
+        }
+        let missing = Self.missingBlocks(segments, target)
+        guard missing.isEmpty else {
+            throw NodeError(.notFound, "\(missing.count) blocks could not be fetched (" + (failures.isEmpty ? "no peers given" : failures.joined(separator: "; ")) + ")")
+        }
+    }
+
+    private struct Request {
+        let segment: Int
+        let blocks: [Int]
+    }
+
+    private static func missingBlocks(_ segments: [SegmentDescription], _ target: any DownloadTarget) -> [(segment: Int, block: Int)] {
+        segments.indices.flatMap { segment in
+            (0..<segments[segment].blockCount).filter { !target.isHeld(segment: segment, block: $0) }.map { (segment, $0) }
+        }
+    }
+
+    private func fetch(
+        _ missing: [(segment: Int, block: Int)], of segments: [SegmentDescription], from peer: PeerAddress,
+        into target: any DownloadTarget, progress: @escaping @Sendable (FetchProgress) -> Void
+    ) async throws {
+        // Consecutive blocks of one segment travel in one request.
+        var queue: [Request] = []
+        for (segment, block) in missing {
+            if let last = queue.last, last.segment == segment, last.blocks.count < blocksPerRequest, last.blocks.last == block - 1 {
+                queue[queue.count - 1] = Request(segment: segment, blocks: last.blocks + [block])
+            } else {
+                queue.append(Request(segment: segment, blocks: [block]))
+            }
+        }
+        let requests = Array(queue.reversed())
+
+        let (channel, remote) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+        logger.debug("fetching", metadata: ["peer": "\(peer)", "peer.fingerprint": "\(remote.fingerprint)", "blocks": "\(missing.count)"])
+        let activity = Watchdog(timeout: stallTimeout)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await activity.run { try? await channel.channel.close() }
+            }
+            group.addTask {
+                try await channel.executeThenClose { inbound, outbound in
+                    var queue = requests
+                    var outstanding: [UInt32: Request] = [:]
+                    var outstandingBlocks = 0
+                    var nextRequestID: UInt32 = 1
+                    var received: UInt64 = 0
+                    var lacking = 0
+
+                    func sendMore() async throws {
+                        var messages: [PeerMessage] = []
+                        while outstandingBlocks < window, let request = queue.popLast() {
+                            let ranges = BlockRange.ranges(of: request.blocks)
+                            messages.append(.getBlocks(requestID: nextRequestID, segmentID: segments[request.segment].segmentID, ranges: ranges))
+                            outstanding[nextRequestID] = request
+                            outstandingBlocks += request.blocks.count
+                            nextRequestID &+= 1
+                        }
+                        if !messages.isEmpty { try await outbound.write(contentsOf: messages) }
+                    }
+
+                    try await sendMore()
+                    if outstanding.isEmpty { return }
+                    for try await message in inbound {
+                        activity.touch()
+                        switch message {
+                        case .block(let requestID, let index, let sealed):
+                            guard let request = outstanding[requestID], request.blocks.contains(Int(index)) else {
+                                throw WireError("the peer sent block \(index) nobody asked for")
+                            }
+                            outstandingBlocks -= 1
+                            if sealed.flags.contains(.notHeld) {
+                                lacking += 1
+                                continue
+                            }
+                            let segment = segments[request.segment]
+                            let length = segment.blockRange(Int(index)).count
+                            let bytes: [UInt8]
+                            do {
+                                bytes = try BlockSealer.open(
+                                    sealed, key: SegmentKeys.blockKey(segmentSecret: segment.segmentSecret),
+                                    segmentID: segment.segmentID, index: index, expectedLength: length)
+                                counters.update {
+                                    $0.blocksReceived += 1
+                                    $0.blockBytesReceived += UInt64(length)
+                                }
+                                try target.write(segment: request.segment, block: Int(index), bytes: bytes)
+                            } catch {
+                                counters.update { $0.blocksRejected += 1 }
+                                throw NodeError(.verificationFailed, "sent a block that failed verification (segment \(request.segment), block \(index)); peer banned for this content")
+                            }
+                            received += UInt64(length)
+                            progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: received, peer: peer.description))
+                        case .blocksDone(let requestID):
+                            guard outstanding.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
+                            try await sendMore()
+                            if outstanding.isEmpty { return }
+                        default:
+                            throw WireError("the peer sent an unexpected message")
+                        }
+                    }
+                    if !outstanding.isEmpty { throw NodeError(.unreachable, "the peer closed the connection mid-transfer") }
+                    if lacking > 0 { throw NodeError(.notFound, "the peer lacks \(lacking) of the blocks") }
+                }
+                activity.finish()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Closes a connection that has been silent for too long.
+private final class Watchdog: Sendable {
+    private let lastActivity = Mutex<ContinuousClock.Instant>(.now)
+    private let finished = Mutex(false)
+    let timeout: Duration
+
+    init(timeout: Duration) {
+        self.timeout = timeout
+    }
+
+    func touch() { lastActivity.withLock { $0 = .now } }
+    func finish() { finished.withLock { $0 = true } }
+
+    func run(onStall: () async -> Void) async throws {
+        while !finished.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(250))
+            if ContinuousClock.now - lastActivity.withLock({ $0 }) > timeout {
+                await onStall()
+                throw NodeError(.unreachable, "the peer stopped sending for \(timeout)")
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PeerDistHashing
+import Synchronization
+
+/// A running PeerDist node: its identity, its store, the listener that serves blocks to peers
+/// and the control socket its owner drives it through.
+///
+/// One process owns a data directory at a time (an exclusive lock); commands that find a node
+/// running talk to it over the control socket instead of opening the store themselves.
+public final class PeerNode: Sendable {
+    public struct Configuration: Sendable {
+        public var dataDirectory: DataDirectory
+        /// Where to accept peers; `nil` for a node that only fetches.
+        public var listen: PeerAddress?
+        public var quotaBytes: UInt64?
+        /// Test-only fault injection: serve corrupted blocks.
+        public var corruptsBlocks = false
+
+        public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
+            self.dataDirectory = dataDirectory
+            self.listen = listen
+            self.quotaBytes = quotaBytes
+        }
+    }
+
+    public let configuration: Configuration
+    public let identity: NodeIdentity
+    public let store: ContentStore
+    public let counters = NodeCounters()
+    let logger: Logger
+    private let lock: DataDirectoryLock
+    private let listening = Mutex<[String]>([])
+    private let transfers = Mutex<[ContentID: TransferStatus]>([:])
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        try configuration.dataDirectory.create()
+        self.lock = try DataDirectoryLock(configuration.dataDirectory)
+        self.configuration = configuration
+        self.logger = logger
+        self.identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
+        self.store = try ContentStore(directory: configuration.dataDirectory.path, quotaBytes: configuration.quotaBytes)
+    }
+
+    /// Serves peers and the control socket until the task is cancelled.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            if let listen = configuration.listen {
+                let server = try await PeerNetwork.listen(host: listen.host, port: listen.port, identity: identity)
+                let bound = server.channel.localAddress
+                let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
+                listening.withLock { $0.append(address.description) }
+                logger.info("listening for peers", metadata: ["address": "\(address)"])
+                let blockServer = BlockServer(source: StoreContentSource(store: store), counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks)
+                group.addTask {
+                    try await withTaskCancellationHandler {
+                        try await server.executeThenClose { connections in
+                            try await withThrowingDiscardingTaskGroup { connectionGroup in
+                                for try await connection in connections {
+                                    connectionGroup.addTask { await blockServer.serve(connection) }
+                                }
+                            }
+                        }
+                    } onCancel: {
+                        server.channel.close(promise: nil)
+                    }
+                }
+            }
+            let control = try await bindControlSocket()
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await control.executeThenClose { connections in
+                        try await withThrowingDiscardingTaskGroup { connectionGroup in
+                            for try await connection in connections {
+                                connectionGroup.addTask { await self.handleControl(connection) }
+                            }
+                        }
+                    }
+                } onCancel: {
+                    control.channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    /// The port the node listens on, once `run` has bound it.
+    public var listeningAddresses: [String] { listening.withLock { $0 } }
+
+    private func bindControlSocket() async throws -> NIOAsyncChannel<ControlChannel, Never> {
+        let path = configuration.dataDirectory.controlSocketPath
+        // We hold the data directory's lock, so a socket file here is a leftover from a dead node.
+        unlink(path)
+        let previous = umask(0o177)
+        defer { umask(previous) }
+        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { ControlSocket.configure($0) }
+    }
+
+    // MARK: Operations
+
+    public func publish(path: String, version: ContentInformationVersion) throws -> PublishedContent {
+        try store.publish(path: path, version: version)
+    }
+
+    /// Fetches `id` from `peers` into the store and places it at `output`.
+    public func fetch(
+        id: ContentID, peers: [PeerAddress], output: String, replace: Bool, progress: @escaping @Sendable (FetchProgress) -> Void
+    ) async throws -> String {
+        if !replace, FileManager.default.fileExists(atPath: output) {
+            throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
+        }
+        let fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
+        let information: ContentInformation
+        if let known = store.contentInformation(for: id) {
+            information = known
+        } else {
+            information = try await fetcher.contentInformation(for: id)
+        }
+        let download = try store.beginDownload(contentID: id, information: information)
+        transfers.withLock { $0[id] = TransferStatus(contentID: id.hex, heldBytes: download.heldBytes, totalBytes: download.totalBytes, peer: nil) }
+        defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
+        progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
+        do {
+            try await fetcher.fetchBlocks(of: information, into: download) { update in
+                self.transfers.withLock {
+                    $0[id]?.heldBytes = update.heldBytes
+                    $0[id]?.peer = update.peer
+                }
+                progress(update)
+            }
+        } catch {
+            try? download.flush()
+            throw error
+        }
+        _ = try download.finish()
+        try store.export(contentID: id, to: output, replacing: replace)
+        return output
+    }
+
+    public func status() -> NodeStatus {
+        let entries = store.entries()
+        let listings = entries.map(StoreListing.init)
+        return NodeStatus(
+            fingerprint: identity.fingerprint, publicKey: Hex.encode(identity.publicKey.bytes),
+            dataDirectory: configuration.dataDirectory.path, listening: listeningAddresses,
+            published: listings.filter { $0.kind == "published" }, cached: listings.filter { $0.kind != "published" },
+            transfers: Array(transfers.withLock { $0.values }), counters: counters.snapshot)
+    }
+
+    // MARK: Control socket
+
+    private func handleControl(_ connection: ControlChannel) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await line in inbound {
+                    let request: ControlRequest
+                    do {
+                        request = try ControlSocket.decode(ControlRequest.self, from: line)
+                    } catch {
+                        try await outbound.write(ControlSocket.encode(ControlEvent.failure("malformed control request")))
+                        return
+                    }
+                    // Progress goes through a one-slot buffer: a slow reader sees fewer updates but
+                    // never stalls the fetch.
+                    let (progress, continuation) = AsyncStream.makeStream(of: ControlEvent.self, bufferingPolicy: .bufferingNewest(1))
+                    async let forwarded: Void = {
+                        for await event in progress {
+                            try? await outbound.write(ControlSocket.encode(event))
+                        }
+                    }()
+                    let reply: ControlEvent
+                    do {
+                        reply = try await perform(request) { continuation.yield($0) }
+                    } catch {
+                        reply = .failure("\(error)")
+                    }
+                    continuation.finish()
+                    await forwarded
+                    try await outbound.write(ControlSocket.encode(reply))
+                }
+            }
+        } catch {
+            logger.debug("control connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func perform(_ request: ControlRequest, emit: @escaping @Sendable (ControlEvent) -> Void) async throws -> ControlEvent {
+        var reply = ControlEvent(event: .result)
+        switch request.op {
+        case .status:
+            reply.status = status()
+        case .publish:
+            guard let path = request.path else { throw NodeError(.invalidState, "publish needs a path") }
+            let version = ContentInformationVersion(rawValue: request.contentVersion ?? 1) ?? .v1
+            let published = try publish(path: path, version: version)
+            reply.contentID = published.contentID.hex
+            reply.uri = published.contentID.uri
+            reply.path = published.path
+        case .fetch:
+            guard let text = request.id, let id = ContentID(parsing: text) else { throw NodeError(.invalidState, "fetch needs a content ID") }
+            guard let output = request.output else { throw NodeError(.invalidState, "fetch needs an output path") }
+            let peers = try (request.peers ?? []).map { text throws(NodeError) in
+                guard let address = PeerAddress(parsing: text) else { throw NodeError(.invalidState, "\(text) is not a peer address") }
+                return address
+            }
+            let path = try await fetch(id: id, peers: peers, output: output, replace: request.replace ?? false) { update in
+                var event = ControlEvent(event: .progress)
+                event.heldBytes = update.heldBytes
+                event.totalBytes = update.totalBytes
+                event.receivedBytes = update.receivedBytes
+                event.peer = update.peer
+                emit(event)
+            }
+            reply.path = path
+            reply.contentID = id.hex
+            reply.receivedBytes = counters.snapshot.blockBytesReceived
+        case .storeList:
+            reply.entries = store.entries().map(StoreListing.init)
+        case .storeRemove:
+            guard let text = request.id, let id = ContentID(parsing: text) else { throw NodeError(.invalidState, "store rm needs a content ID") }
+            try store.remove(contentID: id)
+        case .storeCollect:
+            reply.freedBytes = store.collectGarbage().freedBytes
+        }
+        return reply
+    }
+}

@@ -1,0 +1,48 @@
+import PeerDistHashing
+import Synchronization
+
+/// Serves blocks from a `ContentStore`: looks content up by discovery key (computed from each
+/// stored content ID, and recomputed when the store gains content) and reads verified blocks.
+final class StoreContentSource: ContentSource {
+    private let store: ContentStore
+    private let discoveryKeys = Mutex<[HashValue: ContentID]>([:])
+    /// Segment descriptions per content: deriving them costs an HMAC each, so it is done once.
+    private let descriptions = Mutex<[ContentID: [SegmentDescription]]>([:])
+
+    init(store: ContentStore) {
+        self.store = store
+    }
+
+    func content(forDiscoveryKey key: HashValue) -> (id: ContentID, information: ContentInformation)? {
+        var id = discoveryKeys.withLock { $0[key] }
+        if id == nil {
+            let known = Dictionary(store.entries().map { ($0.contentID.discoveryKey, $0.contentID) }, uniquingKeysWith: { first, _ in first })
+            discoveryKeys.withLock { $0 = known }
+            id = known[key]
+        }
+        guard let id, let information = store.contentInformation(for: id) else { return nil }
+        return (id, information)
+    }
+
+    func segment(withID segmentID: HashValue) -> SegmentDescription? {
+        guard let located = store.locateSegment(id: segmentID) else { return nil }
+        if let cached = descriptions.withLock({ $0[located.contentID] }) {
+            return cached.indices.contains(located.segmentIndex) ? cached[located.segmentIndex] : nil
+        }
+        guard let information = store.contentInformation(for: located.contentID) else { return nil }
+        let all = information.segments
+        descriptions.withLock { $0[located.contentID] = all }
+        return all.indices.contains(located.segmentIndex) ? all[located.segmentIndex] : nil
+    }
+
+    func heldBlocks(of segment: SegmentDescription) -> [BlockRange] {
+        guard let located = store.locateSegment(id: segment.segmentID) else { return [] }
+        let held = (0..<segment.blockCount).filter { store.isBlockHeld(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: $0) }
+        return BlockRange.ranges(of: held)
+    }
+
+    func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {
+        guard let located = store.locateSegment(id: segment.segmentID) else { return nil }
+        return try? store.readVerifiedBlock(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import PeerDist
+import PeerDistHashing
+
+struct FetchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "Fetch content by its ID from peers, verifying every block.",
+        discussion: """
+            Writes to a temporary file and renames it into place only when every block is verified; \
+            an interrupted fetch resumes without fetching verified blocks again. Uses the running \
+            node when there is one, otherwise runs one for the duration.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The content ID: peerdist:… URI, base32 or hex.", valueName: "id"))
+    var id: String
+
+    @Option(name: .customLong("peer"), help: ArgumentHelp("A peer to fetch from; repeat for several.", valueName: "[addr]:port"))
+    var peers: [String] = []
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the content (default: the ID's base32 form in the current directory).", valueName: "path"))
+    var output: String?
+
+    @Flag(help: "Replace the output file if it exists.")
+    var force = false
+
+    @OptionGroup var node: NodeOptions
+
+    func validate() throws {
+        guard ContentID(parsing: id) != nil else {
+            throw ValidationError("'\(id)' is not a content ID; give the peerdist:… URI, 52 base32 or 64 hex characters that `peerdist publish` printed.")
+        }
+        for peer in peers where PeerAddress(parsing: peer) == nil {
+            throw ValidationError("'\(peer)' is not a peer address; use [address]:port, e.g. [fe80::1%eth0]:7740.")
+        }
+    }
+
+    func run() async throws {
+        guard let contentID = ContentID(parsing: id) else { return }
+        let destination = URL(fileURLWithPath: output ?? contentID.base32).standardizedFileURL.path
+        if !force, FileManager.default.fileExists(atPath: destination) {
+            throw CommandFailure("\(destination) already exists (remove it, choose another -o, or pass --force)")
+        }
+        let bar = node.json ? nil : ProgressBar(label: "fetch \(contentID.base32.prefix(8))")
+        let emitter = JSONEventEmitter(enabled: node.json)
+        let request = ControlRequest(op: .fetch, id: contentID.hex, peers: peers, output: destination, replace: force)
+        let reply = try await node.askRunningNode(request) { event in
+            guard event.event == .progress, let held = event.heldBytes, let total = event.totalBytes else { return }
+            bar?.update(done: held, total: total)
+            emitter.progress(held: held, total: total, received: event.receivedBytes ?? 0, peer: event.peer)
+        }
+        let received: UInt64
+        if reply != nil {
+            received = reply?.receivedBytes ?? 0
+        } else {
+            let running = try NodeRunner.open(node)
+            do {
+                _ = try await running.fetch(id: contentID, peers: peers.compactMap(PeerAddress.init(parsing:)), output: destination, replace: force) { update in
+                    bar?.update(done: update.heldBytes, total: update.totalBytes)
+                    emitter.progress(held: update.heldBytes, total: update.totalBytes, received: update.receivedBytes, peer: update.peer)
+                }
+            } catch {
+                bar?.finish()
+                throw CommandFailure("\(error)")
+            }
+            received = running.counters.snapshot.blockBytesReceived
+        }
+        bar?.finish()
+        let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? UInt64) ?? 0
+        if node.json {
+            emitter.done(path: destination, id: contentID, size: size, received: received)
+        } else {
+            Output.line("fetched \(destination) (\(ByteCount.format(Int(size))), \(ByteCount.format(Int(received))) received from peers)")
+        }
+    }
+}
+
+/// `--json` progress: one JSON object per line, `progress` events then one `done`.
+struct JSONEventEmitter: Sendable {
+    let enabled: Bool
+
+    private struct Event: Encodable {
+        var event: String
+        var heldBytes: UInt64?
+        var totalBytes: UInt64?
+        var receivedBytes: UInt64?
+        var peer: String?
+        var path: String?
+        var contentID: String?
+        var size: UInt64?
+
+        enum CodingKeys: String, CodingKey {
+            case event, peer, path, size
+            case heldBytes = "held_bytes"
+            case totalBytes = "total_bytes"
+            case receivedBytes = "received_bytes"
+            case contentID = "content_id"
+        }
+    }
+
+    func progress(held: UInt64, total: UInt64, received: UInt64, peer: String?) {
+        emit(Event(event: "progress", heldBytes: held, totalBytes: total, receivedBytes: received, peer: peer))
+    }
+
+    func done(path: String, id: ContentID, size: UInt64, received: UInt64) {
+        emit(Event(event: "done", receivedBytes: received, path: path, contentID: id.hex, size: size))
+    }
+
+    private func emit(_ event: Event) {
+        guard enabled else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(event) { print(String(decoding: data, as: UTF8.self)) }
+    }
+}

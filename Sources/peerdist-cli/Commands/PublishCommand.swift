@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import PeerDist
+import PeerDistHashing
+
+struct PublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish a file: peers can then fetch it by the content ID this prints.",
+        discussion: "The file is served from where it lies, never copied; if it changes, its stale blocks are never served. Hands the file to the running node, or with --serve runs one in the foreground."
+    )
+
+    @Argument(help: "The file to publish.")
+    var path: String
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(name: .customLong("content-version"), help: "Content Information version: 1 or 2.")
+    var contentVersion = 1
+
+    @Flag(help: "When no node runs on the data directory, run one in the foreground after publishing.")
+    var serve = false
+
+    @Option(help: ArgumentHelp("With --serve: address and port to accept peers on.", valueName: "[addr]:port"))
+    var listen = "[::]:\(PeerAddress.defaultPort)"
+
+    func validate() throws {
+        guard ContentInformationVersion(rawValue: contentVersion) != nil else { throw ValidationError("--content-version takes 1 or 2.") }
+        guard PeerAddress(parsing: listen) != nil else { throw ValidationError("--listen takes [address]:port.") }
+    }
+
+    func run() async throws {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let request = ControlRequest(op: .publish, path: absolute, contentVersion: contentVersion)
+        if let reply = try await node.askRunningNode(request), let text = reply.contentID, let id = ContentID(parsing: text) {
+            report(id)
+            return
+        }
+        let running = try NodeRunner.open(node, listen: serve ? PeerAddress(parsing: listen) : nil)
+        let published: PublishedContent
+        do {
+            published = try running.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        report(published.contentID)
+        if serve {
+            try await NodeRunner.runUntilSignalled(running) { node in
+                if !self.node.json { Output.error("serving on \(node.listeningAddresses.joined(separator: ", ")); stop with Ctrl-C") }
+            }
+        } else if !node.json {
+            Output.error("note: no node is running on \(node.directory.path); the file is recorded and will be served once `peerdist serve` runs")
+        }
+    }
+
+    private func report(_ id: ContentID) {
+        if node.json {
+            try? Output.json(["content_id": id.hex, "uri": id.uri])
+        } else {
+            Output.line(id.uri)
+            Output.line("content id \(id.hex)")
+        }
+    }
+}
+

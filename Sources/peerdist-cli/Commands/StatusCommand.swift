@@ -1,0 +1,115 @@
+import ArgumentParser
+import PeerDistHashing
+import PeerDist
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the node's identity, addresses, published and cached content, and transfers."
+    )
+
+    @OptionGroup var node: NodeOptions
+
+    func run() async throws {
+        let status: NodeStatus
+        let running: Bool
+        if let reply = try await node.askRunningNode(ControlRequest(op: .status)), let reported = reply.status {
+            status = reported
+            running = true
+        } else {
+            status = try NodeRunner.open(node).status()
+            running = false
+        }
+        if node.json {
+            try Output.json(status)
+            return
+        }
+        Output.line("node         \(status.fingerprint)\(running ? "" : " (not running)")")
+        Output.line("data         \(status.dataDirectory)")
+        Output.line("listening    \(status.listening.isEmpty ? "-" : status.listening.joined(separator: ", "))")
+        Output.line("published    \(status.published.count)")
+        for entry in status.published {
+            Output.line("  \(entry.uri)  \(ByteCount.format(Int(entry.size)))  \(entry.path ?? "")\(entry.stale == true ? "  (changed since publishing)" : "")")
+        }
+        Output.line("cached       \(status.cached.count)")
+        for entry in status.cached {
+            Output.line("  \(entry.uri)  \(ByteCount.format(Int(entry.heldBytes)))/\(ByteCount.format(Int(entry.size)))\(entry.complete ? "" : "  (partial)")")
+        }
+        Output.line("transfers    \(status.transfers.count)")
+        for transfer in status.transfers {
+            Output.line("  \(transfer.contentID.prefix(16))…  \(ByteCount.format(Int(transfer.heldBytes)))/\(ByteCount.format(Int(transfer.totalBytes)))  \(transfer.peer ?? "")")
+        }
+        let counters = status.counters
+        Output.line("sent         \(ByteCount.format(Int(counters.blockBytesSent))) in \(counters.blocksSent) blocks")
+        Output.line("received     \(ByteCount.format(Int(counters.blockBytesReceived))) in \(counters.blocksReceived) blocks (\(counters.blocksRejected) rejected)")
+    }
+}
+
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "List, remove and clean up what the node holds.",
+        subcommands: [List.self, Remove.self, Collect.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List published and cached content.")
+        @OptionGroup var node: NodeOptions
+
+        func run() async throws {
+            let entries: [StoreListing]
+            if let reply = try await node.askRunningNode(ControlRequest(op: .storeList)) {
+                entries = reply.entries ?? []
+            } else {
+                entries = try NodeRunner.open(node).store.entries().map(StoreListing.init)
+            }
+            if node.json {
+                try Output.json(entries)
+                return
+            }
+            for entry in entries {
+                let state = entry.kind == "published" ? (entry.stale == true ? "published, changed" : "published") : (entry.complete ? "cached" : "partial")
+                Output.line("\(entry.uri)  \(state)  \(ByteCount.format(Int(entry.heldBytes)))/\(ByteCount.format(Int(entry.size)))  \(entry.path ?? "")")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove content from the store (a published file is unpublished, never deleted).")
+        @Argument(help: "The content ID.") var id: String
+        @OptionGroup var node: NodeOptions
+
+        func run() async throws {
+            guard let contentID = ContentID(parsing: id) else { throw ValidationError("'\(id)' is not a content ID.") }
+            if try await node.askRunningNode(ControlRequest(op: .storeRemove, id: contentID.hex)) == nil {
+                do {
+                    try NodeRunner.open(node).store.remove(contentID: contentID)
+                } catch let error as CommandFailure {
+                    throw error
+                } catch {
+                    throw CommandFailure("\(error)")
+                }
+            }
+            if !node.json { Output.line("removed \(contentID.uri)") }
+        }
+    }
+
+    struct Collect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "gc", abstract: "Delete unreferenced cache files and evict beyond the quota.")
+        @OptionGroup var node: NodeOptions
+
+        func run() async throws {
+            let freed: UInt64
+            if let reply = try await node.askRunningNode(ControlRequest(op: .storeCollect)) {
+                freed = reply.freedBytes ?? 0
+            } else {
+                freed = try NodeRunner.open(node).store.collectGarbage().freedBytes
+            }
+            if node.json {
+                try Output.json(["freed_bytes": freed])
+            } else {
+                Output.line("freed \(ByteCount.format(Int(freed)))")
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import NIOCore
+import PeerDistHashing
+import Testing
+@testable import PeerDist
+
+@Suite struct PeerMessageCodecTests {
+    static let segmentID = HashValue([UInt8](repeating: 0xAB, count: 32))
+    static let messages: [PeerMessage] = [
+        .getContentInformation(requestID: 1, discoveryKey: segmentID),
+        .contentInformation(requestID: 2, total: 10, offset: 4, part: [1, 2, 3]),
+        .contentInformation(requestID: 2, total: 0, offset: 0, part: []),
+        .getBlockList(requestID: 3, segmentID: segmentID, ranges: [BlockRange(index: 0, count: 512)]),
+        .blockList(requestID: 4, segmentID: segmentID, ranges: []),
+        .getBlocks(requestID: 5, segmentID: segmentID, ranges: [BlockRange(index: 3, count: 2), BlockRange(index: 9, count: 1)]),
+        .block(requestID: 6, index: 7, sealed: SealedBlock(flags: .compressed, nonce: Array(repeating: 1, count: 12), payload: Array(repeating: 2, count: 100))),
+        .block(requestID: 6, index: 8, sealed: .notHeld),
+        .blocksDone(requestID: 7),
+        .cancel(requestID: 8),
+        .error(requestID: 9, code: 3, message: "no such segment"),
+    ]
+
+    private func encode(_ message: PeerMessage) -> [UInt8] {
+        var buffer = ByteBuffer()
+        message.write(to: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    private func decode(_ bytes: [UInt8]) throws(WireError) -> PeerMessage {
+        var buffer = ByteBuffer(bytes: bytes)
+        return try PeerMessage(decoding: &buffer)
+    }
+
+    @Test(arguments: messages)
+    func roundTrips(message: PeerMessage) throws {
+        #expect(try decode(encode(message)) == message)
+    }
+
+    @Test(arguments: messages)
+    func truncationAndTrailingBytesThrow(message: PeerMessage) {
+        let bytes = encode(message)
+        for length in 0..<bytes.count {
+            #expect(throws: WireError.self) { try decode(Array(bytes.prefix(length))) }
+        }
+        #expect(throws: WireError.self) { try decode(bytes + [0]) }
+    }
+
+    @Test func oversizedAndInvalidFieldsThrow() throws {
+        // A payload length far beyond the limit must be refused before anything is allocated.
+        var block = encode(.block(requestID: 1, index: 0, sealed: SealedBlock(flags: [], nonce: Array(repeating: 0, count: 12), payload: [1])))
+        block.replaceSubrange(23..<27, with: [0xFF, 0xFF, 0xFF, 0xFF])
+        let oversized = try #require(throws: WireError.self) { try decode(block) }
+        #expect(oversized.description.contains("exceeds the limit"))
+
+        var ranges = encode(.getBlocks(requestID: 1, segmentID: Self.segmentID, ranges: [BlockRange(index: 500, count: 13)]))
+        #expect(throws: WireError.self) { try decode(ranges) }
+        ranges = encode(.getBlocks(requestID: 1, segmentID: Self.segmentID, ranges: [BlockRange(index: 0, count: 1)]))
+        ranges.replaceSubrange(37..<39, with: [0xFF, 0xFF])
+        #expect(throws: WireError.self) { try decode(ranges) }
+
+        #expect(throws: WireError.self) { try decode([0xEE, 0, 0, 0, 1]) }
+        #expect(throws: WireError.self) { try decode(encode(.contentInformation(requestID: 1, total: 2, offset: 1, part: [1, 2]))) }
+    }
+}
+
+@Suite struct SecureChannelCryptoTests {
+    @Test func handshakeAgreesOnKeysAndIdentities() throws {
+        let clientIdentity = NodeIdentity.generate()
+        let serverIdentity = NodeIdentity.generate()
+        let client = ClientHandshake(identity: clientIdentity)
+        var server = ServerHandshake(identity: serverIdentity)
+        let serverHello = try server.receive(clientHello: client.clientHello)
+        let (clientAuth, clientKeys) = try client.receive(serverHello: serverHello)
+        let serverKeys = try server.receive(clientAuth: clientAuth)
+        #expect(clientKeys.sending == serverKeys.receiving)
+        #expect(clientKeys.receiving == serverKeys.sending)
+        #expect(clientKeys.sending != clientKeys.receiving)
+        #expect(clientKeys.remote == serverIdentity.publicKey)
+        #expect(serverKeys.remote == clientIdentity.publicKey)
+    }
+
+    @Test func tamperedHandshakesFail() throws {
+        let client = ClientHandshake(identity: .generate())
+        var server = ServerHandshake(identity: .generate())
+        var serverHello = try server.receive(clientHello: client.clientHello)
+        serverHello[10] ^= 1  // the server's ephemeral key, covered by its signature
+        #expect(throws: WireError.self) { try client.receive(serverHello: serverHello) }
+
+        var other = ServerHandshake(identity: .generate())
+        let (clientAuth, _) = try client.receive(serverHello: try other.receive(clientHello: client.clientHello))
+        var forged = clientAuth
+        forged[40] ^= 1
+        #expect(throws: WireError.self) { try other.receive(clientAuth: forged) }
+        var stranger = ServerHandshake(identity: .generate())
+        #expect(throws: WireError.self) { try stranger.receive(clientHello: Array("GET / HTTP/1.1\r\n".utf8)) }
+    }
+
+    @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
+    func recordsOpenOnlyInOrderAndUnaltered(algorithm: RecordCipher.Algorithm) throws {
+        guard algorithm.isSupported else { return }
+        let key = Sodium.randomBytes(32)
+        let sender = RecordCipher(algorithm: algorithm, key: key)
+        let receiver = RecordCipher(algorithm: algorithm, key: key)
+        func seal(_ text: String) -> [UInt8] {
+            var record = Array(text.utf8) + [UInt8](repeating: 0, count: 16)
+            record.withUnsafeMutableBytes { sender.seal($0, plaintextCount: text.utf8.count) }
+            return record
+        }
+        var first = seal("first record")
+        var second = seal("second record")
+        #expect(Array(first.prefix(12)) != Array("first record".utf8))
+        let openedFirst = first.withUnsafeMutableBytes { receiver.open($0) }
+        #expect(openedFirst)
+        #expect(Array(first.prefix(12)) == Array("first record".utf8))
+        second[3] ^= 1
+        let openedTampered = second.withUnsafeMutableBytes { receiver.open($0) }
+        #expect(!openedTampered)
+        // A record out of order fails: a fresh receiver expects counter 0, this one carries 2.
+        var third = seal("third")
+        let fresh = RecordCipher(algorithm: algorithm, key: key)
+        let openedOutOfOrder = third.withUnsafeMutableBytes { fresh.open($0) }
+        #expect(!openedOutOfOrder)
+    }
+
+    @Test func blocksOpenOnlyWithTheirKeyIndexAndSegment() throws {
+        let key = HashValue(Sodium.randomBytes(32))
+        let segment = HashValue(Sodium.randomBytes(32))
+        let random = Sodium.randomBytes(65_536)
+        let sealed = random.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segment, index: 3) }
+        #expect(!sealed.flags.contains(.compressed))
+        #expect(try BlockSealer.open(sealed, key: key, segmentID: segment, index: 3, expectedLength: random.count) == random)
+        #expect(throws: WireError.self) { try BlockSealer.open(sealed, key: HashValue(Sodium.randomBytes(32)), segmentID: segment, index: 3, expectedLength: random.count) }
+        #expect(throws: WireError.self) { try BlockSealer.open(sealed, key: key, segmentID: segment, index: 4, expectedLength: random.count) }
+        #expect(throws: WireError.self) { try BlockSealer.open(sealed, key: key, segmentID: key, index: 3, expectedLength: random.count) }
+
+        let text = Array(String(repeating: "PeerDist compresses text. ", count: 3000).utf8.prefix(65_536))
+        let compressed = text.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segment, index: 0) }
+        #expect(compressed.flags.contains(.compressed))
+        #expect(compressed.payload.count < text.count / 2)
+        #expect(try BlockSealer.open(compressed, key: key, segmentID: segment, index: 0, expectedLength: text.count) == text)
+        #expect(throws: WireError.self) { try BlockSealer.open(compressed, key: key, segmentID: segment, index: 0, expectedLength: text.count - 1) }
+    }
+}
