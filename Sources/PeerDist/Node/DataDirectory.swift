@@ -1,7 +1,6 @@
 import Foundation
 
-/// A node's data directory: identity, store, control socket, and the lock that lets exactly one
-/// process own them at a time.
+/// A node's data directory: identity, store and control socket.
 public struct DataDirectory: Sendable {
     public let path: String
 
@@ -27,24 +26,4 @@ public struct DataDirectory: Sendable {
     }
 
     public var controlSocketPath: String { "\(path)/\(ControlSocket.fileName)" }
-}
-
-/// An exclusive `flock` on `DIR/lock`, held for the life of the process that owns the directory.
-final class DataDirectoryLock: Sendable {
-    private let descriptor: Int32
-
-    init(_ directory: DataDirectory) throws(NodeError) {
-        let path = "\(directory.path)/lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw NodeError.system("cannot open \(path)") }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            close(descriptor)
-            throw NodeError(.busy, "another peerdist process is using \(directory.path)")
-        }
-        self.descriptor = descriptor
-    }
-
-    deinit {
-        close(descriptor)
-    }
 }

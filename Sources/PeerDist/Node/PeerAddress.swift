@@ -11,9 +11,10 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// `nil` when the text is not an address with a port in 1–65535; a bare `[ADDRESS]` or host
-    /// takes the default port.
-    public init?(parsing text: String) {
+    /// `nil` when the text is not an address with a port in 1–65535 (or 0, "any free port", when
+    /// `listening`); a bare `[ADDRESS]` or host takes the default port.
+    public init?(parsing text: String, listening: Bool = false) {
+        let ports = (listening ? 0 : 1)...65_535
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
             let host = String(text[text.index(after: text.startIndex)..<close])
@@ -23,10 +24,10 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
                 self.init(host: host, port: Self.defaultPort)
                 return
             }
-            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65_535).contains(port) else { return nil }
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), ports.contains(port) else { return nil }
             self.init(host: host, port: port)
         } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
-            guard let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port), colon != text.startIndex else { return nil }
+            guard let port = Int(text[text.index(after: colon)...]), ports.contains(port), colon != text.startIndex else { return nil }
             self.init(host: String(text[..<colon]), port: port)
         } else if !text.isEmpty, !text.contains(" ") {
             // A bare IPv6 address (several colons) or host name.

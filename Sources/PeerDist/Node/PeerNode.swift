@@ -8,7 +8,7 @@ import Synchronization
 /// A running PeerDist node: its identity, its store, the listener that serves blocks to peers
 /// and the control socket its owner drives it through.
 ///
-/// One process owns a data directory at a time (an exclusive lock); commands that find a node
+/// One process owns a data directory at a time (the store locks it); commands that find a node
 /// running talk to it over the control socket instead of opening the store themselves.
 public final class PeerNode: Sendable {
     public struct Configuration: Sendable {
@@ -31,17 +31,16 @@ public final class PeerNode: Sendable {
     public let store: ContentStore
     public let counters = NodeCounters()
     let logger: Logger
-    private let lock: DataDirectoryLock
     private let listening = Mutex<[String]>([])
     private let transfers = Mutex<[ContentID: TransferStatus]>([:])
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()
-        self.lock = try DataDirectoryLock(configuration.dataDirectory)
         self.configuration = configuration
         self.logger = logger
-        self.identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
+        // The store locks the directory: one process owns it at a time.
         self.store = try ContentStore(directory: configuration.dataDirectory.path, quotaBytes: configuration.quotaBytes)
+        self.identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
     }
 
     /// Serves peers and the control socket until the task is cancelled.

@@ -8,9 +8,19 @@ import Glibc
 /// temporary file beside the destination, are flushed to disk, and only then renamed into place.
 /// A crash, a full disk or a kill leaves no partial file at the destination.
 public enum AtomicFile {
-    public struct WriteError: Error, CustomStringConvertible {
+    public struct WriteError: Error, CustomStringConvertible, Sendable {
         public let path: String
         public let reason: String
+        /// The system error number behind the failure, so callers can tell a full disk (ENOSPC)
+        /// or an existing destination (EEXIST) from other failures without parsing `reason`.
+        public let errorNumber: Int32?
+
+        public init(path: String, reason: String, errorNumber: Int32? = nil) {
+            self.path = path
+            self.reason = reason
+            self.errorNumber = errorNumber
+        }
+
         public var description: String { "\(path): \(reason)" }
     }
 
@@ -46,12 +56,23 @@ public enum AtomicFile {
         let result = replacing ? rename(temporary, path) : link(temporary, path)
         if result != 0 {
             let failure = errno == EEXIST
-                ? WriteError(path: path, reason: "already exists (remove it or choose another output path)")
+                ? WriteError(path: path, reason: "already exists (remove it or choose another output path)", errorNumber: EEXIST)
                 : error("cannot move the finished file into place", path: path)
             unlink(temporary)
             throw failure
         }
         if !replacing { unlink(temporary) }
+        syncDirectory(of: path)
+    }
+
+    /// Flushes the directory holding `path`, so the rename itself survives a crash. Best effort:
+    /// some file systems refuse to sync directories, and the file's bytes are already durable.
+    public static func syncDirectory(of path: String) {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
+        close(descriptor)
     }
 
     /// A hidden name in the destination's directory, so the final rename never crosses file systems.
@@ -62,6 +83,7 @@ public enum AtomicFile {
     }
 
     private static func error(_ what: String, path: String) -> WriteError {
-        WriteError(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
+        let number = errno
+        return WriteError(path: path, reason: "\(what): \(String(cString: strerror(number)))", errorNumber: number)
     }
 }

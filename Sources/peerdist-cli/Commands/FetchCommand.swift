@@ -57,7 +57,7 @@ struct FetchCommand: AsyncParsableCommand {
         } else {
             let running = try NodeRunner.open(node)
             do {
-                _ = try await running.fetch(id: contentID, peers: peers.compactMap(PeerAddress.init(parsing:)), output: destination, replace: force) { update in
+                _ = try await running.fetch(id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force) { update in
                     bar?.update(done: update.heldBytes, total: update.totalBytes)
                     emitter.progress(held: update.heldBytes, total: update.totalBytes, received: update.receivedBytes, peer: update.peer)
                 }
@@ -112,6 +112,6 @@ struct JSONEventEmitter: Sendable {
         guard enabled else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(event) { print(String(decoding: data, as: UTF8.self)) }
+        if let data = try? encoder.encode(event) { Output.line(String(decoding: data, as: UTF8.self)) }
     }
 }

@@ -26,7 +26,7 @@ struct PublishCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ContentInformationVersion(rawValue: contentVersion) != nil else { throw ValidationError("--content-version takes 1 or 2.") }
-        guard PeerAddress(parsing: listen) != nil else { throw ValidationError("--listen takes [address]:port.") }
+        guard PeerAddress(parsing: listen, listening: true) != nil else { throw ValidationError("--listen takes [address]:port.") }
     }
 
     func run() async throws {
@@ -36,7 +36,7 @@ struct PublishCommand: AsyncParsableCommand {
             report(id)
             return
         }
-        let running = try NodeRunner.open(node, listen: serve ? PeerAddress(parsing: listen) : nil)
+        let running = try NodeRunner.open(node, listen: serve ? PeerAddress(parsing: listen, listening: true) : nil)
         let published: PublishedContent
         do {
             published = try running.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)

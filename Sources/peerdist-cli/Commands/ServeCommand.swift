@@ -22,13 +22,13 @@ struct ServeCommand: AsyncParsableCommand {
     var corruptBlocks = false
 
     func validate() throws {
-        guard PeerAddress(parsing: listen) != nil else {
+        guard PeerAddress(parsing: listen, listening: true) != nil else {
             throw ValidationError("--listen takes [address]:port, e.g. [::]:7740 or [fe80::1%eth0]:7740.")
         }
     }
 
     func run() async throws {
-        let node = try NodeRunner.open(node, listen: PeerAddress(parsing: listen), quota: quota, corruptsBlocks: corruptBlocks)
+        let node = try NodeRunner.open(node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, corruptsBlocks: corruptBlocks)
         try await NodeRunner.runUntilSignalled(node, announce: { node in
             if self.node.json {
                 try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])

@@ -2,8 +2,9 @@ import Foundation
 
 /// Where the command's words go: results on standard output, diagnostics on standard error.
 enum Output {
+    /// Unbuffered, so a line reaches a pipe or log file the moment it is printed.
     static func line(_ text: String = "") {
-        print(text)
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     static func error(_ text: String) {
@@ -14,7 +15,7 @@ enum Output {
     static func json<Value: Encodable>(_ value: Value) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        line(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A `peerdist serve` running in the background for a test, stopped (SIGTERM, then SIGKILL)
+/// when the test lets go of it, whatever happened.
+final class NodeProcess: @unchecked Sendable {
+    let process = Process()
+    let dataDirectory: String
+    private(set) var address = ""
+    private let logPath: String
+
+    /// Starts `peerdist serve` (optionally inside a network namespace) and waits until it listens.
+    init(dataDirectory: String, listen: String = "[::1]:0", namespace: String? = nil, extraArguments: [String] = []) throws {
+        self.dataDirectory = dataDirectory
+        logPath = dataDirectory + ".log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let serve = [Peerdist.binary.path, "serve", "--data-dir", dataDirectory, "--listen", listen] + extraArguments
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace] + serve
+        } else {
+            process.executableURL = Peerdist.binary
+            process.arguments = Array(serve.dropFirst())
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        process.standardOutput = FileHandle(forWritingAtPath: logPath)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            if let line = log.split(separator: "\n").first(where: { $0.contains("listening on ") }) {
+                address = String(line.split(separator: " ").last ?? "")
+                return
+            }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        stop()
+        throw NodeStartFailure(log: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
+    struct NodeStartFailure: Error, CustomStringConvertible {
+        let log: String
+        var description: String { "peerdist serve did not start: \(log)" }
+    }
+
+    /// The port the node listens on.
+    var port: String { String(address.split(separator: ":").last ?? "") }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Peak resident memory so far (`VmHWM`), in bytes; 0 once the process is gone.
+    var peakResidentBytes: Int {
+        residentField("VmHWM")
+    }
+
+    var residentBytes: Int {
+        residentField("VmRSS")
+    }
+
+    private func residentField(_ name: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+              let kilobytes = Int(line.split(separator: " ")[1])
+        else { return 0 }
+        return kilobytes * 1024
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit {
+        stop()
+    }
+}

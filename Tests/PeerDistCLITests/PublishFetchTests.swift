@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// Publish on one node, fetch by ID on another, over real sockets between real processes.
+@Suite(.serialized) struct PublishFetchTests {
+    static let sizes = [0, 1, 65_536, 32 * 1024 * 1024 + 1, 300 * 1024 * 1024]
+
+    /// Reproducible incompressible content, written straight to a file.
+    static func makeFile(_ path: String, size: Int, seed: UInt64) throws {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var state = seed
+        var remaining = size
+        var chunk = [UInt64](repeating: 0, count: 1 << 17)
+        while remaining > 0 {
+            for index in chunk.indices {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                chunk[index] = z ^ (z >> 27)
+            }
+            let count = min(remaining, chunk.count * 8)
+            try chunk.withUnsafeBytes { try handle.write(contentsOf: Data($0.prefix(count))) }
+            remaining -= count
+        }
+    }
+
+    static func sameBytes(_ first: String, _ second: String) -> Bool {
+        guard let a = FileHandle(forReadingAtPath: first), let b = FileHandle(forReadingAtPath: second) else { return false }
+        defer { try? a.close(); try? b.close() }
+        while true {
+            let left = a.readData(ofLength: 1 << 20)
+            let right = b.readData(ofLength: 1 << 20)
+            if left != right { return false }
+            if left.isEmpty { return true }
+        }
+    }
+
+    static func publish(_ path: String, on node: NodeProcess) throws -> String {
+        let result = try Peerdist.run("publish", path, "--data-dir", node.dataDirectory, "--json")
+        guard result.status == 0,
+              let object = try JSONSerialization.jsonObject(with: result.output) as? [String: String],
+              let uri = object["uri"]
+        else { throw CommandFailed(result: result) }
+        return uri
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible {
+        let result: CommandResult
+        var description: String { "status \(result.status): \(result.standardError)" }
+    }
+
+    @Test(arguments: sizes)
+    func fetchesByIDOverLoopback(size: Int) throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try Self.makeFile(file, size: size, seed: UInt64(size) + 1)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
+        let uri = try Self.publish(file, on: seeder)
+
+        let output = scratch.child("fetched")
+        let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", scratch.child("leecher"), "-o", output, "--json")
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(Self.sameBytes(file, output))
+        // The fetcher's temporary files are gone; only the result is at the destination.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".fetched") }.isEmpty)
+    }
+}
