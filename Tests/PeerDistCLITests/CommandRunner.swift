@@ -8,8 +8,8 @@ struct CommandResult {
 
     var standardOutput: String { String(decoding: output, as: UTF8.self) }
 
-    /// The error as the user sees it: one line, no backtrace.
-    var errorLines: [Substring] { standardError.split(separator: "\n") }
+    /// The error lines as the user sees them (progress lines on standard error are not errors).
+    var errorLines: [Substring] { standardError.split(separator: "\n").filter { $0.hasPrefix("Error:") } }
 }
 
 enum Peerdist {

@@ -41,7 +41,7 @@ import Testing
             let store = try scratch.openStore()
             #expect(store.discardedLogBytes == UInt64(tail.count))
             #expect(Set(store.entries().map(\.contentID)) == [published, cached])
-            #expect(store.entries().allSatisfy(\.isComplete))
+            #expect(store.entries().allSatisfy { $0.isComplete })
             #expect(try store.readVerifiedBlock(contentID: cached, segmentIndex: 0, blockIndex: 1) != nil)
             // The cut makes room: a record appended now is found on the next open.
             let other = try StoreTestContent.cache(StoreTestContent.random(count: 1000, seed: 22), in: store)
@@ -71,6 +71,29 @@ import Testing
         let entries = Dictionary(uniqueKeysWithValues: store.entries().map { ($0.contentID, $0) })
         #expect(entries[published]?.isComplete == true)
         #expect(entries[cached]?.isComplete == true, "the finished file and its full bitmap are found and the entry recorded complete")
+    }
+
+    /// A crash after `finish()` renamed the file but before the log recorded it complete.
+    @Test func aDownloadRenamedButNotRecordedIsFoundComplete() throws {
+        let scratch = try StoreScratch()
+        defer { scratch.remove() }
+        let bytes = StoreTestContent.random(count: 200_000, seed: 24)
+        let (id, information) = StoreTestContent.describe(bytes, version: .v1)
+        do {
+            let store = try scratch.openStore()
+            let download = try store.beginDownload(contentID: id, information: information)
+            for (segment, block, range) in StoreTestContent.blocks(of: information) {
+                try download.write(segment: segment, block: block, bytes: Array(bytes[range]))
+            }
+            try download.flush()
+            try FileManager.default.moveItem(
+                atPath: "\(scratch.cacheDirectory)/\(id.hex).partial", toPath: "\(scratch.cacheDirectory)/\(id.hex).data")
+        }
+        let store = try scratch.openStore()
+        #expect(store.entries().map(\.isComplete) == [true])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.cacheDirectory) == ["\(id.hex).data"])
+        try store.export(contentID: id, to: "\(scratch.path)/exported", replacing: false)
+        #expect(try contents(of: "\(scratch.path)/exported") == bytes)
     }
 
     @Test func aLogOfSupersededRecordsIsCompactedOnOpen() throws {
@@ -105,10 +128,19 @@ import Testing
     @Test func oneStoreDirectoryIsOpenedOnce() throws {
         let scratch = try StoreScratch()
         defer { scratch.remove() }
-        let store = try scratch.openStore()
-        let error = try #require(throws: StoreError.self) { try scratch.openStore() }
-        #expect(error.code == .busy)
-        _ = store
+        do {
+            let store = try scratch.openStore()
+            let error = try #require(throws: StoreError.self) { try scratch.openStore() }
+            #expect(error.code == .busy)
+            // Another process cannot take the lock either.
+            if FileManager.default.fileExists(atPath: "/usr/bin/python3") {
+                let locker = "import fcntl, sys; fcntl.lockf(open(sys.argv[1], 'r+'), fcntl.LOCK_EX | fcntl.LOCK_NB)"
+                #expect(try StoreSubprocess.run("/usr/bin/python3", "-c", locker, "\(scratch.storeDirectory)/lock") != 0)
+            }
+            _ = store
+        }
+        // Closing the store releases it.
+        _ = try scratch.openStore()
     }
 
     @Test func everyRecordRoundTrips() throws {

@@ -16,13 +16,19 @@ public struct ControlRequest: Codable, Sendable {
     public var peers: [String]?
     public var output: String?
     public var replace: Bool?
+    public var maximumRate: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case op, path, id, peers, output, replace
         case contentVersion = "content_version"
+        case maximumRate = "max_download"
     }
 
-    public init(op: Operation, path: String? = nil, contentVersion: Int? = nil, id: String? = nil, peers: [String]? = nil, output: String? = nil, replace: Bool? = nil) {
+    public init(
+        op: Operation, path: String? = nil, contentVersion: Int? = nil, id: String? = nil, peers: [String]? = nil, output: String? = nil,
+        replace: Bool? = nil, maximumRate: UInt64? = nil
+    ) {
+        self.maximumRate = maximumRate
         self.op = op
         self.path = path
         self.contentVersion = contentVersion
@@ -52,9 +58,11 @@ public struct ControlEvent: Codable, Sendable {
     public var status: NodeStatus?
     public var entries: [StoreListing]?
     public var freedBytes: UInt64?
+    public var rejectedBlocks: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case event, message, uri, path, peer, status, entries
+        case rejectedBlocks = "rejected_blocks"
         case contentID = "content_id"
         case heldBytes = "held_bytes"
         case totalBytes = "total_bytes"

@@ -13,18 +13,12 @@ struct BlockServer: Sendable {
 
     func serve(_ connection: PeerNetwork.Connection) async {
         counters.update { $0.connectionsAccepted += 1 }
-        let remote: PeerKey
-        do {
-            remote = try await connection.established.get()
-        } catch {
-            counters.update { $0.connectionsDropped += 1 }
-            logger.debug("handshake failed", metadata: ["error": "\(error)"])
-            return
-        }
         var logger = logger
-        logger[metadataKey: "peer.fingerprint"] = "\(remote.fingerprint)"
         do {
+            // Every exit goes through executeThenClose, which finishes the channel's writer.
             try await connection.channel.executeThenClose { inbound, outbound in
+                let remote = try await connection.established.get()
+                logger[metadataKey: "peer.fingerprint"] = "\(remote.fingerprint)"
                 for try await message in inbound {
                     try await answer(message, outbound: outbound)
                 }

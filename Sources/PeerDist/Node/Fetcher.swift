@@ -37,6 +37,8 @@ public struct Fetcher: Sendable {
     public var blocksPerRequest = 16
     /// A peer that sends nothing for this long is given up.
     public var stallTimeout: Duration = .seconds(15)
+    /// Bytes per second to receive at most; `nil` for no limit.
+    public var maximumRate: UInt64?
 
     public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
         self.identity = identity
@@ -93,6 +95,8 @@ public struct Fetcher: Sendable {
             if missing.isEmpty { return }
             do {
                 try await fetch(missing, of: segments, from: peer, into: target, progress: progress)
+            } catch let failure as LocalFailure {
+                throw failure.error
             } catch {
                 failures.append("\(peer): \(error)")
                 logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
@@ -145,6 +149,7 @@ public struct Fetcher: Sendable {
                     var nextRequestID: UInt32 = 1
                     var received: UInt64 = 0
                     var lacking = 0
+                    let started = ContinuousClock.now
 
                     func sendMore() async throws {
                         var messages: [PeerMessage] = []
@@ -184,12 +189,24 @@ public struct Fetcher: Sendable {
                                     $0.blockBytesReceived += UInt64(length)
                                 }
                                 try target.write(segment: request.segment, block: Int(index), bytes: bytes)
+                            } catch let error as StoreError where error.code != .corruptBlock {
+                                // The local disk failed (full, unwritable): no other peer can help.
+                                throw LocalFailure(error: error)
                             } catch {
                                 counters.update { $0.blocksRejected += 1 }
                                 throw NodeError(.verificationFailed, "sent a block that failed verification (segment \(request.segment), block \(index)); peer banned for this content")
                             }
                             received += UInt64(length)
                             progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: received, peer: peer.description))
+                            if let rate = maximumRate, rate > 0 {
+                                // Stay behind the line `rate × elapsed`; reading less makes TCP slow the sender.
+                                let due = Duration.seconds(Double(received) / Double(rate))
+                                let elapsed = ContinuousClock.now - started
+                                if due > elapsed {
+                                    try await Task.sleep(for: due - elapsed)
+                                    activity.touch()
+                                }
+                            }
                         case .blocksDone(let requestID):
                             guard outstanding.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
                             try await sendMore()
@@ -207,6 +224,11 @@ public struct Fetcher: Sendable {
             group.cancelAll()
         }
     }
+}
+
+/// A failure of this node rather than of the peer, which ends the whole fetch.
+private struct LocalFailure: Error {
+    let error: StoreError
 }
 
 /// Closes a connection that has been silent for too long.

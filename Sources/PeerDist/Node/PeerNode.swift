@@ -105,12 +105,14 @@ public final class PeerNode: Sendable {
 
     /// Fetches `id` from `peers` into the store and places it at `output`.
     public func fetch(
-        id: ContentID, peers: [PeerAddress], output: String, replace: Bool, progress: @escaping @Sendable (FetchProgress) -> Void
+        id: ContentID, peers: [PeerAddress], output: String, replace: Bool, maximumRate: UInt64? = nil,
+        progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws -> String {
         if !replace, FileManager.default.fileExists(atPath: output) {
             throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
         }
-        let fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
+        var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
+        fetcher.maximumRate = maximumRate
         let information: ContentInformation
         if let known = store.contentInformation(for: id) {
             information = known
@@ -204,7 +206,7 @@ public final class PeerNode: Sendable {
                 guard let address = PeerAddress(parsing: text) else { throw NodeError(.invalidState, "\(text) is not a peer address") }
                 return address
             }
-            let path = try await fetch(id: id, peers: peers, output: output, replace: request.replace ?? false) { update in
+            let path = try await fetch(id: id, peers: peers, output: output, replace: request.replace ?? false, maximumRate: request.maximumRate) { update in
                 var event = ControlEvent(event: .progress)
                 event.heldBytes = update.heldBytes
                 event.totalBytes = update.totalBytes
@@ -215,6 +217,7 @@ public final class PeerNode: Sendable {
             reply.path = path
             reply.contentID = id.hex
             reply.receivedBytes = counters.snapshot.blockBytesReceived
+            reply.rejectedBlocks = counters.snapshot.blocksRejected
         case .storeList:
             reply.entries = store.entries().map(StoreListing.init)
         case .storeRemove:

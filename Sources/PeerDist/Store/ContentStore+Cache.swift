@@ -100,8 +100,9 @@ extension ContentStore {
             if try FileStatus.of(partialPath) == nil, try FileStatus.of(data)?.size == layout.length {
                 // Normally the full bitmap shows the download finished; if it is gone too, the
                 // file's blocks are checked one by one rather than thrown away.
-                let finished = try PartialContent.readBitmap(at: bitmap, layout: layout)?.isComplete == true
-                if try finished || holdsEveryBlock(data, layout: layout) {
+                var finished = try PartialContent.readBitmap(at: bitmap, layout: layout)?.isComplete == true
+                if !finished { finished = try holdsEveryBlock(data, layout: layout) }
+                if finished {
                     try state.commit(.completed(id))
                     try StorePaths.remove(bitmap)
                     continue

@@ -35,6 +35,9 @@ extension ContentStore {
             let linkError = errno
             // EXDEV: another file system. EPERM, EMLINK: hard links refused or exhausted.
             guard linkError == EXDEV || linkError == EPERM || linkError == EMLINK else {
+                if linkError == ENOENT, try FileStatus.of(source.path) == nil {
+                    throw StoreError(.notFound, "\(id.shortName) was removed from the cache while it was being exported to \(destination)", errno: ENOENT)
+                }
                 throw .system("cannot create", path: temporary, errno: linkError)
             }
             try copy(source, to: temporary, length: sourceStatus.size, for: destination)

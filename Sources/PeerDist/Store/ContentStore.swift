@@ -11,7 +11,7 @@ import Glibc
 ///
 /// On disk, in `directory` (mode 0700):
 /// - `index.log`: the index, an append-only log of changes (`StoreLog`), compacted on open;
-/// - `lock`: held with `flock` while the store is open, so only one `ContentStore` uses it;
+/// - `lock`: locked while the store is open, so only one `ContentStore` uses it (`StoreLock`);
 /// - `cache/<hex id>.partial` and `.bitmap`: a download and its verified blocks;
 /// - `cache/<hex id>.data`: a finished download.
 ///
@@ -25,7 +25,7 @@ public final class ContentStore: Sendable {
 
     let cacheDirectory: String
     let flushInterval: UInt64
-    private let lockFile: StoreFile
+    private let lock: StoreLock
     let state: Mutex<State>
 
     struct State: ~Copyable {
@@ -51,17 +51,18 @@ public final class ContentStore: Sendable {
     /// - Parameter compactingAbove: log size past which opening compacts the log, when at least
     ///   half of it is superseded records.
     init(directory: String, quotaBytes: UInt64?, flushInterval: UInt64, compactingAbove threshold: UInt64) throws(StoreError) {
+        try StorePaths.createDirectory(directory, mode: 0o700)
+        // Absolute, so entries' paths and hard links keep working whatever the working directory.
+        let directory = try StorePaths.resolve(directory)
         self.directory = directory
         self.quotaBytes = quotaBytes
         self.flushInterval = max(1, flushInterval)
         cacheDirectory = "\(directory)/cache"
-        try StorePaths.createDirectory(directory, mode: 0o700)
         try StorePaths.createDirectory(cacheDirectory, mode: 0o700)
-        lockFile = try StoreFile.open("\(directory)/lock", flags: O_RDWR | O_CREAT, mode: 0o600)
-        try lockFile.lockExclusively()
+        lock = try StoreLock(directory: directory)
 
-        var replay = StoreLog.Replay.empty
-        var state = State(log: try StoreLog(path: "\(directory)/index.log", replay: &replay))
+        let (log, replay) = try StoreLog.open(path: "\(directory)/index.log")
+        var state = State(log: log)
         for record in replay.records { state.index.apply(record) }
         discardedLogBytes = replay.discardedBytes
         try Self.reconcileCache(&state, directory: cacheDirectory, flushInterval: self.flushInterval)
@@ -96,8 +97,10 @@ public final class ContentStore: Sendable {
         let record = PublicationRecord(
             path: absolute, status: before, version: version, isStale: false, lastAccess: StoreClock.now(),
             contentID: id, information: [])
+        // Deriving segment secrets and IDs costs two HMACs a segment: done outside the lock.
+        let fresh = ContentLayout(id: id, hashed: hashed)
         let layout = try state.withLock { (state) throws(StoreError) -> ContentLayout in
-            let layout = state.index.contents[id]?.layout ?? ContentLayout(id: id, hashed: hashed)
+            let layout = state.index.contents[id]?.layout ?? fresh
             var logged = record
             logged.information = layout.information.encoded()
             try state.commit(.published(logged), layout: layout)

@@ -85,16 +85,6 @@ final class StoreFile: Sendable {
         guard fstat(descriptor, &status) == 0 else { throw .system("cannot stat", path: path, errno: errno) }
         return FileStatus(status)
     }
-
-    /// Takes the store's exclusive lock; fails at once rather than waiting for another process.
-    func lockExclusively() throws(StoreError) {
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            if errno == EWOULDBLOCK {
-                throw StoreError(.busy, "\(path): the store is open in another process or another ContentStore", errno: errno)
-            }
-            throw .system("cannot lock", path: path, errno: errno)
-        }
-    }
 }
 
 /// What identifies one version of a file on disk: if any of these changed, the bytes may have.

@@ -68,6 +68,7 @@ struct StoreIndex: Sendable {
             contents[id]?.isCached = false
             forgetIfUnheld(id)
         case .touched(let id, let time):
+            guard contents[id] != nil else { return }
             touch(id, at: time)
             noteLogged(id, time)
         }

@@ -29,19 +29,23 @@ final class StoreLog {
 
     /// What opening found.
     struct Replay {
-        static let empty = Replay(records: [], discardedBytes: 0)
-
         var records: [StoreLogRecord]
         /// Bytes after the last good record, cut off (a torn record, or damage).
         var discardedBytes: UInt64
     }
 
+    private init(path: String, file: StoreFile, size: UInt64) {
+        self.path = path
+        self.file = file
+        self.size = size
+    }
+
     /// Opens the log at `path`, creating an empty one if there is none, and reads every record.
-    init(path: String, replay: inout Replay) throws(StoreError) {
+    static func open(path: String) throws(StoreError) -> (StoreLog, Replay) {
         if try FileStatus.of(path) == nil {
             // Written atomically, so a crash never leaves a log without its header.
             do throws(AtomicFile.WriteError) {
-                try AtomicFile.write(Self.magic, to: path, replacing: false)
+                try AtomicFile.write(magic, to: path, replacing: false)
             } catch {
                 throw .atomicWrite(error)
             }
@@ -49,23 +53,21 @@ final class StoreLog {
         let file = try StoreFile.open(path, flags: O_RDWR)
         let length = try file.status().size
         let bytes = try file.read(count: Int(length), at: 0)
-        guard bytes.count >= Self.magic.count, Array(bytes[..<Self.magic.count]) == Self.magic else {
+        guard bytes.count >= magic.count, Array(bytes[..<magic.count]) == magic else {
             throw StoreError(.corruptIndex, "\(path): not a PeerDist store log (no PDSTLOG1 header)")
         }
-        var offset = Self.magic.count
+        var offset = magic.count
         var records: [StoreLogRecord] = []
-        while let body = Self.frame(in: bytes, at: offset) {
-            offset += Self.frameHeaderSize + body.count
+        while let body = frame(in: bytes, at: offset) {
+            offset += frameHeaderSize + body.count
             if let record = StoreLogRecord(decoding: Array(body)) { records.append(record) }
         }
         if offset < bytes.count {
             try file.truncate(to: UInt64(offset))
             try file.syncData()
         }
-        self.path = path
-        self.file = file
-        self.size = UInt64(offset)
-        replay = Replay(records: records, discardedBytes: UInt64(bytes.count - offset))
+        let replay = Replay(records: records, discardedBytes: UInt64(bytes.count - offset))
+        return (StoreLog(path: path, file: file, size: UInt64(offset)), replay)
     }
 
     /// The body of the frame at `offset`, or nil when the frame is short or fails its check.

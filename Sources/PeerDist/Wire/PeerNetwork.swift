@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -31,18 +32,36 @@ public enum PeerNetwork {
         host: String, port: Int, identity: NodeIdentity, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         timeout: TimeAmount = .seconds(10)
     ) async throws -> (channel: PeerChannel, remote: PeerKey) {
-        let connection = try await ClientBootstrap(group: group)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port) { channel in
-                configure(channel, isClient: true, identity: identity)
-            }
+        let connection: Connection
+        do {
+            connection = try await ClientBootstrap(group: group)
+                .connectTimeout(timeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: host, port: port) { channel in
+                    configure(channel, isClient: true, identity: identity)
+                }
+        } catch {
+            throw NodeError(.unreachable, "cannot connect: \(describeConnectFailure(error))")
+        }
         do {
             return (connection.channel, try await connection.established.get())
         } catch {
-            try? await connection.channel.channel.close()
+            // Closing through executeThenClose finishes the channel's writer, as NIO requires.
+            try? await connection.channel.executeThenClose { _, _ in }
             throw error
         }
+    }
+
+    /// A connection failure in a few words: "Connection refused", "timed out after 10 s".
+    static func describeConnectFailure(_ error: any Error) -> String {
+        if let failure = error as? NIOConnectionError {
+            if let first = failure.connectionErrors.first { return describeConnectFailure(first.error) }
+            if let resolution = failure.dnsAAAAError ?? failure.dnsAError { return "cannot resolve the host (\(resolution))" }
+            return "no address to connect to"
+        }
+        if let failure = error as? IOError { return String(cString: strerror(failure.errnoCode)) }
+        if case ChannelError.connectTimeout(let amount) = error { return "timed out after \(amount.nanoseconds / 1_000_000_000) s" }
+        return "\(error)"
     }
 
     /// Listens for peers; each accepted connection still has to finish its handshake.

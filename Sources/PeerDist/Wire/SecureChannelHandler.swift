@@ -69,6 +69,11 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         }
     }
 
+    /// A channel that never connected is torn down without going inactive; the promise must still complete.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        established.fail(ChannelError.ioOnClosedChannel)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         established.fail(WireError("the connection closed during the handshake"))
         pending.forEach { $0.1?.fail(ChannelError.ioOnClosedChannel) }

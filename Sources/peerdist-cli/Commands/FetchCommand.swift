@@ -26,6 +26,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(help: "Replace the output file if it exists.")
     var force = false
 
+    @Option(name: .customLong("max-download"), help: ArgumentHelp("Receive at most this many bytes per second (e.g. 50MiB).", valueName: "rate"))
+    var maximumDownload: ByteCount?
+
     @OptionGroup var node: NodeOptions
 
     func validate() throws {
@@ -45,19 +48,24 @@ struct FetchCommand: AsyncParsableCommand {
         }
         let bar = node.json ? nil : ProgressBar(label: "fetch \(contentID.base32.prefix(8))")
         let emitter = JSONEventEmitter(enabled: node.json)
-        let request = ControlRequest(op: .fetch, id: contentID.hex, peers: peers, output: destination, replace: force)
+        let rate = maximumDownload.map { UInt64($0.bytes) }
+        let request = ControlRequest(op: .fetch, id: contentID.hex, peers: peers, output: destination, replace: force, maximumRate: rate)
         let reply = try await node.askRunningNode(request) { event in
             guard event.event == .progress, let held = event.heldBytes, let total = event.totalBytes else { return }
             bar?.update(done: held, total: total)
             emitter.progress(held: held, total: total, received: event.receivedBytes ?? 0, peer: event.peer)
         }
         let received: UInt64
-        if reply != nil {
-            received = reply?.receivedBytes ?? 0
+        let rejected: UInt64
+        if let reply {
+            received = reply.receivedBytes ?? 0
+            rejected = reply.rejectedBlocks ?? 0
         } else {
             let running = try NodeRunner.open(node)
             do {
-                _ = try await running.fetch(id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force) { update in
+                _ = try await running.fetch(
+                    id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force, maximumRate: rate
+                ) { update in
                     bar?.update(done: update.heldBytes, total: update.totalBytes)
                     emitter.progress(held: update.heldBytes, total: update.totalBytes, received: update.receivedBytes, peer: update.peer)
                 }
@@ -66,13 +74,15 @@ struct FetchCommand: AsyncParsableCommand {
                 throw CommandFailure("\(error)")
             }
             received = running.counters.snapshot.blockBytesReceived
+            rejected = running.counters.snapshot.blocksRejected
         }
         bar?.finish()
         let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? UInt64) ?? 0
         if node.json {
-            emitter.done(path: destination, id: contentID, size: size, received: received)
+            emitter.done(path: destination, id: contentID, size: size, received: received, rejected: rejected)
         } else {
-            Output.line("fetched \(destination) (\(ByteCount.format(Int(size))), \(ByteCount.format(Int(received))) received from peers)")
+            let warning = rejected > 0 ? "; \(rejected) bad blocks from lying peers thrown away" : ""
+            Output.line("fetched \(destination) (\(ByteCount.format(Int(size))), \(ByteCount.format(Int(received))) received from peers\(warning))")
         }
     }
 }
@@ -90,9 +100,11 @@ struct JSONEventEmitter: Sendable {
         var path: String?
         var contentID: String?
         var size: UInt64?
+        var rejectedBlocks: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case event, peer, path, size
+            case rejectedBlocks = "rejected_blocks"
             case heldBytes = "held_bytes"
             case totalBytes = "total_bytes"
             case receivedBytes = "received_bytes"
@@ -104,8 +116,8 @@ struct JSONEventEmitter: Sendable {
         emit(Event(event: "progress", heldBytes: held, totalBytes: total, receivedBytes: received, peer: peer))
     }
 
-    func done(path: String, id: ContentID, size: UInt64, received: UInt64) {
-        emit(Event(event: "done", receivedBytes: received, path: path, contentID: id.hex, size: size))
+    func done(path: String, id: ContentID, size: UInt64, received: UInt64, rejected: UInt64) {
+        emit(Event(event: "done", receivedBytes: received, path: path, contentID: id.hex, size: size, rejectedBlocks: rejected))
     }
 
     private func emit(_ event: Event) {
