@@ -15,8 +15,8 @@ final class NodeProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let serve = [Peerdist.binary.path, "serve", "--data-dir", dataDirectory, "--listen", listen] + extraArguments
         if let namespace {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", namespace] + serve
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", namespace] + serve
         } else {
             process.executableURL = Peerdist.binary
             process.arguments = Array(serve.dropFirst())

@@ -67,3 +67,23 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".fetched") }.isEmpty)
     }
 }
+
+/// The same between two hosts: network namespaces on a veth pair, link-local addresses only.
+@Suite(.serialized) struct TwoHostTests {
+    @Test(arguments: PublishFetchTests.sizes)
+    func fetchesByIDAcrossALink(size: Int) throws {
+        guard let hosts = try NetworkNamespaces.make() else { return }
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: size, seed: UInt64(size) + 2)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        defer { seeder.stop() }
+        let uri = try PublishFetchTests.publish(file, on: seeder)
+
+        let output = scratch.child("fetched")
+        let peer = "[fe80::a%\(hosts.secondInterface)]:\(seeder.port)"
+        let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--peer", peer, "--data-dir", scratch.child("leecher"), "-o", output])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(PublishFetchTests.sameBytes(file, output))
+    }
+}

@@ -67,9 +67,9 @@ public final class ContentStore: Sendable {
         discardedLogBytes = replay.discardedBytes
         try Self.reconcileCache(&state, directory: cacheDirectory, flushInterval: self.flushInterval)
 
-        let compacted = state.index.snapshot()
-        if state.log.size > threshold, state.log.size > 2 * StoreLog.compactedSize(of: compacted) {
-            _ = try state.log.rewrite(with: compacted)
+        if state.log.size > threshold {
+            let compacted = state.index.snapshot()
+            if state.log.size > 2 * StoreLog.compactedSize(of: compacted) { _ = try state.log.rewrite(with: compacted) }
         }
         self.state = Mutex(state)
     }
