@@ -36,7 +36,7 @@ import Testing
         #expect(!sealed.flags.contains(.notHeld))
         let block = Array(content[65_536..<131_072])
         // The payload is not the block, and no guessed key opens it...
-        #expect(Data(sealed.payload).range(of: Data(block.prefix(64))) == nil)
+        #expect(Data(sealed.payload.readableBytesView).range(of: Data(block.prefix(64))) == nil)
         for wrongKey in [segment.segmentID, segment.hashOfData, HashValue(Sodium.randomBytes(32))] {
             #expect(throws: WireError.self) {
                 try BlockSealer.open(sealed, key: wrongKey, segmentID: segment.segmentID, index: 1, expectedLength: block.count)

@@ -36,6 +36,7 @@ public final class PeerNode: Sendable {
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()
+        HeapTuning.apply()
         self.configuration = configuration
         self.logger = logger
         // The store locks the directory: one process owns it at a time.

@@ -29,10 +29,10 @@ final class StoreFile: Sendable {
 
     /// Reads up to `count` bytes from `offset`; fewer only at the end of the file.
     func read(count: Int, at offset: UInt64) throws(StoreError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         var failure: Int32 = 0
-        bytes.withUnsafeMutableBytes { buffer in
+        // Not zeroed first: only the bytes read are kept.
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             while done < count {
                 let result = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
                 if result > 0 {
@@ -44,9 +44,9 @@ final class StoreFile: Sendable {
                     break
                 }
             }
+            initialized = done
         }
         guard failure == 0 else { throw .system("cannot read", path: path, errno: failure) }
-        if done < count { bytes.removeSubrange(done...) }
         return bytes
     }
 

@@ -31,7 +31,8 @@ extension PeerMessage {
             buffer.writeHeader(.block, requestID)
             buffer.writeMultipleIntegers(index, sealed.flags.rawValue, UInt8(sealed.nonce.count))
             buffer.writeBytes(sealed.nonce)
-            buffer.writeBytesWithLength(sealed.payload)
+            buffer.writeInteger(UInt32(sealed.payload.readableBytes))
+            buffer.writeImmutableBuffer(sealed.payload)
         case .blocksDone(let requestID):
             buffer.writeHeader(.blocksDone, requestID)
         case .cancel(let requestID):
@@ -40,6 +41,17 @@ extension PeerMessage {
             buffer.writeHeader(.error, requestID)
             buffer.writeInteger(code)
             buffer.writeBytesWithLength(Array(message.utf8.prefix(Limits.maximumErrorMessage)))
+        }
+    }
+
+    /// At least the bytes `write(to:)` takes, so the buffer it writes to need not grow.
+    var encodedSizeBound: Int {
+        switch self {
+        case .contentInformation(_, _, _, let part): return 32 + part.count
+        case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
+        case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
+        case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
+        case .getContentInformation, .blocksDone, .cancel: return 48
         }
     }
 
@@ -75,7 +87,7 @@ extension PeerMessage {
             let nonceLength = try reader.integer(UInt8.self, "nonce length")
             guard nonceLength == 0 || nonceLength == 12 else { throw WireError("nonce length \(nonceLength) is neither 0 nor 12") }
             let nonce = try reader.bytes(Int(nonceLength), "nonce")
-            let payload = try reader.bytesWithLength("block payload", limit: Limits.maximumBlockPayload)
+            let payload = try reader.sliceWithLength("block payload", limit: Limits.maximumBlockPayload)
             self = .block(requestID: requestID, index: index, sealed: SealedBlock(flags: flags, nonce: nonce, payload: payload))
         case .blocksDone:
             self = .blocksDone(requestID: requestID)
@@ -117,6 +129,14 @@ private struct WireReader {
         let length = try integer(UInt32.self, "\(field) length")
         guard length <= limit else { throw WireError("\(field) of \(length) bytes exceeds the limit of \(limit)") }
         return try bytes(Int(length), field)
+    }
+
+    /// Like `bytesWithLength`, but a view of the message's bytes rather than a copy.
+    mutating func sliceWithLength(_ field: String, limit: Int) throws(WireError) -> ByteBuffer {
+        let length = try integer(UInt32.self, "\(field) length")
+        guard length <= limit else { throw WireError("\(field) of \(length) bytes exceeds the limit of \(limit)") }
+        guard let slice = buffer.readSlice(length: Int(length)) else { throw WireError("message ends inside \(field)") }
+        return slice
     }
 
     mutating func hash(_ field: String) throws(WireError) -> HashValue {

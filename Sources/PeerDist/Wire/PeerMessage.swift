@@ -63,14 +63,19 @@ public struct SealedBlock: Hashable, Sendable {
 
     public var flags: Flags
     public var nonce: [UInt8]
-    /// Ciphertext followed by the 16-byte tag.
-    public var payload: [UInt8]
+    /// Ciphertext followed by the 16-byte tag. A buffer rather than an array so that a received
+    /// block is a view of its record and a sent one is written where it was sealed, uncopied.
+    public var payload: ByteBuffer
 
-    public init(flags: Flags, nonce: [UInt8], payload: [UInt8]) {
+    public init(flags: Flags, nonce: [UInt8], payload: ByteBuffer) {
         self.flags = flags
         self.nonce = nonce
         self.payload = payload
     }
 
-    public static let notHeld = SealedBlock(flags: .notHeld, nonce: [], payload: [])
+    public init(flags: Flags, nonce: [UInt8], payload: [UInt8]) {
+        self.init(flags: flags, nonce: nonce, payload: ByteBuffer(bytes: payload))
+    }
+
+    public static let notHeld = SealedBlock(flags: .notHeld, nonce: [], payload: ByteBuffer())
 }

@@ -125,17 +125,37 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         }
     }
 
+    /// Frames and encrypts one record; the cipher reads the plaintext where it lies and writes
+    /// straight into the frame, so the bytes are not copied first.
     private func seal(_ plaintext: ByteBuffer, with cipher: RecordCipher, allocator: ByteBufferAllocator) -> ByteBuffer {
         let count = plaintext.readableBytes
         var record = allocator.buffer(capacity: 4 + count + RecordCipher.tagSize)
         record.writeInteger(UInt32(count + RecordCipher.tagSize))
-        var body = plaintext
-        record.writeBuffer(&body)
-        record.writeRepeatingByte(0, count: RecordCipher.tagSize)
-        record.withUnsafeMutableReadableBytes { bytes in
-            cipher.seal(UnsafeMutableRawBufferPointer(rebasing: bytes[4...]), plaintextCount: count)
+        plaintext.withUnsafeReadableBytes { source in
+            _ = record.writeWithUnsafeMutableBytes(minimumWritableBytes: count + RecordCipher.tagSize) { output in
+                cipher.seal(source, into: output)
+                return count + RecordCipher.tagSize
+            }
         }
         return record
+    }
+
+    /// Decrypts one record into a buffer of its own. The record is a slice of the decoder's
+    /// accumulated input, so opening it in place would first copy it (copy on write).
+    private func open(_ record: ByteBuffer, with cipher: RecordCipher, allocator: ByteBufferAllocator) throws(WireError) -> ByteBuffer {
+        let length = record.readableBytes - RecordCipher.tagSize
+        guard length >= 0 else { throw WireError("a record is shorter than its tag") }
+        var plaintext = allocator.buffer(capacity: length)
+        let opened = record.withUnsafeReadableBytes { source in
+            var opened = false
+            _ = plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
+                opened = cipher.open(source, into: output)
+                return opened ? length : 0
+            }
+            return opened
+        }
+        guard opened else { throw WireError("a record failed authentication") }
+        return plaintext
     }
 
     private func establish(context: ChannelHandlerContext, _ keys: Handshake.Keys) {
@@ -186,7 +206,8 @@ final class PeerMessageCodec: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let message = unwrapOutboundIn(data)
-        var buffer = context.channel.allocator.buffer(capacity: 64)
+        // Sized up front: a block message grown from a small buffer would be copied as it grows.
+        var buffer = context.channel.allocator.buffer(capacity: message.encodedSizeBound)
         message.write(to: &buffer)
         context.write(wrapOutboundOut(buffer), promise: promise)
     }

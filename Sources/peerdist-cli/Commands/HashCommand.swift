@@ -56,7 +56,7 @@ struct HashCommand: ParsableCommand {
 
         let destination = output ?? file + ".ci"
         if destination == "-" {
-            FileHandle.standardOutput.write(Data(blob))
+            Output.write(blob, to: STDOUT_FILENO)
             return
         }
         do {

@@ -46,7 +46,9 @@ struct TransferBenchmark: ParsableCommand {
         let network = try BenchHosts(count: 2)
         defer { network.tearDown() }
         let (server, client) = (network.hosts[0], network.hosts[1])
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("peerdist-bench-\(getpid())").path
+        // In memory (tmpfs) when possible, so both transfers are measured rather than this machine's disk.
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
+        let work = "\(base)/peerdist-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let file = "\(work)/content.bin"
@@ -104,7 +106,7 @@ struct TransferBenchmark: ParsableCommand {
             try Output.json(["results": [report.peerdist, report.curl]])
             return
         }
-        Output.line("file \(ByteCount.format(size.bytes)) over a veth link between two network namespaces, median of \(runs) runs")
+        Output.line("file \(ByteCount.format(size.bytes)) over a veth link between two network namespaces, median of \(runs) runs; files in \(base)")
         Output.line()
         Output.line("what".padding(toLength: 24, withPad: " ", startingAt: 0) + "   MB/s   server CPU-s/GiB   client CPU-s/GiB   server peak RSS   client peak RSS")
         for result in [report.peerdist, report.curl] {

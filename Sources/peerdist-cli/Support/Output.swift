@@ -2,13 +2,32 @@ import Foundation
 
 /// Where the command's words go: results on standard output, diagnostics on standard error.
 enum Output {
-    /// Unbuffered, so a line reaches a pipe or log file the moment it is printed.
+    /// Unbuffered, so a line reaches a pipe or log file the moment it is printed. A reader that
+    /// went away (`peerdist … | head -1`) ends the command quietly, as it does for other tools.
     static func line(_ text: String = "") {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(text + "\n", to: STDOUT_FILENO)
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        write(text + "\n", to: STDERR_FILENO)
+    }
+
+    static func write(_ text: String, to descriptor: Int32) {
+        write(Array(text.utf8), to: descriptor)
+    }
+
+    static func write(_ data: [UInt8], to descriptor: Int32) {
+        var bytes = data[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 {
+                bytes = bytes.dropFirst(written)
+            } else if errno == EPIPE {
+                exit(0)
+            } else if errno != EINTR {
+                return
+            }
+        }
     }
 
     /// Pretty-printed JSON with stable key order, for scripts.

@@ -58,6 +58,6 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     private func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        Output.write(text, to: STDERR_FILENO)
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// The node as a user drives it: a running node takes over publish, fetch, status and store
+/// commands through its control socket, and stops cleanly on SIGTERM.
+@Suite(.serialized) struct NodeLifecycleTests {
+    typealias Helpers = PublishFetchTests
+
+    private func json(_ result: CommandResult) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: result.output) as? [String: Any], "\(result.standardError)")
+    }
+
+    @Test func aRunningNodeFetchesCachesAndListsContent() throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try Helpers.makeFile(file, size: 5 * 1024 * 1024 + 3, seed: 21)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
+        let leecher = try NodeProcess(dataDirectory: scratch.child("leecher"))
+        let uri = try Helpers.publish(file, on: seeder)
+
+        // The fetch goes through the leecher's running node, which keeps the content in its cache.
+        let output = scratch.child("fetched")
+        let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", leecher.dataDirectory, "-o", output)
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(Helpers.sameBytes(file, output))
+
+        let status = try json(try Peerdist.run("status", "--data-dir", leecher.dataDirectory, "--json"))
+        let cached = try #require(status["cached"] as? [[String: Any]])
+        #expect(cached.count == 1 && cached.first?["uri"] as? String == uri && cached.first?["complete"] as? Bool == true)
+        let counters = try #require(status["counters"] as? [String: Any])
+        #expect(counters["block_bytes_received"] as? Int == 5 * 1024 * 1024 + 3)
+        let seederStatus = try json(try Peerdist.run("status", "--data-dir", seeder.dataDirectory, "--json"))
+        #expect((seederStatus["published"] as? [[String: Any]])?.first?["path"] as? String == file)
+        #expect((seederStatus["listening"] as? [String])?.first == seeder.address)
+
+        // The leecher now serves what it fetched: a third node fetches from it alone.
+        let again = scratch.child("again")
+        let second = try Peerdist.run("fetch", uri, "--peer", leecher.address, "--data-dir", scratch.child("third"), "-o", again)
+        #expect(second.status == 0, "\(second.standardError)")
+        #expect(Helpers.sameBytes(file, again))
+
+        let listed = try Peerdist.run("store", "ls", "--data-dir", leecher.dataDirectory, "--json")
+        #expect(listed.status == 0 && listed.standardOutput.contains(uri))
+        let removed = try Peerdist.run("store", "rm", uri, "--data-dir", leecher.dataDirectory)
+        #expect(removed.status == 0, "\(removed.standardError)")
+        let empty = try json(try Peerdist.run("status", "--data-dir", leecher.dataDirectory, "--json"))
+        #expect((empty["cached"] as? [Any])?.isEmpty == true)
+        #expect(try Peerdist.run("store", "gc", "--data-dir", leecher.dataDirectory).status == 0)
+        // The user's copy is theirs: removing content from the store leaves it alone.
+        #expect(Helpers.sameBytes(file, output))
+    }
+
+    @Test func sigtermStopsTheNodeCleanly() throws {
+        let scratch = try ScratchDirectory()
+        let node = try NodeProcess(dataDirectory: scratch.child("node"))
+        let pid = node.process.processIdentifier
+        kill(pid, SIGTERM)
+        node.process.waitUntilExit()
+        #expect(node.process.terminationReason == .exit)
+        #expect(node.process.terminationStatus == 0)
+        // With the node gone, commands open the data directory themselves.
+        let status = try Peerdist.run("status", "--data-dir", node.dataDirectory)
+        #expect(status.status == 0 && status.standardOutput.contains("(not running)"), "\(status.standardError)")
+    }
+
+    @Test func publishWithoutANodeIsRecordedAndServedLater() throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try Helpers.makeFile(file, size: 200_000, seed: 22)
+        let data = scratch.child("seeder")
+        let published = try Peerdist.run("publish", file, "--data-dir", data, "--json")
+        #expect(published.status == 0, "\(published.standardError)")
+        let uri = try #require(try json(published)["uri"] as? String)
+        #expect(published.standardError.isEmpty)
+
+        let seeder = try NodeProcess(dataDirectory: data)
+        let output = scratch.child("fetched")
+        let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", scratch.child("leecher"), "-o", output)
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(Helpers.sameBytes(file, output))
+    }
+}
