@@ -58,6 +58,7 @@ import Testing
         node.process.waitUntilExit()
         #expect(node.process.terminationReason == .exit)
         #expect(node.process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/control.sock"))
         // With the node gone, commands open the data directory themselves.
         let status = try Peerdist.run("status", "--data-dir", node.dataDirectory)
         #expect(status.status == 0 && status.standardOutput.contains("(not running)"), "\(status.standardError)")

@@ -46,6 +46,8 @@ public final class PeerNode: Sendable {
 
     /// Serves peers and the control socket until the task is cancelled.
     public func run() async throws {
+        // A socket file left behind would make the next command try to talk to a dead node.
+        defer { unlink(configuration.dataDirectory.controlSocketPath) }
         try await withThrowingDiscardingTaskGroup { group in
             if let listen = configuration.listen {
                 let server = try await PeerNetwork.listen(host: listen.host, port: listen.port, identity: identity)
