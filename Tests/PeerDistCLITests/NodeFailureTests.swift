@@ -89,6 +89,57 @@ import Testing
         #expect(received < size * 6 / 10)
     }
 
+    @Test func anInterruptedFetchKeepsEveryVerifiedBlock() throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        let size = 40 * 1024 * 1024
+        try Helpers.makeFile(file, size: size, seed: 11)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
+        let uri = try Helpers.publish(file, on: seeder)
+        let output = scratch.child("fetched")
+        let leecher = scratch.child("leecher")
+
+        let first = Process()
+        first.executableURL = Peerdist.binary
+        first.arguments = ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--json", "--max-download", "16MiB"]
+        let pipe = Pipe()
+        let errors = scratch.child("stderr")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        first.standardOutput = pipe
+        first.standardError = FileHandle(forWritingAtPath: errors)
+        try first.run()
+        var pending = ""
+        var lastHeld = 0
+        reading: while true {
+            let data = pipe.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            pending += String(decoding: data, as: UTF8.self)
+            while let newline = pending.firstIndex(of: "\n") {
+                let line = pending[..<newline]
+                pending = String(pending[pending.index(after: newline)...])
+                if let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let held = event["held_bytes"] as? Int {
+                    lastHeld = held
+                    if held >= size / 4 {
+                        kill(first.processIdentifier, SIGINT)
+                        break reading
+                    }
+                }
+            }
+        }
+        _ = pipe.fileHandleForReading.readDataToEndOfFile()
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 1)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("interrupted; run the same command again"))
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        // Ctrl-C flushes: the second run fetches only what the first had not verified.
+        let second = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--json")
+        #expect(second.status == 0, "\(second.standardError)")
+        #expect(Helpers.sameBytes(file, output))
+        let received = try #require(doneEvent(second)?["received_bytes"] as? Int)
+        #expect(received <= size - lastHeld, "received \(received) after holding \(lastHeld)")
+    }
+
     @Test func malformedFramesDropOnlyThatConnection() throws {
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")

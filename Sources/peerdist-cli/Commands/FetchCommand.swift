@@ -62,15 +62,24 @@ struct FetchCommand: AsyncParsableCommand {
             rejected = reply.rejectedBlocks ?? 0
         } else {
             let running = try NodeRunner.open(node)
-            do {
-                _ = try await running.fetch(
-                    id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force, maximumRate: rate
-                ) { update in
+            let peerAddresses = peers.compactMap { PeerAddress(parsing: $0) }
+            let fetch = Task {
+                try await running.fetch(id: contentID, peers: peerAddresses, output: destination, replace: force, maximumRate: rate) { update in
                     bar?.update(done: update.heldBytes, total: update.totalBytes)
                     emitter.progress(held: update.heldBytes, total: update.totalBytes, received: update.receivedBytes, peer: update.peer)
                 }
+            }
+            // Ctrl-C or SIGTERM stops the fetch through cancellation, so verified blocks are
+            // flushed and the next run resumes from them.
+            let interruption = InterruptionHandler { fetch.cancel() }
+            defer { interruption.cancel() }
+            do {
+                _ = try await fetch.value
             } catch {
                 bar?.finish()
+                if fetch.isCancelled {
+                    throw CommandFailure("interrupted; run the same command again to resume from the verified blocks")
+                }
                 throw CommandFailure("\(error)")
             }
             received = running.counters.snapshot.blockBytesReceived

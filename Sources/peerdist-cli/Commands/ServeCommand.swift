@@ -54,14 +54,8 @@ enum NodeRunner {
 
     static func runUntilSignalled(_ node: PeerNode, announce: @escaping @Sendable (PeerNode) -> Void) async throws {
         let run = Task { try await node.run() }
-        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { run.cancel() }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
+        let interruption = InterruptionHandler { run.cancel() }
+        defer { interruption.cancel() }
         // Wait until the listener is bound so the announcement can name the port.
         for _ in 0..<200 where node.configuration.listen != nil && node.listeningAddresses.isEmpty {
             try await Task.sleep(for: .milliseconds(10))
@@ -74,5 +68,25 @@ enum NodeRunner {
             if run.isCancelled { return }
             throw CommandFailure("\(error)")
         }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a call of `action` (once per signal), instead of an exit that
+/// would skip clean-up.
+final class InterruptionHandler {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
     }
 }
