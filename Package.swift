@@ -35,7 +35,6 @@ let package = Package(
                 "PeerDistHashing",
                 "CSodium",
                 "CZstd",
-                "CLibCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
