@@ -42,6 +42,16 @@ struct TransferBenchmark: ParsableCommand {
         }
     }
 
+    struct Report: Encodable {
+        let results: [Result]
+        let throughputRatio: Double
+
+        enum CodingKeys: String, CodingKey {
+            case results
+            case throughputRatio = "throughput_ratio"
+        }
+    }
+
     func run() throws {
         let network = try BenchHosts(count: 2)
         defer { network.tearDown() }
@@ -60,20 +70,20 @@ struct TransferBenchmark: ParsableCommand {
             ["ip", "netns", "exec", host.namespace] + arguments
         }
 
-        /// Runs `fetch` `runs` times in the client namespace and takes medians.
-        func measure(_ name: String, clean: () -> Void, _ fetch: [String]) throws -> Result {
-            var samples: [(wall: Double, client: Double, server: Double, clientPeak: Int)] = []
-            for _ in 0..<runs {
-                clean()
-                let serverBefore = network.cpuSeconds(in: server)
-                let measurement = try Subprocess.runMeasured(inNamespace(client, fetch))
-                samples.append((measurement.wallSeconds, measurement.cpuSeconds, network.cpuSeconds(in: server) - serverBefore, measurement.peakResidentBytes))
-            }
-            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            return Result(
+        typealias Sample = (wall: Double, client: Double, server: Double, clientPeak: Int)
+        /// One run of `fetch` in the client namespace, with the CPU the server's namespace spent meanwhile.
+        func sample(clean: () -> Void, _ fetch: [String]) throws -> Sample {
+            clean()
+            let serverBefore = network.cpuSeconds(in: server)
+            let measurement = try Subprocess.runMeasured(inNamespace(client, fetch))
+            return (measurement.wallSeconds, measurement.cpuSeconds, network.cpuSeconds(in: server) - serverBefore, measurement.peakResidentBytes)
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        func result(_ name: String, _ samples: [Sample], serverPeak: Int) -> Result {
+            Result(
                 name: name, megabytesPerSecond: Double(size.bytes) / 1e6 / median(samples.map(\.wall)),
                 serverCPUSecondsPerGiB: median(samples.map(\.server)) / gibibytes, clientCPUSecondsPerGiB: median(samples.map(\.client)) / gibibytes,
-                serverPeakResidentBytes: network.peakResidentBytes(in: server), clientPeakResidentBytes: samples.map(\.clientPeak).max() ?? 0)
+                serverPeakResidentBytes: serverPeak, clientPeakResidentBytes: samples.map(\.clientPeak).max() ?? 0)
         }
 
         // PeerDist: a node in the server namespace, fetch by ID from the client namespace.
@@ -85,25 +95,33 @@ struct TransferBenchmark: ParsableCommand {
         guard let uri = (try? JSONSerialization.jsonObject(with: Data(published.utf8)) as? [String: String])?["uri"] else {
             throw CommandFailure("publishing the benchmark file failed")
         }
-        let output = "\(work)/fetched.bin"
-        let peerdist = try measure("peerdist fetch", clean: {
-            try? FileManager.default.removeItem(atPath: output)
-            try? FileManager.default.removeItem(atPath: "\(work)/leecher")
-        }, [executable, "fetch", uri, "--peer", network.peerAddress(of: server, from: client, port: port), "--data-dir", "\(work)/leecher", "-o", output])
-        guard try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int == size.bytes else {
-            throw CommandFailure("the fetched file has the wrong size")
-        }
-        Subprocess.stop(seeder)
-
         // HTTP: the same file from nginx (sendfile) or Python, fetched with curl.
         let httpServer = try HTTPServer.start(in: server.namespace, root: work, scratch: "\(work)/http")
         defer { Subprocess.stop(httpServer.pid) }
         let url = "http://[\(server.address)%25\(client.interface)]:\(httpServer.port)/content.bin"
-        let curl = try measure("curl from \(httpServer.name)", clean: { try? FileManager.default.removeItem(atPath: output) }, ["curl", "-g", "-s", "-f", "-o", output, url])
+
+        // The two take turns, run by run, so that a machine whose speed drifts slows both alike;
+        // the throughput ratio is the median of the per-pair ratios.
+        let output = "\(work)/fetched.bin"
+        var peerdistSamples: [Sample] = []
+        var curlSamples: [Sample] = []
+        for _ in 0..<runs {
+            peerdistSamples.append(try sample(clean: {
+                try? FileManager.default.removeItem(atPath: output)
+                try? FileManager.default.removeItem(atPath: "\(work)/leecher")
+            }, [executable, "fetch", uri, "--peer", network.peerAddress(of: server, from: client, port: port), "--data-dir", "\(work)/leecher", "-o", output]))
+            guard try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int == size.bytes else {
+                throw CommandFailure("the fetched file has the wrong size")
+            }
+            curlSamples.append(try sample(clean: { try? FileManager.default.removeItem(atPath: output) }, ["curl", "-g", "-s", "-f", "-o", output, url]))
+        }
+        let peerdist = result("peerdist fetch", peerdistSamples, serverPeak: Subprocess.residentHighWaterMark(of: seeder))
+        let curl = result("curl from \(httpServer.name)", curlSamples, serverPeak: network.peakResidentBytes(in: server, excluding: [seeder]))
+        let pairedRatio = median(zip(peerdistSamples, curlSamples).map { $1.wall / $0.wall })
 
         let report = (peerdist: peerdist, curl: curl)
         if json {
-            try Output.json(["results": [report.peerdist, report.curl]])
+            try Output.json(Report(results: [report.peerdist, report.curl], throughputRatio: pairedRatio))
             return
         }
         Output.line("file \(ByteCount.format(size.bytes)) over a veth link between two network namespaces, median of \(runs) runs; files in \(base)")
@@ -116,7 +134,7 @@ struct TransferBenchmark: ParsableCommand {
                 + "   " + ByteCount.format(result.clientPeakResidentBytes))
         }
         Output.line()
-        Output.line(String(format: "throughput peerdist / curl            %.2f   (goal ≥ 0.90)", peerdist.megabytesPerSecond / curl.megabytesPerSecond))
+        Output.line(String(format: "throughput peerdist / curl            %.2f   (median of per-run pairs; goal ≥ 0.90)", pairedRatio))
         Output.line(String(format: "CPU-s per GiB, both sides, peerdist   %.2f   (goal ≤ 2.00)", peerdist.serverCPUSecondsPerGiB + peerdist.clientCPUSecondsPerGiB))
         Output.line(String(format: "CPU-s per GiB, both sides, curl       %.2f", curl.serverCPUSecondsPerGiB + curl.clientCPUSecondsPerGiB))
     }

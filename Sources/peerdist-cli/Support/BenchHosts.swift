@@ -69,10 +69,11 @@ final class BenchHosts {
         return pids.split(separator: "\n").compactMap { pid_t($0) }.reduce(0) { $0 + Subprocess.cpuSeconds(of: $1) }
     }
 
-    /// Largest peak resident memory of any process in `host`'s namespace.
-    func peakResidentBytes(in host: Host) -> Int {
+    /// Largest peak resident memory of any process in `host`'s namespace, but those excluded.
+    func peakResidentBytes(in host: Host, excluding excluded: Set<pid_t> = []) -> Int {
         guard let pids = try? Self.run(["ip", "netns", "pids", host.namespace]) else { return 0 }
-        return pids.split(separator: "\n").compactMap { pid_t($0) }.map(Subprocess.residentHighWaterMark(of:)).max() ?? 0
+        return pids.split(separator: "\n").compactMap { pid_t($0) }.filter { !excluded.contains($0) }
+            .map(Subprocess.residentHighWaterMark(of:)).max() ?? 0
     }
 
     @discardableResult
