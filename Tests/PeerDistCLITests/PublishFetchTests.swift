@@ -87,3 +87,25 @@ import Testing
         #expect(PublishFetchTests.sameBytes(file, output))
     }
 }
+
+/// Zero configuration: with no `--peer`, a fetch asks the link who holds the content.
+@Suite(.serialized) struct DiscoveryTests {
+    @Test func fetchFindsTheSeederOnTheLink() throws {
+        guard let hosts = try NetworkNamespaces.make() else { return }
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 3 * 1024 * 1024 + 5, seed: 31)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        defer { seeder.stop() }
+        let uri = try PublishFetchTests.publish(file, on: seeder)
+
+        let output = scratch.child("fetched")
+        let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", scratch.child("leecher"), "-o", output])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(PublishFetchTests.sameBytes(file, output))
+
+        // Content nobody holds: the question goes unanswered and the error says what to do.
+        let unknown = try hosts.peerdist(in: hosts.second, ["fetch", "peerdist:" + String(repeating: "b", count: 51) + "a", "--data-dir", scratch.child("leecher"), "-o", scratch.child("x")])
+        #expect(unknown.status == 1 && unknown.standardError.contains("no peer on the LAN answered"), "\(unknown.standardError)")
+    }
+}

@@ -50,7 +50,7 @@ public struct Fetcher: Sendable {
     /// The content's Content Information from the first peer that has it, verified against `id`.
     public func contentInformation(for id: ContentID) async throws -> ContentInformation {
         guard !peers.isEmpty else {
-            throw NodeError(.notFound, "no peers to ask for \(id.uri): give one with --peer [address]:port")
+            throw NodeError(.notFound, "no peer on the LAN answered for \(id.uri); name one with --peer [address]:port")
         }
         var failures: [String] = []
         for peer in peers {

@@ -55,7 +55,18 @@ public final class PeerNode: Sendable {
                 let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
                 listening.withLock { $0.append(address.description) }
                 logger.info("listening for peers", metadata: ["address": "\(address)"])
-                let blockServer = BlockServer(source: StoreContentSource(store: store), counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks)
+                let boundPort = address.port
+                let source = StoreContentSource(store: store)
+                group.addTask {
+                    do {
+                        try await LANDiscovery.answer(tcpPort: boundPort, isHeld: { source.content(forDiscoveryKey: $0) != nil }, logger: self.logger)
+                    } catch is CancellationError {
+                    } catch {
+                        // Without discovery the node still serves peers that name it with --peer.
+                        self.logger.warning("LAN discovery is off", metadata: ["error": "\(error)"])
+                    }
+                }
+                let blockServer = BlockServer(source: source, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks)
                 group.addTask {
                     try await withTaskCancellationHandler {
                         try await server.executeThenClose { connections in
@@ -114,6 +125,8 @@ public final class PeerNode: Sendable {
         if !replace, FileManager.default.fileExists(atPath: output) {
             throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
         }
+        // No peers named: ask the LAN who holds the content.
+        let peers = peers.isEmpty ? try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) : peers
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
         let information: ContentInformation

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import PeerDistHashing
+
+/// Finds peers on the local link with IPv6 multicast: a node that needs content asks the group
+/// `ff02::5044` on UDP port 7740, on every interface that is up and can multicast; nodes holding
+/// it answer by unicast after a random 1–65 ms back-off (as BranchCache does), so a LAN with many
+/// holders does not answer all at once.
+public enum LANDiscovery {
+    public static let group = "ff02::5044"
+    public static let port = 7740
+    static let maximumBackoffMilliseconds = 65
+
+    typealias DatagramChannel = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+
+    /// The interfaces to use: up, multicast-capable, with an IPv6 link-local address; loopback excluded.
+    static func interfaces() -> [NIONetworkDevice] {
+        let devices = (try? System.enumerateDevices()) ?? []
+        var seen = Set<Int>()
+        return devices.filter { device in
+            guard device.multicastSupported, device.name != "lo", case .v6 = device.address, seen.insert(device.interfaceIndex).inserted else {
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Asks the LAN who holds the content with `discoveryKey`, collecting answers for `window`.
+    public static func findHolders(of discoveryKey: HashValue, window: Duration = .milliseconds(400), logger: Logger) async throws -> [PeerAddress] {
+        let devices = interfaces()
+        guard !devices.isEmpty else { return [] }
+        let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "::", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
+            }
+        let nonce = UInt64.random(in: .min ... .max)
+        return try await channel.executeThenClose { inbound, outbound in
+            for device in devices {
+                // The scope picks the interface the query leaves by.
+                let destination = try SocketAddress(ipAddress: "\(group)%\(device.name)", port: port)
+                try await outbound.write(AddressedEnvelope(remoteAddress: destination, data: DiscoveryMessage.whoHas(nonce: nonce, discoveryKey: discoveryKey).encoded()))
+            }
+            return try await withThrowingTaskGroup(of: [PeerAddress].self) { group in
+                group.addTask {
+                    var holders: [PeerAddress] = []
+                    for try await envelope in inbound {
+                        guard case .have(nonce, discoveryKey, let port)? = DiscoveryMessage(decoding: envelope.data),
+                              let host = scopedHost(envelope.remoteAddress)
+                        else { continue }
+                        let address = PeerAddress(host: host, port: Int(port))
+                        if !holders.contains(address) { holders.append(address) }
+                    }
+                    return holders
+                }
+                try await Task.sleep(for: window)
+                channel.channel.close(promise: nil)
+                let holders = try await group.next() ?? []
+                logger.debug("discovery", metadata: ["holders": "\(holders)"])
+                return holders
+            }
+        }
+    }
+
+    /// The address as text, with `%interface` for a link-local IPv6 address, which is useless without it.
+    static func scopedHost(_ address: SocketAddress) -> String? {
+        guard let host = address.ipAddress else { return nil }
+        guard case .v6(let v6) = address, v6.address.sin6_scope_id != 0 else { return host }
+        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        guard if_indextoname(v6.address.sin6_scope_id, &name) != nil else { return host }
+        let interface = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(host.split(separator: "%").first ?? Substring(host))%\(interface)"
+    }
+
+    /// Answers queries for content `isHeld` says this node holds, until cancelled.
+    static func answer(tcpPort: Int, isHeld: @escaping @Sendable (HashValue) -> Bool, logger: Logger) async throws {
+        // SO_REUSEADDR lets several nodes on one host share the port; each receives the multicast queries.
+        let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "::", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
+            }
+        guard let multicast = channel.channel as? any MulticastChannel else { return }
+        let groupAddress = try SocketAddress(ipAddress: group, port: port)
+        for device in interfaces() {
+            do {
+                try await multicast.joinGroup(groupAddress, device: device).get()
+            } catch {
+                logger.info("cannot join the discovery group", metadata: ["interface": "\(device.name)", "error": "\(error)"])
+            }
+        }
+        try await withTaskCancellationHandler {
+            try await channel.executeThenClose { inbound, outbound in
+                try await withThrowingDiscardingTaskGroup { replies in
+                    for try await envelope in inbound {
+                        guard case .whoHas(let nonce, let key)? = DiscoveryMessage(decoding: envelope.data), isHeld(key) else { continue }
+                        let answer = DiscoveryMessage.have(nonce: nonce, discoveryKey: key, port: UInt16(tcpPort)).encoded()
+                        replies.addTask {
+                            try await Task.sleep(for: .milliseconds(Int.random(in: 1...maximumBackoffMilliseconds)))
+                            try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: answer))
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            channel.channel.close(promise: nil)
+        }
+    }
+}
