@@ -81,3 +81,31 @@ import Testing
         #expect(Helpers.sameBytes(file, output))
     }
 }
+
+/// One fetch draws from every peer it is given, at once.
+@Suite(.serialized) struct SwarmTests {
+    @Test func aFetchDrawsFromAllPeersAtOnce() throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 24 * 1024 * 1024, seed: 41)
+        let first = try NodeProcess(dataDirectory: scratch.child("first"))
+        let second = try NodeProcess(dataDirectory: scratch.child("second"))
+        let uri = try PublishFetchTests.publish(file, on: first)
+        #expect(try PublishFetchTests.publish(file, on: second) == uri)
+
+        let output = scratch.child("fetched")
+        let fetch = try Peerdist.run("fetch", uri, "--peer", first.address, "--peer", second.address, "--data-dir", scratch.child("leecher"), "-o", output)
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(PublishFetchTests.sameBytes(file, output))
+        var sent = 0
+        for node in [first, second] {
+            let status = try Peerdist.run("status", "--data-dir", node.dataDirectory, "--json")
+            let counters = (try JSONSerialization.jsonObject(with: status.output) as? [String: Any])?["counters"] as? [String: Any]
+            let blocks = try #require(counters?["blocks_sent"] as? Int)
+            #expect(blocks > 0, "a peer sent nothing")
+            sent += blocks
+        }
+        // Every block came from one peer or the other; none was fetched twice.
+        #expect(sent == 24 * 16)
+    }
+}

@@ -87,31 +87,53 @@ public struct Fetcher: Sendable {
         }
     }
 
-    /// Fetches every block of `information` that `target` lacks.
+    /// Fetches every block of `information` that `target` lacks, from all peers at once: each
+    /// peer's session takes the next request from a shared queue as it has room, so fast peers
+    /// take more; a peer that fails gives its unfinished requests back for the others.
     public func fetchBlocks(
         of information: ContentInformation, into target: any DownloadTarget, progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws {
         let segments = information.segments
-        var failures: [String] = []
-        for peer in peers {
+        let tally = FetchTally()
+        // A round gives every peer still in good standing a session; a block given back after the
+        // others finished is picked up by the next round.
+        for _ in 0..<3 {
             let missing = Self.missingBlocks(segments, target)
             if missing.isEmpty { return }
-            do {
-                try await fetch(missing, of: segments, from: peer, into: target, progress: progress)
-            } catch let failure as LocalFailure {
-                throw failure.error
-            } catch {
-                failures.append("\(peer): \(error)")
-                logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            let healthy = peers.filter { peer in tally.failures.withLock { $0[peer] == nil } }
+            if healthy.isEmpty { break }
+            let queue = RequestQueue(Self.requests(for: missing, blocksPerRequest: blocksPerRequest))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for peer in healthy {
+                    group.addTask {
+                        do {
+                            try await session(with: peer, queue: queue, segments: segments, into: target) { bytes in
+                                let total = tally.received.wrappingAdd(bytes, ordering: .relaxed).newValue
+                                progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description))
+                            }
+                        } catch let failure as LocalFailure {
+                            throw failure
+                        } catch {
+                            tally.failures.withLock { $0[peer] = "\(error)" }
+                            logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        }
+                    }
+                }
+                do {
+                    try await group.waitForAll()
+                } catch let failure as LocalFailure {
+                    throw failure.error
+                }
             }
         }
         let missing = Self.missingBlocks(segments, target)
         guard missing.isEmpty else {
-            throw NodeError(.notFound, "\(missing.count) blocks could not be fetched (" + (failures.isEmpty ? "no peers given" : failures.joined(separator: "; ")) + ")")
+            let reasons = tally.failures.withLock { failures in peers.compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
+            throw NodeError(.notFound, "\(missing.count) blocks could not be fetched (" + (reasons.isEmpty ? "no peer has them" : reasons.joined(separator: "; ")) + ")")
         }
     }
 
-    private struct Request {
+    struct Request: Sendable {
         let segment: Int
         let blocks: [Int]
     }
@@ -122,23 +144,27 @@ public struct Fetcher: Sendable {
         }
     }
 
-    private func fetch(
-        _ missing: [(segment: Int, block: Int)], of segments: [SegmentDescription], from peer: PeerAddress,
-        into target: any DownloadTarget, progress: @escaping @Sendable (FetchProgress) -> Void
-    ) async throws {
-        // Consecutive blocks of one segment travel in one request.
-        var queue: [Request] = []
+    /// Consecutive blocks of one segment travel in one request.
+    private static func requests(for missing: [(segment: Int, block: Int)], blocksPerRequest: Int) -> [Request] {
+        var requests: [Request] = []
         for (segment, block) in missing {
-            if let last = queue.last, last.segment == segment, last.blocks.count < blocksPerRequest, last.blocks.last == block - 1 {
-                queue[queue.count - 1] = Request(segment: segment, blocks: last.blocks + [block])
+            if let last = requests.last, last.segment == segment, last.blocks.count < blocksPerRequest, last.blocks.last == block - 1 {
+                requests[requests.count - 1] = Request(segment: segment, blocks: last.blocks + [block])
             } else {
-                queue.append(Request(segment: segment, blocks: [block]))
+                requests.append(Request(segment: segment, blocks: [block]))
             }
         }
-        let requests = Array(queue.reversed())
+        return requests
+    }
 
+    /// One peer's part of a fetch: keeps up to `window` blocks requested from it, taking requests
+    /// from `queue`; whatever it has not delivered when it stops goes back to the queue.
+    private func session(
+        with peer: PeerAddress, queue: RequestQueue, segments: [SegmentDescription], into target: any DownloadTarget,
+        received: @escaping @Sendable (UInt64) -> Void
+    ) async throws {
         let (channel, remote) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
-        logger.debug("fetching", metadata: ["peer": "\(peer)", "peer.fingerprint": "\(remote.fingerprint)", "blocks": "\(missing.count)"])
+        logger.debug("fetching", metadata: ["peer": "\(peer)", "peer.fingerprint": "\(remote.fingerprint)"])
         let activity = Watchdog(timeout: stallTimeout)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -146,17 +172,18 @@ public struct Fetcher: Sendable {
             }
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in
-                    var queue = requests
                     var outstanding: [UInt32: Request] = [:]
                     var outstandingBlocks = 0
                     var nextRequestID: UInt32 = 1
-                    var received: UInt64 = 0
+                    var receivedHere: UInt64 = 0
                     var lacking = 0
                     let started = ContinuousClock.now
+                    // Whatever this peer has not delivered when the session ends goes back to the others.
+                    defer { queue.giveBack(Array(outstanding.values), by: peer, heldBy: target) }
 
                     func sendMore() async throws {
                         var messages: [PeerMessage] = []
-                        while outstandingBlocks < window, let request = queue.popLast() {
+                        while outstandingBlocks < window, let request = queue.take(for: peer, skipping: { target.isHeld(segment: $0, block: $1) }) {
                             let ranges = BlockRange.ranges(of: request.blocks)
                             messages.append(.getBlocks(requestID: nextRequestID, segmentID: segments[request.segment].segmentID, ranges: ranges))
                             outstanding[nextRequestID] = request
@@ -178,6 +205,7 @@ public struct Fetcher: Sendable {
                             outstandingBlocks -= 1
                             if sealed.flags.contains(.notHeld) {
                                 lacking += 1
+                                queue.giveBack([Request(segment: request.segment, blocks: [Int(index)])], by: peer, heldBy: target)
                                 continue
                             }
                             let segment = segments[request.segment]
@@ -199,11 +227,12 @@ public struct Fetcher: Sendable {
                                 counters.update { $0.blocksRejected += 1 }
                                 throw NodeError(.verificationFailed, "sent a block that failed verification (segment \(request.segment), block \(index)); peer banned for this content")
                             }
-                            received += UInt64(length)
-                            progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: received, peer: peer.description))
+                            receivedHere += UInt64(length)
+                            received(UInt64(length))
                             if let rate = maximumRate, rate > 0 {
                                 // Stay behind the line `rate × elapsed`; reading less makes TCP slow the sender.
-                                let due = Duration.seconds(Double(received) / Double(rate))
+                                // (The limit applies per peer connection.)
+                                let due = Duration.seconds(Double(receivedHere) / Double(rate))
                                 let elapsed = ContinuousClock.now - started
                                 if due > elapsed {
                                     try await Task.sleep(for: due - elapsed)
@@ -211,7 +240,9 @@ public struct Fetcher: Sendable {
                                 }
                             }
                         case .blocksDone(let requestID):
-                            guard outstanding.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
+                            guard let done = outstanding.removeValue(forKey: requestID) else { throw WireError("the peer ended a request nobody made") }
+                            // Blocks of it that never arrived (a lying count) go back too.
+                            queue.giveBack([done], by: peer, heldBy: target)
                             try await sendMore()
                             if outstanding.isEmpty { return }
                         default:
@@ -219,13 +250,57 @@ public struct Fetcher: Sendable {
                         }
                     }
                     if !outstanding.isEmpty { throw NodeError(.unreachable, "the peer closed the connection mid-transfer") }
-                    if lacking > 0 { throw NodeError(.notFound, "the peer lacks \(lacking) of the blocks") }
+                    if lacking > 0 { logger.debug("peer lacks blocks", metadata: ["peer": "\(peer)", "blocks": "\(lacking)"]) }
                 }
                 activity.finish()
             }
             try await group.next()
             group.cancelAll()
         }
+    }
+}
+
+/// What the sessions of one fetch report together: why peers were left, and bytes received.
+private final class FetchTally: Sendable {
+    let failures = Mutex<[PeerAddress: String]>([:])
+    let received = Atomic<UInt64>(0)
+}
+
+/// The requests of a fetch not yet handed to a peer, shared by the sessions with all peers.
+/// A request a peer could not serve is not offered to that peer again.
+final class RequestQueue: Sendable {
+    private struct Entry {
+        var request: Fetcher.Request
+        var triedBy: Set<PeerAddress>
+    }
+
+    private let entries: Mutex<[Entry]>
+
+    init(_ requests: [Fetcher.Request]) {
+        // Taken from the end, so reversed to hand out content in order.
+        entries = Mutex(requests.reversed().map { Entry(request: $0, triedBy: []) })
+    }
+
+    /// The next request `peer` has not tried, with the blocks already held dropped.
+    func take(for peer: PeerAddress, skipping isHeld: (Int, Int) -> Bool) -> Fetcher.Request? {
+        entries.withLock { entries in
+            while let index = entries.lastIndex(where: { !$0.triedBy.contains(peer) }) {
+                let entry = entries.remove(at: index)
+                let blocks = entry.request.blocks.filter { !isHeld(entry.request.segment, $0) }
+                if !blocks.isEmpty { return Fetcher.Request(segment: entry.request.segment, blocks: blocks) }
+            }
+            return nil
+        }
+    }
+
+    /// Puts back the blocks of `requests` still missing, marked as tried by `peer`.
+    func giveBack(_ requests: [Fetcher.Request], by peer: PeerAddress, heldBy target: any DownloadTarget) {
+        let remaining = requests.compactMap { request -> Entry? in
+            let blocks = request.blocks.filter { !target.isHeld(segment: request.segment, block: $0) }
+            return blocks.isEmpty ? nil : Entry(request: Fetcher.Request(segment: request.segment, blocks: blocks), triedBy: [peer])
+        }
+        guard !remaining.isEmpty else { return }
+        entries.withLock { $0.append(contentsOf: remaining) }
     }
 }
 
