@@ -50,6 +50,26 @@ import Testing
         #expect(Helpers.sameBytes(file, output))
     }
 
+    @Test func staticPeersComeFromTheDataDirectory() throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try Helpers.makeFile(file, size: 700_000, seed: 23)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
+        let uri = try Helpers.publish(file, on: seeder)
+        let leecher = scratch.child("leecher")
+        try FileManager.default.createDirectory(atPath: leecher, withIntermediateDirectories: true)
+        try "# where multicast does not pass\n\n\(seeder.address)  # the seeder\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
+
+        let output = scratch.child("fetched")
+        let fetch = try Peerdist.run("fetch", uri, "--data-dir", leecher, "-o", output)
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(Helpers.sameBytes(file, output))
+
+        try "\(seeder.address)\nnot an address\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
+        let broken = try Peerdist.run("fetch", uri, "--data-dir", leecher, "-o", scratch.child("again"))
+        #expect(broken.status == 1 && broken.standardError.contains("peers:2: 'not an address' is not a peer address"), "\(broken.standardError)")
+    }
+
     @Test func sigtermStopsTheNodeCleanly() throws {
         let scratch = try ScratchDirectory()
         let node = try NodeProcess(dataDirectory: scratch.child("node"))

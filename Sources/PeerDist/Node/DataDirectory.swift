@@ -26,4 +26,24 @@ public struct DataDirectory: Sendable {
     }
 
     public var controlSocketPath: String { "\(path)/\(ControlSocket.fileName)" }
+
+    /// `DIR/peers`: peers to ask when a fetch names none, for links where multicast does not
+    /// pass. One `[address]:port` per line; blank lines and `#` comments are ignored.
+    public var staticPeersPath: String { "\(path)/peers" }
+
+    /// The peers listed in `staticPeersPath`; none when the file does not exist. A line that is
+    /// not an address is an error naming the file and line, not something to skip silently.
+    public func staticPeers() throws(NodeError) -> [PeerAddress] {
+        guard let text = try? String(contentsOfFile: staticPeersPath, encoding: .utf8) else { return [] }
+        var peers: [PeerAddress] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let entry = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard !entry.isEmpty else { continue }
+            guard let peer = PeerAddress(parsing: entry) else {
+                throw NodeError(.invalidState, "\(staticPeersPath):\(number + 1): '\(entry)' is not a peer address; use [address]:port")
+            }
+            peers.append(peer)
+        }
+        return peers
+    }
 }

@@ -125,8 +125,15 @@ public final class PeerNode: Sendable {
         if !replace, FileManager.default.fileExists(atPath: output) {
             throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
         }
-        // No peers named: ask the LAN who holds the content.
-        let peers = peers.isEmpty ? try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) : peers
+        // No peers named: the static peers of the data directory's `peers` file, and whoever on
+        // the LAN answers for the content.
+        var peers = peers
+        if peers.isEmpty {
+            peers = try configuration.dataDirectory.staticPeers()
+            for holder in try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) where !peers.contains(holder) {
+                peers.append(holder)
+            }
+        }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
         let information: ContentInformation
