@@ -17,7 +17,8 @@ import Testing
     @Test func aLyingPeerIsDetectedAndItsBlocksNeverKept() throws {
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 3 * 1024 * 1024 + 7, seed: 5)
+        // Several pipelines' worth, so that both peers get requests whichever connects first.
+        try Helpers.makeFile(file, size: 48 * 1024 * 1024 + 7, seed: 5)
         let liar = try NodeProcess(dataDirectory: scratch.child("liar"), extraArguments: ["--corrupt-blocks"])
         let honest = try NodeProcess(dataDirectory: scratch.child("honest"))
         let uri = try Helpers.publish(file, on: liar)
