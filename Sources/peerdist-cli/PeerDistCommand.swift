@@ -7,7 +7,7 @@ struct PeerDistCommand: AsyncParsableCommand {
         abstract: "Peer content distribution: BranchCache Content Information, hashing and transfer.",
         version: "0.1.0",
         subcommands: [
-            PublishCommand.self, FetchCommand.self, ServeCommand.self, StatusCommand.self, StoreCommand.self,
+            PublishCommand.self, FetchCommand.self, ServeCommand.self, StatusCommand.self, PeersCommand.self, StoreCommand.self,
             HashCommand.self, InfoCommand.self, KeyCommand.self, BenchCommand.self,
         ]
     )

@@ -109,3 +109,44 @@ import Testing
         #expect(unknown.status == 1 && unknown.standardError.contains("no peer on the LAN answered"), "\(unknown.standardError)")
     }
 }
+
+/// Presence: nodes announce themselves when they start and say goodbye when they stop.
+@Suite(.serialized) struct PresenceTests {
+    private func listedFingerprints(_ dataDirectory: String, in hosts: NetworkNamespaces, namespace: String) throws -> [String] {
+        let result = try hosts.peerdist(in: namespace, ["peers", "--data-dir", dataDirectory, "--json"])
+        let entries = try JSONSerialization.jsonObject(with: result.output) as? [[String: Any]] ?? []
+        return entries.compactMap { $0["fingerprint"] as? String }
+    }
+
+    private func fingerprint(of dataDirectory: String) throws -> String {
+        let status = try Peerdist.run("status", "--data-dir", dataDirectory, "--json")
+        return try #require((try JSONSerialization.jsonObject(with: status.output) as? [String: Any])?["fingerprint"] as? String)
+    }
+
+    private func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+        for _ in 0..<100 {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    @Test func nodesSeeEachOtherComeAndGo() throws {
+        guard let hosts = try NetworkNamespaces.make() else { return }
+        let scratch = try ScratchDirectory()
+        let first = try NodeProcess(dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.first)
+        defer { first.stop() }
+        let second = try NodeProcess(dataDirectory: scratch.child("second"), listen: "[::]:0", namespace: hosts.second)
+        let secondFingerprint = try fingerprint(of: second.dataDirectory)
+        let firstFingerprint = try fingerprint(of: first.dataDirectory)
+
+        // The second node's Hello reaches the first, and the first answers so the second knows it too.
+        #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first) == [secondFingerprint] })
+        #expect(try eventually { try listedFingerprints(second.dataDirectory, in: hosts, namespace: hosts.second) == [firstFingerprint] })
+        let human = try hosts.peerdist(in: hosts.first, ["peers", "--data-dir", first.dataDirectory])
+        #expect(human.standardOutput.contains(secondFingerprint) && human.standardOutput.contains("fe80::b%"))
+
+        second.stop()
+        #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first).isEmpty })
+    }
+}

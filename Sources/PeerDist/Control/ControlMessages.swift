@@ -3,7 +3,7 @@
 /// authentication of its own.
 public struct ControlRequest: Codable, Sendable {
     public enum Operation: String, Codable, Sendable {
-        case status, publish, fetch
+        case status, publish, fetch, peers
         case storeList = "store-ls"
         case storeRemove = "store-rm"
         case storeCollect = "store-gc"
@@ -59,9 +59,10 @@ public struct ControlEvent: Codable, Sendable {
     public var entries: [StoreListing]?
     public var freedBytes: UInt64?
     public var rejectedBlocks: UInt64?
+    public var peers: [PeerDirectory.Entry]?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries
+        case event, message, uri, path, peer, status, entries, peers
         case rejectedBlocks = "rejected_blocks"
         case contentID = "content_id"
         case heldBytes = "held_bytes"

@@ -8,12 +8,54 @@ import PeerDistHashing
 /// "PDDS" version(1) type(1) nonce(8) body
 /// type 1  WhoHas      discovery key(32)
 /// type 2  Have        discovery key(32) TCP port(2)
+/// type 3  Hello       identity(32) TCP port(2) name length(1) name signature(64)
+/// type 4  Bye         identity(32) signature(64)
 /// ```
 /// The discovery key derives from the content ID, so an eavesdropper learns only that some
 /// nodes share some content, never what or how to read it. Answers go by unicast to the asker.
 public enum DiscoveryMessage: Hashable, Sendable {
     case whoHas(nonce: UInt64, discoveryKey: HashValue)
     case have(nonce: UInt64, discoveryKey: HashValue, port: UInt16)
+    /// A node announcing itself, signed with its identity so no one can speak for it.
+    case hello(nonce: UInt64, identity: PeerKey, port: UInt16, name: String, signature: [UInt8])
+    /// A node leaving.
+    case bye(nonce: UInt64, identity: PeerKey, signature: [UInt8])
+
+    static let maximumNameLength = 64
+
+    /// A signed Hello for `identity`.
+    static func hello(from identity: NodeIdentity, port: UInt16, name: String) -> DiscoveryMessage {
+        let nonce = UInt64.random(in: .min ... .max)
+        let name = String(decoding: Array(name.utf8.prefix(maximumNameLength)), as: UTF8.self)
+        return .hello(nonce: nonce, identity: identity.publicKey, port: port, name: name,
+                      signature: identity.sign(helloSignedPart(nonce: nonce, identity: identity.publicKey, port: port, name: name)))
+    }
+
+    static func bye(from identity: NodeIdentity) -> DiscoveryMessage {
+        let nonce = UInt64.random(in: .min ... .max)
+        return .bye(nonce: nonce, identity: identity.publicKey, signature: identity.sign(byeSignedPart(nonce: nonce, identity: identity.publicKey)))
+    }
+
+    static func helloSignedPart(nonce: UInt64, identity: PeerKey, port: UInt16, name: String) -> [UInt8] {
+        Array("PeerDist hello v1".utf8) + withUnsafeBytes(of: nonce.bigEndian) { Array($0) } + identity.bytes
+            + withUnsafeBytes(of: port.bigEndian) { Array($0) } + Array(name.utf8)
+    }
+
+    static func byeSignedPart(nonce: UInt64, identity: PeerKey) -> [UInt8] {
+        Array("PeerDist bye v1".utf8) + withUnsafeBytes(of: nonce.bigEndian) { Array($0) } + identity.bytes
+    }
+
+    /// Whether a Hello or Bye carries its sender's valid signature; other messages carry none.
+    var isAuthentic: Bool {
+        switch self {
+        case .hello(let nonce, let identity, let port, let name, let signature):
+            identity.isValidSignature(signature, for: Self.helloSignedPart(nonce: nonce, identity: identity, port: port, name: name))
+        case .bye(let nonce, let identity, let signature):
+            identity.isValidSignature(signature, for: Self.byeSignedPart(nonce: nonce, identity: identity))
+        case .whoHas, .have:
+            true
+        }
+    }
 
     static let magic = Array("PDDS".utf8)
     static let version: UInt8 = 1
@@ -32,6 +74,19 @@ public enum DiscoveryMessage: Hashable, Sendable {
             buffer.writeInteger(nonce)
             key.withUnsafeBytes { _ = buffer.writeBytes($0) }
             buffer.writeInteger(port)
+        case .hello(let nonce, let identity, let port, let name, let signature):
+            buffer.writeInteger(UInt8(3))
+            buffer.writeInteger(nonce)
+            buffer.writeBytes(identity.bytes)
+            buffer.writeInteger(port)
+            buffer.writeInteger(UInt8(name.utf8.count))
+            buffer.writeBytes(Array(name.utf8))
+            buffer.writeBytes(signature)
+        case .bye(let nonce, let identity, let signature):
+            buffer.writeInteger(UInt8(4))
+            buffer.writeInteger(nonce)
+            buffer.writeBytes(identity.bytes)
+            buffer.writeBytes(signature)
         }
         return buffer
     }
@@ -50,6 +105,15 @@ public enum DiscoveryMessage: Hashable, Sendable {
         case 2:
             guard let port = buffer.readInteger(as: UInt16.self), port != 0, buffer.readableBytes == 0 else { return nil }
             self = .have(nonce: nonce, discoveryKey: HashValue(key), port: port)
+        case 3:
+            guard let port = buffer.readInteger(as: UInt16.self), port != 0, let length = buffer.readInteger(as: UInt8.self),
+                  Int(length) <= Self.maximumNameLength, let name = buffer.readBytes(length: Int(length)),
+                  let signature = buffer.readBytes(length: 64), buffer.readableBytes == 0
+            else { return nil }
+            self = .hello(nonce: nonce, identity: PeerKey(key), port: port, name: String(decoding: name, as: UTF8.self), signature: signature)
+        case 4:
+            guard let signature = buffer.readBytes(length: 64), buffer.readableBytes == 0 else { return nil }
+            self = .bye(nonce: nonce, identity: PeerKey(key), signature: signature)
         default:
             return nil
         }

@@ -75,8 +75,13 @@ public enum LANDiscovery {
         return "\(host.split(separator: "%").first ?? Substring(host))%\(interface)"
     }
 
-    /// Answers queries for content `isHeld` says this node holds, until cancelled.
-    static func answer(tcpPort: Int, isHeld: @escaping @Sendable (HashValue) -> Bool, logger: Logger) async throws {
+    /// Answers queries for content `isHeld` says this node holds, and keeps `directory` up to date
+    /// with the nodes that announce themselves, until cancelled. The node says Hello on every
+    /// interface when it starts (and to each newcomer it hears), and Bye when it stops.
+    static func answer(
+        tcpPort: Int, identity: NodeIdentity, name: String, directory: PeerDirectory, isHeld: @escaping @Sendable (HashValue) -> Bool,
+        logger: Logger
+    ) async throws {
         // SO_REUSEADDR lets several nodes on one host share the port; each receives the multicast queries.
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -92,21 +97,45 @@ public enum LANDiscovery {
                 logger.info("cannot join the discovery group", metadata: ["interface": "\(device.name)", "error": "\(error)"])
             }
         }
+        let groups = interfaces().compactMap { try? SocketAddress(ipAddress: "\(group)%\($0.name)", port: port) }
+        let hello = DiscoveryMessage.hello(from: identity, port: UInt16(tcpPort), name: name).encoded()
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(contentsOf: groups.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                 try await withThrowingDiscardingTaskGroup { replies in
                     for try await envelope in inbound {
-                        guard case .whoHas(let nonce, let key)? = DiscoveryMessage(decoding: envelope.data), isHeld(key) else { continue }
-                        let answer = DiscoveryMessage.have(nonce: nonce, discoveryKey: key, port: UInt16(tcpPort)).encoded()
+                        guard let message = DiscoveryMessage(decoding: envelope.data), message.isAuthentic else { continue }
+                        let reply: ByteBuffer
+                        switch message {
+                        case .whoHas(let nonce, let key) where isHeld(key):
+                            reply = DiscoveryMessage.have(nonce: nonce, discoveryKey: key, port: UInt16(tcpPort)).encoded()
+                        case .hello(_, let sender, let senderPort, let senderName, _) where sender != identity.publicKey:
+                            guard let host = scopedHost(envelope.remoteAddress) else { continue }
+                            let isNew = directory.heard(sender, name: senderName, address: PeerAddress(host: host, port: Int(senderPort)).description)
+                            // A newcomer learns of this node without waiting for its next announcement.
+                            guard isNew else { continue }
+                            reply = hello
+                        case .bye(_, let sender, _):
+                            directory.left(sender)
+                            continue
+                        default:
+                            continue
+                        }
                         replies.addTask {
                             try await Task.sleep(for: .milliseconds(Int.random(in: 1...maximumBackoffMilliseconds)))
-                            try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: answer))
+                            try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply))
                         }
                     }
                 }
             }
         } onCancel: {
-            channel.channel.close(promise: nil)
+            // Say goodbye on every interface, then close.
+            let bye = DiscoveryMessage.bye(from: identity).encoded()
+            let writes = groups.map { channel.channel.write(AddressedEnvelope(remoteAddress: $0, data: bye)) }
+            channel.channel.flush()
+            EventLoopFuture.andAllComplete(writes, on: channel.channel.eventLoop).whenComplete { _ in
+                channel.channel.close(promise: nil)
+            }
         }
     }
 }

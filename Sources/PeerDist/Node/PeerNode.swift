@@ -30,6 +30,8 @@ public final class PeerNode: Sendable {
     public let identity: NodeIdentity
     public let store: ContentStore
     public let counters = NodeCounters()
+    /// Nodes heard announcing themselves on the LAN.
+    public let peerDirectory = PeerDirectory()
     let logger: Logger
     private let listening = Mutex<[String]>([])
     private let transfers = Mutex<[ContentID: TransferStatus]>([:])
@@ -59,7 +61,9 @@ public final class PeerNode: Sendable {
                 let source = StoreContentSource(store: store)
                 group.addTask {
                     do {
-                        try await LANDiscovery.answer(tcpPort: boundPort, isHeld: { source.content(forDiscoveryKey: $0) != nil }, logger: self.logger)
+                        try await LANDiscovery.answer(
+                            tcpPort: boundPort, identity: self.identity, name: ProcessInfo.processInfo.hostName, directory: self.peerDirectory,
+                            isHeld: { source.content(forDiscoveryKey: $0) != nil }, logger: self.logger)
                     } catch is CancellationError {
                     } catch {
                         // Without discovery the node still serves peers that name it with --peer.
@@ -241,6 +245,8 @@ public final class PeerNode: Sendable {
             reply.contentID = id.hex
             reply.receivedBytes = counters.snapshot.blockBytesReceived
             reply.rejectedBlocks = counters.snapshot.blocksRejected
+        case .peers:
+            reply.peers = peerDirectory.all
         case .storeList:
             reply.entries = store.entries().map(StoreListing.init)
         case .storeRemove:
