@@ -70,6 +70,20 @@ import Testing
         #expect(broken.status == 1 && broken.standardError.contains("peers:2: 'not an address' is not a peer address"), "\(broken.standardError)")
     }
 
+    @Test func rateLimitedNodesStillDeliverEveryByte() throws {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try Helpers.makeFile(file, size: 4 * 1024 * 1024 + 1, seed: 24)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), extraArguments: ["--max-upload", "64MiB"])
+        let uri = try Helpers.publish(file, on: seeder)
+        let output = scratch.child("fetched")
+        let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--max-download", "64MiB", "--data-dir", scratch.child("leecher"), "-o", output)
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(Helpers.sameBytes(file, output))
+        let bad = try Peerdist.run("serve", "--max-upload", "fast", "--data-dir", scratch.child("other"))
+        #expect(bad.status == 64)
+    }
+
     @Test func sigtermStopsTheNodeCleanly() throws {
         let scratch = try ScratchDirectory()
         let node = try NodeProcess(dataDirectory: scratch.child("node"))

@@ -10,6 +10,8 @@ struct BlockServer: Sendable {
     let logger: Logger
     /// Test-only fault injection: flips a byte of every block before sealing, making this node a lying peer.
     let corruptsBlocks: Bool
+    /// Shared by all connections: `--max-upload`.
+    let uploadLimit: RateLimiter?
     /// Block messages handed to the channel in one write (8 × 64 KiB).
     static let blocksPerWrite = 8
 
@@ -63,6 +65,7 @@ struct BlockServer: Sendable {
             var batch: [PeerMessage] = []
             for index in ranges.flatMap(\.indices) {
                 if batch.count == Self.blocksPerWrite {
+                    try await uploadLimit?.wait(for: batch.count * segment.blockRange(0).count)
                     try await outbound.write(contentsOf: batch)
                     batch.removeAll(keepingCapacity: true)
                 }

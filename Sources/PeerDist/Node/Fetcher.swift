@@ -95,6 +95,8 @@ public struct Fetcher: Sendable {
     ) async throws {
         let segments = information.segments
         let tally = FetchTally()
+        // One limit for the whole fetch, shared by the connections to all peers.
+        let downloadLimit = maximumRate.flatMap { $0 > 0 ? RateLimiter(bytesPerSecond: $0) : nil }
         // A round gives every peer still in good standing a session; a block given back after the
         // others finished is picked up by the next round.
         for _ in 0..<3 {
@@ -107,7 +109,7 @@ public struct Fetcher: Sendable {
                 for peer in healthy {
                     group.addTask {
                         do {
-                            try await session(with: peer, queue: queue, segments: segments, into: target) { bytes in
+                            try await session(with: peer, queue: queue, segments: segments, into: target, downloadLimit: downloadLimit) { bytes in
                                 let total = tally.received.wrappingAdd(bytes, ordering: .relaxed).newValue
                                 progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description))
                             }
@@ -161,7 +163,7 @@ public struct Fetcher: Sendable {
     /// from `queue`; whatever it has not delivered when it stops goes back to the queue.
     private func session(
         with peer: PeerAddress, queue: RequestQueue, segments: [SegmentDescription], into target: any DownloadTarget,
-        received: @escaping @Sendable (UInt64) -> Void
+        downloadLimit: RateLimiter?, received: @escaping @Sendable (UInt64) -> Void
     ) async throws {
         let (channel, remote) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
         logger.debug("fetching", metadata: ["peer": "\(peer)", "peer.fingerprint": "\(remote.fingerprint)"])
@@ -175,9 +177,7 @@ public struct Fetcher: Sendable {
                     var outstanding: [UInt32: Request] = [:]
                     var outstandingBlocks = 0
                     var nextRequestID: UInt32 = 1
-                    var receivedHere: UInt64 = 0
                     var lacking = 0
-                    let started = ContinuousClock.now
                     // Whatever this peer has not delivered when the session ends goes back to the others.
                     defer { queue.giveBack(Array(outstanding.values), by: peer, heldBy: target) }
 
@@ -227,17 +227,11 @@ public struct Fetcher: Sendable {
                                 counters.update { $0.blocksRejected += 1 }
                                 throw NodeError(.verificationFailed, "sent a block that failed verification (segment \(request.segment), block \(index)); peer banned for this content")
                             }
-                            receivedHere += UInt64(length)
                             received(UInt64(length))
-                            if let rate = maximumRate, rate > 0 {
-                                // Stay behind the line `rate × elapsed`; reading less makes TCP slow the sender.
-                                // (The limit applies per peer connection.)
-                                let due = Duration.seconds(Double(receivedHere) / Double(rate))
-                                let elapsed = ContinuousClock.now - started
-                                if due > elapsed {
-                                    try await Task.sleep(for: due - elapsed)
-                                    activity.touch()
-                                }
+                            if let downloadLimit {
+                                // Reading less makes TCP slow the sender down.
+                                try await downloadLimit.wait(for: length)
+                                activity.touch()
                             }
                         case .blocksDone(let requestID):
                             guard let done = outstanding.removeValue(forKey: requestID) else { throw WireError("the peer ended a request nobody made") }

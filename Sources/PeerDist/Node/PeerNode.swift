@@ -18,6 +18,8 @@ public final class PeerNode: Sendable {
         public var quotaBytes: UInt64?
         /// Test-only fault injection: serve corrupted blocks.
         public var corruptsBlocks = false
+        /// Bytes per second to send to peers at most, all connections together.
+        public var maximumUploadRate: UInt64?
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -70,7 +72,9 @@ public final class PeerNode: Sendable {
                         self.logger.warning("LAN discovery is off", metadata: ["error": "\(error)"])
                     }
                 }
-                let blockServer = BlockServer(source: source, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks)
+                let blockServer = BlockServer(
+                    source: source, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
+                    uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
                 group.addTask {
                     try await withTaskCancellationHandler {
                         try await server.executeThenClose { connections in

@@ -18,6 +18,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest size of fetched content kept in the cache (e.g. 20GiB); least recently used goes first.")
     var quota: ByteCount?
 
+    @Option(name: .customLong("max-upload"), help: ArgumentHelp("Send at most this many bytes per second to all peers together (e.g. 50MiB).", valueName: "rate"))
+    var maximumUpload: ByteCount?
+
     @Flag(help: .hidden)
     var corruptBlocks = false
 
@@ -28,7 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let node = try NodeRunner.open(node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, corruptsBlocks: corruptBlocks)
+        let node = try NodeRunner.open(
+            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload, corruptsBlocks: corruptBlocks)
         try await NodeRunner.runUntilSignalled(node, announce: { node in
             if self.node.json {
                 try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])
@@ -42,9 +46,12 @@ struct ServeCommand: AsyncParsableCommand {
 
 /// Opening a node from the command line and running it until SIGINT or SIGTERM.
 enum NodeRunner {
-    static func open(_ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, corruptsBlocks: Bool = false) throws -> PeerNode {
+    static func open(
+        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil, corruptsBlocks: Bool = false
+    ) throws -> PeerNode {
         var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
         configuration.corruptsBlocks = corruptsBlocks
+        configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
         do {
             return try PeerNode(configuration: configuration, logger: options.logger())
         } catch {
