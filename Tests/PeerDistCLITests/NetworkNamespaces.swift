@@ -9,15 +9,16 @@ final class NetworkNamespaces: @unchecked Sendable {
     let firstInterface: String
     let secondInterface: String
 
-    /// `nil` when this machine cannot make namespaces (not root, or no `ip`).
-    static func make() throws -> NetworkNamespaces? {
+    /// `nil` when this machine cannot make namespaces (not root, or no `ip`). With `linked: false`
+    /// the namespaces start with loopback only, until `link()`.
+    static func make(linked: Bool = true) throws -> NetworkNamespaces? {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
             return nil
         }
-        return try NetworkNamespaces()
+        return try NetworkNamespaces(linked: linked)
     }
 
-    private init() throws {
+    private init(linked: Bool) throws {
         let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         first = "pd-\(tag)-a"
         second = "pd-\(tag)-b"
@@ -26,17 +27,23 @@ final class NetworkNamespaces: @unchecked Sendable {
         do {
             try Self.ip("netns", "add", first)
             try Self.ip("netns", "add", second)
-            try Self.ip("link", "add", firstInterface, "type", "veth", "peer", "name", secondInterface)
-            for (namespace, interface, address) in [(first, firstInterface, "fe80::a"), (second, secondInterface, "fe80::b")] {
-                try Self.ip("link", "set", interface, "netns", namespace)
-                try Self.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.conf.\(interface).accept_dad=0"])
-                try Self.ip("-n", namespace, "link", "set", "lo", "up")
-                try Self.ip("-n", namespace, "link", "set", interface, "up")
-                try Self.ip("-n", namespace, "-6", "addr", "add", "\(address)/64", "dev", interface, "nodad")
-            }
+            for namespace in [first, second] { try Self.ip("-n", namespace, "link", "set", "lo", "up") }
+            if linked { try link() }
         } catch {
             cleanUp()
             throw error
+        }
+    }
+
+    /// Joins the two namespaces with the veth pair and brings it up (a failure is cleaned up
+    /// with the namespaces, when the value goes away).
+    func link() throws {
+        try Self.ip("link", "add", firstInterface, "type", "veth", "peer", "name", secondInterface)
+        for (namespace, interface, address) in [(first, firstInterface, "fe80::a"), (second, secondInterface, "fe80::b")] {
+            try Self.ip("link", "set", interface, "netns", namespace)
+            try Self.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.conf.\(interface).accept_dad=0"])
+            try Self.ip("-n", namespace, "link", "set", interface, "up")
+            try Self.ip("-n", namespace, "-6", "addr", "add", "\(address)/64", "dev", interface, "nodad")
         }
     }
 

@@ -124,7 +124,7 @@ import Testing
     }
 
     private func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
-        for _ in 0..<100 {
+        for _ in 0..<160 {
             if try condition() { return true }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -148,5 +148,18 @@ import Testing
 
         second.stop()
         #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first).isEmpty })
+    }
+
+    @Test func aNodeFollowsInterfacesThatAppearAfterItStarted() throws {
+        guard let hosts = try NetworkNamespaces.make(linked: false) else { return }
+        let scratch = try ScratchDirectory()
+        // The first node starts with loopback only; the link appears afterwards.
+        let first = try NodeProcess(dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.first)
+        defer { first.stop() }
+        try hosts.link()
+        let second = try NodeProcess(dataDirectory: scratch.child("second"), listen: "[::]:0", namespace: hosts.second)
+        defer { second.stop() }
+        let secondFingerprint = try fingerprint(of: second.dataDirectory)
+        #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first) == [secondFingerprint] })
     }
 }

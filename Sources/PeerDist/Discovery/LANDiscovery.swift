@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import Synchronization
 import NIOCore
 import NIOPosix
 import PeerDistHashing
@@ -14,6 +15,7 @@ public enum LANDiscovery {
     public static let group = "ff02::5044"
     public static let port = 7740
     static let maximumBackoffMilliseconds = 65
+    static let rescanInterval: Duration = .seconds(2)
 
     typealias DatagramChannel = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
 
@@ -89,20 +91,38 @@ public enum LANDiscovery {
                 channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
             }
         guard let multicast = channel.channel as? any MulticastChannel else { return }
-        let groupAddress = try SocketAddress(ipAddress: group, port: port)
-        for device in interfaces() {
-            do {
-                try await multicast.joinGroup(groupAddress, device: device).get()
-            } catch {
-                logger.info("cannot join the discovery group", metadata: ["interface": "\(device.name)", "error": "\(error)"])
-            }
-        }
-        let groups = interfaces().compactMap { try? SocketAddress(ipAddress: "\(group)%\($0.name)", port: port) }
+        let joined = JoinedInterfaces()
         let hello = DiscoveryMessage.hello(from: identity, port: UInt16(tcpPort), name: name).encoded()
+        /// Joins the group on interfaces not joined yet; returns their group addresses, to greet.
+        @Sendable func joinNewInterfaces() async -> [SocketAddress] {
+            var added: [SocketAddress] = []
+            for device in interfaces() where !joined.contains(device.interfaceIndex) {
+                do {
+                    try await multicast.joinGroup(try SocketAddress(ipAddress: group, port: port), device: device).get()
+                    let address = try SocketAddress(ipAddress: "\(group)%\(device.name)", port: port)
+                    joined.insert(device.interfaceIndex, address)
+                    added.append(address)
+                } catch {
+                    logger.info("cannot join the discovery group", metadata: ["interface": "\(device.name)", "error": "\(error)"])
+                }
+            }
+            return added
+        }
+        let groups = await joinNewInterfaces()
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(contentsOf: groups.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                 try await withThrowingDiscardingTaskGroup { replies in
+                    // Interfaces come and go: join (and greet) new ones as they appear.
+                    replies.addTask {
+                        while true {
+                            try await Task.sleep(for: rescanInterval)
+                            let added = await joinNewInterfaces()
+                            if !added.isEmpty {
+                                try await outbound.write(contentsOf: added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
+                            }
+                        }
+                    }
                     for try await envelope in inbound {
                         guard let message = DiscoveryMessage(decoding: envelope.data), message.isAuthentic else { continue }
                         let reply: ByteBuffer
@@ -131,11 +151,20 @@ public enum LANDiscovery {
         } onCancel: {
             // Say goodbye on every interface, then close.
             let bye = DiscoveryMessage.bye(from: identity).encoded()
-            let writes = groups.map { channel.channel.write(AddressedEnvelope(remoteAddress: $0, data: bye)) }
+            let writes = joined.groupAddresses.map { channel.channel.write(AddressedEnvelope(remoteAddress: $0, data: bye)) }
             channel.channel.flush()
             EventLoopFuture.andAllComplete(writes, on: channel.channel.eventLoop).whenComplete { _ in
                 channel.channel.close(promise: nil)
             }
         }
     }
+}
+
+/// The interfaces on which a node has joined the discovery group, by index.
+private final class JoinedInterfaces: Sendable {
+    private let joined = Mutex<[Int: SocketAddress]>([:])
+
+    func contains(_ index: Int) -> Bool { joined.withLock { $0[index] != nil } }
+    func insert(_ index: Int, _ group: SocketAddress) { joined.withLock { $0[index] = group } }
+    var groupAddresses: [SocketAddress] { joined.withLock { Array($0.values) } }
 }
