@@ -163,3 +163,29 @@ import Testing
         #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first) == [secondFingerprint] })
     }
 }
+
+/// What a node fetched, it serves: once the seeder is gone, a third node finds the content on the
+/// node that fetched it, with no address given anywhere.
+@Suite(.serialized) struct RelayTests {
+    @Test func contentOutlivesItsSeeder() throws {
+        guard let hosts = try NetworkNamespaces.make() else { return }
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 5 * 1024 * 1024 + 9, seed: 51)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        let uri = try PublishFetchTests.publish(file, on: seeder)
+
+        // A running node on the other host fetches it through discovery and keeps it in its cache.
+        let relay = try NodeProcess(dataDirectory: scratch.child("relay"), listen: "[::]:0", namespace: hosts.second)
+        defer { relay.stop() }
+        let first = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", relay.dataDirectory, "-o", scratch.child("first")])
+        #expect(first.status == 0, "\(first.standardError)")
+        seeder.stop()
+
+        // A newcomer next to where the seeder was finds the relay instead.
+        let output = scratch.child("second")
+        let second = try hosts.peerdist(in: hosts.first, ["fetch", uri, "--data-dir", scratch.child("newcomer"), "-o", output])
+        #expect(second.status == 0, "\(second.standardError)")
+        #expect(PublishFetchTests.sameBytes(file, output))
+    }
+}

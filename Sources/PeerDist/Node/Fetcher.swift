@@ -39,6 +39,8 @@ public struct Fetcher: Sendable {
     public var stallTimeout: Duration = .seconds(15)
     /// Bytes per second to receive at most; `nil` for no limit.
     public var maximumRate: UInt64?
+    /// How often a fetch with discovery asks again who holds the content.
+    public var rediscoveryInterval: Duration = .milliseconds(1500)
 
     public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
         self.identity = identity
@@ -90,47 +92,94 @@ public struct Fetcher: Sendable {
     /// Fetches every block of `information` that `target` lacks, from all peers at once: each
     /// peer's session takes the next request from a shared queue as it has room, so fast peers
     /// take more; a peer that fails gives its unfinished requests back for the others.
+    ///
+    /// With `discover`, the fetch also asks again every `rediscoveryInterval` who holds the
+    /// content, so peers that gain blocks meanwhile (other fetchers, in a swarm) are drawn on
+    /// too, and gives up only when nobody has delivered anything for `stallTimeout`.
     public func fetchBlocks(
-        of information: ContentInformation, into target: any DownloadTarget, progress: @escaping @Sendable (FetchProgress) -> Void
+        of information: ContentInformation, into target: any DownloadTarget,
+        discover: (@Sendable () async -> [PeerAddress])? = nil,
+        progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws {
         let segments = information.segments
         let tally = FetchTally()
         // One limit for the whole fetch, shared by the connections to all peers.
         let downloadLimit = maximumRate.flatMap { $0 > 0 ? RateLimiter(bytesPerSecond: $0) : nil }
-        // A round gives every peer still in good standing a session; a block given back after the
-        // others finished is picked up by the next round.
-        for _ in 0..<3 {
-            let missing = Self.missingBlocks(segments, target)
-            if missing.isEmpty { return }
-            let healthy = peers.filter { peer in tally.failures.withLock { $0[peer] == nil } }
-            if healthy.isEmpty { break }
-            let queue = RequestQueue(Self.requests(for: missing, blocksPerRequest: blocksPerRequest))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for peer in healthy {
-                    group.addTask {
-                        do {
-                            try await session(with: peer, queue: queue, segments: segments, into: target, downloadLimit: downloadLimit) { bytes in
-                                let total = tally.received.wrappingAdd(bytes, ordering: .relaxed).newValue
-                                progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description))
-                            }
-                        } catch let failure as LocalFailure {
-                            throw failure
-                        } catch {
-                            tally.failures.withLock { $0[peer] = "\(error)" }
-                            logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        let queue = RequestQueue(Self.requests(for: Self.missingBlocks(segments, target), blocksPerRequest: blocksPerRequest))
+        if queue.isEmpty { return }
+
+        enum Event {
+            case sessionEnded(PeerAddress)
+            case discovered([PeerAddress])
+        }
+        var known = peers
+        var running = Set<PeerAddress>()
+        var lastProgress = ContinuousClock.now
+        var lastReceived: UInt64 = 0
+
+        try await withThrowingTaskGroup(of: Event.self) { group in
+            func start(_ peer: PeerAddress) {
+                running.insert(peer)
+                group.addTask {
+                    do {
+                        try await session(with: peer, queue: queue, segments: segments, into: target, downloadLimit: downloadLimit) { bytes in
+                            let total = tally.received.wrappingAdd(bytes, ordering: .relaxed).newValue
+                            progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description))
                         }
+                    } catch let failure as LocalFailure {
+                        throw failure
+                    } catch {
+                        tally.failures.withLock { $0[peer] = "\(error)" }
+                        logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
                     }
-                }
-                do {
-                    try await group.waitForAll()
-                } catch let failure as LocalFailure {
-                    throw failure.error
+                    return .sessionEnded(peer)
                 }
             }
+            func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
+            func scheduleDiscovery() {
+                guard let discover else { return }
+                group.addTask {
+                    try await Task.sleep(for: rediscoveryInterval)
+                    return .discovered(await discover())
+                }
+            }
+
+            known.forEach(start)
+            scheduleDiscovery()
+            do {
+                while let event = try await group.next() {
+                    if Self.missingBlocks(segments, target).isEmpty {
+                        group.cancelAll()
+                        return
+                    }
+                    let received = tally.received.load(ordering: .relaxed)
+                    if received != lastReceived {
+                        lastReceived = received
+                        lastProgress = .now
+                    }
+                    switch event {
+                    case .sessionEnded(let peer):
+                        running.remove(peer)
+                    case .discovered(let found):
+                        for peer in found where !known.contains(peer) { known.append(peer) }
+                        // Peers lacking blocks before may have gained them since.
+                        queue.forgetTries()
+                        if ContinuousClock.now - lastProgress < stallTimeout { scheduleDiscovery() }
+                    }
+                    // Restart every healthy peer that has something to try and no session.
+                    for peer in known where !running.contains(peer) && isHealthy(peer) && queue.hasWork(for: peer) {
+                        start(peer)
+                    }
+                    if running.isEmpty, discover == nil || ContinuousClock.now - lastProgress >= stallTimeout { break }
+                }
+            } catch let failure as LocalFailure {
+                throw failure.error
+            }
+            group.cancelAll()
         }
         let missing = Self.missingBlocks(segments, target)
         guard missing.isEmpty else {
-            let reasons = tally.failures.withLock { failures in peers.compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
+            let reasons = tally.failures.withLock { failures in known.compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
             throw NodeError(.notFound, "\(missing.count) blocks could not be fetched (" + (reasons.isEmpty ? "no peer has them" : reasons.joined(separator: "; ")) + ")")
         }
     }
@@ -284,6 +333,20 @@ final class RequestQueue: Sendable {
                 if !blocks.isEmpty { return Fetcher.Request(segment: entry.request.segment, blocks: blocks) }
             }
             return nil
+        }
+    }
+
+    var isEmpty: Bool { entries.withLock { $0.isEmpty } }
+
+    /// Whether a request `peer` has not tried is waiting.
+    func hasWork(for peer: PeerAddress) -> Bool {
+        entries.withLock { $0.contains { !$0.triedBy.contains(peer) } }
+    }
+
+    /// Lets every peer try every request again.
+    func forgetTries() {
+        entries.withLock { entries in
+            for index in entries.indices { entries[index].triedBy.removeAll() }
         }
     }
 

@@ -136,7 +136,8 @@ public final class PeerNode: Sendable {
         // No peers named: the static peers of the data directory's `peers` file, and whoever on
         // the LAN answers for the content.
         var peers = peers
-        if peers.isEmpty {
+        let discovering = peers.isEmpty
+        if discovering {
             peers = try configuration.dataDirectory.staticPeers()
             for holder in try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) where !peers.contains(holder) {
                 peers.append(holder)
@@ -155,7 +156,13 @@ public final class PeerNode: Sendable {
         defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
         do {
-            try await fetcher.fetchBlocks(of: information, into: download) { update in
+            // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
+            // blocks meanwhile are drawn on too.
+            let logger = self.logger
+            let discover: (@Sendable () async -> [PeerAddress])? = discovering
+                ? { @Sendable () async -> [PeerAddress] in (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] }
+                : nil
+            try await fetcher.fetchBlocks(of: information, into: download, discover: discover) { update in
                 self.transfers.withLock {
                     $0[id]?.heldBytes = update.heldBytes
                     $0[id]?.peer = update.peer
