@@ -5,6 +5,45 @@ import Testing
 @Suite(.serialized) struct NodeFailureTests {
     typealias Helpers = PublishFetchTests
 
+    /// Starts `peerdist ARGUMENTS --json`, reads its progress events, and sends `signal` once
+    /// `held_bytes` reaches `threshold`. Returns the process (not yet reaped), the bytes held at
+    /// the last event read, and where its standard error went.
+    private func fetchUntil(
+        _ arguments: [String], heldAtLeast threshold: Int, signal: Int32, scratch: ScratchDirectory
+    ) throws -> (process: Process, held: Int, standardError: String) {
+        let process = Process()
+        process.executableURL = Peerdist.binary
+        process.arguments = arguments + ["--json"]
+        let pipe = Pipe()
+        let errors = scratch.child("stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardOutput = pipe
+        process.standardError = FileHandle(forWritingAtPath: errors)
+        try process.run()
+        var pending = ""
+        var held = 0
+        reading: while true {
+            let data = pipe.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            pending += String(decoding: data, as: UTF8.self)
+            while let newline = pending.firstIndex(of: "\n") {
+                let line = pending[..<newline]
+                pending = String(pending[pending.index(after: newline)...])
+                guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let bytes = event["held_bytes"] as? Int
+                else { continue }
+                held = bytes
+                if held >= threshold {
+                    kill(process.processIdentifier, signal)
+                    break reading
+                }
+            }
+        }
+        _ = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process, held, errors)
+    }
+
     private func doneEvent(_ result: CommandResult) -> [String: Any]? {
         for line in result.standardOutput.split(separator: "\n").reversed() {
             if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["event"] as? String == "done" {
@@ -52,31 +91,9 @@ import Testing
         let leecher = scratch.child("leecher")
 
         // First run, slowed down so it can be killed about half-way.
-        let first = Process()
-        first.executableURL = Peerdist.binary
-        first.arguments = ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--json", "--max-download", "48MiB"]
-        let pipe = Pipe()
-        first.standardOutput = pipe
-        first.standardError = FileHandle.nullDevice
-        try first.run()
-        var pending = ""
-        var heldAtKill = 0
-        reading: while true {
-            let data = pipe.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            pending += String(decoding: data, as: UTF8.self)
-            while let newline = pending.firstIndex(of: "\n") {
-                let line = pending[..<newline]
-                pending = String(pending[pending.index(after: newline)...])
-                if let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   let held = event["held_bytes"] as? Int, held >= size / 2 {
-                    heldAtKill = held
-                    kill(first.processIdentifier, SIGKILL)
-                    break reading
-                }
-            }
-        }
-        first.waitUntilExit()
+        let (first, heldAtKill, _) = try fetchUntil(
+            ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--max-download", "48MiB"],
+            heldAtLeast: size / 2, signal: SIGKILL, scratch: scratch)
         #expect(first.terminationReason == .uncaughtSignal, "the first fetch finished before it could be killed")
         #expect(heldAtKill >= size / 2 && heldAtKill < size)
         #expect(!FileManager.default.fileExists(atPath: output))
@@ -100,35 +117,9 @@ import Testing
         let output = scratch.child("fetched")
         let leecher = scratch.child("leecher")
 
-        let first = Process()
-        first.executableURL = Peerdist.binary
-        first.arguments = ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--json", "--max-download", "16MiB"]
-        let pipe = Pipe()
-        let errors = scratch.child("stderr")
-        _ = FileManager.default.createFile(atPath: errors, contents: nil)
-        first.standardOutput = pipe
-        first.standardError = FileHandle(forWritingAtPath: errors)
-        try first.run()
-        var pending = ""
-        var lastHeld = 0
-        reading: while true {
-            let data = pipe.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            pending += String(decoding: data, as: UTF8.self)
-            while let newline = pending.firstIndex(of: "\n") {
-                let line = pending[..<newline]
-                pending = String(pending[pending.index(after: newline)...])
-                if let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let held = event["held_bytes"] as? Int {
-                    lastHeld = held
-                    if held >= size / 4 {
-                        kill(first.processIdentifier, SIGINT)
-                        break reading
-                    }
-                }
-            }
-        }
-        _ = pipe.fileHandleForReading.readDataToEndOfFile()
-        first.waitUntilExit()
+        let (first, lastHeld, errors) = try fetchUntil(
+            ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--max-download", "16MiB"],
+            heldAtLeast: size / 4, signal: SIGINT, scratch: scratch)
         #expect(first.terminationStatus == 1)
         #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("interrupted; run the same command again"))
         #expect(!FileManager.default.fileExists(atPath: output))
