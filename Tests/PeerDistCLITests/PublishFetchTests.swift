@@ -189,3 +189,38 @@ import Testing
         #expect(PublishFetchTests.sameBytes(file, output))
     }
 }
+
+/// One seeder, four leechers on a bridge, no address given anywhere: every leecher finds the
+/// content by ID and gets identical bytes, fetching from the seeder and from each other.
+@Suite(.serialized) struct FanOutTests {
+    @Test func fourLeechersFetchByIDAtOnce() throws {
+        guard let network = try BridgedNetwork.make(hosts: 5) else { return }
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 24 * 1024 * 1024 + 3, seed: 61)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: network.hosts[0].namespace)
+        defer { seeder.stop() }
+        let uri = try PublishFetchTests.publish(file, on: seeder)
+
+        let leechers = try (1...4).map { index in
+            try NodeProcess(dataDirectory: scratch.child("leecher\(index)"), listen: "[::]:0", namespace: network.hosts[index].namespace)
+        }
+        defer { leechers.forEach { $0.stop() } }
+        // All four fetch at the same time, each through its own running node.
+        let fetches = leechers.enumerated().map { index, leecher in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", network.hosts[index + 1].namespace, Peerdist.binary.path,
+                                 "fetch", uri, "--data-dir", leecher.dataDirectory, "-o", scratch.child("fetched\(index)")]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            return process
+        }
+        try fetches.forEach { try $0.run() }
+        fetches.forEach { $0.waitUntilExit() }
+        for (index, fetch) in fetches.enumerated() {
+            #expect(fetch.terminationStatus == 0, "leecher \(index + 1) failed")
+            #expect(PublishFetchTests.sameBytes(file, scratch.child("fetched\(index)")))
+        }
+    }
+}
