@@ -146,6 +146,8 @@ public enum LANDiscovery {
                             try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply))
                         }
                     }
+                    // The socket closed: stop the rescans too, or the group would wait on them forever.
+                    replies.cancelAll()
                 }
             }
         } onCancel: {
