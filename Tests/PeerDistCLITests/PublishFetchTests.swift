@@ -224,3 +224,28 @@ import Testing
         }
     }
 }
+
+/// Where multicast does not pass, static peers work the same way.
+@Suite(.serialized) struct NoMulticastTests {
+    @Test func staticPeersStandInForDiscovery() throws {
+        guard let hosts = try NetworkNamespaces.make() else { return }
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 2 * 1024 * 1024 + 1, seed: 71)
+        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        defer { seeder.stop() }
+        let uri = try PublishFetchTests.publish(file, on: seeder)
+        try NetworkNamespaces.ip("-n", hosts.second, "link", "set", hosts.secondInterface, "multicast", "off")
+
+        let leecher = scratch.child("leecher")
+        let alone = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", leecher, "-o", scratch.child("x")])
+        #expect(alone.status == 1 && alone.standardError.contains("no peer on the LAN answered"), "\(alone.standardError)")
+
+        try FileManager.default.createDirectory(atPath: leecher, withIntermediateDirectories: true)
+        try "[fe80::a%\(hosts.secondInterface)]:\(seeder.port)\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
+        let output = scratch.child("fetched")
+        let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", leecher, "-o", output])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(PublishFetchTests.sameBytes(file, output))
+    }
+}
