@@ -129,9 +129,11 @@ import Testing
         #expect(try PublishFetchTests.publish(file, on: second) == uri)
 
         let output = scratch.child("fetched")
-        let fetch = try Peerdist.run("fetch", uri, "--peer", first.address, "--peer", second.address, "--data-dir", scratch.child("leecher"), "-o", output)
+        let fetch = try Peerdist.run("fetch", uri, "--peer", first.address, "--peer", second.address, "--peers", "--data-dir", scratch.child("leecher"), "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
         #expect(PublishFetchTests.sameBytes(file, output))
+        // --peers shows each peer's share.
+        #expect(fetch.standardOutput.contains(first.address) && fetch.standardOutput.contains(second.address), "\(fetch.standardOutput)")
         var sent = 0
         for node in [first, second] {
             let status = try Peerdist.run("status", "--data-dir", node.dataDirectory, "--json")

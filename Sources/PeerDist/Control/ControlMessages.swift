@@ -60,10 +60,12 @@ public struct ControlEvent: Codable, Sendable {
     public var freedBytes: UInt64?
     public var rejectedBlocks: UInt64?
     public var peers: [PeerDirectory.Entry]?
+    public var bytesByPeer: [String: UInt64]?
 
     enum CodingKeys: String, CodingKey {
         case event, message, uri, path, peer, status, entries, peers
         case rejectedBlocks = "rejected_blocks"
+        case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"
         case heldBytes = "held_bytes"
         case totalBytes = "total_bytes"

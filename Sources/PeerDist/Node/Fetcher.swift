@@ -20,6 +20,8 @@ public struct FetchProgress: Sendable {
     /// Block bytes received from peers in this run.
     public var receivedBytes: UInt64
     public var peer: String?
+    /// Block bytes received from each peer in this run.
+    public var bytesByPeer: [String: UInt64] = [:]
 }
 
 /// Fetches content by ID from a list of peers: first its Content Information (checked against
@@ -124,7 +126,12 @@ public struct Fetcher: Sendable {
                     do {
                         try await session(with: peer, queue: queue, segments: segments, into: target, downloadLimit: downloadLimit) { bytes in
                             let total = tally.received.wrappingAdd(bytes, ordering: .relaxed).newValue
-                            progress(FetchProgress(heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description))
+                            let byPeer = tally.bytesByPeer.withLock { counts in
+                                counts[peer.description, default: 0] += bytes
+                                return counts
+                            }
+                            progress(FetchProgress(
+                                heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description, bytesByPeer: byPeer))
                         }
                     } catch let failure as LocalFailure {
                         throw failure
@@ -307,6 +314,7 @@ public struct Fetcher: Sendable {
 private final class FetchTally: Sendable {
     let failures = Mutex<[PeerAddress: String]>([:])
     let received = Atomic<UInt64>(0)
+    let bytesByPeer = Mutex<[String: UInt64]>([:])
 }
 
 /// The requests of a fetch not yet handed to a peer, shared by the sessions with all peers.

@@ -250,6 +250,7 @@ public final class PeerNode: Sendable {
                 event.totalBytes = update.totalBytes
                 event.receivedBytes = update.receivedBytes
                 event.peer = update.peer
+                event.bytesByPeer = update.bytesByPeer
                 emit(event)
             }
             reply.path = path

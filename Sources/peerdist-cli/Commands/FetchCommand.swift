@@ -29,6 +29,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-download"), help: ArgumentHelp("Receive at most this many bytes per second (e.g. 50MiB).", valueName: "rate"))
     var maximumDownload: ByteCount?
 
+    @Flag(name: .customLong("peers"), help: "After the fetch, show how much each peer sent and at what rate.")
+    var showPeers = false
+
     @OptionGroup var node: NodeOptions
 
     func validate() throws {
@@ -47,11 +50,13 @@ struct FetchCommand: AsyncParsableCommand {
             throw CommandFailure("\(destination) already exists (remove it, choose another -o, or pass --force)")
         }
         let bar = node.json ? nil : ProgressBar(label: "fetch \(contentID.base32.prefix(8))")
+        let perPeer = PeerTally()
         let emitter = JSONEventEmitter(enabled: node.json)
         let rate = maximumDownload.map { UInt64($0.bytes) }
         let request = ControlRequest(op: .fetch, id: contentID.hex, peers: peers, output: destination, replace: force, maximumRate: rate)
         let reply = try await node.askRunningNode(request) { event in
             guard event.event == .progress, let held = event.heldBytes, let total = event.totalBytes else { return }
+            perPeer.update(event.bytesByPeer ?? [:])
             bar?.update(done: held, total: total)
             emitter.progress(held: held, total: total, received: event.receivedBytes ?? 0, peer: event.peer)
         }
@@ -65,6 +70,7 @@ struct FetchCommand: AsyncParsableCommand {
             let peerAddresses = peers.compactMap { PeerAddress(parsing: $0) }
             let fetch = Task {
                 try await running.fetch(id: contentID, peers: peerAddresses, output: destination, replace: force, maximumRate: rate) { update in
+                    perPeer.update(update.bytesByPeer)
                     bar?.update(done: update.heldBytes, total: update.totalBytes)
                     emitter.progress(held: update.heldBytes, total: update.totalBytes, received: update.receivedBytes, peer: update.peer)
                 }
@@ -92,6 +98,28 @@ struct FetchCommand: AsyncParsableCommand {
         } else {
             let warning = rejected > 0 ? "; \(rejected) bad blocks from lying peers thrown away" : ""
             Output.line("fetched \(destination) (\(ByteCount.format(Int(size))), \(ByteCount.format(Int(received))) received from peers\(warning))")
+            if showPeers { perPeer.printSummary() }
+        }
+    }
+}
+
+/// Bytes received from each peer, for `--peers`.
+final class PeerTally: @unchecked Sendable {
+    // Safety: every access holds `lock`.
+    private let lock = NSLock()
+    private var bytes: [String: UInt64] = [:]
+    private let started = ContinuousClock.now
+
+    func update(_ counts: [String: UInt64]) {
+        lock.withLock { bytes.merge(counts) { max($0, $1) } }
+    }
+
+    func printSummary() {
+        let elapsed = ContinuousClock.now - started
+        let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let counts = lock.withLock { bytes }
+        for (peer, count) in counts.sorted(by: { $0.value > $1.value }) {
+            Output.line("  \(peer)  \(ByteCount.format(Int(count)))  \(ByteCount.format(Int(Double(count) / seconds)))/s")
         }
     }
 }
