@@ -37,8 +37,9 @@ final class StoreContentSource: ContentSource {
 
     func heldBlocks(of segment: SegmentDescription) -> [BlockRange] {
         guard let located = store.locateSegment(id: segment.segmentID) else { return [] }
-        let held = (0..<segment.blockCount).filter { store.isBlockHeld(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: $0) }
-        return BlockRange.ranges(of: held)
+        // One look at the segment (and at a published file's status), not one per block.
+        let held = store.blocksHeld(contentID: located.contentID, segmentIndex: located.segmentIndex)?.ranges ?? []
+        return held.map { BlockRange(index: UInt32($0.lowerBound), count: UInt32($0.count)) }
     }
 
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {

@@ -4,8 +4,8 @@ import CSodium
 /// counter as the nonce (so a record can be neither replayed, reordered nor dropped without the
 /// next one failing).
 ///
-/// AES-256-GCM where the CPU has AES-NI and carry-less multiply, through OpenSSL (`AESGCMKey`),
-/// which measured several times faster here than libsodium's AES-GCM; libsodium's
+/// AES-256-GCM where the CPU has AES-NI and carry-less multiply, through swift-crypto
+/// (`AESGCMKey`), which measured several times faster here than libsodium's AES-GCM; libsodium's
 /// XChaCha20-Poly1305 otherwise. Both ends pick the first the other also offers.
 final class RecordCipher {
     enum Algorithm: UInt8 {

@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// OpenSSL's own measurement of a digest's raw speed on 16 KiB buffers, in MB/s.
 enum OpenSSLSpeed {
     /// With `processes` above 1, the combined speed of that many processes (`openssl speed -multi`):
