@@ -142,7 +142,8 @@ import Testing
             #expect(blocks > 0, "a peer sent nothing")
             sent += blocks
         }
-        // Every block came from one peer or the other; none was fetched twice.
-        #expect(sent == 64 * 16)
+        // Every block came from one peer or the other; only the endgame asks twice, one
+        // request's worth (16 blocks) per peer at most.
+        #expect(sent >= 64 * 16 && sent <= 64 * 16 + 2 * 16, "\(sent) blocks sent")
     }
 }

@@ -9,6 +9,9 @@ import Testing
         .getContentInformation(requestID: 1, discoveryKey: segmentID),
         .contentInformation(requestID: 2, total: 10, offset: 4, part: [1, 2, 3]),
         .contentInformation(requestID: 2, total: 0, offset: 0, part: []),
+        .getAvailability(requestID: 12, discoveryKey: segmentID),
+        .availability(requestID: 12, blockCount: 20, offset: 1, part: [0xFF, 0x0F]),
+        .availability(requestID: 12, blockCount: 0, offset: 0, part: []),
         .getBlockList(requestID: 3, segmentID: segmentID, ranges: [BlockRange(index: 0, count: 512)]),
         .blockList(requestID: 4, segmentID: segmentID, ranges: []),
         .getBlocks(requestID: 5, segmentID: segmentID, ranges: [BlockRange(index: 3, count: 2), BlockRange(index: 9, count: 1)]),
@@ -59,6 +62,8 @@ import Testing
 
         #expect(throws: WireError.self) { try decode([0xEE, 0, 0, 0, 1]) }
         #expect(throws: WireError.self) { try decode(encode(.contentInformation(requestID: 1, total: 2, offset: 1, part: [1, 2]))) }
+        // 20 blocks take 3 bytes of bits: a part may not run past them.
+        #expect(throws: WireError.self) { try decode(encode(.availability(requestID: 1, blockCount: 20, offset: 2, part: [1, 2]))) }
     }
 }
 

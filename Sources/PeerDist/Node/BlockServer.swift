@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PeerDistHashing
+import Synchronization
 
 /// Answers one peer's requests from a `ContentSource`, in order, until the peer hangs up or
 /// breaks the protocol (then the connection alone is dropped; the node serves on).
@@ -15,6 +16,9 @@ struct BlockServer: Sendable {
     /// Block messages handed to the channel in one write (8 × 64 KiB).
     static let blocksPerWrite = 8
 
+    /// Requests read but not yet answered, at most: a client keeps far fewer in flight.
+    static let maximumQueuedRequests = 1024
+
     func serve(_ connection: PeerNetwork.Connection) async {
         counters.update { $0.connectionsAccepted += 1 }
         var logger = logger
@@ -24,8 +28,33 @@ struct BlockServer: Sendable {
                 let remote = try await connection.established.get()
                 logger[metadataKey: "peer.fingerprint"] = "\(remote.fingerprint)"
                 let compressor = BlockCompressor()
-                for try await message in inbound {
-                    try await answer(message, outbound: outbound, compressor: compressor)
+                // Requests are read ahead of the answers, so that a cancel reaches the request it
+                // names while that is still queued or being sent.
+                let queue = RequestBook()
+                let (requests, continuation) = AsyncThrowingStream.makeStream(of: PeerMessage.self)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do {
+                            for try await message in inbound {
+                                if case .cancel(let requestID) = message {
+                                    queue.cancel(requestID)
+                                    continue
+                                }
+                                guard queue.enqueue(message) <= Self.maximumQueuedRequests else {
+                                    throw WireError("the peer has more than \(Self.maximumQueuedRequests) requests waiting")
+                                }
+                                continuation.yield(message)
+                            }
+                            continuation.finish()
+                        } catch {
+                            continuation.finish(throwing: error)
+                        }
+                    }
+                    for try await message in requests {
+                        try await answer(message, outbound: outbound, compressor: compressor, book: queue)
+                        queue.answered(message)
+                    }
+                    try await group.waitForAll()
                 }
             }
         } catch {
@@ -34,7 +63,7 @@ struct BlockServer: Sendable {
         }
     }
 
-    private func answer(_ message: PeerMessage, outbound: NIOAsyncChannelOutboundWriter<PeerMessage>, compressor: BlockCompressor) async throws {
+    private func answer(_ message: PeerMessage, outbound: NIOAsyncChannelOutboundWriter<PeerMessage>, compressor: BlockCompressor, book: RequestBook) async throws {
         switch message {
         case .getContentInformation(let requestID, let discoveryKey):
             guard let (id, information) = source.content(forDiscoveryKey: discoveryKey) else {
@@ -46,6 +75,18 @@ struct BlockServer: Sendable {
             for offset in stride(from: 0, to: sealed.count, by: PeerMessage.Limits.maximumPart) {
                 let part = Array(sealed[offset..<min(sealed.count, offset + PeerMessage.Limits.maximumPart)])
                 parts.append(.contentInformation(requestID: requestID, total: UInt32(sealed.count), offset: UInt32(offset), part: part))
+            }
+            try await outbound.write(contentsOf: parts)
+
+        case .getAvailability(let requestID, let discoveryKey):
+            guard let (id, _) = source.content(forDiscoveryKey: discoveryKey), let held = source.availability(of: id), held.blockCount > 0 else {
+                try await outbound.write(.availability(requestID: requestID, blockCount: 0, offset: 0, part: []))
+                return
+            }
+            var parts: [PeerMessage] = []
+            for offset in stride(from: 0, to: held.bits.count, by: PeerMessage.Limits.maximumPart) {
+                let part = Array(held.bits[offset..<min(held.bits.count, offset + PeerMessage.Limits.maximumPart)])
+                parts.append(.availability(requestID: requestID, blockCount: UInt32(held.blockCount), offset: UInt32(offset), part: part))
             }
             try await outbound.write(contentsOf: parts)
 
@@ -64,6 +105,11 @@ struct BlockServer: Sendable {
             // than sealing a block, while a few blocks' delay costs the pipeline nothing.
             var batch: [PeerMessage] = []
             for index in ranges.flatMap(\.indices) {
+                // A cancelled request stops between batches; its end still follows, so each request has one.
+                if batch.isEmpty || batch.count == Self.blocksPerWrite, book.isCancelled(requestID) {
+                    batch.removeAll()
+                    break
+                }
                 if batch.count == Self.blocksPerWrite {
                     try await uploadLimit?.wait(for: batch.count * segment.blockRange(0).count)
                     try await outbound.write(contentsOf: batch)
@@ -85,12 +131,57 @@ struct BlockServer: Sendable {
             try await outbound.write(contentsOf: batch)
 
         case .cancel:
-            // Requests are answered in order, so by the time a cancel is read its request is done.
+            // Taken by the reader as it arrives.
             break
 
-        case .contentInformation, .blockList, .block, .blocksDone, .error:
+        case .contentInformation, .availability, .blockList, .block, .blocksDone, .error:
             throw WireError("a peer sent a reply where a request was expected")
         }
+    }
+}
+
+/// The requests of one connection read and not yet answered, and which of them were cancelled.
+private final class RequestBook: Sendable {
+    private struct State {
+        var waiting: [UInt32: Int] = [:]
+        var count = 0
+        var cancelled: Set<UInt32> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Notes a request read; returns how many wait now.
+    func enqueue(_ message: PeerMessage) -> Int {
+        state.withLock { state in
+            if let id = message.blockRequestID { state.waiting[id, default: 0] += 1 }
+            state.count += 1
+            return state.count
+        }
+    }
+
+    func answered(_ message: PeerMessage) {
+        state.withLock { state in
+            state.count -= 1
+            guard let id = message.blockRequestID, let waiting = state.waiting[id] else { return }
+            state.waiting[id] = waiting > 1 ? waiting - 1 : nil
+            if waiting == 1 { state.cancelled.remove(id) }
+        }
+    }
+
+    /// Cancels a request still waiting or being answered; a cancel for anything else is moot.
+    func cancel(_ id: UInt32) {
+        state.withLock { state in
+            if state.waiting[id] != nil { state.cancelled.insert(id) }
+        }
+    }
+
+    func isCancelled(_ id: UInt32) -> Bool { state.withLock { $0.cancelled.contains(id) } }
+}
+
+extension PeerMessage {
+    /// The request ID of a request for blocks, the only kind a cancel stops.
+    fileprivate var blockRequestID: UInt32? {
+        if case .getBlocks(let requestID, _, _) = self { requestID } else { nil }
     }
 }
 

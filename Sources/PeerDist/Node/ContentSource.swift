@@ -7,6 +7,9 @@ import PeerDistHashing
 public protocol ContentSource: Sendable {
     /// The content whose discovery key this is, with its Content Information.
     func content(forDiscoveryKey key: HashValue) -> (id: ContentID, information: ContentInformation)?
+    /// Which blocks of the content the node can serve, as bits by block number (see
+    /// `PeerMessage.availability`); nil when it knows nothing of the content.
+    func availability(of id: ContentID) -> (blockCount: Int, bits: [UInt8])?
     /// The segment with this ID (HoHoDk): its description, where the node holds any of it.
     func segment(withID segmentID: HashValue) -> SegmentDescription?
     /// Which blocks of the segment the node holds and has verified.

@@ -13,6 +13,8 @@ public final class NodeCounters: Sendable {
         public var blocksSent: UInt64 = 0
         /// Blocks that failed verification and were thrown away.
         public var blocksRejected: UInt64 = 0
+        /// Blocks that arrived after another peer's copy (the endgame asks twice).
+        public var blocksDuplicated: UInt64 = 0
         public var connectionsAccepted: UInt64 = 0
         public var connectionsDropped: UInt64 = 0
 
@@ -22,6 +24,7 @@ public final class NodeCounters: Sendable {
             case blocksReceived = "blocks_received"
             case blocksSent = "blocks_sent"
             case blocksRejected = "blocks_rejected"
+            case blocksDuplicated = "blocks_duplicated"
             case connectionsAccepted = "connections_accepted"
             case connectionsDropped = "connections_dropped"
         }

@@ -162,7 +162,7 @@ public final class PeerNode: Sendable {
             let discover: (@Sendable () async -> [PeerAddress])? = discovering
                 ? { @Sendable () async -> [PeerAddress] in (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] }
                 : nil
-            try await fetcher.fetchBlocks(of: information, into: download, discover: discover) { update in
+            try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
                 self.transfers.withLock {
                     $0[id]?.heldBytes = update.heldBytes
                     $0[id]?.peer = update.peer

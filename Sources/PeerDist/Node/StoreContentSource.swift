@@ -24,6 +24,10 @@ final class StoreContentSource: ContentSource {
         return (id, information)
     }
 
+    func availability(of id: ContentID) -> (blockCount: Int, bits: [UInt8])? {
+        store.heldBlockBits(contentID: id)
+    }
+
     func segment(withID segmentID: HashValue) -> SegmentDescription? {
         guard let located = store.locateSegment(id: segmentID) else { return nil }
         if let cached = descriptions.withLock({ $0[located.contentID] }) {

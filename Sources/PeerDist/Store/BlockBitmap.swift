@@ -20,6 +20,18 @@ struct BlockBitmap: Hashable, Sendable {
 
     var isComplete: Bool { heldCount == count }
 
+    /// Every block held.
+    static func full(count: Int) -> BlockBitmap {
+        var bitmap = BlockBitmap(count: count)
+        for index in bitmap.bytes.indices { bitmap.bytes[index] = 0xFF }
+        if count % 8 != 0, !bitmap.bytes.isEmpty { bitmap.bytes[bitmap.bytes.count - 1] = UInt8((1 << (count % 8)) - 1) }
+        bitmap.heldCount = count
+        return bitmap
+    }
+
+    /// The bits alone: block `n` in bit `n % 8` of byte `n / 8`.
+    var bitBytes: [UInt8] { bytes }
+
     func contains(_ number: Int) -> Bool {
         bytes[number >> 3] & (1 << UInt8(number & 7)) != 0
     }

@@ -51,6 +51,27 @@ extension ContentStore {
         return HeldBlocks(held)
     }
 
+    /// Which blocks of a content can be served, by block number, as bits (block `n` in bit
+    /// `n % 8` of byte `n / 8`) with the block count; nil when the content is unknown.
+    public func heldBlockBits(contentID id: ContentID) -> (blockCount: Int, bits: [UInt8])? {
+        guard let (layout, sources) = sources(for: id) else { return nil }
+        let count = layout.blockCount
+        let all = (blockCount: count, bits: BlockBitmap.full(count: count).bitBytes)
+        var held: [UInt8]?
+        for source in sources {
+            switch source {
+            case .published(let path, let status):
+                if let current = try? FileStatus.of(path), current.matches(status) { return all }
+                markStale(path: path, status: status)
+            case .complete:
+                return all
+            case .partial(let partial):
+                held = partial.heldBits
+            }
+        }
+        return held.map { (count, $0) } ?? (count, BlockBitmap(count: count).bitBytes)
+    }
+
     /// Whether one block can be served (see `blocksHeld(contentID:segmentIndex:)`, which answers for
     /// a whole segment at once).
     public func isBlockHeld(contentID id: ContentID, segmentIndex: Int, blockIndex: Int) -> Bool {

@@ -86,6 +86,9 @@ final class PartialContent: Sendable {
     var isComplete: Bool { state.withLock { $0.held.isComplete } }
     var isFinished: Bool { state.withLock { if case .finished = $0.phase { true } else { false } } }
 
+    /// The held blocks as bits (see `BlockBitmap.bitBytes`).
+    var heldBits: [UInt8] { state.withLock { $0.held.bitBytes } }
+
     func isHeld(_ number: Int) -> Bool {
         state.withLock { $0.held.contains(number) }
     }

@@ -6,7 +6,7 @@ import PeerDistHashing
 /// record of the secure channel exactly; leftover bytes are an error.
 extension PeerMessage {
     enum Kind: UInt8 {
-        case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error
+        case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error, getAvailability, availability
     }
 
     public func write(to buffer: inout ByteBuffer) {
@@ -17,6 +17,13 @@ extension PeerMessage {
         case .contentInformation(let requestID, let total, let offset, let part):
             buffer.writeHeader(.contentInformation, requestID)
             buffer.writeMultipleIntegers(total, offset)
+            buffer.writeBytesWithLength(part)
+        case .getAvailability(let requestID, let key):
+            buffer.writeHeader(.getAvailability, requestID)
+            buffer.writeHash(key)
+        case .availability(let requestID, let blockCount, let offset, let part):
+            buffer.writeHeader(.availability, requestID)
+            buffer.writeMultipleIntegers(blockCount, offset)
             buffer.writeBytesWithLength(part)
         case .getBlockList(let requestID, let segmentID, let ranges):
             buffer.writeHeader(.getBlockList, requestID)
@@ -47,11 +54,11 @@ extension PeerMessage {
     /// At least the bytes `write(to:)` takes, so the buffer it writes to need not grow.
     var encodedSizeBound: Int {
         switch self {
-        case .contentInformation(_, _, _, let part): return 32 + part.count
+        case .contentInformation(_, _, _, let part), .availability(_, _, _, let part): return 32 + part.count
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
         case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
-        case .getContentInformation, .blocksDone, .cancel: return 48
+        case .getContentInformation, .getAvailability, .blocksDone, .cancel: return 48
         }
     }
 
@@ -72,6 +79,16 @@ extension PeerMessage {
                 throw WireError("content information part [\(offset), +\(part.count)) runs past its total \(total)")
             }
             self = .contentInformation(requestID: requestID, total: total, offset: offset, part: part)
+        case .getAvailability:
+            self = .getAvailability(requestID: requestID, discoveryKey: try reader.hash("discovery key"))
+        case .availability:
+            let blockCount = try reader.integer(UInt32.self, "block count")
+            let offset = try reader.integer(UInt32.self, "offset")
+            let part = try reader.bytesWithLength("part", limit: Limits.maximumPart)
+            guard UInt64(offset) + UInt64(part.count) <= (UInt64(blockCount) + 7) / 8 else {
+                throw WireError("availability part [\(offset), +\(part.count)) runs past the bits of \(blockCount) blocks")
+            }
+            self = .availability(requestID: requestID, blockCount: blockCount, offset: offset, part: part)
         case .getBlockList:
             let (segmentID, ranges) = try reader.segment()
             self = .getBlockList(requestID: requestID, segmentID: segmentID, ranges: ranges)

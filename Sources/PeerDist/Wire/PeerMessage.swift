@@ -12,6 +12,11 @@ public enum PeerMessage: Hashable, Sendable {
     case getContentInformation(requestID: UInt32, discoveryKey: HashValue)
     /// One part of the sealed Content Information; `total` is 0 when the peer does not hold it.
     case contentInformation(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
+    /// Asks which blocks of the content with this discovery key the peer holds.
+    case getAvailability(requestID: UInt32, discoveryKey: HashValue)
+    /// One part of the peer's held blocks as bits, block `n` in bit `n % 8` of byte `n / 8` of the
+    /// whole bitmap, `offset` counting bytes; `blockCount` 0 when the peer holds none of the content.
+    case availability(requestID: UInt32, blockCount: UInt32, offset: UInt32, part: [UInt8])
     /// PCCRR GETBLKLIST: which of these blocks of the segment do you hold?
     case getBlockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
     /// PCCRR BLKLIST: the blocks held, of those asked for.

@@ -1,0 +1,281 @@
+import Logging
+import NIOCore
+import PeerDistHashing
+import Synchronization
+
+/// One peer's part of a fetch: learns which blocks the peer has, keeps as many requested from it
+/// as its pipe holds (see `PipeEstimator`), taking them from the fetch's `SwarmScheduler`, and
+/// verifies and keeps what arrives. Requests for blocks that arrived from another peer first
+/// are cancelled.
+///
+/// Everything the session reacts to (messages, nudges from the scheduler, a timer) arrives as
+/// one stream of events, so its state has one owner and needs no locks.
+struct PeerSession: Sendable {
+    let peer: PeerAddress
+    let identity: NodeIdentity
+    let discoveryKey: HashValue
+    let segments: [SegmentDescription]
+    let scheduler: SwarmScheduler
+    let target: any DownloadTarget
+    let counters: NodeCounters
+    let logger: Logger
+    var stallTimeout: Duration
+    var maximumWindow: Int
+    /// With discovery, a peer lacking what is missing may gain it: the session waits and asks again.
+    /// Without, it ends.
+    var waitsForBlocks: Bool
+    var downloadLimit: RateLimiter?
+    /// How often the peer is asked again which blocks it has, while it lacks some.
+    var availabilityInterval: Duration = .seconds(1)
+    /// Called with each verified block's length.
+    var received: @Sendable (UInt64) -> Void
+
+    private enum Event: Sendable {
+        case message(PeerMessage)
+        /// The scheduler has news: blocks given back, or a block asked of this peer arrived elsewhere.
+        case nudge
+        case tick
+    }
+
+    func run() async throws {
+        let (channel, remote) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+        logger.debug("fetching", metadata: ["peer": "\(peer)", "peer.fingerprint": "\(remote.fingerprint)"])
+        let (events, continuation) = AsyncThrowingStream.makeStream(of: Event.self)
+        // Nudges are coalesced: one waiting is as good as many.
+        let nudgePending = Flag()
+        scheduler.join(peer) {
+            if nudgePending.raise() { continuation.yield(.nudge) }
+        }
+        defer { scheduler.leave(peer) }
+        let activity = Watchdog(timeout: stallTimeout)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await activity.run { try? await channel.channel.close() }
+            }
+            group.addTask {
+                try await channel.executeThenClose { inbound, outbound in
+                    try await withThrowingTaskGroup(of: Void.self) { readers in
+                        readers.addTask {
+                            do {
+                                for try await message in inbound { continuation.yield(.message(message)) }
+                                continuation.finish()
+                            } catch {
+                                continuation.finish(throwing: error)
+                            }
+                        }
+                        readers.addTask {
+                            while true {
+                                try await Task.sleep(for: .milliseconds(100))
+                                continuation.yield(.tick)
+                            }
+                        }
+                        // What is still asked of the peer when the session ends is given back by `leave`.
+                        var state = SessionState(estimator: PipeEstimator(blockSize: Int(segments.first?.blockSize ?? 65536), maximum: maximumWindow))
+                        try await outbound.write(state.availabilityRequest(for: discoveryKey))
+                        eventLoop: for try await event in events {
+                            switch event {
+                            case .message(let message):
+                                activity.touch()
+                                guard try await handle(message, &state) else { break eventLoop }
+                            case .nudge:
+                                nudgePending.lower()
+                                try await cancelArrived(&state, outbound: outbound)
+                            case .tick:
+                                if state.outstanding.isEmpty && state.availabilityParts == nil {
+                                    // Waiting for the peer to gain blocks is not a stall.
+                                    activity.touch()
+                                    state.estimator.idle()
+                                }
+                                if state.availabilityParts == nil, !scheduler.hasEverything(peer),
+                                   ContinuousClock.now - state.lastAvailabilityRequest >= availabilityInterval {
+                                    try await outbound.write(state.availabilityRequest(for: discoveryKey))
+                                }
+                            }
+                            if scheduler.isComplete { break }
+                            if !(try await sendMore(&state, outbound: outbound)) { break }
+                        }
+                        readers.cancelAll()
+                    }
+                }
+                activity.finish()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        if !scheduler.isComplete, scheduler.hasWanted(peer) {
+            throw NodeError(.unreachable, "the peer closed the connection mid-transfer")
+        }
+    }
+
+    /// Handles one message; false when the session is over.
+    private func handle(_ message: PeerMessage, _ state: inout SessionState) async throws -> Bool {
+        switch message {
+        case .availability(let requestID, let blockCount, let offset, let part):
+            guard requestID == state.availabilityRequestID, var parts = state.availabilityParts, Int(offset) == parts.count else {
+                throw WireError("the peer sent availability nobody asked for, or out of order")
+            }
+            if blockCount != 0, Int(blockCount) != scheduler.blockCount {
+                throw WireError("the peer's availability covers \(blockCount) blocks, not \(scheduler.blockCount)")
+            }
+            parts += part
+            let expected = (Int(blockCount) + 7) / 8
+            guard parts.count == expected else {
+                state.availabilityParts = parts
+                return true
+            }
+            state.availabilityParts = nil
+            let has = blockCount == 0 ? BlockSet(count: scheduler.blockCount) : BlockSet(bytes: parts, count: scheduler.blockCount)
+            guard let has else { throw WireError("the peer's availability names blocks past the last") }
+            scheduler.setAvailability(of: peer, to: has)
+
+        case .block(let requestID, let index, let sealed):
+            let block = Int(index)
+            guard let request = state.outstanding[requestID], request.remaining.contains(block) else {
+                if state.cancelled.contains(requestID) {
+                    counters.update { $0.blocksDuplicated += 1 }
+                    return true
+                }
+                throw WireError("the peer sent block \(index) nobody asked for")
+            }
+            state.arrived(block, of: requestID)
+            if !request.sawFirstBlock { state.estimator.firstBlock(after: ContinuousClock.now - request.sentAt) }
+            if sealed.flags.contains(.notHeld) {
+                scheduler.returned(segment: request.segment, blocks: [block], by: peer, lacking: true)
+                return true
+            }
+            guard scheduler.isMissing(segment: request.segment, block: block) else {
+                // Another peer's copy came first (the endgame asks twice).
+                scheduler.returned(segment: request.segment, blocks: [block], by: peer)
+                counters.update { $0.blocksDuplicated += 1 }
+                return true
+            }
+            let length = try keep(sealed, segment: request.segment, block: block)
+            scheduler.delivered(segment: request.segment, block: block, by: peer)
+            state.estimator.delivered(length, at: .now)
+            received(UInt64(length))
+            if let downloadLimit {
+                // Reading less makes TCP slow the sender down.
+                try await downloadLimit.wait(for: length)
+            }
+
+        case .blocksDone(let requestID):
+            if state.cancelled.remove(requestID) != nil { return true }
+            guard let done = state.outstanding.removeValue(forKey: requestID) else { throw WireError("the peer ended a request nobody made") }
+            state.outstandingBlocks -= done.remaining.count
+            // Blocks it never sent (a lying count) are open to others again.
+            if !done.remaining.isEmpty { scheduler.returned(segment: done.segment, blocks: Array(done.remaining), by: peer) }
+
+        default:
+            throw WireError("the peer sent an unexpected message")
+        }
+        return true
+    }
+
+    /// Opens, verifies and writes one block; returns its length.
+    private func keep(_ sealed: SealedBlock, segment index: Int, block: Int) throws -> Int {
+        let segment = segments[index]
+        let length = segment.blockRange(block).count
+        do {
+            let bytes = try BlockSealer.open(
+                sealed, key: SegmentKeys.blockKey(segmentSecret: segment.segmentSecret),
+                segmentID: segment.segmentID, index: UInt32(block), expectedLength: length)
+            counters.update {
+                $0.blocksReceived += 1
+                $0.blockBytesReceived += UInt64(length)
+            }
+            try target.write(segment: index, block: block, bytes: bytes)
+        } catch let error as StoreError where error.code != .corruptBlock {
+            // The local disk failed (full, unwritable): no other peer can help.
+            throw LocalFailure(error: error)
+        } catch {
+            counters.update { $0.blocksRejected += 1 }
+            throw NodeError(.verificationFailed, "sent a block that failed verification (segment \(index), block \(block)); peer banned for this content")
+        }
+        return length
+    }
+
+    /// Requests as many blocks as the window has room for; false when the session has nothing
+    /// more to do.
+    private func sendMore(_ state: inout SessionState, outbound: NIOAsyncChannelOutboundWriter<PeerMessage>) async throws -> Bool {
+        let budget = state.estimator.window - state.outstandingBlocks
+        let requests = scheduler.take(for: peer, budget: budget)
+        if !requests.isEmpty {
+            try await outbound.write(contentsOf: requests.map { state.record($0, segmentID: segments[$0.segment].segmentID) })
+        }
+        if state.outstanding.isEmpty, state.availabilityParts == nil, !waitsForBlocks, !scheduler.hasWanted(peer) {
+            logger.debug("peer lacks the blocks still missing", metadata: ["peer": "\(peer)"])
+            return false
+        }
+        return true
+    }
+
+    /// Cancels requests whose every remaining block has arrived from other peers.
+    private func cancelArrived(_ state: inout SessionState, outbound: NIOAsyncChannelOutboundWriter<PeerMessage>) async throws {
+        var cancels: [PeerMessage] = []
+        for (requestID, request) in state.outstanding
+        where !request.remaining.contains(where: { scheduler.isMissing(segment: request.segment, block: $0) }) {
+            state.outstanding[requestID] = nil
+            state.outstandingBlocks -= request.remaining.count
+            state.cancelled.insert(requestID)
+            scheduler.returned(segment: request.segment, blocks: Array(request.remaining), by: peer)
+            cancels.append(.cancel(requestID: requestID))
+        }
+        if !cancels.isEmpty { try await outbound.write(contentsOf: cancels) }
+    }
+}
+
+/// What one session has asked of its peer and not yet received.
+private struct SessionState {
+    struct Outstanding {
+        let segment: Int
+        var remaining: Set<Int>
+        let sentAt: ContinuousClock.Instant
+        var sawFirstBlock = false
+    }
+
+    var estimator: PipeEstimator
+    var outstanding: [UInt32: Outstanding] = [:]
+    var outstandingBlocks = 0
+    /// Requests cancelled whose end has not arrived yet: their stragglers are ignored.
+    var cancelled: Set<UInt32> = []
+    var nextRequestID: UInt32 = 1
+    /// The bitmap being received, while an availability request is answered.
+    var availabilityParts: [UInt8]?
+    var availabilityRequestID: UInt32 = 0
+    var lastAvailabilityRequest = ContinuousClock.now
+
+    init(estimator: PipeEstimator) {
+        self.estimator = estimator
+    }
+
+    mutating func availabilityRequest(for key: HashValue) -> PeerMessage {
+        availabilityRequestID = nextRequestID
+        nextRequestID &+= 1
+        availabilityParts = []
+        lastAvailabilityRequest = .now
+        return .getAvailability(requestID: availabilityRequestID, discoveryKey: key)
+    }
+
+    mutating func record(_ request: SwarmScheduler.Request, segmentID: HashValue) -> PeerMessage {
+        let requestID = nextRequestID
+        nextRequestID &+= 1
+        outstanding[requestID] = Outstanding(segment: request.segment, remaining: Set(request.blocks), sentAt: .now)
+        outstandingBlocks += request.blocks.count
+        return .getBlocks(requestID: requestID, segmentID: segmentID, ranges: BlockRange.ranges(of: request.blocks))
+    }
+
+    mutating func arrived(_ block: Int, of requestID: UInt32) {
+        outstanding[requestID]?.remaining.remove(block)
+        outstanding[requestID]?.sawFirstBlock = true
+        outstandingBlocks -= 1
+    }
+}
+
+/// A flag raised from any thread.
+private final class Flag: Sendable {
+    private let value = Atomic(false)
+
+    /// Raises the flag; true when it was down.
+    func raise() -> Bool { !value.exchange(true, ordering: .acquiringAndReleasing) }
+    func lower() { value.store(false, ordering: .releasing) }
+}

@@ -1,0 +1,271 @@
+import Synchronization
+
+/// Decides which blocks of one fetch each peer is asked for.
+///
+/// - Rarest first: of the blocks a peer has that nobody has been asked for, the ones fewest
+///   peers advertise go first, scanned from a random place so that fetchers starting together
+///   ask a seeder for different blocks and can then trade them.
+/// - Runs: consecutive blocks of one segment travel in one request (`blocksPerRequest`).
+/// - Endgame: a peer with nothing left to take and nothing outstanding is given one request's
+///   worth of blocks already asked of others (each block of at most `endgameCopies` peers at
+///   once); the first copy to arrive wins and the other sessions are nudged to cancel theirs.
+///   This is also how a slow peer loses its requests to a fast one.
+///
+/// Blocks are numbered across the content (segment 0's first); requests name segments and
+/// block indices within them, as the wire does.
+final class SwarmScheduler: Sendable {
+    struct Request: Hashable, Sendable {
+        let segment: Int
+        let blocks: [Int]
+    }
+
+    /// `firstBlock[s]` is the number of segment `s`'s first block; one extra entry holds the total.
+    let firstBlock: [Int]
+    let blocksPerRequest: Int
+    /// How many peers a block may be asked of at once in the endgame.
+    let endgameCopies: UInt8 = 2
+    /// How many candidate blocks a choice looks at to find the rarest: enough to see the swarm's
+    /// spread, bounded so that choosing costs the same for a 64 GiB content as for a small one.
+    static let sampleSize = 4096
+
+    private struct Peer {
+        var has: BlockSet?
+        /// Blocks asked of this peer and not yet delivered or returned.
+        var requested: BlockSet
+        let nudge: @Sendable () -> Void
+    }
+
+    private struct State {
+        /// Blocks not held yet.
+        var missing: BlockSet
+        /// Blocks not held and not asked of anyone.
+        var open: BlockSet
+        var askedOf: [UInt8]
+        var availability: [UInt16]
+        var peers: [PeerAddress: Peer] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    init(blockCounts: [Int], blocksPerRequest: Int, isHeld: (_ segment: Int, _ block: Int) -> Bool) {
+        var first = [0]
+        for count in blockCounts { first.append(first[first.count - 1] + count) }
+        firstBlock = first
+        self.blocksPerRequest = max(1, blocksPerRequest)
+        let total = first[first.count - 1]
+        var missing = BlockSet(count: total)
+        for (segment, count) in blockCounts.enumerated() {
+            for block in 0..<count where !isHeld(segment, block) { missing.insert(first[segment] + block) }
+        }
+        state = Mutex(State(
+            missing: missing, open: missing, askedOf: [UInt8](repeating: 0, count: total),
+            availability: [UInt16](repeating: 0, count: total)))
+    }
+
+    var blockCount: Int { firstBlock[firstBlock.count - 1] }
+    var missingCount: Int { state.withLock { $0.missing.cardinality } }
+    var isComplete: Bool { state.withLock { $0.missing.isEmpty } }
+
+    func number(segment: Int, block: Int) -> Int { firstBlock[segment] + block }
+
+    /// The segment a block number lies in.
+    func segment(of number: Int) -> Int {
+        var low = 0
+        var high = firstBlock.count - 2
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if firstBlock[middle] <= number { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    // MARK: Peers
+
+    /// Adds a peer whose availability is not known yet. `nudge` is called (from any thread) when
+    /// the peer's session should look at the schedule again: work was given back, or a block it
+    /// was asked for arrived from someone else.
+    func join(_ peer: PeerAddress, nudge: @escaping @Sendable () -> Void) {
+        state.withLock { $0.peers[peer] = Peer(has: nil, requested: BlockSet(count: blockCount), nudge: nudge) }
+    }
+
+    /// Replaces what `peer` is known to have; false when the set does not fit the content.
+    @discardableResult
+    func setAvailability(of peer: PeerAddress, to has: BlockSet) -> Bool {
+        guard has.count == blockCount else { return false }
+        return state.withLock { state in
+            guard var entry = state.peers[peer] else { return false }
+            Self.count(entry.has, by: -1, in: &state.availability)
+            Self.count(has, by: 1, in: &state.availability)
+            entry.has = has
+            state.peers[peer] = entry
+            return true
+        }
+    }
+
+    /// Whether `peer` has a block this fetch still lacks (false while its availability is unknown).
+    func hasWanted(_ peer: PeerAddress) -> Bool {
+        state.withLock { state in
+            guard let has = state.peers[peer]?.has else { return false }
+            return zip(has.words, state.missing.words).contains { $0 & $1 != 0 }
+        }
+    }
+
+    /// Whether `peer`'s advertised set is the whole content, so there is nothing more to learn.
+    func hasEverything(_ peer: PeerAddress) -> Bool {
+        state.withLock { $0.peers[peer]?.has?.isFull ?? false }
+    }
+
+    /// Removes a peer: its availability no longer counts and what it was asked for is open again.
+    func leave(_ peer: PeerAddress) {
+        let nudges = state.withLock { state -> [@Sendable () -> Void] in
+            guard let entry = state.peers.removeValue(forKey: peer) else { return [] }
+            Self.count(entry.has, by: -1, in: &state.availability)
+            var reopened = false
+            entry.requested.forEachCommon(with: nil, from: 0) { block in
+                reopened = Self.release(block, in: &state) || reopened
+                return true
+            }
+            return reopened ? state.peers.values.map(\.nudge) : []
+        }
+        nudges.forEach { $0() }
+    }
+
+    // MARK: Choosing
+
+    /// Up to `budget` blocks for `peer` to send, as requests; empty when it has nothing this
+    /// fetch needs that is not already asked of enough peers.
+    func take(for peer: PeerAddress, budget: Int) -> [Request] {
+        guard budget > 0 else { return [] }
+        return state.withLock { state in
+            guard var entry = state.peers[peer], let has = entry.has else { return [] }
+            var chosen = rarestOpen(in: state, has: has, budget: budget)
+            let isEndgame = chosen.isEmpty
+            // Only a peer that has run dry takes copies, one request's worth: enough to finish
+            // the tail or overtake a slow peer, little to waste.
+            if isEndgame, entry.requested.isEmpty {
+                chosen = endgameCandidates(in: state, peer: entry, has: has, budget: min(budget, blocksPerRequest))
+            }
+            for block in chosen {
+                if !isEndgame { state.open.remove(block) }
+                state.askedOf[block] += 1
+                entry.requested.insert(block)
+            }
+            state.peers[peer] = entry
+            return requests(from: chosen)
+        }
+    }
+
+    /// The open blocks `has` includes at the lowest availability seen in a sample, in scan order.
+    private func rarestOpen(in state: State, has: BlockSet, budget: Int) -> [Int] {
+        let start = blockCount == 0 ? 0 : Int.random(in: 0..<blockCount)
+        var rarest = UInt16.max
+        var looked = 0
+        state.open.forEachCommon(with: has, from: start) { block in
+            rarest = min(rarest, state.availability[block])
+            looked += 1
+            return looked < Self.sampleSize && rarest > 1
+        }
+        guard looked > 0 else { return [] }
+        var chosen: [Int] = []
+        state.open.forEachCommon(with: has, from: start) { block in
+            if state.availability[block] <= rarest { chosen.append(block) }
+            return chosen.count < budget
+        }
+        return chosen
+    }
+
+    /// Blocks asked of other peers that `peer` has and was not asked for, under the copy limit.
+    private func endgameCandidates(in state: State, peer: Peer, has: BlockSet, budget: Int) -> [Int] {
+        var chosen: [Int] = []
+        let start = blockCount == 0 ? 0 : Int.random(in: 0..<blockCount)
+        state.missing.forEachCommon(with: has, from: start) { block in
+            if !peer.requested.contains(block), state.askedOf[block] < endgameCopies { chosen.append(block) }
+            return chosen.count < budget
+        }
+        return chosen.sorted()
+    }
+
+    /// Runs of consecutive blocks in one segment, at most `blocksPerRequest` long.
+    private func requests(from blocks: [Int]) -> [Request] {
+        var requests: [Request] = []
+        var run: [Int] = []
+        var runSegment = -1
+        func close() {
+            if !run.isEmpty { requests.append(Request(segment: runSegment, blocks: run.map { $0 - firstBlock[runSegment] })) }
+            run.removeAll()
+        }
+        for block in blocks {
+            let segment = runSegment >= 0 && block >= firstBlock[runSegment] && block < firstBlock[runSegment + 1] ? runSegment : self.segment(of: block)
+            if segment != runSegment || run.last != block - 1 || run.count == blocksPerRequest {
+                close()
+                runSegment = segment
+            }
+            run.append(block)
+        }
+        close()
+        return requests
+    }
+
+    // MARK: Outcomes
+
+    /// Records that `peer` delivered a block that was verified and kept. Other peers asked for
+    /// it are nudged, to cancel.
+    func delivered(segment: Int, block: Int, by peer: PeerAddress) {
+        let number = number(segment: segment, block: block)
+        let nudges = state.withLock { state -> [@Sendable () -> Void] in
+            let wasMissing = state.missing.contains(number)
+            state.missing.remove(number)
+            state.open.remove(number)
+            if state.peers[peer]?.requested.contains(number) == true {
+                state.peers[peer]?.requested.remove(number)
+                state.askedOf[number] -= 1
+            }
+            guard wasMissing, state.askedOf[number] > 0 else { return [] }
+            return state.peers.filter { $0.key != peer && $0.value.requested.contains(number) }.map(\.value.nudge)
+        }
+        nudges.forEach { $0() }
+    }
+
+    /// Records that `peer` will not deliver these blocks (it lacks them, the request was
+    /// cancelled, or it failed). With `lacking`, the peer no longer counts as having them.
+    func returned(segment: Int, blocks: [Int], by peer: PeerAddress, lacking: Bool = false) {
+        let nudges = state.withLock { state -> [@Sendable () -> Void] in
+            guard var entry = state.peers[peer] else { return [] }
+            var reopened = false
+            for block in blocks {
+                let number = number(segment: segment, block: block)
+                if lacking, entry.has?.contains(number) == true {
+                    entry.has?.remove(number)
+                    state.availability[number] -= 1
+                }
+                guard entry.requested.contains(number) else { continue }
+                entry.requested.remove(number)
+                reopened = Self.release(number, in: &state) || reopened
+            }
+            state.peers[peer] = entry
+            return reopened ? state.peers.filter { $0.key != peer }.map(\.value.nudge) : []
+        }
+        nudges.forEach { $0() }
+    }
+
+    /// Whether a block is still wanted (not held yet).
+    func isMissing(segment: Int, block: Int) -> Bool {
+        let number = number(segment: segment, block: block)
+        return state.withLock { $0.missing.contains(number) }
+    }
+
+    /// One fewer peer is asked for `block`; true when that makes a missing block open again.
+    private static func release(_ block: Int, in state: inout State) -> Bool {
+        state.askedOf[block] -= 1
+        guard state.askedOf[block] == 0, state.missing.contains(block), !state.open.contains(block) else { return false }
+        state.open.insert(block)
+        return true
+    }
+
+    private static func count(_ set: BlockSet?, by delta: Int, in availability: inout [UInt16]) {
+        set?.forEachCommon(with: nil, from: 0) { block in
+            availability[block] = UInt16(clamping: Int(availability[block]) + delta)
+            return true
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Synchronization
+import Testing
+@testable import PeerDist
+
+@Suite struct BlockSetTests {
+    @Test func bytesRoundTripAndRejectBitsPastTheEnd() throws {
+        var set = BlockSet(count: 20)
+        for block in [0, 7, 8, 19] { set.insert(block) }
+        #expect(set.bytes == [0x81, 0x01, 0x08])
+        #expect(BlockSet(bytes: set.bytes, count: 20) == set)
+        #expect(BlockSet(bytes: [0, 0, 0x10], count: 20) == nil, "bit 20 names a block past the last")
+        #expect(BlockSet(bytes: [0, 0], count: 20) == nil, "too short")
+        #expect(BlockSet(count: 130, filled: true).cardinality == 130)
+    }
+
+    @Test func visitsEveryCommonBlockOnceFromAnyStart() {
+        var set = BlockSet(count: 200)
+        var other = BlockSet(count: 200)
+        for block in stride(from: 0, to: 200, by: 3) { set.insert(block) }
+        for block in stride(from: 0, to: 200, by: 2) { other.insert(block) }
+        let expected = Set(stride(from: 0, to: 200, by: 6))
+        for start in [0, 1, 63, 64, 65, 130, 199] {
+            var seen: [Int] = []
+            set.forEachCommon(with: other, from: start) { seen.append($0); return true }
+            #expect(Set(seen) == expected && seen.count == expected.count, "start \(start)")
+            #expect(seen.first == expected.filter { $0 >= start }.min() ?? expected.min())
+        }
+    }
+}
+
+@Suite struct SwarmSchedulerTests {
+    static let seeder = PeerAddress(host: "fe80::1", port: 1)
+    static let leecher = PeerAddress(host: "fe80::2", port: 1)
+
+    /// Two segments of 8 blocks.
+    static func scheduler(held: Set<Int> = []) -> SwarmScheduler {
+        SwarmScheduler(blockCounts: [8, 8], blocksPerRequest: 4) { held.contains($0 * 8 + $1) }
+    }
+
+    static func set(_ blocks: some Sequence<Int>, count: Int = 16) -> BlockSet {
+        var set = BlockSet(count: count)
+        blocks.forEach { set.insert($0) }
+        return set
+    }
+
+    @Test func requestsAreRunsWithinOneSegment() {
+        let scheduler = Self.scheduler(held: [2])
+        scheduler.join(Self.seeder) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        let requests = scheduler.take(for: Self.seeder, budget: 100)
+        let blocks = requests.flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(blocks) == Set(0..<16).subtracting([2]) && blocks.count == 15, "every missing block once")
+        for request in requests {
+            #expect(request.blocks.count <= 4)
+            #expect(zip(request.blocks, request.blocks.dropFirst()).allSatisfy { $1 == $0 + 1 }, "consecutive: \(request)")
+        }
+    }
+
+    @Test func rarestBlocksGoFirst() {
+        let scheduler = Self.scheduler()
+        scheduler.join(Self.seeder) {}
+        scheduler.join(Self.leecher) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        // Blocks 0–11 are held by two peers, 12–15 only by the seeder.
+        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        let first = scheduler.take(for: Self.seeder, budget: 4).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(first) == Set(12..<16))
+    }
+
+    @Test func aPeerIsOnlyAskedForWhatItHas() {
+        let scheduler = Self.scheduler()
+        scheduler.join(Self.leecher) {}
+        #expect(scheduler.take(for: Self.leecher, budget: 16).isEmpty, "availability unknown")
+        scheduler.setAvailability(of: Self.leecher, to: Self.set([3, 9]))
+        let blocks = scheduler.take(for: Self.leecher, budget: 16).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(blocks) == [3, 9])
+    }
+
+    @Test func endgameAsksADryPeerForBlocksInFlightElsewhereAndNudgesTheLoser() {
+        let scheduler = Self.scheduler()
+        let nudges = Mutex(0)
+        scheduler.join(Self.seeder) { nudges.withLock { $0 += 1 } }
+        scheduler.join(Self.leecher) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        scheduler.setAvailability(of: Self.leecher, to: BlockSet(count: 16, filled: true))
+        #expect(scheduler.take(for: Self.seeder, budget: 16).flatMap(\.blocks).count == 16)
+        // Nothing open: the leecher, dry, gets one request's worth of copies.
+        let copies = scheduler.take(for: Self.leecher, budget: 16)
+        #expect(copies.count == 1 && copies[0].blocks.count == 4)
+        // A third ask of the same blocks is refused: two copies at most, and the leecher is not dry.
+        #expect(scheduler.take(for: Self.leecher, budget: 16).isEmpty)
+        let copy = copies[0]
+        scheduler.delivered(segment: copy.segment, block: copy.blocks[0], by: Self.leecher)
+        #expect(nudges.withLock { $0 } == 1, "the seeder is told its request lost the race")
+        #expect(!scheduler.isMissing(segment: copy.segment, block: copy.blocks[0]))
+    }
+
+    @Test func aPeerThatLeavesGivesItsBlocksBack() {
+        let scheduler = Self.scheduler()
+        let nudges = Mutex(0)
+        scheduler.join(Self.seeder) {}
+        scheduler.join(Self.leecher) { nudges.withLock { $0 += 1 } }
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        scheduler.setAvailability(of: Self.leecher, to: BlockSet(count: 16, filled: true))
+        #expect(scheduler.take(for: Self.seeder, budget: 16).flatMap(\.blocks).count == 16)
+        scheduler.leave(Self.seeder)
+        #expect(nudges.withLock { $0 } == 1)
+        #expect(scheduler.take(for: Self.leecher, budget: 16).flatMap(\.blocks).count == 16, "all open again, not endgame copies")
+    }
+
+    @Test func aPeerLackingABlockIsNotAskedForItAgain() {
+        let scheduler = Self.scheduler()
+        scheduler.join(Self.seeder) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        let requests = scheduler.take(for: Self.seeder, budget: 16)
+        for request in requests { scheduler.returned(segment: request.segment, blocks: request.blocks, by: Self.seeder, lacking: true) }
+        #expect(scheduler.take(for: Self.seeder, budget: 16).isEmpty)
+        #expect(!scheduler.hasWanted(Self.seeder))
+        #expect(scheduler.missingCount == 16)
+    }
+}
+
+@Suite struct PipeEstimatorTests {
+    @Test func theWindowFollowsRateTimesRoundTrip() {
+        var estimator = PipeEstimator(blockSize: 65536, minimum: 8, maximum: 256, initial: 32)
+        estimator.slack = .zero
+        #expect(estimator.window == 32, "the initial window until measured")
+        estimator.firstBlock(after: .milliseconds(10))
+        let start = ContinuousClock.now
+        // 6.4 MB over 200 ms: 32 MB/s; twice 32 MB/s × 10 ms is 640 000 bytes, 10 blocks.
+        estimator.delivered(0, at: start)
+        for step in 1...100 { estimator.delivered(64_000, at: start + .milliseconds(2 * step)) }
+        #expect(estimator.window == 10)
+        // A faster pipe opens the window at once, up to the maximum.
+        estimator.delivered(640_000_000, at: start + .milliseconds(400))
+        #expect(estimator.window == 256)
+    }
+
+    @Test func aSlowPeerKeepsTheMinimum() {
+        var estimator = PipeEstimator(blockSize: 65536, minimum: 8, maximum: 256)
+        estimator.firstBlock(after: .milliseconds(1))
+        let start = ContinuousClock.now
+        estimator.delivered(0, at: start)
+        estimator.delivered(1000, at: start + .seconds(1))
+        #expect(estimator.window == 8)
+    }
+}
