@@ -37,6 +37,7 @@ public final class WSDiscoveryResponder: Sendable {
         self.heldBlockCount = heldBlockCount
         self.transportPort = transportPort
         self.logger = logger
+        refreshDevices()
     }
 
     /// Answers Probes on `[::]:3702` until cancelled.
@@ -62,19 +63,29 @@ public final class WSDiscoveryResponder: Sendable {
                 channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
             }
         bound(channel.channel.localAddress?.port ?? port)
-        guard let multicast = channel.channel as? any MulticastChannel else { return }
+        guard let multicast = channel.channel as? any MulticastChannel else {
+            try? await channel.channel.close()
+            return
+        }
         let membership = MulticastMembership(group: PCCRD.group, port: PCCRD.port)
-        refreshDevices()
         _ = await membership.joinNewInterfaces(multicast, logger: logger)
+        do {
+            try await serve(channel, multicast: multicast, membership: membership)
+        } catch is CancellationError where Task.isCancelled {
+            // Cancelled is how a responder is asked to stop: not a failure.
+        }
+    }
+
+    private func serve(_ channel: DatagramChannel, multicast: any MulticastChannel, membership: MulticastMembership) async throws {
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingDiscardingTaskGroup { replies in
+                    // Cancellation ends these quietly: `run` returns, rather than throws, when cancelled.
                     replies.addTask {
-                        try await membership.keepJoining(multicast, every: LANDiscovery.rescanInterval, logger: self.logger) { _ in }
+                        try? await membership.keepJoining(multicast, every: LANDiscovery.rescanInterval, logger: self.logger)
                     }
                     replies.addTask {
-                        while true {
-                            try await Task.sleep(for: LANDiscovery.rescanInterval)
+                        while (try? await Task.sleep(for: LANDiscovery.rescanInterval)) != nil {
                             self.refreshDevices()
                         }
                     }
@@ -88,8 +99,13 @@ public final class WSDiscoveryResponder: Sendable {
                         }
                         replies.addTask {
                             defer { self.pendingReplies.subtract(1, ordering: .relaxed) }
-                            try await Task.sleep(for: .milliseconds(Int.random(in: 1...LANDiscovery.maximumBackoffMilliseconds)))
-                            try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply)))
+                            do {
+                                try await Task.sleep(for: .milliseconds(Int.random(in: 1...LANDiscovery.maximumBackoffMilliseconds)))
+                                try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply)))
+                            } catch {
+                                // One unreachable prober must not stop the responder.
+                                self.logger.debug("PCCRD reply not sent", metadata: ["peer.address": "\(envelope.remoteAddress)", "error": "\(error)"])
+                            }
                         }
                     }
                     // The socket closed: stop the rescans too, or the group would wait on them forever.
