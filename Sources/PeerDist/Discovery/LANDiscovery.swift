@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Logging
-import Synchronization
 import NIOCore
 import NIOPosix
 import PeerDistHashing
@@ -91,36 +90,17 @@ public enum LANDiscovery {
                 channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
             }
         guard let multicast = channel.channel as? any MulticastChannel else { return }
-        let joined = JoinedInterfaces()
+        let membership = MulticastMembership(group: group, port: port)
         let hello = DiscoveryMessage.hello(from: identity, port: UInt16(tcpPort), name: name).encoded()
-        /// Joins the group on interfaces not joined yet; returns their group addresses, to greet.
-        @Sendable func joinNewInterfaces() async -> [SocketAddress] {
-            var added: [SocketAddress] = []
-            for device in interfaces() where !joined.contains(device.interfaceIndex) {
-                do {
-                    try await multicast.joinGroup(try SocketAddress(ipAddress: group, port: port), device: device).get()
-                    let address = try SocketAddress(ipAddress: "\(group)%\(device.name)", port: port)
-                    joined.insert(device.interfaceIndex, address)
-                    added.append(address)
-                } catch {
-                    logger.info("cannot join the discovery group", metadata: ["interface": "\(device.name)", "error": "\(error)"])
-                }
-            }
-            return added
-        }
-        let groups = await joinNewInterfaces()
+        let groups = await membership.joinNewInterfaces(multicast, logger: logger)
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(contentsOf: groups.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                 try await withThrowingDiscardingTaskGroup { replies in
                     // Interfaces come and go: join (and greet) new ones as they appear.
                     replies.addTask {
-                        while true {
-                            try await Task.sleep(for: rescanInterval)
-                            let added = await joinNewInterfaces()
-                            if !added.isEmpty {
-                                try await outbound.write(contentsOf: added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
-                            }
+                        try await membership.keepJoining(multicast, every: rescanInterval, logger: logger) { added in
+                            try await outbound.write(contentsOf: added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                         }
                     }
                     for try await envelope in inbound {
@@ -153,20 +133,11 @@ public enum LANDiscovery {
         } onCancel: {
             // Say goodbye on every interface, then close.
             let bye = DiscoveryMessage.bye(from: identity).encoded()
-            let writes = joined.groupAddresses.map { channel.channel.write(AddressedEnvelope(remoteAddress: $0, data: bye)) }
+            let writes = membership.groupAddresses.map { channel.channel.write(AddressedEnvelope(remoteAddress: $0, data: bye)) }
             channel.channel.flush()
             EventLoopFuture.andAllComplete(writes, on: channel.channel.eventLoop).whenComplete { _ in
                 channel.channel.close(promise: nil)
             }
         }
     }
-}
-
-/// The interfaces on which a node has joined the discovery group, by index.
-private final class JoinedInterfaces: Sendable {
-    private let joined = Mutex<[Int: SocketAddress]>([:])
-
-    func contains(_ index: Int) -> Bool { joined.withLock { $0[index] != nil } }
-    func insert(_ index: Int, _ group: SocketAddress) { joined.withLock { $0[index] = group } }
-    var groupAddresses: [SocketAddress] { joined.withLock { Array($0.values) } }
 }
