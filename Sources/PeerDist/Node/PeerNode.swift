@@ -20,6 +20,9 @@ public final class PeerNode: Sendable {
         public var corruptsBlocks = false
         /// Bytes per second to send to peers at most, all connections together.
         public var maximumUploadRate: UInt64?
+        /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds. Off by default:
+        /// the node does not serve blocks over MS-PCCRR yet, so such clients cannot fetch from it.
+        public var answersBranchCacheProbes = false
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -70,6 +73,17 @@ public final class PeerNode: Sendable {
                     } catch {
                         // Without discovery the node still serves peers that name it with --peer.
                         self.logger.warning("LAN discovery is off", metadata: ["error": "\(error)"])
+                    }
+                }
+                if configuration.answersBranchCacheProbes {
+                    group.addTask {
+                        do {
+                            try await WSDiscoveryResponder.answerProbes(
+                                heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: boundPort, logger: self.logger)
+                        } catch {
+                            // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
+                            self.logger.warning("BranchCache discovery is off", metadata: ["error": "\(error)"])
+                        }
                     }
                 }
                 let blockServer = BlockServer(

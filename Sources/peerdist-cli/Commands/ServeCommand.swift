@@ -21,6 +21,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload"), help: ArgumentHelp("Send at most this many bytes per second to all peers together (e.g. 50MiB).", valueName: "rate"))
     var maximumUpload: ByteCount?
 
+    @Flag(name: .customLong("answer-branchcache-probes"), help: ArgumentHelp(
+        "Also answer BranchCache (MS-PCCRD) segment probes on [ff02::c]:3702.",
+        discussion: "BranchCache clients then learn which segments this node holds. Blocks are not yet served over MS-PCCRR, so they fall back to their server for the data."))
+    var answersBranchCacheProbes = false
+
     @Flag(help: .hidden)
     var corruptBlocks = false
 
@@ -32,7 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let node = try NodeRunner.open(
-            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload, corruptsBlocks: corruptBlocks)
+            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload, corruptsBlocks: corruptBlocks,
+            answersBranchCacheProbes: answersBranchCacheProbes)
         try await NodeRunner.runUntilSignalled(node, announce: { node in
             if self.node.json {
                 try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])
@@ -47,10 +53,12 @@ struct ServeCommand: AsyncParsableCommand {
 /// Opening a node from the command line and running it until SIGINT or SIGTERM.
 enum NodeRunner {
     static func open(
-        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil, corruptsBlocks: Bool = false
+        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil, corruptsBlocks: Bool = false,
+        answersBranchCacheProbes: Bool = false
     ) throws -> PeerNode {
         var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
         configuration.corruptsBlocks = corruptsBlocks
+        configuration.answersBranchCacheProbes = answersBranchCacheProbes
         configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
         do {
             return try PeerNode(configuration: configuration, logger: options.logger())
