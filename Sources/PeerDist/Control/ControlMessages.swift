@@ -126,11 +126,14 @@ public struct TransferStatus: Codable, Sendable {
     public var heldBytes: UInt64
     public var totalBytes: UInt64
     public var peer: String?
+    /// The blocks held, as hex of bits: block `n` in bit `n % 8` of byte `n / 8`.
+    public var heldBlocks: String?
 
     enum CodingKeys: String, CodingKey {
         case peer
         case contentID = "content_id"
         case heldBytes = "held_bytes"
         case totalBytes = "total_bytes"
+        case heldBlocks = "held_blocks"
     }
 }

@@ -101,6 +101,7 @@ struct BlockServer: Sendable {
                 return
             }
             let key = SegmentKeys.blockKey(segmentSecret: segment.segmentSecret)
+            let blockSize = segment.blockRange(0).count
             // Blocks go out a few at a time: each write wakes the event loop, which costs more
             // than sealing a block, while a few blocks' delay costs the pipeline nothing.
             var batch: [PeerMessage] = []
@@ -111,7 +112,7 @@ struct BlockServer: Sendable {
                     break
                 }
                 if batch.count == Self.blocksPerWrite {
-                    try await uploadLimit?.wait(for: batch.count * segment.blockRange(0).count)
+                    try await uploadLimit?.wait(for: batch.count * blockSize)
                     try await outbound.write(contentsOf: batch)
                     batch.removeAll(keepingCapacity: true)
                 }
@@ -127,6 +128,7 @@ struct BlockServer: Sendable {
                     $0.blockBytesSent += UInt64(bytes.count)
                 }
             }
+            try await uploadLimit?.wait(for: batch.count * blockSize)
             batch.append(.blocksDone(requestID: requestID))
             try await outbound.write(contentsOf: batch)
 

@@ -40,6 +40,7 @@ public final class PeerNode: Sendable {
     let logger: Logger
     private let listening = Mutex<[String]>([])
     private let transfers = Mutex<[ContentID: TransferStatus]>([:])
+    private let downloads = Mutex<[ContentID: Download]>([:])
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()
@@ -167,7 +168,11 @@ public final class PeerNode: Sendable {
         }
         let download = try store.beginDownload(contentID: id, information: information)
         transfers.withLock { $0[id] = TransferStatus(contentID: id.hex, heldBytes: download.heldBytes, totalBytes: download.totalBytes, peer: nil) }
-        defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
+        downloads.withLock { $0[id] = download }
+        defer {
+            transfers.withLock { _ = $0.removeValue(forKey: id) }
+            downloads.withLock { _ = $0.removeValue(forKey: id) }
+        }
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
         do {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
@@ -199,7 +204,14 @@ public final class PeerNode: Sendable {
             fingerprint: identity.fingerprint, publicKey: Hex.encode(identity.publicKey.bytes),
             dataDirectory: configuration.dataDirectory.path, listening: listeningAddresses,
             published: listings.filter { $0.kind == "published" }, cached: listings.filter { $0.kind != "published" },
-            transfers: Array(transfers.withLock { $0.values }), counters: counters.snapshot)
+            transfers: transfers.withLock { Array($0.values) }.map { transfer in
+                var transfer = transfer
+                if let id = ContentID(parsing: transfer.contentID), let download = downloads.withLock({ $0[id] }) {
+                    transfer.heldBlocks = Hex.encode(download.heldBits)
+                }
+                return transfer
+            },
+            counters: counters.snapshot)
     }
 
     // MARK: Control socket

@@ -197,7 +197,10 @@ struct PeerSession: Sendable {
     /// Requests as many blocks as the window has room for; false when the session has nothing
     /// more to do.
     private func sendMore(_ state: inout SessionState, outbound: NIOAsyncChannelOutboundWriter<PeerMessage>) async throws -> Bool {
+        // Requests go out whole: asking again for each block as it lands would cut them into
+        // single blocks, and the peer batches its replies per request.
         let budget = state.estimator.window - state.outstandingBlocks
+        guard budget >= min(scheduler.blocksPerRequest, state.estimator.window) || state.outstanding.isEmpty else { return true }
         let requests = scheduler.take(for: peer, budget: budget)
         if !requests.isEmpty {
             try await outbound.write(contentsOf: requests.map { state.record($0, segmentID: segments[$0.segment].segmentID) })

@@ -25,6 +25,9 @@ public final class Download: Sendable {
     /// Every block is held (`finish()` will succeed).
     public var isComplete: Bool { partial.isComplete }
 
+    /// The held blocks as bits: block `n` (numbered across the content) in bit `n % 8` of byte `n / 8`.
+    public var heldBits: [UInt8] { partial.heldBits }
+
     /// Whether block `block` of segment `segment` is held; false for a block the content lacks.
     public func isHeld(segment: Int, block: Int) -> Bool {
         guard let number = partial.layout.blockNumber(segment: segment, block: block) else { return false }
