@@ -41,6 +41,9 @@ struct SwarmBenchmark: ParsableCommand {
     func validate() throws {
         guard size.bytes > 0, runs >= 1, timeout >= 1 else { throw ValidationError("--size, --runs and --timeout must be positive.") }
         guard (1...50).contains(leechers) else { throw ValidationError("--leechers must be between 1 and 50.") }
+        // Checked now rather than after every method has run.
+        let plotDirectory = URL(fileURLWithPath: plot).standardizedFileURL.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: plotDirectory) else { throw ValidationError("--plot: no directory \(plotDirectory).") }
     }
 
     func run() throws {
@@ -65,16 +68,16 @@ struct SwarmBenchmark: ParsableCommand {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
         var results: [SwarmTrial.Result] = []
-        for run in 0..<runs {
+        for round in 1...runs {
             // Each run starts with a different method, so that none is always first (or last) on a
             // machine whose speed drifts.
-            let order = Array(methods[(run % methods.count)...] + methods[..<(run % methods.count)])
-            for method in order {
-                Output.error("run \(run + 1)/\(runs): \(method.title)…")
+            let first = (round - 1) % methods.count
+            for method in methods[first...] + methods[..<first] {
+                Output.error("run \(round)/\(runs): \(method.title)…")
                 let setup = SwarmSetup(
                     network: network, seeder: network.hosts[0], leechers: Array(network.hosts.dropFirst()),
-                    content: content, contentSize: size.bytes, directory: "\(work)/\(method.rawValue)-\(run + 1)", executable: executable)
-                let trial = SwarmTrial(method: method, setup: setup, trialName: "peerdist-swarm-\(getpid())-\(method.rawValue)-\(run + 1)", limit: .seconds(timeout))
+                    content: content, contentSize: size.bytes, directory: "\(work)/\(method.rawValue)-\(round)", executable: executable)
+                let trial = SwarmTrial(method: method, setup: setup, trialName: "peerdist-swarm-\(getpid())-\(method.rawValue)-\(round)", limit: .seconds(timeout))
                 let result = try trial.run()
                 Output.error("  " + (result.seconds.map { String(format: "%.2f s", $0) } ?? "failed: \(result.failure ?? "")"))
                 results.append(result)

@@ -91,6 +91,16 @@ final class BenchHosts {
         return bytes
     }
 
+    /// TCP segments `host` has sent again so far (`RetransSegs` in its namespace's /proc/net/snmp):
+    /// how much of what it sent the link lost or the receiver did not take in time.
+    func retransmittedSegments(of host: Host) -> Int {
+        guard let snmp = try? Self.run(["ip", "netns", "exec", host.namespace, "cat", "/proc/net/snmp"]) else { return 0 }
+        // Two "Tcp:" lines: field names, then values.
+        let tcp = snmp.split(separator: "\n").filter { $0.hasPrefix("Tcp:") }.map { $0.split(separator: " ") }
+        guard tcp.count == 2, let column = tcp[0].firstIndex(of: "RetransSegs"), column < tcp[1].count else { return 0 }
+        return Int(tcp[1][column]) ?? 0
+    }
+
     /// Sum of CPU seconds used so far by every process in `host`'s namespace.
     func cpuSeconds(in host: Host) -> Double {
         guard let pids = try? Self.run(["ip", "netns", "pids", host.namespace]) else { return 0 }

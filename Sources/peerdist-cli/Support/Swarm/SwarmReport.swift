@@ -11,6 +11,7 @@ struct SwarmReport {
         let seconds: Double?
         let cpuSeconds: Double?
         let seederSentBytes: Int?
+        let seederRetransmissions: Int?
         /// Why the runs that failed did (the first reason).
         let failure: String?
     }
@@ -33,6 +34,7 @@ struct SwarmReport {
                 method: method, runs: mine.count, succeeded: good.count,
                 seconds: Self.median(good.compactMap(\.seconds)), cpuSeconds: Self.median(good.map(\.cpuSeconds)),
                 seederSentBytes: Self.median(good.map { Double($0.seederSentBytes) }).map { Int($0) },
+                seederRetransmissions: Self.median(good.map { Double($0.seederRetransmissions) }).map { Int($0) },
                 failure: mine.first { $0.failure != nil }?.failure)
         }
     }
@@ -45,7 +47,7 @@ struct SwarmReport {
         Output.line("swarm: \(ByteCount.format(contentSize)) from 1 seeder to \(leechers) leechers, network namespaces on one bridge, \(link); median of \(runs) run\(runs == 1 ? "" : "s")")
         Output.line("time: start of all leechers until the last holds the whole file (checked byte for byte afterwards)")
         Output.line("CPU: user + system seconds of every process of the method on both sides (one control group per method and run)")
-        Output.line("seeder sent: tx_bytes of the seeder's interface, headers included")
+        Output.line("seeder sent: tx_bytes of the seeder's interface, headers and TCP retransmissions (retrans, in segments) included")
         let ideal = rate?.seconds(for: contentSize)
         if let ideal {
             Output.line(String(format: "ideal time (size ÷ link rate): %.2f s", ideal))
@@ -53,7 +55,7 @@ struct SwarmReport {
         Output.line()
         var header = "method".padded(22) + "  time s"
         if ideal != nil { header += "  × ideal" }
-        header += "    CPU-s  CPU-s/GiB  seeder sent  × size  runs ok"
+        header += "    CPU-s  CPU-s/GiB  seeder sent  × size  retrans  runs ok"
         Output.line(header)
         for summary in summaries {
             guard let seconds = summary.seconds, let cpu = summary.cpuSeconds, let sent = summary.seederSentBytes else {
@@ -64,6 +66,7 @@ struct SwarmReport {
             if let ideal { row += String(format: "  %7.2f", seconds / ideal) }
             row += String(format: "  %7.2f  %9.2f", cpu, cpu / deliveredGiB)
             row += "  " + ByteCount.format(sent).leftPadded(11) + String(format: "  %6.2f", Double(sent) / Double(contentSize))
+            row += "  " + "\(summary.seederRetransmissions ?? 0)".leftPadded(7)
             row += "  \(summary.succeeded)/\(summary.runs)".leftPadded(9)
             Output.line(row)
             if summary.succeeded < summary.runs, let failure = summary.failure {

@@ -18,6 +18,8 @@ struct SwarmTrial {
         let cpuSeconds: Double
         /// The seeder interface's `tx_bytes` over the same span.
         let seederSentBytes: Int
+        /// TCP segments the seeder sent again over the same span, which `seederSentBytes` includes.
+        let seederRetransmissions: Int
         /// Per leecher, what it held over time.
         let progress: [[Sample]]
     }
@@ -48,6 +50,7 @@ struct SwarmTrial {
 
         let cpuBefore = processes.cpuSeconds
         let sentBefore = setup.network.transmittedBytes(of: setup.seeder)
+        let retransmittedBefore = setup.network.retransmittedSegments(of: setup.seeder)
         let started = ContinuousClock.now
         func elapsed() -> Double { (ContinuousClock.now - started).seconds }
 
@@ -82,17 +85,18 @@ struct SwarmTrial {
         let seconds = finished.compactMap { $0 }.max() ?? elapsed()
         let cpuSeconds = processes.cpuSeconds - cpuBefore
         let sent = setup.network.transmittedBytes(of: setup.seeder) - sentBefore
+        let retransmitted = setup.network.retransmittedSegments(of: setup.seeder) - retransmittedBefore
         processes.stopAll()
 
         // Checked after the clock stopped, so that no method pays for the check.
         for (index, transfer) in transfers.enumerated() where !FileComparison.identical(transfer.output, setup.content) {
             return failed("leecher \(index + 1)'s \(transfer.output) is not identical to the original", progress: progress)
         }
-        return Result(method: method, seconds: seconds, failure: nil, cpuSeconds: cpuSeconds, seederSentBytes: sent, progress: progress)
+        return Result(method: method, seconds: seconds, failure: nil, cpuSeconds: cpuSeconds, seederSentBytes: sent, seederRetransmissions: retransmitted, progress: progress)
     }
 
     private func failed(_ reason: String, progress: [[Sample]]) -> Result {
-        Result(method: method, seconds: nil, failure: reason, cpuSeconds: 0, seederSentBytes: 0, progress: progress)
+        Result(method: method, seconds: nil, failure: reason, cpuSeconds: 0, seederSentBytes: 0, seederRetransmissions: 0, progress: progress)
     }
 }
 
