@@ -162,15 +162,7 @@ struct HTTPServer {
         let port = 18_000 + Int.random(in: 0..<2000)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         if FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") {
-            let configuration = """
-                daemon off; worker_processes 1; pid \(scratch)/nginx.pid; error_log \(scratch)/error.log;
-                events { worker_connections 64; }
-                http { access_log off; sendfile on; tcp_nopush on;
-                  client_body_temp_path \(scratch); proxy_temp_path \(scratch); fastcgi_temp_path \(scratch);
-                  uwsgi_temp_path \(scratch); scgi_temp_path \(scratch);
-                  server { listen [::]:\(port); root \(root); } }
-                """
-            try configuration.write(toFile: "\(scratch)/nginx.conf", atomically: true, encoding: .utf8)
+            try nginxConfiguration(root: root, scratch: scratch, port: port).write(toFile: "\(scratch)/nginx.conf", atomically: true, encoding: .utf8)
             let pid = try Subprocess.start(["ip", "netns", "exec", namespace, "/usr/sbin/nginx", "-c", "\(scratch)/nginx.conf", "-p", scratch], logPath: "\(scratch)/nginx.log")
             usleep(300_000)
             return HTTPServer(name: "nginx", pid: pid, port: port)
@@ -178,5 +170,17 @@ struct HTTPServer {
         let pid = try Subprocess.start(["ip", "netns", "exec", namespace, "python3", "-m", "http.server", "--bind", "::", "--directory", root, "\(port)"], logPath: "\(scratch)/http.log")
         usleep(800_000)
         return HTTPServer(name: "python http.server", pid: pid, port: port)
+    }
+
+    /// nginx in the foreground serving `root` with `sendfile`, every file it writes in `scratch`.
+    static func nginxConfiguration(root: String, scratch: String, port: Int, workers: String = "1") -> String {
+        """
+        daemon off; worker_processes \(workers); pid \(scratch)/nginx.pid; error_log \(scratch)/error.log;
+        events { worker_connections 64; }
+        http { access_log off; sendfile on; tcp_nopush on;
+          client_body_temp_path \(scratch); proxy_temp_path \(scratch); fastcgi_temp_path \(scratch);
+          uwsgi_temp_path \(scratch); scgi_temp_path \(scratch);
+          server { listen [::]:\(port); root \(root); } }
+        """
     }
 }

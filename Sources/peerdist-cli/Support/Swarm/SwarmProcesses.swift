@@ -1,0 +1,100 @@
+import Foundation
+
+/// The processes of one method in one swarm trial: servers, daemons and clients, each started in
+/// a host's namespace and inside the trial's CPU accounting group, so that their CPU time is
+/// counted together and they are all stopped together.
+final class SwarmProcesses {
+    enum State: Equatable {
+        case running
+        case exited(status: Int32)
+    }
+
+    private let group: CPUAccountingGroup
+    /// Where each process's standard output and error go, one file per process.
+    let logDirectory: String
+    private var started: [pid_t] = []
+    private var exited: [pid_t: Int32] = [:]
+
+    /// - Parameter groupName: a name for the CPU accounting group, unique on this machine.
+    init(groupName: String, logDirectory: String) throws {
+        self.logDirectory = logDirectory
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        group = try CPUAccountingGroup(name: groupName)
+    }
+
+    /// CPU seconds used so far by every process started here and by their children.
+    var cpuSeconds: Double { group.cpuSeconds }
+
+    /// Starts `arguments` in `host`'s namespace with output to `<logDirectory>/<log>`.
+    @discardableResult
+    func start(_ arguments: [String], in host: BenchHosts.Host, log: String) throws -> pid_t {
+        let pid = try Subprocess.start(group.wrapping(["ip", "netns", "exec", host.namespace] + arguments), logPath: logPath(log))
+        started.append(pid)
+        return pid
+    }
+
+    func logPath(_ log: String) -> String { "\(logDirectory)/\(log)" }
+
+    /// The last lines of a process's log, for an error message.
+    func logTail(_ log: String, lines: Int = 3) -> String {
+        let text = (try? String(contentsOfFile: logPath(log), encoding: .utf8)) ?? ""
+        let tail = text.split(separator: "\n").suffix(lines).joined(separator: " / ")
+        return tail.isEmpty ? "no output" : tail
+    }
+
+    /// Whether `pid` still runs; reaps it once it has exited (and remembers how).
+    func state(of pid: pid_t) -> State {
+        if let status = exited[pid] { return .exited(status: status) }
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        guard reaped == pid else { return .running }
+        exited[pid] = status
+        return .exited(status: status)
+    }
+
+    /// Waits until `pid`'s log contains `text`; fails at once if the process exits, or after `limit`.
+    func waitForLog(_ log: String, containing text: String, pid: pid_t, limit: Duration = .seconds(20)) throws {
+        try waitUntil("\(log) to report \"\(text)\"", log: log, pid: pid, limit: limit) {
+            ((try? String(contentsOfFile: logPath(log), encoding: .utf8)) ?? "").contains(text)
+        }
+    }
+
+    /// Waits until something in `host`'s namespace accepts TCP connections on `port`.
+    func waitUntilListening(on port: Int, in host: BenchHosts.Host, log: String, pid: pid_t, limit: Duration = .seconds(20)) throws {
+        try waitUntil("\(log) to listen on port \(port)", log: log, pid: pid, limit: limit) {
+            let listening = try? Subprocess.run(["ip", "netns", "exec", host.namespace, "ss", "-Hltn", "sport = :\(port)"], captureOutput: true)
+            return !(listening ?? "").isEmpty
+        }
+    }
+
+    private func waitUntil(_ what: String, log: String, pid: pid_t, limit: Duration, _ ready: () -> Bool) throws {
+        let deadline = ContinuousClock.now + limit
+        while !ready() {
+            if case .exited(let status) = state(of: pid) {
+                throw CommandFailure("\(log) exited (wait status \(status)) before it was ready: \(logTail(log))")
+            }
+            guard ContinuousClock.now < deadline else { throw CommandFailure("gave up waiting for \(what): \(logTail(log))") }
+            try BenchInterruption.shared.check()
+            usleep(20_000)
+        }
+    }
+
+    /// Stops every process still running (SIGTERM, then SIGKILL), then anything left in the group.
+    func stopAll() {
+        for pid in started where state(of: pid) == .running {
+            kill(pid, SIGTERM)
+        }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while started.contains(where: { state(of: $0) == .running }), ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
+        for pid in started where state(of: pid) == .running {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            exited[pid] = status
+        }
+        // Children of what was started (nginx workers, rsync's per-connection processes).
+        group.remove()
+    }
+}
