@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import NIOCore
+import Synchronization
 import NIOPosix
 import PeerDistHashing
 
@@ -30,8 +31,12 @@ public enum LANDiscovery {
         }
     }
 
-    /// Asks the LAN who holds the content with `discoveryKey`, collecting answers for `window`.
-    public static func findHolders(of discoveryKey: HashValue, window: Duration = .milliseconds(400), logger: Logger) async throws -> [PeerAddress] {
+    /// Asks the LAN who holds the content with `discoveryKey`, collecting answers for `window`,
+    /// or for `settle` after the first answer (holders answer within their 1–65 ms back-off, so
+    /// a little longer catches nearly all of them; a fetch asks again later for any missed).
+    public static func findHolders(
+        of discoveryKey: HashValue, window: Duration = .milliseconds(400), settle: Duration = .milliseconds(80), logger: Logger
+    ) async throws -> [PeerAddress] {
         let devices = interfaces()
         guard !devices.isEmpty else { return [] }
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -46,6 +51,7 @@ public enum LANDiscovery {
                 try await outbound.write(AddressedEnvelope(remoteAddress: destination, data: DiscoveryMessage.whoHas(nonce: nonce, discoveryKey: discoveryKey).encoded()))
             }
             return try await withThrowingTaskGroup(of: [PeerAddress].self) { group in
+                let firstAnswer = FirstAnswer()
                 group.addTask {
                     var holders: [PeerAddress] = []
                     for try await envelope in inbound {
@@ -54,10 +60,15 @@ public enum LANDiscovery {
                         else { continue }
                         let address = PeerAddress(host: host, port: Int(port))
                         if !holders.contains(address) { holders.append(address) }
+                        firstAnswer.record()
                     }
                     return holders
                 }
-                try await Task.sleep(for: window)
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < window {
+                    if let first = firstAnswer.instant, ContinuousClock.now - first >= settle { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
                 channel.channel.close(promise: nil)
                 let holders = try await group.next() ?? []
                 logger.debug("discovery", metadata: ["holders": "\(holders)"])
@@ -81,7 +92,7 @@ public enum LANDiscovery {
     /// interface when it starts (and to each newcomer it hears), and Bye when it stops.
     static func answer(
         tcpPort: Int, identity: NodeIdentity, name: String, directory: PeerDirectory, isHeld: @escaping @Sendable (HashValue) -> Bool,
-        logger: Logger
+        announcements: HolderAnnouncements, logger: Logger
     ) async throws {
         // SO_REUSEADDR lets several nodes on one host share the port; each receives the multicast queries.
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -103,6 +114,13 @@ public enum LANDiscovery {
                             try await outbound.write(contentsOf: added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                         }
                     }
+                    // Content this node begins to hold, announced on every interface.
+                    replies.addTask {
+                        for await key in announcements.outgoing {
+                            let have = DiscoveryMessage.have(nonce: announcements.instance, discoveryKey: key, port: UInt16(tcpPort)).encoded()
+                            try await outbound.write(contentsOf: membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: have) })
+                        }
+                    }
                     for try await envelope in inbound {
                         guard let message = DiscoveryMessage(decoding: envelope.data), message.isAuthentic else { continue }
                         let reply: ByteBuffer
@@ -117,6 +135,10 @@ public enum LANDiscovery {
                             reply = hello
                         case .bye(_, let sender, _):
                             directory.left(sender)
+                            continue
+                        case .have(let nonce, let key, let senderPort) where nonce != announcements.instance:
+                            // Answers to queries go to the asker's own socket: a Have here is an announcement.
+                            if let host = scopedHost(envelope.remoteAddress) { announcements.heard(key, from: PeerAddress(host: host, port: Int(senderPort))) }
                             continue
                         default:
                             continue
@@ -140,4 +162,12 @@ public enum LANDiscovery {
             }
         }
     }
+}
+
+/// When the first answer to a query arrived.
+private final class FirstAnswer: Sendable {
+    private let value = Mutex<ContinuousClock.Instant?>(nil)
+
+    func record() { value.withLock { $0 = $0 ?? .now } }
+    var instant: ContinuousClock.Instant? { value.withLock { $0 } }
 }

@@ -42,8 +42,10 @@ public struct Fetcher: Sendable {
     public var stallTimeout: Duration = .seconds(15)
     /// Bytes per second to receive at most; `nil` for no limit.
     public var maximumRate: UInt64?
-    /// How often a fetch with discovery asks again who holds the content.
+    /// How often a fetch with discovery asks the LAN again who holds the content.
     public var rediscoveryInterval: Duration = .milliseconds(1500)
+    /// How often it looks at the holders heard announcing themselves meanwhile.
+    public var announcementInterval: Duration = .milliseconds(100)
 
     public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
         self.identity = identity
@@ -98,12 +100,14 @@ public struct Fetcher: Sendable {
     /// that fails leaves its unfinished blocks to the others, and one that sends a bad block is
     /// not asked again in this fetch.
     ///
-    /// With `discover`, the fetch also asks again every `rediscoveryInterval` who holds the
-    /// content, so peers that gain blocks meanwhile (other fetchers, in a swarm) are drawn on
-    /// too, and gives up only when nobody has delivered anything for `stallTimeout`.
+    /// With `discover`, the fetch also looks for holders as it goes: every `announcementInterval`
+    /// it takes those heard announcing themselves (`discover(false)`), and every
+    /// `rediscoveryInterval` it asks the LAN again (`discover(true)`), so peers that gain blocks
+    /// meanwhile (other fetchers, in a swarm) are drawn on too. It gives up only when nobody has
+    /// delivered anything for `stallTimeout`.
     public func fetchBlocks(
         of information: ContentInformation, contentID: ContentID, into target: any DownloadTarget,
-        discover: (@Sendable () async -> [PeerAddress])? = nil,
+        discover: (@Sendable (_ askTheLAN: Bool) async -> [PeerAddress])? = nil,
         progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws {
         let segments = information.segments
@@ -153,11 +157,14 @@ public struct Fetcher: Sendable {
                 }
             }
             func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
+            var lastQuery = ContinuousClock.now
             func scheduleDiscovery() {
                 guard let discover else { return }
+                let askTheLAN = ContinuousClock.now - lastQuery >= rediscoveryInterval
+                if askTheLAN { lastQuery = .now }
                 group.addTask {
-                    try await Task.sleep(for: rediscoveryInterval)
-                    return .discovered(await discover())
+                    try await Task.sleep(for: announcementInterval)
+                    return .discovered(await discover(askTheLAN))
                 }
             }
 

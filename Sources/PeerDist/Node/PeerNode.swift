@@ -37,6 +37,8 @@ public final class PeerNode: Sendable {
     public let counters = NodeCounters()
     /// Nodes heard announcing themselves on the LAN.
     public let peerDirectory = PeerDirectory()
+    /// Content this node begins to hold, announced on the LAN, and what others announce.
+    public let announcements = HolderAnnouncements()
     let logger: Logger
     private let listening = Mutex<[String]>([])
     private let transfers = Mutex<[ContentID: TransferStatus]>([:])
@@ -69,7 +71,7 @@ public final class PeerNode: Sendable {
                     do {
                         try await LANDiscovery.answer(
                             tcpPort: boundPort, identity: self.identity, name: ProcessInfo.processInfo.hostName, directory: self.peerDirectory,
-                            isHeld: { source.content(forDiscoveryKey: $0) != nil }, logger: self.logger)
+                            isHeld: { source.content(forDiscoveryKey: $0) != nil }, announcements: self.announcements, logger: self.logger)
                     } catch is CancellationError {
                     } catch {
                         // Without discovery the node still serves peers that name it with --peer.
@@ -154,7 +156,8 @@ public final class PeerNode: Sendable {
         let discovering = peers.isEmpty
         if discovering {
             peers = try configuration.dataDirectory.staticPeers()
-            for holder in try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) where !peers.contains(holder) {
+            for holder in try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) + announcements.holders(of: id.discoveryKey)
+            where !peers.contains(holder) {
                 peers.append(holder)
             }
         }
@@ -169,6 +172,8 @@ public final class PeerNode: Sendable {
         let download = try store.beginDownload(contentID: id, information: information)
         transfers.withLock { $0[id] = TransferStatus(contentID: id.hex, heldBytes: download.heldBytes, totalBytes: download.totalBytes, peer: nil) }
         downloads.withLock { $0[id] = download }
+        // Others fetching the same content learn of this node now, and trade blocks with it.
+        announcements.announce(id.discoveryKey)
         defer {
             transfers.withLock { _ = $0.removeValue(forKey: id) }
             downloads.withLock { _ = $0.removeValue(forKey: id) }
@@ -178,8 +183,13 @@ public final class PeerNode: Sendable {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
             // blocks meanwhile are drawn on too.
             let logger = self.logger
-            let discover: (@Sendable () async -> [PeerAddress])? = discovering
-                ? { @Sendable () async -> [PeerAddress] in (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] }
+            let announcements = self.announcements
+            let discover: (@Sendable (Bool) async -> [PeerAddress])? = discovering
+                ? { @Sendable (askTheLAN: Bool) async -> [PeerAddress] in
+                    let asked = askTheLAN ? (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] : []
+                    // This node holds the content too by now, and hears its own answers.
+                    return (asked + announcements.holders(of: id.discoveryKey)).filter { !self.isOwnAddress($0) }
+                }
                 : nil
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
                 self.transfers.withLock {
@@ -195,6 +205,14 @@ public final class PeerNode: Sendable {
         _ = try download.finish()
         try store.export(contentID: id, to: output, replacing: replace)
         return output
+    }
+
+    /// Whether `address` is this node's listener, reached on one of this host's addresses.
+    func isOwnAddress(_ address: PeerAddress) -> Bool {
+        guard listeningAddresses.contains(where: { PeerAddress(parsing: $0)?.port == address.port }) else { return false }
+        let host = address.host.split(separator: "%").first.map(String.init) ?? address.host
+        let local = ((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress?.split(separator: "%").first.map(String.init) }
+        return local.contains(host)
     }
 
     public func status() -> NodeStatus {

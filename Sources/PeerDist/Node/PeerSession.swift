@@ -25,8 +25,13 @@ struct PeerSession: Sendable {
     /// Without, it ends.
     var waitsForBlocks: Bool
     var downloadLimit: RateLimiter?
-    /// How often the peer is asked again which blocks it has, while it lacks some.
-    var availabilityInterval: Duration = .seconds(1)
+    /// How often the peer is asked again which blocks it has, while it lacks some: often for small
+    /// contents, so that fetchers in a swarm learn of each other's blocks while they are still
+    /// rare; less often for large ones, whose bitmaps cost more (about 16 KiB per second at most).
+    var availabilityInterval: Duration {
+        let bitmapBytes = (scheduler.blockCount + 7) / 8
+        return .milliseconds(min(2000, max(100, bitmapBytes * 1000 / 16384)))
+    }
     /// Called with each verified block's length.
     var received: @Sendable (UInt64) -> Void
 
