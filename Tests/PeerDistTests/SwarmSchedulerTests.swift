@@ -76,7 +76,7 @@ import Testing
         #expect(Set(blocks) == [3, 9])
     }
 
-    @Test func endgameAsksADryPeerForBlocksInFlightElsewhereAndNudgesTheLoser() {
+    @Test func endgameAsksADryPeerForBlocksInFlightElsewhereAndNudgesTheLoser() throws {
         let scheduler = Self.scheduler()
         let nudges = Mutex(0)
         scheduler.join(Self.seeder) { nudges.withLock { $0 += 1 } }
@@ -86,10 +86,11 @@ import Testing
         #expect(scheduler.take(for: Self.seeder, budget: 16).flatMap(\.blocks).count == 16)
         // Nothing open: the leecher, dry, gets one request's worth of copies.
         let copies = scheduler.take(for: Self.leecher, budget: 16)
-        #expect(copies.count == 1 && copies[0].blocks.count == 4)
+        // Four blocks from a random place: one or two requests (a run may cross a segment's end).
+        #expect(copies.flatMap(\.blocks).count == 4 && (1...2).contains(copies.count))
         // A third ask of the same blocks is refused: two copies at most, and the leecher is not dry.
         #expect(scheduler.take(for: Self.leecher, budget: 16).isEmpty)
-        let copy = copies[0]
+        let copy = try #require(copies.first)
         scheduler.delivered(segment: copy.segment, block: copy.blocks[0], by: Self.leecher)
         #expect(nudges.withLock { $0 } == 1, "the seeder is told its request lost the race")
         #expect(!scheduler.isMissing(segment: copy.segment, block: copy.blocks[0]))

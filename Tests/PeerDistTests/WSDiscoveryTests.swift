@@ -208,7 +208,7 @@ import Testing
 
     /// Random bytes, and the fixture with random damage, never crash the reader.
     @Test func survivesGarbage() throws {
-        var random = SplitMix64(seed: 0x5043_4352_44)
+        var random = SeededGenerator(seed: 0x5043_4352_44)
         let valid = try Self.fixture("pccrd-probe-v1.xml")
         var accepted = 0
         for round in 0..<2000 {
@@ -429,18 +429,5 @@ struct ProbeMatchView {
         xAddrs = try text(match.children(wsd, "XAddrs").first)
         metadataVersion = try text(match.children(wsd, "MetadataVersion").first)
         blockCounts = try text(match.children(PCCRD.Namespace.peerDist, "PeerDistData").first?.children(PCCRD.Namespace.peerDist, "BlockCount").first)
-    }
-}
-
-/// A seeded generator, so a failing garbage round can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
