@@ -26,22 +26,22 @@ enum Peerdist {
         try run(arguments)
     }
 
-    /// Output goes to files rather than pipes, so a chatty child can never block on a full pipe.
     /// Runs the binary, inside network namespace `namespace` when one is given.
     static func run(_ arguments: [String], namespace: String? = nil) throws -> CommandResult {
+        try runTool([binary.path] + arguments, namespace: namespace)
+    }
+
+    /// Runs any command (found on the `PATH`), inside network namespace `namespace` when one is
+    /// given. Output goes to files rather than pipes, so a chatty child can never block on a full pipe.
+    static func runTool(_ command: [String], namespace: String? = nil) throws -> CommandResult {
         let scratch = try ScratchDirectory()
         let outputPath = scratch.child("stdout")
         let errorPath = scratch.child("stderr")
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let process = Process()
-        if let namespace {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["ip", "netns", "exec", namespace, binary.path] + arguments
-        } else {
-            process.executableURL = binary
-            process.arguments = arguments
-        }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = (namespace.map { ["ip", "netns", "exec", $0] } ?? []) + command
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
         process.environment = environment
