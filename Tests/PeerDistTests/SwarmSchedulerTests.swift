@@ -146,3 +146,17 @@ import Testing
         #expect(estimator.window == 8)
     }
 }
+
+@Suite struct ProgressThrottleTests {
+    @Test func letsOneUpdateThroughPerIntervalAndKeepsTheLast() {
+        let throttle = ProgressThrottle(interval: .milliseconds(100))
+        let start = ContinuousClock.now
+        func update(_ held: UInt64) -> FetchProgress { FetchProgress(heldBytes: held, totalBytes: 10, receivedBytes: held, peer: nil) }
+        #expect(throttle.admits(update(1), now: start))
+        #expect(!throttle.admits(update(2), now: start + .milliseconds(50)))
+        #expect(!throttle.admits(update(3), now: start + .milliseconds(99)))
+        #expect(throttle.withheld?.heldBytes == 3, "the last one held back is kept for the end")
+        #expect(throttle.admits(update(4), now: start + .milliseconds(100)))
+        #expect(throttle.withheld == nil)
+    }
+}

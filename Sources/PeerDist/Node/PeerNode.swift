@@ -191,13 +191,17 @@ public final class PeerNode: Sendable {
                     return (asked + announcements.holders(of: id.discoveryKey)).filter { !self.isOwnAddress($0) }
                 }
                 : nil
+            // Blocks land thousands of times a second; whoever watches (a progress bar, JSON
+            // events over the control socket) hears of it ten times a second, and of the end.
+            let throttle = ProgressThrottle(interval: .milliseconds(100))
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
                 self.transfers.withLock {
                     $0[id]?.heldBytes = update.heldBytes
                     $0[id]?.peer = update.peer
                 }
-                progress(update)
+                if throttle.admits(update) { progress(update) }
             }
+            if let last = throttle.withheld { progress(last) }
         } catch {
             try? download.flush()
             throw error
@@ -313,4 +317,35 @@ public final class PeerNode: Sendable {
         }
         return reply
     }
+}
+
+/// Lets a progress update through at most once per `interval`, remembering the last one held
+/// back so that the final state can still be reported.
+final class ProgressThrottle: Sendable {
+    private struct State {
+        var lastAdmitted: ContinuousClock.Instant?
+        var withheld: FetchProgress?
+    }
+
+    private let interval: Duration
+    private let state = Mutex(State())
+
+    init(interval: Duration) {
+        self.interval = interval
+    }
+
+    func admits(_ update: FetchProgress, now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in
+            if let last = state.lastAdmitted, now - last < interval {
+                state.withheld = update
+                return false
+            }
+            state.lastAdmitted = now
+            state.withheld = nil
+            return true
+        }
+    }
+
+    /// The last update held back since the last one let through.
+    var withheld: FetchProgress? { state.withLock { $0.withheld } }
 }
