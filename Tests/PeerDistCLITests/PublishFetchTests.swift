@@ -207,19 +207,10 @@ import Testing
         }
         defer { leechers.forEach { $0.stop() } }
         // All four fetch at the same time, each through its own running node.
-        let fetches = leechers.enumerated().map { index, leecher in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["ip", "netns", "exec", network.hosts[index + 1].namespace, Peerdist.binary.path,
-                                 "fetch", uri, "--data-dir", leecher.dataDirectory, "-o", scratch.child("fetched\(index)")]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            return process
-        }
-        try fetches.forEach { try $0.run() }
-        fetches.forEach { $0.waitUntilExit() }
+        let fetches = try SwarmFetch.start(uri, on: leechers, in: network, scratch: scratch)
+        defer { fetches.forEach { $0.stop() } }
         for (index, fetch) in fetches.enumerated() {
-            #expect(fetch.terminationStatus == 0, "leecher \(index + 1) failed")
+            #expect(fetch.wait(timeout: 120) == 0, "leecher \(index + 1) failed: \(fetch.output)")
             #expect(PublishFetchTests.sameBytes(file, scratch.child("fetched\(index)")))
         }
     }

@@ -151,12 +151,12 @@ import Testing
     @Test func letsOneUpdateThroughPerIntervalAndKeepsTheLast() {
         let throttle = ProgressThrottle(interval: .milliseconds(100))
         let start = ContinuousClock.now
-        func update(_ held: UInt64) -> FetchProgress { FetchProgress(heldBytes: held, totalBytes: 10, receivedBytes: held, peer: nil) }
-        #expect(throttle.admits(update(1), now: start))
-        #expect(!throttle.admits(update(2), now: start + .milliseconds(50)))
-        #expect(!throttle.admits(update(3), now: start + .milliseconds(99)))
-        #expect(throttle.withheld?.heldBytes == 3, "the last one held back is kept for the end")
-        #expect(throttle.admits(update(4), now: start + .milliseconds(100)))
+        let first = PeerAddress(host: "fe80::1", port: 1), second = PeerAddress(host: "fe80::2", port: 1)
+        #expect(throttle.admits(first, now: start))
+        #expect(!throttle.admits(first, now: start + .milliseconds(50)))
+        #expect(!throttle.admits(second, now: start + .milliseconds(99)))
+        #expect(throttle.withheld == second, "the last one held back is kept for the end")
+        #expect(throttle.admits(first, now: start + .milliseconds(100)))
         #expect(throttle.withheld == nil)
     }
 }

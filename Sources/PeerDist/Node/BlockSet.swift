@@ -6,10 +6,13 @@
 struct BlockSet: Hashable, Sendable {
     private(set) var words: [UInt64]
     let count: Int
+    /// How many blocks are in the set, kept as bits change so that asking costs nothing.
+    private(set) var cardinality: Int
 
     init(count: Int, filled: Bool = false) {
         self.count = count
         self.words = [UInt64](repeating: filled ? .max : 0, count: (count + 63) / 64)
+        self.cardinality = filled ? count : 0
         if filled { clearTail() }
     }
 
@@ -25,9 +28,11 @@ struct BlockSet: Hashable, Sendable {
             }
             return word
         }
+        cardinality = 0
         let tail = words
         clearTail()
         guard tail == words else { return nil }
+        cardinality = words.reduce(0) { $0 + $1.nonzeroBitCount }
     }
 
     var bytes: [UInt8] {
@@ -44,16 +49,19 @@ struct BlockSet: Hashable, Sendable {
     }
 
     mutating func insert(_ block: Int) {
+        guard !contains(block) else { return }
         words[block >> 6] |= 1 << UInt64(block & 63)
+        cardinality += 1
     }
 
     mutating func remove(_ block: Int) {
+        guard contains(block) else { return }
         words[block >> 6] &= ~(1 << UInt64(block & 63))
+        cardinality -= 1
     }
 
-    var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+    var isEmpty: Bool { cardinality == 0 }
     var isFull: Bool { cardinality == count }
-    var cardinality: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
 
     /// Calls `body` with each block in both `self` and `other` (all of `other` when nil), going
     /// round from `start`, until `body` returns false.

@@ -46,6 +46,10 @@ public struct Fetcher: Sendable {
     public var rediscoveryInterval: Duration = .milliseconds(1500)
     /// How often it looks at the holders heard announcing themselves meanwhile.
     public var announcementInterval: Duration = .milliseconds(100)
+    /// How often `progress` hears of blocks landing, at most (and once more at the end): blocks
+    /// land thousands of times a second, and whoever watches (a progress bar, JSON events over
+    /// the control socket) would spend more reporting them than the fetch spends on them.
+    public var progressInterval: Duration = .milliseconds(100)
 
     public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
         self.identity = identity
@@ -112,6 +116,13 @@ public struct Fetcher: Sendable {
     ) async throws {
         let segments = information.segments
         let tally = FetchTally()
+        let throttle = ProgressThrottle(interval: progressInterval)
+        @Sendable func report(_ peer: PeerAddress) {
+            let byPeer = tally.bytesByPeer.withLock { $0 }
+            progress(FetchProgress(
+                heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: tally.received.load(ordering: .relaxed),
+                peer: peer.description, bytesByPeer: byPeer))
+        }
         // One limit for the whole fetch, shared by the connections to all peers.
         let downloadLimit = maximumRate.flatMap { $0 > 0 ? RateLimiter(bytesPerSecond: $0) : nil }
         let scheduler = SwarmScheduler(blockCounts: segments.map(\.blockCount), blocksPerRequest: blocksPerRequest) {
@@ -136,13 +147,9 @@ public struct Fetcher: Sendable {
                     target: target, counters: counters, logger: logger, stallTimeout: stallTimeout, maximumWindow: maximumWindow,
                     waitsForBlocks: discover != nil, downloadLimit: downloadLimit
                 ) { bytes in
-                    let total = tally.received.wrappingAdd(bytes, ordering: .relaxed).newValue
-                    let byPeer = tally.bytesByPeer.withLock { counts in
-                        counts[peer.description, default: 0] += bytes
-                        return counts
-                    }
-                    progress(FetchProgress(
-                        heldBytes: target.heldBytes, totalBytes: target.totalBytes, receivedBytes: total, peer: peer.description, bytesByPeer: byPeer))
+                    tally.received.wrappingAdd(bytes, ordering: .relaxed)
+                    tally.bytesByPeer.withLock { $0[peer.description, default: 0] += bytes }
+                    if throttle.admits(peer) { report(peer) }
                 }
                 group.addTask {
                     do {
@@ -174,7 +181,7 @@ public struct Fetcher: Sendable {
                 while let event = try await group.next() {
                     if scheduler.isComplete {
                         group.cancelAll()
-                        return
+                        break
                     }
                     let received = tally.received.load(ordering: .relaxed)
                     if received != lastReceived {
@@ -187,7 +194,8 @@ public struct Fetcher: Sendable {
                     case .discovered(let found):
                         for peer in found where !known.contains(peer) { known.append(peer) }
                         if ContinuousClock.now - lastProgress < stallTimeout { scheduleDiscovery() }
-                        // Peers found again whose sessions ended (they lacked blocks then) may have gained some.
+                        // Newly found peers, and known ones whose sessions ended without failing (they
+                        // closed while they had nothing wanted), are drawn on.
                         for peer in known where !running.contains(peer) && isHealthy(peer) { start(peer) }
                     }
                     if running.isEmpty, discover == nil || ContinuousClock.now - lastProgress >= stallTimeout { break }
@@ -197,6 +205,7 @@ public struct Fetcher: Sendable {
             }
             group.cancelAll()
         }
+        if let peer = throttle.withheld { report(peer) }
         let missing = scheduler.missingCount
         guard missing == 0 else {
             let reasons = tally.failures.withLock { failures in known.compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
@@ -239,4 +248,35 @@ final class Watchdog: Sendable {
             }
         }
     }
+}
+
+/// Lets progress through at most once per `interval`, remembering whether something was held
+/// back since (and from which peer), so that the end can still be reported.
+final class ProgressThrottle: Sendable {
+    private struct State {
+        var lastAdmitted: ContinuousClock.Instant?
+        var withheld: PeerAddress?
+    }
+
+    private let interval: Duration
+    private let state = Mutex(State())
+
+    init(interval: Duration) {
+        self.interval = interval
+    }
+
+    func admits(_ peer: PeerAddress, now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in
+            if let last = state.lastAdmitted, now - last < interval {
+                state.withheld = peer
+                return false
+            }
+            state.lastAdmitted = now
+            state.withheld = nil
+            return true
+        }
+    }
+
+    /// The peer of the last update held back since the last one let through.
+    var withheld: PeerAddress? { state.withLock { $0.withheld } }
 }

@@ -41,8 +41,8 @@ public final class PeerNode: Sendable {
     public let announcements = HolderAnnouncements()
     let logger: Logger
     private let listening = Mutex<[String]>([])
-    private let transfers = Mutex<[ContentID: TransferStatus]>([:])
-    private let downloads = Mutex<[ContentID: Download]>([:])
+    /// Running fetches: each one's download, and the peer that last delivered to it.
+    private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()
@@ -156,10 +156,7 @@ public final class PeerNode: Sendable {
         let discovering = peers.isEmpty
         if discovering {
             peers = try configuration.dataDirectory.staticPeers()
-            for holder in try await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger) + announcements.holders(of: id.discoveryKey)
-            where !peers.contains(holder) {
-                peers.append(holder)
-            }
+            for holder in await holders(of: id, askingTheLAN: true) where !peers.contains(holder) { peers.append(holder) }
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
@@ -170,38 +167,21 @@ public final class PeerNode: Sendable {
             information = try await fetcher.contentInformation(for: id)
         }
         let download = try store.beginDownload(contentID: id, information: information)
-        transfers.withLock { $0[id] = TransferStatus(contentID: id.hex, heldBytes: download.heldBytes, totalBytes: download.totalBytes, peer: nil) }
-        downloads.withLock { $0[id] = download }
+        transfers.withLock { $0[id] = (download, nil) }
         // Others fetching the same content learn of this node now, and trade blocks with it.
         announcements.announce(id.discoveryKey)
-        defer {
-            transfers.withLock { _ = $0.removeValue(forKey: id) }
-            downloads.withLock { _ = $0.removeValue(forKey: id) }
-        }
+        defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
         do {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
             // blocks meanwhile are drawn on too.
-            let logger = self.logger
-            let announcements = self.announcements
             let discover: (@Sendable (Bool) async -> [PeerAddress])? = discovering
-                ? { @Sendable (askTheLAN: Bool) async -> [PeerAddress] in
-                    let asked = askTheLAN ? (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] : []
-                    // This node holds the content too by now, and hears its own answers.
-                    return (asked + announcements.holders(of: id.discoveryKey)).filter { !self.isOwnAddress($0) }
-                }
+                ? { @Sendable askTheLAN in await self.holders(of: id, askingTheLAN: askTheLAN) }
                 : nil
-            // Blocks land thousands of times a second; whoever watches (a progress bar, JSON
-            // events over the control socket) hears of it ten times a second, and of the end.
-            let throttle = ProgressThrottle(interval: .milliseconds(100))
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
-                self.transfers.withLock {
-                    $0[id]?.heldBytes = update.heldBytes
-                    $0[id]?.peer = update.peer
-                }
-                if throttle.admits(update) { progress(update) }
+                self.transfers.withLock { $0[id]?.peer = update.peer }
+                progress(update)
             }
-            if let last = throttle.withheld { progress(last) }
         } catch {
             try? download.flush()
             throw error
@@ -211,12 +191,20 @@ public final class PeerNode: Sendable {
         return output
     }
 
-    /// Whether `address` is this node's listener, reached on one of this host's addresses.
-    func isOwnAddress(_ address: PeerAddress) -> Bool {
-        guard listeningAddresses.contains(where: { PeerAddress(parsing: $0)?.port == address.port }) else { return false }
-        let host = address.host.split(separator: "%").first.map(String.init) ?? address.host
-        let local = ((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress?.split(separator: "%").first.map(String.init) }
-        return local.contains(host)
+    /// The holders of `id` heard announcing it, and with `askingTheLAN` those that answer a
+    /// query; never this node itself, which answers its own queries once it holds part of the
+    /// content (a resumed fetch does from the start).
+    private func holders(of id: ContentID, askingTheLAN: Bool) async -> [PeerAddress] {
+        let asked = askingTheLAN ? (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] : []
+        let found = asked + announcements.holders(of: id.discoveryKey)
+        let ownPorts = Set(listeningAddresses.compactMap { PeerAddress(parsing: $0)?.port })
+        guard found.contains(where: { ownPorts.contains($0.port) }) else { return found }
+        let ownHosts = Set(((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress.map(Self.unscoped) })
+        return found.filter { !(ownPorts.contains($0.port) && ownHosts.contains(Self.unscoped($0.host))) }
+    }
+
+    private static func unscoped(_ host: String) -> String {
+        host.split(separator: "%").first.map(String.init) ?? host
     }
 
     public func status() -> NodeStatus {
@@ -226,12 +214,10 @@ public final class PeerNode: Sendable {
             fingerprint: identity.fingerprint, publicKey: Hex.encode(identity.publicKey.bytes),
             dataDirectory: configuration.dataDirectory.path, listening: listeningAddresses,
             published: listings.filter { $0.kind == "published" }, cached: listings.filter { $0.kind != "published" },
-            transfers: transfers.withLock { Array($0.values) }.map { transfer in
-                var transfer = transfer
-                if let id = ContentID(parsing: transfer.contentID), let download = downloads.withLock({ $0[id] }) {
-                    transfer.heldBlocks = Hex.encode(download.heldBits)
-                }
-                return transfer
+            transfers: transfers.withLock { Array($0) }.map { id, transfer in
+                TransferStatus(
+                    contentID: id.hex, heldBytes: transfer.download.heldBytes, totalBytes: transfer.download.totalBytes,
+                    peer: transfer.peer, heldBlocks: Hex.encode(transfer.download.heldBits))
             },
             counters: counters.snapshot)
     }
@@ -317,35 +303,4 @@ public final class PeerNode: Sendable {
         }
         return reply
     }
-}
-
-/// Lets a progress update through at most once per `interval`, remembering the last one held
-/// back so that the final state can still be reported.
-final class ProgressThrottle: Sendable {
-    private struct State {
-        var lastAdmitted: ContinuousClock.Instant?
-        var withheld: FetchProgress?
-    }
-
-    private let interval: Duration
-    private let state = Mutex(State())
-
-    init(interval: Duration) {
-        self.interval = interval
-    }
-
-    func admits(_ update: FetchProgress, now: ContinuousClock.Instant = .now) -> Bool {
-        state.withLock { state in
-            if let last = state.lastAdmitted, now - last < interval {
-                state.withheld = update
-                return false
-            }
-            state.lastAdmitted = now
-            state.withheld = nil
-            return true
-        }
-    }
-
-    /// The last update held back since the last one let through.
-    var withheld: FetchProgress? { state.withLock { $0.withheld } }
 }

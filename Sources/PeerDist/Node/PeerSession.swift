@@ -77,11 +77,11 @@ struct PeerSession: Sendable {
                         // What is still asked of the peer when the session ends is given back by `leave`.
                         var state = SessionState(estimator: PipeEstimator(blockSize: Int(segments.first?.blockSize ?? 65536), maximum: maximumWindow))
                         try await outbound.write(state.availabilityRequest(for: discoveryKey))
-                        eventLoop: for try await event in events {
+                        for try await event in events {
                             switch event {
                             case .message(let message):
                                 activity.touch()
-                                guard try await handle(message, &state) else { break eventLoop }
+                                try await handle(message, &state)
                             case .nudge:
                                 nudgePending.lower()
                                 try await cancelArrived(&state, outbound: outbound)
@@ -112,8 +112,8 @@ struct PeerSession: Sendable {
         }
     }
 
-    /// Handles one message; false when the session is over.
-    private func handle(_ message: PeerMessage, _ state: inout SessionState) async throws -> Bool {
+    /// Handles one message from the peer.
+    private func handle(_ message: PeerMessage, _ state: inout SessionState) async throws {
         switch message {
         case .availability(let requestID, let blockCount, let offset, let part):
             guard requestID == state.availabilityRequestID, var parts = state.availabilityParts, Int(offset) == parts.count else {
@@ -126,7 +126,7 @@ struct PeerSession: Sendable {
             let expected = (Int(blockCount) + 7) / 8
             guard parts.count == expected else {
                 state.availabilityParts = parts
-                return true
+                return
             }
             state.availabilityParts = nil
             let has = blockCount == 0 ? BlockSet(count: scheduler.blockCount) : BlockSet(bytes: parts, count: scheduler.blockCount)
@@ -138,7 +138,7 @@ struct PeerSession: Sendable {
             guard let request = state.outstanding[requestID], request.remaining.contains(block) else {
                 if state.cancelled.contains(requestID) {
                     counters.update { $0.blocksDuplicated += 1 }
-                    return true
+                    return
                 }
                 throw WireError("the peer sent block \(index) nobody asked for")
             }
@@ -146,25 +146,25 @@ struct PeerSession: Sendable {
             if !request.sawFirstBlock { state.estimator.firstBlock(after: ContinuousClock.now - request.sentAt) }
             if sealed.flags.contains(.notHeld) {
                 scheduler.returned(segment: request.segment, blocks: [block], by: peer, lacking: true)
-                return true
+                return
             }
             guard scheduler.isMissing(segment: request.segment, block: block) else {
                 // Another peer's copy came first (the endgame asks twice).
                 scheduler.returned(segment: request.segment, blocks: [block], by: peer)
                 counters.update { $0.blocksDuplicated += 1 }
-                return true
+                return
             }
             let length = try keep(sealed, segment: request.segment, block: block)
             scheduler.delivered(segment: request.segment, block: block, by: peer)
             state.estimator.delivered(length, at: .now)
             received(UInt64(length))
             if let downloadLimit {
-                // Reading less makes TCP slow the sender down.
+                // Handling more slowly delays the next requests, and with them the peer's sending.
                 try await downloadLimit.wait(for: length)
             }
 
         case .blocksDone(let requestID):
-            if state.cancelled.remove(requestID) != nil { return true }
+            if state.cancelled.remove(requestID) != nil { return }
             guard let done = state.outstanding.removeValue(forKey: requestID) else { throw WireError("the peer ended a request nobody made") }
             state.outstandingBlocks -= done.remaining.count
             // Blocks it never sent (a lying count) are open to others again.
@@ -173,7 +173,6 @@ struct PeerSession: Sendable {
         default:
             throw WireError("the peer sent an unexpected message")
         }
-        return true
     }
 
     /// Opens, verifies and writes one block; returns its length.
