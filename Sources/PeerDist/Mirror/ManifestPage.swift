@@ -68,9 +68,9 @@ public struct ManifestPage: Hashable, Sendable {
         guard HashValue(SHA256.hash(data: bytes)) == reference.hash else {
             throw MirrorError(.corruptPage, "\(subject): its bytes do not hash to its name")
         }
-        // The root bounded the count by the page's size, so this reserves no more than the page holds.
+        // Sized by what the bytes can hold, whatever the count claims.
         var entries: [MirrorEntry] = []
-        entries.reserveCapacity(reference.entryCount)
+        entries.reserveCapacity(min(reference.entryCount, bytes.count / ManifestFormat.minimumEntryBytes))
         var reader = ManifestReader(bytes, subject: subject)
         while !reader.isAtEnd {
             guard entries.count < reference.entryCount else {

@@ -23,29 +23,31 @@ enum ManifestValidator {
         guard entries.count <= ManifestFormat.maximumEntries else {
             throw MirrorError(.tooLarge, "\(entries.count) entries are more than the limit of \(ManifestFormat.maximumEntries)")
         }
-        var paths: [[UInt8]] = []
+        var paths: [PathBytes] = []
         paths.reserveCapacity(entries.count)
         var parents: [Int32] = []
         parents.reserveCapacity(entries.count)
         // Every path so far, to find parents; byte order puts a parent before its children.
-        var indexByPath: [[UInt8]: Int32] = [:]
+        var indexByPath: [PathBytes: Int32] = [:]
         indexByPath.reserveCapacity(entries.count)
         var totalFileBytes: UInt64 = 0
         var hasLinks = false
 
         for (index, entry) in entries.enumerated() {
-            let path = Array(entry.path.utf8)
-            try checkPath(path, of: entry)
+            let path = PathBytes(entry.path)
+            if let problem = path.bytes.withUnsafeBufferPointer(pathProblem) {
+                throw MirrorError(.unsafePath, path.bytes.isEmpty ? "an entry has an empty path" : "\(MirrorError.quoted(entry.path)) is not a safe path: \(problem)")
+            }
             totalFileBytes += try checkFields(of: entry)
             if let previous = paths.last {
                 guard path != previous else {
                     throw MirrorError(.collision, "\(MirrorError.quoted(entry.path)) appears twice: the names collide")
                 }
-                guard previous.lexicographicallyPrecedes(path) else {
+                guard previous < path else {
                     throw MirrorError(.unsorted, "\(MirrorError.quoted(entry.path)) comes after \(MirrorError.quoted(entries[index - 1].path)): entries must be sorted by path bytes")
                 }
             }
-            parents.append(try parent(of: path, entry: entry, in: entries, indexByPath: indexByPath))
+            parents.append(try parent(of: path.bytes, entry: entry, in: entries, indexByPath: indexByPath))
             indexByPath[path] = Int32(index)
             paths.append(path)
             if case .symlink = entry.kind { hasLinks = true }
@@ -62,27 +64,34 @@ enum ManifestValidator {
         return totalFileBytes
     }
 
-    private static func checkPath(_ bytes: [UInt8], of entry: MirrorEntry) throws(MirrorError) {
-        func unsafe(_ reason: String) -> MirrorError {
-            MirrorError(.unsafePath, "\(MirrorError.quoted(entry.path)) is not a safe path: \(reason)")
+    /// Why `path` is unsafe, or `nil`. One pass over the bytes, as it runs for every entry.
+    private static func pathProblem(_ path: UnsafeBufferPointer<UInt8>) -> String? {
+        let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
+        guard let first = path.first else { return "it is empty" }
+        guard path.count <= ManifestFormat.maximumPathBytes else {
+            return "it has \(path.count) bytes, more than \(ManifestFormat.maximumPathBytes)"
         }
-        guard let first = bytes.first else { throw MirrorError(.unsafePath, "an entry has an empty path") }
-        guard bytes.count <= ManifestFormat.maximumPathBytes else {
-            throw unsafe("it has \(bytes.count) bytes, more than \(ManifestFormat.maximumPathBytes)")
-        }
-        guard first != UInt8(ascii: "/") else { throw unsafe("it is absolute") }
-        guard !bytes.contains(0) else { throw unsafe("it contains a NUL byte") }
-        for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
-            guard !component.isEmpty else { throw unsafe("it has an empty component") }
-            guard !component.elementsEqual(dot) else { throw unsafe("it has a '.' component") }
-            guard !component.elementsEqual(dotDot) else { throw unsafe("it has a '..' component") }
-            guard component.count <= ManifestFormat.maximumComponentBytes else {
-                throw unsafe("a component has \(component.count) bytes, more than \(ManifestFormat.maximumComponentBytes)")
+        guard first != slash else { return "it is absolute" }
+        var start = 0
+        for end in 0...path.count {
+            if end < path.count {
+                if path[end] == 0 { return "it contains a NUL byte" }
+                if path[end] != slash { continue }
             }
-            guard !component.starts(with: reservedPrefix) else {
-                throw unsafe("a component starts with \"\(ManifestFormat.reservedPrefix)\", which is reserved for the follower's staging files")
+            let length = end - start
+            if length == 0 { return "it has an empty component" }
+            if length == 1, path[start] == dot { return "it has a '.' component" }
+            if length == 2, path[start] == dot, path[start + 1] == dot { return "it has a '..' component" }
+            if length > ManifestFormat.maximumComponentBytes {
+                return "a component has \(length) bytes, more than \(ManifestFormat.maximumComponentBytes)"
             }
+            if length >= reservedPrefix.count, reservedPrefix.indices.allSatisfy({ path[start + $0] == reservedPrefix[$0] }) {
+                return "a component starts with \"\(ManifestFormat.reservedPrefix)\", which is reserved for the follower's staging files"
+            }
+            start = end + 1
         }
+        return nil
     }
 
     /// Checks everything but the path and returns the file's size (0 for others).
@@ -131,11 +140,11 @@ enum ManifestValidator {
     }
 
     /// The index of the directory entry holding `path`, or -1 for the root.
-    private static func parent(of path: [UInt8], entry: MirrorEntry, in entries: [MirrorEntry], indexByPath: [[UInt8]: Int32]) throws(MirrorError) -> Int32 {
+    private static func parent(of path: [UInt8], entry: MirrorEntry, in entries: [MirrorEntry], indexByPath: [PathBytes: Int32]) throws(MirrorError) -> Int32 {
         guard let slash = path.lastIndex(of: UInt8(ascii: "/")) else { return -1 }
-        let parentPath = Array(path[..<slash])
+        let parentPath = PathBytes(Array(path[..<slash]))
         func refuse(_ what: String) -> MirrorError {
-            let shown = MirrorError.quoted(String(decoding: parentPath, as: UTF8.self))
+            let shown = MirrorError.quoted(String(decoding: parentPath.bytes, as: UTF8.self))
             return MirrorError(.missingParent, "\(MirrorError.quoted(entry.path)) is in \(shown), which is \(what)")
         }
         guard let parent = indexByPath[parentPath] else { throw refuse("not a directory entry of the manifest") }
@@ -148,7 +157,7 @@ enum ManifestValidator {
 
     fileprivate static let dot: [UInt8] = [UInt8(ascii: ".")]
     fileprivate static let dotDot: [UInt8] = [UInt8(ascii: "."), UInt8(ascii: ".")]
-    private static let reservedPrefix = Array(ManifestFormat.reservedPrefix.utf8)
+    private static let reservedPrefix: [UInt8] = Array(ManifestFormat.reservedPrefix.utf8)
 }
 
 /// Resolves link targets within the manifest's tree as the kernel would within the mirror's
@@ -169,6 +178,11 @@ private struct LinkResolver {
     struct ChildKey: Hashable {
         var parent: Int32
         var name: ArraySlice<UInt8>
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(parent)
+            name.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     let entries: [MirrorEntry]
@@ -177,13 +191,13 @@ private struct LinkResolver {
     private var resolved: [Int32: (position: Position, hops: Int)] = [:]
     private var inProgress: Set<Int32> = []
 
-    init(entries: [MirrorEntry], paths: [[UInt8]], parents: [Int32]) {
+    init(entries: [MirrorEntry], paths: [PathBytes], parents: [Int32]) {
         self.entries = entries
         self.parents = parents
         children.reserveCapacity(entries.count)
         for (index, path) in paths.enumerated() {
-            let nameStart = path.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
-            children[ChildKey(parent: parents[index], name: path[nameStart...])] = Int32(index)
+            let nameStart = path.bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+            children[ChildKey(parent: parents[index], name: path.bytes[nameStart...])] = Int32(index)
         }
     }
 

@@ -87,10 +87,9 @@ public struct MirrorManifest: Sendable {
     /// `entries` in the order of their paths' UTF-8 bytes, the order of a manifest: it does not
     /// depend on Unicode normalisation, as `String`'s own order does.
     static func sortedByPath(_ entries: [MirrorEntry]) -> [MirrorEntry] {
-        let keyed = entries.map { (path: Array($0.path.utf8), entry: $0) }
-        if keyed.indices.dropFirst().allSatisfy({ keyed[$0 - 1].path.lexicographicallyPrecedes(keyed[$0].path) }) {
-            return entries
-        }
-        return keyed.sorted { $0.path.lexicographicallyPrecedes($1.path) }.map(\.entry)
+        let paths = entries.map { PathBytes($0.path) }
+        // A tree walk usually yields them in order already.
+        if paths.indices.dropFirst().allSatisfy({ paths[$0 - 1] < paths[$0] }) { return entries }
+        return paths.indices.sorted { paths[$0] < paths[$1] }.map { entries[$0] }
     }
 }
