@@ -113,6 +113,11 @@ enum Subprocess {
         }
     }
 
+    /// "exit status 2" or "killed by signal 9", from a status `waitpid` returned.
+    static func describe(waitStatus status: Int32) -> String {
+        status & 0x7F == 0 ? "exit status \((status >> 8) & 0xFF)" : "killed by signal \(status & 0x7F)"
+    }
+
     /// User plus system CPU seconds a running process has used so far.
     static func cpuSeconds(of pid: pid_t) -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

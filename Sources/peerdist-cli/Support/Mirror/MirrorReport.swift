@@ -73,7 +73,8 @@ struct MirrorReport {
         for phase in MirrorPhase.allCases {
             guard let rows = summaries[phase] else { continue }
             Output.line()
-            Output.line("\(phase.title): \(ByteCount.format(payload(phase)))\(phase == .change ? " changed" : "") to each follower")
+            let amount = ByteCount.format(payload(phase))
+            Output.line("\(phase.title): " + (phase == .change ? "\(amount) changed, to every follower" : "the \(amount) tree to every follower"))
             Output.line("method".padded(18) + "   time s     CPU-s  on the wire  × payload  runs ok")
             for method in methods {
                 guard let summary = rows[method] else { continue }

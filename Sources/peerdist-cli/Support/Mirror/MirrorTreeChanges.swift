@@ -47,9 +47,11 @@ struct MirrorTreeChanges {
         }
 
         let rest = min(total - changes.count, small.count)
-        let added = rest * 20 / 100
-        let deleted = rest * 15 / 100
-        let renamed = rest * 15 / 100
+        // At least one of each kind once there are enough changes to go round.
+        let least = rest >= 4 ? 1 : 0
+        let added = max(least, rest * 20 / 100)
+        let deleted = max(least, rest * 15 / 100)
+        let renamed = max(least, rest * 15 / 100)
         let rewritten = rest - added - deleted - renamed
         var smallOrder = Array(small.indices)
         Self.shuffle(&smallOrder, using: &random)

@@ -10,7 +10,15 @@ struct TreeTime: Equatable, CustomStringConvertible {
 
     var timespec: Glibc.timespec { Glibc.timespec(tv_sec: seconds, tv_nsec: nanoseconds) }
 
-    var description: String { "\(seconds).\(String(format: "%09d", nanoseconds))" }
+    /// "2026-01-05 13:04:11.123456789 UTC".
+    var description: String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        var text = [CChar](repeating: 0, count: 32)
+        let length = strftime(&text, text.count, "%Y-%m-%d %H:%M:%S", &parts)
+        return String(decoding: text[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) + String(format: ".%09d UTC", nanoseconds)
+    }
 }
 
 /// The tree `peerdist bench mirror` distributes, as a plan: every directory, file (its size,

@@ -49,7 +49,7 @@ final class RsyncMirror: MirrorMethod {
                 case .running: continue
                 case .exited(status: 0): running.remove(index)
                 case .exited(let status):
-                    throw CommandFailure("follower \(index + 1)'s rsync failed (wait status \(status)): \(processes.logTail(clients[index].log))")
+                    throw CommandFailure("follower \(index + 1)'s rsync failed (\(Subprocess.describe(waitStatus: status))): \(processes.logTail(clients[index].log))")
                 }
             }
             guard !running.isEmpty else { break }

@@ -55,7 +55,7 @@ final class SwarmProcesses {
             case .exited(status: 0):
                 return (try? String(contentsOfFile: logPath(output), encoding: .utf8)) ?? ""
             case .exited(let status):
-                throw CommandFailure("\(command) failed (wait status \(status)): \(logTail(log))")
+                throw CommandFailure("\(command) failed (\(Subprocess.describe(waitStatus: status))): \(logTail(log))")
             case .running:
                 guard ContinuousClock.now < deadline else {
                     kill(pid, SIGKILL)
