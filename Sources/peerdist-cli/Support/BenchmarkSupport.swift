@@ -1,5 +1,15 @@
 import Foundation
 
+/// Figures over a benchmark's runs.
+enum Statistics {
+    /// The middle value (the mean of the middle two for an even count); `nil` for no values.
+    static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
 /// OpenSSL's own measurement of a digest's raw speed on 16 KiB buffers, in MB/s.
 enum OpenSSLSpeed {
     /// With `processes` above 1, the combined speed of that many processes (`openssl speed -multi`):

@@ -25,12 +25,15 @@ enum Subprocess {
         var peakResidentBytes: Int
     }
 
+    /// - Parameter errorPath: where the program's standard error goes (else nowhere).
     @discardableResult
-    static func run(_ arguments: [String], captureOutput: Bool = false) throws -> String {
-        try runMeasured(arguments, captureOutput: captureOutput).output
+    static func run(_ arguments: [String], captureOutput: Bool = false, errorPath: String? = nil) throws -> String {
+        try runMeasured(arguments, captureOutput: captureOutput, errorPath: errorPath).output
     }
 
-    static func runMeasured(_ arguments: [String], captureOutput: Bool = false) throws -> Measurement {
+    static func runMeasured(_ arguments: [String], captureOutput: Bool = false, errorPath: String? = nil) throws -> Measurement {
+        let errorLog = try errorPath.map(openLog)
+        defer { if let errorLog { close(errorLog) } }
         var pipe: [Int32] = [-1, -1]
         guard Glibc.pipe(&pipe) == 0 else { throw Failure(description: "cannot create a pipe") }
         // Only the child's standard output may hold the write end, or reading would never end.
@@ -38,7 +41,7 @@ enum Subprocess {
         _ = fcntl(pipe[1], F_SETFD, FD_CLOEXEC)
         defer { close(pipe[0]) }
         let started = ContinuousClock.now
-        let pid = try spawn(arguments, standardOutput: captureOutput ? pipe[1] : nil)
+        let pid = try spawn(arguments, standardOutput: captureOutput ? pipe[1] : nil, standardError: errorLog)
         close(pipe[1])
 
         var output = [UInt8]()
@@ -74,10 +77,25 @@ enum Subprocess {
     /// Starts a program in the background; standard output and error go to `logPath` (or nowhere).
     static func start(_ arguments: [String], logPath: String? = nil) throws -> pid_t {
         guard let logPath else { return try spawn(arguments, standardOutput: nil) }
-        let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard log >= 0 else { throw Failure(description: "cannot create \(logPath)") }
+        let log = try openLog(logPath)
         defer { close(log) }
         return try spawn(arguments, standardOutput: log, standardError: log)
+    }
+
+    /// Starts a program in the background with standard output to `outputPath` and standard
+    /// error to `errorPath`, for a program whose output is to be read apart from its complaints.
+    static func start(_ arguments: [String], outputPath: String, errorPath: String) throws -> pid_t {
+        let output = try openLog(outputPath)
+        defer { close(output) }
+        let error = try openLog(errorPath)
+        defer { close(error) }
+        return try spawn(arguments, standardOutput: output, standardError: error)
+    }
+
+    private static func openLog(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw Failure(description: "cannot create \(path)") }
+        return descriptor
     }
 
     /// Sends SIGTERM, then SIGKILL after `grace`, and reaps the process.
@@ -93,6 +111,11 @@ enum Subprocess {
             }
             usleep(10_000)
         }
+    }
+
+    /// "exit status 2" or "killed by signal 9", from a status `waitpid` returned.
+    static func describe(waitStatus status: Int32) -> String {
+        status & 0x7F == 0 ? "exit status \((status >> 8) & 0xFF)" : "killed by signal \(status & 0x7F)"
     }
 
     /// User plus system CPU seconds a running process has used so far.

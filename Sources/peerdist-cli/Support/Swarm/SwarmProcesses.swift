@@ -33,6 +33,40 @@ final class SwarmProcesses {
         return pid
     }
 
+    /// Starts `arguments` in `host`'s namespace with standard output to `<logDirectory>/<output>`
+    /// and standard error to `<logDirectory>/<log>`.
+    @discardableResult
+    func start(_ arguments: [String], in host: BenchHosts.Host, log: String, output: String) throws -> pid_t {
+        let pid = try Subprocess.start(
+            group.wrapping(["ip", "netns", "exec", host.namespace] + arguments), outputPath: logPath(output), errorPath: logPath(log))
+        started.append(pid)
+        return pid
+    }
+
+    /// Runs `arguments` in `host`'s namespace to the end and returns its standard output; throws
+    /// with the tail of its standard error (kept in `log`) when it fails, or when it still runs
+    /// at `deadline` (it is then killed).
+    func run(_ arguments: [String], in host: BenchHosts.Host, log: String, until deadline: ContinuousClock.Instant) throws -> String {
+        let output = "\(log).out"
+        let pid = try start(arguments, in: host, log: log, output: output)
+        let command = arguments.prefix(3).map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
+        while true {
+            switch state(of: pid) {
+            case .exited(status: 0):
+                return (try? String(contentsOfFile: logPath(output), encoding: .utf8)) ?? ""
+            case .exited(let status):
+                throw CommandFailure("\(command) failed (\(Subprocess.describe(waitStatus: status))): \(logTail(log))")
+            case .running:
+                guard ContinuousClock.now < deadline else {
+                    kill(pid, SIGKILL)
+                    throw CommandFailure("\(command) had not finished at the time limit: \(logTail(log))")
+                }
+                try BenchInterruption.shared.check()
+                usleep(5_000)
+            }
+        }
+    }
+
     func logPath(_ log: String) -> String { "\(logDirectory)/\(log)" }
 
     /// The last lines of a process's log, for an error message.

@@ -32,9 +32,9 @@ struct SwarmReport {
             let good = mine.filter { $0.seconds != nil }
             return Summary(
                 method: method, runs: mine.count, succeeded: good.count,
-                seconds: Self.median(good.compactMap(\.seconds)), cpuSeconds: Self.median(good.map(\.cpuSeconds)),
-                seederSentBytes: Self.median(good.map { Double($0.seederSentBytes) }).map { Int($0) },
-                seederRetransmissions: Self.median(good.map { Double($0.seederRetransmissions) }).map { Int($0) },
+                seconds: Statistics.median(good.compactMap(\.seconds)), cpuSeconds: Statistics.median(good.map(\.cpuSeconds)),
+                seederSentBytes: Statistics.median(good.map { Double($0.seederSentBytes) }).map { Int($0) },
+                seederRetransmissions: Statistics.median(good.map { Double($0.seederRetransmissions) }).map { Int($0) },
                 failure: mine.first { $0.failure != nil }?.failure)
         }
     }
@@ -88,12 +88,6 @@ struct SwarmReport {
             Output.line(baseline.method.title.padded(22)
                 + String(format: "  %6.2f  %9.2f  %11.2f", time / theirTime, cpu / max(theirCPU, 0.001), Double(sent) / Double(max(theirSent, 1))))
         }
-    }
-
-    private static func median(_ values: [Double]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }
 

@@ -1,0 +1,64 @@
+import Foundation
+
+/// rsync as a mirror is usually kept: `rsync --daemon` on the publisher exports the tree as a
+/// module, and every follower runs `rsync -a --delete` from it, all at once, in every phase. After
+/// a change rsync's delta transfer sends only what differs in files it finds at the same path
+/// (renamed files travel whole); the publisher sends every follower's copy itself.
+final class RsyncMirror: MirrorMethod {
+    private static let port = 8730
+    private static let module = "tree"
+
+    private let setup: MirrorSetup
+    private let processes: SwarmProcesses
+
+    init(setup: MirrorSetup, processes: SwarmProcesses) {
+        self.setup = setup
+        self.processes = processes
+    }
+
+    func prepare() throws {
+        let configuration = """
+            pid file = \(setup.directory)/rsyncd.pid
+            use chroot = no
+            # Without a chroot the daemon would otherwise rewrite every symbolic link it sends.
+            munge symlinks = no
+            # The tree belongs to root; without this the daemon would read it as nobody.
+            uid = root
+            gid = root
+            [\(Self.module)]
+                path = \(setup.publisherTree)
+                read only = yes
+            """
+        let path = "\(setup.directory)/rsyncd.conf"
+        try configuration.write(toFile: path, atomically: true, encoding: .utf8)
+        let log = "rsyncd.log"
+        let pid = try processes.start(["rsync", "--daemon", "--no-detach", "--config=\(path)", "--port=\(Self.port)"], in: setup.publisher, log: log)
+        try processes.waitUntilListening(on: Self.port, in: setup.publisher, log: log, pid: pid)
+    }
+
+    func synchronize(phase: String, deadline: ContinuousClock.Instant) throws -> Double? {
+        let clients = try setup.followers.enumerated().map { index, follower in
+            let source = "rsync://[\(setup.publisher.address)%\(follower.interface)]:\(Self.port)/\(Self.module)/"
+            let log = "follower\(index + 1)-rsync-\(phase).log"
+            return (pid: try processes.start(["rsync", "-a", "--delete", source, "\(setup.followerTree(index))/"], in: follower, log: log), log: log)
+        }
+        var running = Set(clients.indices)
+        while !running.isEmpty {
+            for index in running.sorted() {
+                switch processes.state(of: clients[index].pid) {
+                case .running: continue
+                case .exited(status: 0): running.remove(index)
+                case .exited(let status):
+                    throw CommandFailure("follower \(index + 1)'s rsync failed (\(Subprocess.describe(waitStatus: status))): \(processes.logTail(clients[index].log))")
+                }
+            }
+            guard !running.isEmpty else { break }
+            guard ContinuousClock.now < deadline else {
+                throw CommandFailure("timed out with the rsync of follower\(running.count == 1 ? "" : "s") \(running.sorted().map { "\($0 + 1)" }.joined(separator: ", ")) still running")
+            }
+            try BenchInterruption.shared.check()
+            usleep(5_000)
+        }
+        return nil
+    }
+}
