@@ -273,6 +273,9 @@ public final class MirrorUpdate: Sendable {
         }
     }
 
+    /// How many operations the commit's journal holds.
+    var operationCount: Int { plan.operations.count }
+
     /// Removes the staging directory; the tree stays on the applied version. Does nothing once a
     /// commit has written its journal.
     public func abandon() {
@@ -316,7 +319,9 @@ public final class MirrorUpdate: Sendable {
     private static func finish(_ runner: JournalRunner, root: DirectoryHandle) throws(MirrorError) {
         try runner.syncTouchedDirectories()
         try MirrorJournal.remove(in: root)
-        try root.removeTree(MirrorNames.staging)
+        // The tree is on the new version now; a staging directory that resists removal holds
+        // nothing needed, and the next `prepare` or `recover` removes it.
+        try? root.removeTree(MirrorNames.staging)
         root.sync()
     }
 

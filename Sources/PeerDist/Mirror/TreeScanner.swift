@@ -20,14 +20,22 @@ import Glibc
 public struct TreeScanner: Sendable {
     public let root: String
     public let threads: Int
+    /// Called with a file's path after each full read of it, before its stamp is checked again
+    /// (lets tests change a file at exactly that moment).
+    let afterReading: (@Sendable (_ path: String) -> Void)?
 
     /// How many times a file that changes while it is read is read again before it is reported.
     static let attempts = 3
 
     /// - Parameter threads: hashing threads; defaults to one per online processor.
     public init(root: String, threads: Int? = nil) {
+        self.init(root: root, threads: threads, afterReading: nil)
+    }
+
+    init(root: String, threads: Int?, afterReading: (@Sendable (_ path: String) -> Void)?) {
         self.root = root
         self.threads = max(1, threads ?? FileHasher.processorCount)
+        self.afterReading = afterReading
     }
 
     /// Scans the tree, reusing `cache`'s chunks for files whose stamps it still matches.
@@ -66,13 +74,14 @@ public struct TreeScanner: Sendable {
         let next = Atomic<Int>(0)
         let failure = Mutex<MirrorError?>(nil)
         let workers = max(1, min(threads, files.count))
+        let afterReading = afterReading
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let hasher = FileChunkHasher()
             while true {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard index < files.count else { return }
                 do throws(MirrorError) {
-                    let outcome = try Self.hash(files[index], root: root, hasher: hasher)
+                    let outcome = try Self.hash(files[index], root: root, hasher: hasher, afterReading: afterReading)
                     outcomes.withLock { $0[index] = outcome }
                 } catch {
                     failure.withLock { if $0 == nil { $0 = error } }
@@ -86,8 +95,10 @@ public struct TreeScanner: Sendable {
         return outcomes.withLock { $0 }
     }
 
-    /// Reads one file until two `fstat`s around a full read agree.
-    private static func hash(_ file: Walk.PendingFile, root: DirectoryHandle, hasher: borrowing FileChunkHasher) throws(MirrorError) -> HashOutcome {
+    /// Reads one file until two `fstat`s around a full read agree, and the path still names it.
+    private static func hash(
+        _ file: Walk.PendingFile, root: DirectoryHandle, hasher: borrowing FileChunkHasher, afterReading: (@Sendable (String) -> Void)?
+    ) throws(MirrorError) -> HashOutcome {
         let (parentPath, name) = TreeWalker.split(file.path)
         for attempt in 1...attempts {
             guard let parent = try root.openDirectory(components: parentPath.split(separator: "/")) else { return .vanished }
@@ -101,8 +112,12 @@ public struct TreeScanner: Sendable {
             let before = try opened.status()
             guard before.kind == .file else { return .vanished }
             let (chunks, length) = try hasher.chunks(of: opened)
+            afterReading?(file.path)
             let after = try opened.status()
-            guard length == before.size, after.stamp == before.stamp else { continue }
+            // The path must still lead to the file read: a file renamed over it meanwhile is
+            // the one to record.
+            let current = try parent.status(name)
+            guard length == before.size, after.stamp == before.stamp, current?.stamp == after.stamp else { continue }
             let entry = MirrorEntry(path: file.path, kind: .file(chunks: chunks), mode: before.mode, modified: before.modified)
             return .hashed(entry, before.stamp, attempts: attempt)
         }
