@@ -50,14 +50,15 @@ public struct TreeScanner: Sendable {
         result.statistics.filesReused = walk.reused.count
         for (pending, outcome) in zip(walk.pending, hashed) {
             switch outcome {
-            case .hashed(let entry, let stamp, let attempts):
+            case .hashed(let entry, let stamp, let bytesRead):
                 result.entries.append(entry)
                 result.statistics.filesHashed += 1
-                result.statistics.bytesHashed += entry.size * UInt64(attempts)
+                result.statistics.bytesHashed += bytesRead
                 if !RacyStamp.isRacy(stamp, scanStarted: started) {
                     result.cache.records[entry.path] = ScanCache.Record(stamp: stamp, chunks: entry.chunks)
                 }
-            case .changedWhileHashing:
+            case .changedWhileHashing(let bytesRead):
+                result.statistics.bytesHashed += bytesRead
                 result.skipped.append(SkippedPath(path: pending.path, reason: .changedWhileHashing))
             case .vanished:
                 break
@@ -100,7 +101,8 @@ public struct TreeScanner: Sendable {
         _ file: Walk.PendingFile, root: DirectoryHandle, hasher: borrowing FileChunkHasher, afterReading: (@Sendable (String) -> Void)?
     ) throws(MirrorError) -> HashOutcome {
         let (parentPath, name) = TreeWalker.split(file.path)
-        for attempt in 1...attempts {
+        var bytesRead: UInt64 = 0
+        for _ in 1...attempts {
             guard let parent = try root.openDirectory(components: parentPath.split(separator: "/")) else { return .vanished }
             let opened: OpenFile
             do throws(MirrorError) {
@@ -112,6 +114,7 @@ public struct TreeScanner: Sendable {
             let before = try opened.status()
             guard before.kind == .file else { return .vanished }
             let (chunks, length) = try hasher.chunks(of: opened)
+            bytesRead += length
             afterReading?(file.path)
             let after = try opened.status()
             // The path must still lead to the file read: a file renamed over it meanwhile is
@@ -119,14 +122,14 @@ public struct TreeScanner: Sendable {
             let current = try parent.status(name)
             guard length == before.size, after.stamp == before.stamp, current?.stamp == after.stamp else { continue }
             let entry = MirrorEntry(path: file.path, kind: .file(chunks: chunks), mode: before.mode, modified: before.modified)
-            return .hashed(entry, before.stamp, attempts: attempt)
+            return .hashed(entry, before.stamp, bytesRead: bytesRead)
         }
-        return .changedWhileHashing
+        return .changedWhileHashing(bytesRead: bytesRead)
     }
 
     private enum HashOutcome: Sendable {
-        case hashed(MirrorEntry, PathStamp, attempts: Int)
-        case changedWhileHashing
+        case hashed(MirrorEntry, PathStamp, bytesRead: UInt64)
+        case changedWhileHashing(bytesRead: UInt64)
         /// Gone, or no longer a regular file: the tree changed under the scan, and the path is
         /// left out as if the walk had not seen it.
         case vanished
