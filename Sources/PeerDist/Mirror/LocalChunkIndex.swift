@@ -1,0 +1,172 @@
+import Crypto
+import PeerDistHashing
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where this node holds each chunk of a mirrored tree: chunk hash → places in files below
+/// `root`. A publisher serves peers from its scanned files; a follower from the version it applied
+/// and from the staging files an update has filled, and reuses the same chunks to build the next
+/// version without fetching them.
+///
+/// Files change behind the index's back, so `read` checks every chunk's SHA-256 before handing it
+/// out, tries the chunk's other locations when one no longer holds it, and forgets locations found
+/// stale. Paths are opened from the root one `O_NOFOLLOW` component at a time, so a link swapped
+/// into the tree cannot make the index read outside it. Thread-safe.
+public final class LocalChunkIndex: Sendable {
+    /// A chunk's bytes in a file: `length` bytes at `offset` of `path`, relative to the root.
+    public struct Location: Hashable, Sendable {
+        public var path: String
+        public var offset: UInt64
+        public var length: UInt32
+
+        public init(path: String, offset: UInt64, length: UInt32) {
+            self.path = path
+            self.offset = offset
+            self.length = length
+        }
+    }
+
+    public let root: String
+    private let rootHandle: DirectoryHandle
+    private let table: Mutex<[HashValue: [Location]]>
+    /// Locations kept per chunk: enough to survive several changed files, without a file of
+    /// zeros (one chunk repeated thousands of times) growing the index without bound.
+    static let locationsPerChunk = 16
+
+    /// Indexes the chunks of the files among `entries`, as laid out below `root`.
+    public init(root: String, entries: [MirrorEntry] = []) throws(MirrorError) {
+        self.root = root
+        rootHandle = try DirectoryHandle.open(root: root)
+        table = Mutex(Self.locations(of: entries))
+    }
+
+    /// Distinct chunks with at least one location.
+    public var chunkCount: Int { table.withLock { $0.count } }
+
+    public func contains(_ hash: HashValue) -> Bool {
+        table.withLock { $0[hash] != nil }
+    }
+
+    public func locations(of hash: HashValue) -> [Location] {
+        table.withLock { $0[hash] ?? [] }
+    }
+
+    /// Adds one more place that holds a chunk.
+    public func add(_ hash: HashValue, at location: Location) {
+        table.withLock { Self.insert(hash, location, into: &$0) }
+    }
+
+    /// Adds every chunk of the file at `path` (relative to the root), laid out from its start.
+    public func add(file path: String, chunks: [ChunkReference]) {
+        table.withLock { table in
+            var offset: UInt64 = 0
+            for chunk in chunks {
+                Self.insert(chunk.hash, Location(path: path, offset: offset, length: chunk.length), into: &table)
+                offset += UInt64(chunk.length)
+            }
+        }
+    }
+
+    /// Forgets every location in the file at `path`.
+    public func removeLocations(inFile path: String) {
+        table.withLock { table in
+            for (hash, locations) in table where locations.contains(where: { $0.path == path }) {
+                let kept = locations.filter { $0.path != path }
+                table[hash] = kept.isEmpty ? nil : kept
+            }
+        }
+    }
+
+    /// Replaces everything known with the files among `entries`: after an update, the tree is the
+    /// new version and staging files are gone.
+    public func replace(with entries: [MirrorEntry]) {
+        let fresh = Self.locations(of: entries)
+        table.withLock { $0 = fresh }
+    }
+
+    /// The chunk's bytes from the first location that still holds them (same length, same
+    /// SHA-256); nil when none does.
+    public func read(_ chunk: ChunkReference) -> [UInt8]? {
+        for location in locations(of: chunk.hash) where location.length == chunk.length {
+            switch read(chunk, at: location) {
+            case .verified(let bytes):
+                return bytes
+            case .stale:
+                forget(chunk.hash, at: location)
+            case .unreadable:
+                continue
+            }
+        }
+        return nil
+    }
+
+    /// Copies the chunk's verified bytes into `buffer` (at least `chunk.length` bytes); false when
+    /// no location holds them.
+    public func read(_ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard buffer.count >= Int(chunk.length), let bytes = read(chunk) else { return false }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return true
+    }
+
+    private enum ReadOutcome {
+        case verified([UInt8])
+        /// The file is gone or holds other bytes there now.
+        case stale
+        /// A failure that may pass (out of descriptors, permissions): the location is kept.
+        case unreadable
+    }
+
+    private func read(_ chunk: ChunkReference, at location: Location) -> ReadOutcome {
+        let (parentPath, name) = TreeWalker.split(location.path)
+        let file: OpenFile
+        do throws(MirrorError) {
+            guard let parent = try rootHandle.openDirectory(components: parentPath.split(separator: "/")) else { return .stale }
+            file = try parent.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+        } catch {
+            return error.hasErrno(ENOENT) || error.hasErrno(ELOOP) ? .stale : .unreadable
+        }
+        let count = Int(chunk.length)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(MirrorError) {
+                initialized = try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: location.offset)
+            } catch {
+                failed = true
+                initialized = 0
+            }
+        }
+        if failed { return .unreadable }
+        guard bytes.count == count, HashValue(SHA256.hash(data: bytes)) == chunk.hash else { return .stale }
+        return .verified(bytes)
+    }
+
+    private func forget(_ hash: HashValue, at location: Location) {
+        table.withLock { table in
+            guard let locations = table[hash] else { return }
+            let kept = locations.filter { $0 != location }
+            table[hash] = kept.isEmpty ? nil : kept
+        }
+    }
+
+    private static func locations(of entries: [MirrorEntry]) -> [HashValue: [Location]] {
+        var table: [HashValue: [Location]] = [:]
+        for entry in entries {
+            var offset: UInt64 = 0
+            for chunk in entry.chunks {
+                insert(chunk.hash, Location(path: entry.path, offset: offset, length: chunk.length), into: &table)
+                offset += UInt64(chunk.length)
+            }
+        }
+        return table
+    }
+
+    private static func insert(_ hash: HashValue, _ location: Location, into table: inout [HashValue: [Location]]) {
+        var locations = table[hash] ?? []
+        guard locations.count < locationsPerChunk, !locations.contains(location) else { return }
+        locations.append(location)
+        table[hash] = locations
+    }
+}

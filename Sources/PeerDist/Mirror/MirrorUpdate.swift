@@ -1,0 +1,435 @@
+import PeerDistHashing
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns a follower's directory from the version it applied into a new one, so that no reader
+/// ever sees a half-written file and a crash at any point ends on one version or the other.
+///
+/// 1. `prepare` builds every file and link that is new or different in
+///    `DIR/.peerdist-staging/` (mode 0700), filling each file with the chunks this node already
+///    holds (read from the applied version's files and from other staged files, each checked
+///    against its SHA-256). It returns the chunks still missing, each once with every place it
+///    goes. The tree itself is not touched.
+/// 2. `store` writes a fetched chunk at every place that needs it.
+/// 3. `commit`, once nothing is missing, flushes the staged files with their modes and times,
+///    writes `DIR/.peerdist-journal`, makes its operations (`UpdatePlan` lists their order),
+///    flushes the directories, and removes the journal and staging directory.
+///
+/// `recover(directory:)` is for start-up: it finishes a commit the journal records, or discards a
+/// staging directory without one (the tree is still on the applied version).
+///
+/// Local changes are never lost: a path the commit has to replace or remove that no longer
+/// matches the stamp the applied version recorded is renamed to `NAME.peerdist-conflict-<version>`
+/// in its directory first (see `JournalRunner`). Paths neither version has are left alone.
+///
+/// Nothing is written outside DIR: every operation is relative to directory descriptors opened
+/// without following links, and a link or file found where a directory is needed is moved aside.
+///
+/// A failure during `prepare` or `store` (a full disk included) removes the staging directory
+/// and leaves the tree exactly on the applied version; so does one in `commit` before the journal
+/// is written. One after that leaves the journal for `recover`. One update at a time per
+/// directory; an update dropped without `commit` or `abandon` leaves its staging directory for
+/// the next `prepare` or `recover` to remove. Thread-safe.
+public final class MirrorUpdate: Sendable {
+    /// A place a missing chunk goes: `offset` in the new version's file at `path`.
+    public struct Destination: Hashable, Sendable {
+        public let path: String
+        public let offset: UInt64
+    }
+
+    /// A chunk no local file holds, and every place in the new version that needs it.
+    public struct MissingChunk: Hashable, Sendable {
+        public let chunk: ChunkReference
+        public let destinations: [Destination]
+    }
+
+    /// Bytes of the distinct chunks the staged files need: held (filled locally or stored) and
+    /// missing (still to fetch).
+    public struct Progress: Hashable, Sendable {
+        public var missingChunks: Int
+        public var missingBytes: UInt64
+        public var heldBytes: UInt64
+    }
+
+    public let directory: String
+    /// The version being applied; also names conflicts (`NAME.peerdist-conflict-<version>`).
+    public let version: UInt64
+    /// Where staged chunks are announced, so this node can serve them before the commit.
+    public let index: LocalChunkIndex
+
+    private let root: DirectoryHandle
+    private let staging: DirectoryHandle
+    private let applied: AppliedTree
+    private let target: [MirrorEntry]
+    private let plan: UpdatePlan
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        enum Phase { case prepared, committed, abandoned, journaled }
+        var phase = Phase.prepared
+        var missing: [HashValue: Wanted]
+        var heldBytes: UInt64
+        var writer: StagingWriter
+    }
+
+    /// A chunk and the staged files it goes into.
+    struct Wanted {
+        var chunk: ChunkReference
+        var destinations: [StagedDestination]
+    }
+
+    struct StagedDestination {
+        var staged: String
+        var path: String
+        var offset: UInt64
+    }
+
+    private init(
+        directory: String, version: UInt64, index: LocalChunkIndex, root: DirectoryHandle, staging: DirectoryHandle,
+        applied: AppliedTree, target: [MirrorEntry], plan: UpdatePlan, missing: [HashValue: Wanted], heldBytes: UInt64
+    ) {
+        self.directory = directory
+        self.version = version
+        self.index = index
+        self.root = root
+        self.staging = staging
+        self.applied = applied
+        self.target = target
+        self.plan = plan
+        state = Mutex(State(missing: missing, heldBytes: heldBytes, writer: StagingWriter(staging: staging)))
+    }
+
+    // MARK: Prepare
+
+    /// Builds the staging directory for turning `directory` from `applied` into `entries`
+    /// (sorted by path, parents listed as directories, as a validated manifest has them).
+    ///
+    /// - Parameter index: the chunks this node holds, which staged chunks are added to; by default
+    ///   an index of `applied`'s files.
+    public static func prepare(
+        directory: String, from applied: AppliedTree, to entries: [MirrorEntry], version: UInt64, index: LocalChunkIndex? = nil
+    ) throws(MirrorError) -> MirrorUpdate {
+        let root = try DirectoryHandle.open(root: directory)
+        if let journal = try? MirrorJournal.read(in: root) {
+            throw MirrorError(.invalidState, "\(directory): the commit of version \(journal.version) was interrupted; MirrorUpdate.recover(directory:) finishes it first")
+        }
+        if try root.status(MirrorNames.journal) != nil {
+            throw MirrorError(.invalidState, "\(directory): an unreadable journal is in the way (\(MirrorNames.journal))")
+        }
+        let plan = try UpdatePlan(applied: applied, target: entries, walker: TreeWalker(root: root))
+        let chunks: LocalChunkIndex
+        if let index {
+            chunks = index
+        } else {
+            chunks = try LocalChunkIndex(root: directory, entries: applied.entries)
+        }
+
+        // Leftovers of an update that was dropped or died before its commit.
+        try root.removeTree(MirrorNames.staging)
+        do throws(MirrorError) {
+            try root.makeDirectory(MirrorNames.staging, mode: 0o700)
+            guard let staging = try root.openDirectory(MirrorNames.staging) else {
+                throw MirrorError(.io, "\(root.display(MirrorNames.staging)): not a directory after making it one")
+            }
+            var writer = StagingWriter(staging: staging)
+            let (missing, heldBytes) = try fill(plan, staging: staging, writer: &writer, index: chunks)
+            return MirrorUpdate(
+                directory: directory, version: version, index: chunks, root: root, staging: staging,
+                applied: applied, target: entries, plan: plan, missing: missing, heldBytes: heldBytes)
+        } catch {
+            try? root.removeTree(MirrorNames.staging)
+            throw error
+        }
+    }
+
+    /// Makes the staged files (their full size reserved) and links, and fills every chunk the
+    /// index holds; returns the rest.
+    private static func fill(
+        _ plan: UpdatePlan, staging: DirectoryHandle, writer: inout StagingWriter, index: LocalChunkIndex
+    ) throws(MirrorError) -> (missing: [HashValue: Wanted], heldBytes: UInt64) {
+        var wanted: [HashValue: Wanted] = [:]
+        var order: [HashValue] = []
+        for staged in plan.stagedFiles {
+            let file = try staging.openFile(staged.name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+            do throws(MirrorError) {
+                try file.reserve(staged.entry.size)
+            } catch where error.code == .noSpace {
+                throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(staged.entry.path) (\(staged.entry.size) bytes)", errno: error.errno)
+            }
+            var offset: UInt64 = 0
+            for chunk in staged.entry.chunks {
+                let destination = StagedDestination(staged: staged.name, path: staged.entry.path, offset: offset)
+                if wanted[chunk.hash] == nil {
+                    wanted[chunk.hash] = Wanted(chunk: chunk, destinations: [])
+                    order.append(chunk.hash)
+                }
+                wanted[chunk.hash]?.destinations.append(destination)
+                offset += UInt64(chunk.length)
+            }
+        }
+        for link in plan.stagedLinks {
+            guard case .symlink(let target) = link.entry.kind else { continue }
+            try staging.makeSymlink(link.name, target: target)
+            try staging.setModified(link.name, to: link.entry.modified)
+        }
+
+        var heldBytes: UInt64 = 0
+        for hash in order {
+            guard let chunk = wanted[hash], let bytes = index.read(chunk.chunk) else { continue }
+            try writer.write(bytes, to: chunk.destinations)
+            index.add(chunk.destinations, of: chunk.chunk)
+            heldBytes += UInt64(chunk.chunk.length)
+            wanted[hash] = nil
+        }
+        return (wanted, heldBytes)
+    }
+
+    // MARK: Fetching
+
+    /// The chunks still missing, in no particular order.
+    public var missing: [MissingChunk] {
+        state.withLock { state in
+            state.missing.values.map { wanted in
+                MissingChunk(chunk: wanted.chunk, destinations: wanted.destinations.map { Destination(path: $0.path, offset: $0.offset) })
+            }
+        }
+    }
+
+    public var progress: Progress {
+        state.withLock { state in
+            Progress(
+                missingChunks: state.missing.count,
+                missingBytes: state.missing.values.reduce(0) { $0 + UInt64($1.chunk.length) },
+                heldBytes: state.heldBytes)
+        }
+    }
+
+    /// Writes a fetched chunk, whose hash the caller has checked, wherever it is missing; false
+    /// when it is not (any more). A failure abandons the update (the tree stays as it was).
+    @discardableResult
+    public func store(_ bytes: [UInt8], for chunk: ChunkReference) throws(MirrorError) -> Bool {
+        try state.withLock { (state) throws(MirrorError) -> Bool in
+            guard state.phase == .prepared else { throw phaseError(state.phase) }
+            guard let wanted = state.missing[chunk.hash] else { return false }
+            guard bytes.count == Int(wanted.chunk.length) else {
+                throw MirrorError(.invalidArgument, "\(directory): \(bytes.count) bytes stored for chunk \(chunk.hash) of \(wanted.chunk.length) bytes")
+            }
+            do throws(MirrorError) {
+                try state.writer.write(bytes, to: wanted.destinations)
+            } catch {
+                discardStaging(&state)
+                throw error
+            }
+            state.missing[chunk.hash] = nil
+            state.heldBytes += UInt64(wanted.chunk.length)
+            index.add(wanted.destinations, of: wanted.chunk)
+            return true
+        }
+    }
+
+    // MARK: Commit
+
+    /// Places the new version; returns it with the stamps its paths have now, and the local
+    /// changes that were moved aside. Throws `.incomplete` while chunks are missing.
+    public func commit() throws(MirrorError) -> MirrorCommit {
+        try commit(stoppingAfter: nil)
+    }
+
+    /// `commit`, optionally stopping after `limit` journal operations as if the process died
+    /// there (for tests of recovery).
+    func commit(stoppingAfter limit: Int?) throws(MirrorError) -> MirrorCommit {
+        try state.withLock { (state) throws(MirrorError) -> MirrorCommit in
+            guard state.phase == .prepared else { throw phaseError(state.phase) }
+            guard state.missing.isEmpty else {
+                let bytes = state.missing.values.reduce(0) { $0 + UInt64($1.chunk.length) }
+                throw MirrorError(.incomplete, "\(directory): \(state.missing.count) chunks (\(bytes) bytes) still missing")
+            }
+            state.writer.close()
+            do throws(MirrorError) {
+                for staged in plan.stagedFiles {
+                    let file = try staging.openFile(staged.name, flags: O_WRONLY)
+                    try file.setAttributes(mode: staged.entry.mode, modified: staged.entry.modified)
+                    try file.sync()
+                }
+                staging.sync()
+                try MirrorJournal(version: version, operations: plan.operations).write(in: root)
+            } catch {
+                discardStaging(&state)
+                throw error
+            }
+            // From here on the journal is the truth: a failure leaves it for `recover`.
+            state.phase = .journaled
+            let runner = JournalRunner(root: root, staging: staging, version: version)
+            try runner.run(plan.operations, stoppingAfter: limit)
+            try Self.finish(runner, root: root)
+            state.phase = .committed
+
+            let stamps = try currentStamps()
+            index.replace(with: target)
+            return MirrorCommit(applied: AppliedTree(version: version, entries: target, stamps: stamps), movedAside: runner.movedAside)
+        }
+    }
+
+    /// How many operations the commit's journal holds.
+    var operationCount: Int { plan.operations.count }
+
+    /// Removes the staging directory; the tree stays on the applied version. Does nothing once a
+    /// commit has written its journal.
+    public func abandon() {
+        state.withLock { state in
+            if state.phase == .prepared { discardStaging(&state) }
+        }
+    }
+
+    /// The new version's stamps: fresh ones for what the commit made, the applied ones for files
+    /// it left alone.
+    private func currentStamps() throws(MirrorError) -> [String: PathStamp] {
+        let walker = TreeWalker(root: root)
+        var stamps: [String: PathStamp] = [:]
+        for entry in target {
+            if case .file = entry.kind, plan.untouched.contains(entry.path), let stamp = applied.stamps[entry.path] {
+                stamps[entry.path] = stamp
+            } else if let status = try walker.status(entry.path) {
+                stamps[entry.path] = status.stamp
+            }
+        }
+        return stamps
+    }
+
+    private func discardStaging(_ state: inout State) {
+        state.writer.close()
+        try? root.removeTree(MirrorNames.staging)
+        root.sync()
+        state.phase = .abandoned
+    }
+
+    private func phaseError(_ phase: State.Phase) -> MirrorError {
+        switch phase {
+        case .prepared: MirrorError(.invalidState, "\(directory): the update to version \(version) is still being prepared")
+        case .committed: MirrorError(.invalidState, "\(directory): the update to version \(version) is already committed")
+        case .abandoned: MirrorError(.invalidState, "\(directory): the update to version \(version) was abandoned")
+        case .journaled: MirrorError(.invalidState, "\(directory): the commit of version \(version) was interrupted; MirrorUpdate.recover(directory:) finishes it")
+        }
+    }
+
+    /// Flushes what the operations changed, then drops the journal and the staging directory.
+    private static func finish(_ runner: JournalRunner, root: DirectoryHandle) throws(MirrorError) {
+        try runner.syncTouchedDirectories()
+        try MirrorJournal.remove(in: root)
+        // The tree is on the new version now; a staging directory that resists removal holds
+        // nothing needed, and the next `prepare` or `recover` removes it.
+        try? root.removeTree(MirrorNames.staging)
+        root.sync()
+    }
+
+    // MARK: Recovery
+
+    /// Brings `directory` back to one version after a crash: finishes a commit whose journal is
+    /// there (every staged file was complete when it was written), or removes a staging directory
+    /// without a journal (the tree is still on the applied version). Call it before `prepare`.
+    ///
+    /// After `.rolledForward`, stamp the new version with `AppliedTree(stamping:version:in:)`.
+    public static func recover(directory: String) throws(MirrorError) -> MirrorRecovery {
+        let root = try DirectoryHandle.open(root: directory)
+        try root.removeFile(MirrorNames.journalTemporary)
+        if let journal = try MirrorJournal.read(in: root) {
+            let runner = JournalRunner(root: root, staging: try root.openDirectory(MirrorNames.staging), version: journal.version)
+            try runner.run(journal.operations)
+            try finish(runner, root: root)
+            return .rolledForward(version: journal.version, movedAside: runner.movedAside)
+        }
+        guard try root.status(MirrorNames.staging) != nil else { return .nothingPending }
+        try root.removeTree(MirrorNames.staging)
+        root.sync()
+        return .discardedStaging
+    }
+}
+
+/// A version as a follower applied it: the manifest's entries, and the stamp each path had on
+/// disk just after, against which later local changes are recognised.
+public struct AppliedTree: Sendable, Equatable {
+    public var version: UInt64
+    public var entries: [MirrorEntry]
+    public var stamps: [String: PathStamp]
+
+    public init(version: UInt64, entries: [MirrorEntry], stamps: [String: PathStamp]) {
+        self.version = version
+        self.entries = entries
+        self.stamps = stamps
+    }
+
+    /// Nothing applied yet: every path found on disk is local.
+    public static let empty = AppliedTree(version: 0, entries: [], stamps: [:])
+
+    /// `entries` with the stamps their paths have in `directory` now, for a version a recovery
+    /// finished. Paths that are absent get no stamp.
+    public init(stamping entries: [MirrorEntry], version: UInt64, in directory: String) throws(MirrorError) {
+        let walker = TreeWalker(root: try DirectoryHandle.open(root: directory))
+        var stamps: [String: PathStamp] = [:]
+        for entry in entries {
+            if let status = try walker.status(entry.path) { stamps[entry.path] = status.stamp }
+        }
+        self.init(version: version, entries: entries, stamps: stamps)
+    }
+}
+
+/// What `MirrorUpdate.commit` did.
+public struct MirrorCommit: Sendable, Equatable {
+    /// The new version with its stamps; keep it to prepare the next update.
+    public var applied: AppliedTree
+    /// Local changes that were in the way, and where they are now.
+    public var movedAside: [MovedAside]
+}
+
+/// What `MirrorUpdate.recover` found.
+public enum MirrorRecovery: Sendable, Equatable {
+    /// No interrupted update.
+    case nothingPending
+    /// An update died before its commit; its staging directory is gone and the tree is unchanged.
+    case discardedStaging
+    /// A commit was interrupted and is now finished: the tree is on `version`.
+    case rolledForward(version: UInt64, movedAside: [MovedAside])
+}
+
+/// Writes chunks into staged files, keeping the last file open: chunks come mostly in file order.
+struct StagingWriter: ~Copyable {
+    private let staging: DirectoryHandle
+    private var current: (name: String, file: OpenFile)?
+
+    init(staging: DirectoryHandle) {
+        self.staging = staging
+    }
+
+    mutating func write(_ bytes: [UInt8], to destinations: [MirrorUpdate.StagedDestination]) throws(MirrorError) {
+        for destination in destinations {
+            let file: OpenFile
+            if let current, current.name == destination.staged {
+                file = current.file
+            } else {
+                file = try staging.openFile(destination.staged, flags: O_WRONLY)
+                current = (destination.staged, file)
+            }
+            do throws(MirrorError) {
+                try file.write(bytes, at: destination.offset)
+            } catch where error.code == .noSpace {
+                throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(destination.path)", errno: error.errno)
+            }
+        }
+    }
+
+    mutating func close() {
+        current = nil
+    }
+}
+
+extension LocalChunkIndex {
+    /// Announces a chunk just written into staged files.
+    func add(_ destinations: [MirrorUpdate.StagedDestination], of chunk: ChunkReference) {
+        for destination in destinations {
+            add(chunk.hash, at: Location(path: "\(MirrorNames.staging)/\(destination.staged)", offset: destination.offset, length: chunk.length))
+        }
+    }
+}
