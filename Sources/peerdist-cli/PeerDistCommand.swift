@@ -8,7 +8,7 @@ struct PeerDistCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             PublishCommand.self, FetchCommand.self, ServeCommand.self, StatusCommand.self, PeersCommand.self, StoreCommand.self,
-            HashCommand.self, InfoCommand.self, KeyCommand.self, BenchCommand.self,
+            MirrorCommand.self, HashCommand.self, InfoCommand.self, KeyCommand.self, BenchCommand.self,
         ]
     )
 }

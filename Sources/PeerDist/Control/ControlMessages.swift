@@ -7,6 +7,9 @@ public struct ControlRequest: Codable, Sendable {
         case storeList = "store-ls"
         case storeRemove = "store-rm"
         case storeCollect = "store-gc"
+        case mirrorPublish = "mirror-publish"
+        case mirrorFollow = "mirror-follow"
+        case mirrorStatus = "mirror-status"
     }
 
     public var op: Operation
@@ -17,17 +20,22 @@ public struct ControlRequest: Codable, Sendable {
     public var output: String?
     public var replace: Bool?
     public var maximumRate: UInt64?
+    /// `mirror publish`: the classifier, and whether to follow changes.
+    public var classifier: String?
+    public var watch: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case op, path, id, peers, output, replace
+        case op, path, id, peers, output, replace, classifier, watch
         case contentVersion = "content_version"
         case maximumRate = "max_download"
     }
 
     public init(
         op: Operation, path: String? = nil, contentVersion: Int? = nil, id: String? = nil, peers: [String]? = nil, output: String? = nil,
-        replace: Bool? = nil, maximumRate: UInt64? = nil
+        replace: Bool? = nil, maximumRate: UInt64? = nil, classifier: String? = nil, watch: Bool? = nil
     ) {
+        self.classifier = classifier
+        self.watch = watch
         self.maximumRate = maximumRate
         self.op = op
         self.path = path
@@ -61,9 +69,10 @@ public struct ControlEvent: Codable, Sendable {
     public var rejectedBlocks: UInt64?
     public var peers: [PeerDirectory.Entry]?
     public var bytesByPeer: [String: UInt64]?
+    public var mirrors: [MirrorStatus]?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers
+        case event, message, uri, path, peer, status, entries, peers, mirrors
         case rejectedBlocks = "rejected_blocks"
         case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"

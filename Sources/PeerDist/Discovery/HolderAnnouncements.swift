@@ -13,6 +13,9 @@ public final class HolderAnnouncements: Sendable {
     let outgoing: AsyncStream<HashValue>
     private let continuation: AsyncStream<HashValue>.Continuation
     private let heard = Mutex<[HashValue: [PeerAddress]]>([:])
+    /// Announcements heard per key, repeated ones included: a mirror's holders announce each
+    /// new version, and followers watch this count to learn of it.
+    private let counts = Mutex<[HashValue: Int]>([:])
     /// Bounds on what is remembered of strangers' announcements.
     static let maximumKeys = 1024
     static let maximumHoldersPerKey = 64
@@ -27,6 +30,10 @@ public final class HolderAnnouncements: Sendable {
     }
 
     func heard(_ discoveryKey: HashValue, from holder: PeerAddress) {
+        counts.withLock { counts in
+            if counts[discoveryKey] == nil, counts.count >= Self.maximumKeys, let any = counts.keys.first { counts[any] = nil }
+            counts[discoveryKey, default: 0] += 1
+        }
         heard.withLock { heard in
             if heard[discoveryKey] == nil, heard.count >= Self.maximumKeys, let any = heard.keys.first { heard[any] = nil }
             var holders = heard[discoveryKey, default: []]
@@ -35,6 +42,11 @@ public final class HolderAnnouncements: Sendable {
             holders.append(holder)
             heard[discoveryKey] = holders
         }
+    }
+
+    /// How many announcements of `discoveryKey` were heard so far.
+    public func announcementCount(of discoveryKey: HashValue) -> Int {
+        counts.withLock { $0[discoveryKey] ?? 0 }
     }
 
     /// The holders heard announcing the content with `discoveryKey`.

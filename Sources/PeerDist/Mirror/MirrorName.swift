@@ -113,3 +113,14 @@ public struct MirrorName: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension MirrorName {
+    /// A valid classifier made from `text` (a directory's name): characters a classifier may not
+    /// hold become '-', a leading '.' or '-' is dropped, and nothing left makes "mirror".
+    public static func classifier(suggestedBy text: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        var classifier = String(text.map { allowed.contains($0) ? $0 : "-" }.prefix(maximumClassifierLength))
+        while let first = classifier.first, first == "." || first == "-" { classifier.removeFirst() }
+        return classifier.isEmpty ? "mirror" : classifier
+    }
+}

@@ -234,13 +234,17 @@ public final class MirrorUpdate: Sendable {
 
     /// Places the new version; returns it with the stamps its paths have now, and the local
     /// changes that were moved aside. Throws `.incomplete` while chunks are missing.
-    public func commit() throws(MirrorError) -> MirrorCommit {
-        try commit(stoppingAfter: nil)
+    ///
+    /// `record` is handed the new version once every path is in place and before the journal
+    /// goes, so the caller can record it: killed before that, the journal is still there and
+    /// `recover` finishes the version; after, the record already names it.
+    public func commit(recording record: (AppliedTree) throws -> Void = { _ in }) throws(MirrorError) -> MirrorCommit {
+        try commit(stoppingAfter: nil, recording: record)
     }
 
     /// `commit`, optionally stopping after `limit` journal operations as if the process died
     /// there (for tests of recovery).
-    func commit(stoppingAfter limit: Int?) throws(MirrorError) -> MirrorCommit {
+    func commit(stoppingAfter limit: Int?, recording record: (AppliedTree) throws -> Void = { _ in }) throws(MirrorError) -> MirrorCommit {
         try state.withLock { (state) throws(MirrorError) -> MirrorCommit in
             guard state.phase == .prepared else { throw phaseError(state.phase) }
             guard state.missing.isEmpty else {
@@ -264,12 +268,16 @@ public final class MirrorUpdate: Sendable {
             state.phase = .journaled
             let runner = JournalRunner(root: root, staging: staging, version: version)
             try runner.run(plan.operations, stoppingAfter: limit)
+            let applied = AppliedTree(version: version, entries: target, stamps: try currentStamps())
+            do {
+                try record(applied)
+            } catch {
+                throw MirrorError(.io, "\(directory): version \(version) is in place but could not be recorded: \(error)")
+            }
             try Self.finish(runner, root: root)
             state.phase = .committed
-
-            let stamps = try currentStamps()
             index.replace(with: target)
-            return MirrorCommit(applied: AppliedTree(version: version, entries: target, stamps: stamps), movedAside: runner.movedAside)
+            return MirrorCommit(applied: applied, movedAside: runner.movedAside)
         }
     }
 

@@ -7,6 +7,19 @@ import Synchronization
 /// breaks the protocol (then the connection alone is dropped; the node serves on).
 struct BlockServer: Sendable {
     let source: any ContentSource
+    let mirrors: any MirrorSource
+
+    init(
+        source: any ContentSource, mirrors: any MirrorSource = NoMirrors(), counters: NodeCounters, logger: Logger, corruptsBlocks: Bool,
+        uploadLimit: RateLimiter?
+    ) {
+        self.source = source
+        self.mirrors = mirrors
+        self.counters = counters
+        self.logger = logger
+        self.corruptsBlocks = corruptsBlocks
+        self.uploadLimit = uploadLimit
+    }
     let counters: NodeCounters
     let logger: Logger
     /// Test-only fault injection: flips a byte of every block before sealing, making this node a lying peer.
@@ -71,12 +84,7 @@ struct BlockServer: Sendable {
                 return
             }
             let sealed = SealedContentInformation.seal(information.encoded(), for: id)
-            var parts: [PeerMessage] = []
-            for offset in stride(from: 0, to: sealed.count, by: PeerMessage.Limits.maximumPart) {
-                let part = Array(sealed[offset..<min(sealed.count, offset + PeerMessage.Limits.maximumPart)])
-                parts.append(.contentInformation(requestID: requestID, total: UInt32(sealed.count), offset: UInt32(offset), part: part))
-            }
-            try await outbound.write(contentsOf: parts)
+            try await outbound.write(contentsOf: Self.parts(of: sealed) { .contentInformation(requestID: requestID, total: $0, offset: $1, part: $2) })
 
         case .getAvailability(let requestID, let discoveryKey):
             guard let (id, _) = source.content(forDiscoveryKey: discoveryKey), let held = source.availability(of: id), held.blockCount > 0 else {
@@ -132,12 +140,64 @@ struct BlockServer: Sendable {
             batch.append(.blocksDone(requestID: requestID))
             try await outbound.write(contentsOf: batch)
 
+        case .getMirrorRoot(let requestID, let discoveryKey):
+            let sealed = mirrors.sealedRoot(forDiscoveryKey: discoveryKey) ?? []
+            try await outbound.write(contentsOf: Self.parts(of: sealed) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
+
+        case .getMirrorPage(let requestID, let discoveryKey, let pageHash):
+            let page = mirrors.page(forDiscoveryKey: discoveryKey, hash: pageHash) ?? []
+            try await outbound.write(contentsOf: Self.parts(of: page) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
+
+        case .getChunks(let requestID, let discoveryKey, let chunks):
+            var batch: [PeerMessage] = []
+            var batchBytes = 0
+            for (index, chunk) in chunks.enumerated() {
+                if batch.isEmpty || batch.count == Self.blocksPerWrite, book.isCancelled(requestID) {
+                    batch.removeAll()
+                    break
+                }
+                if batch.count == Self.blocksPerWrite {
+                    try await uploadLimit?.wait(for: batchBytes)
+                    try await outbound.write(contentsOf: batch)
+                    batch.removeAll(keepingCapacity: true)
+                    batchBytes = 0
+                }
+                guard var bytes = mirrors.chunk(forDiscoveryKey: discoveryKey, chunk) else {
+                    batch.append(.chunk(requestID: requestID, index: UInt32(index), flags: .notHeld, payload: ByteBuffer()))
+                    continue
+                }
+                if corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+                let compressed = bytes.withUnsafeBytes { compressor.compress($0, savingAtLeast: BlockSealer.minimumSaving) }
+                batch.append(.chunk(
+                    requestID: requestID, index: UInt32(index), flags: compressed == nil ? [] : .compressed,
+                    payload: ByteBuffer(bytes: compressed ?? bytes)))
+                batchBytes += bytes.count
+                counters.update {
+                    $0.chunksSent += 1
+                    $0.chunkBytesSent += UInt64(bytes.count)
+                }
+            }
+            try await uploadLimit?.wait(for: batchBytes)
+            batch.append(.blocksDone(requestID: requestID))
+            try await outbound.write(contentsOf: batch)
+
         case .cancel:
             // Taken by the reader as it arrives.
             break
 
-        case .contentInformation, .availability, .blockList, .block, .blocksDone, .error:
+        case .contentInformation, .availability, .blockList, .block, .blocksDone, .error, .mirrorPart, .chunk:
             throw WireError("a peer sent a reply where a request was expected")
+        }
+    }
+}
+
+extension BlockServer {
+    /// `bytes` cut into reply messages of at most `PeerMessage.Limits.maximumPart` bytes; one
+    /// empty reply (total 0) when there are none.
+    static func parts(of bytes: [UInt8], _ make: (_ total: UInt32, _ offset: UInt32, _ part: [UInt8]) -> PeerMessage) -> [PeerMessage] {
+        guard !bytes.isEmpty else { return [make(0, 0, [])] }
+        return stride(from: 0, to: bytes.count, by: PeerMessage.Limits.maximumPart).map { offset in
+            make(UInt32(bytes.count), UInt32(offset), Array(bytes[offset..<min(bytes.count, offset + PeerMessage.Limits.maximumPart)]))
         }
     }
 }
@@ -181,9 +241,12 @@ private final class RequestBook: Sendable {
 }
 
 extension PeerMessage {
-    /// The request ID of a request for blocks, the only kind a cancel stops.
+    /// The request ID of a request for blocks or chunks, the only kinds a cancel stops.
     fileprivate var blockRequestID: UInt32? {
-        if case .getBlocks(let requestID, _, _) = self { requestID } else { nil }
+        switch self {
+        case .getBlocks(let requestID, _, _), .getChunks(let requestID, _, _): requestID
+        default: nil
+        }
     }
 }
 

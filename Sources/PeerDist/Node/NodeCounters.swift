@@ -17,6 +17,15 @@ public final class NodeCounters: Sendable {
         public var blocksDuplicated: UInt64 = 0
         public var connectionsAccepted: UInt64 = 0
         public var connectionsDropped: UInt64 = 0
+        /// Mirror chunks sent to and received from peers, and their bytes (uncompressed).
+        public var chunksSent: UInt64 = 0
+        public var chunkBytesSent: UInt64 = 0
+        public var chunksReceived: UInt64 = 0
+        public var chunkBytesReceived: UInt64 = 0
+        /// Chunks that did not match their hash and were thrown away.
+        public var chunksRejected: UInt64 = 0
+        /// Bytes of mirror manifests (sealed roots and pages) received.
+        public var manifestBytesReceived: UInt64 = 0
 
         enum CodingKeys: String, CodingKey {
             case blockBytesReceived = "block_bytes_received"
@@ -27,6 +36,12 @@ public final class NodeCounters: Sendable {
             case blocksDuplicated = "blocks_duplicated"
             case connectionsAccepted = "connections_accepted"
             case connectionsDropped = "connections_dropped"
+            case chunksSent = "chunks_sent"
+            case chunkBytesSent = "chunk_bytes_sent"
+            case chunksReceived = "chunks_received"
+            case chunkBytesReceived = "chunk_bytes_received"
+            case chunksRejected = "chunks_rejected"
+            case manifestBytesReceived = "manifest_bytes_received"
         }
     }
 

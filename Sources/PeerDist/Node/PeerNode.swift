@@ -5,6 +5,35 @@ import NIOPosix
 import PeerDistHashing
 import Synchronization
 
+/// Finds the holders of a discovery key: those heard announcing it, and with `askingTheLAN`
+/// those that answer a query; never the node itself (it hears its own announcements and answers).
+struct HolderLookup: Sendable {
+    let announcements: HolderAnnouncements
+    let listening: ListeningAddresses
+    let logger: Logger
+
+    func holders(of key: HashValue, askingTheLAN: Bool) async -> [PeerAddress] {
+        let asked = askingTheLAN ? (try? await LANDiscovery.findHolders(of: key, logger: logger)) ?? [] : []
+        let found = asked + announcements.holders(of: key)
+        let ownPorts = Set(listening.all.compactMap { PeerAddress(parsing: $0)?.port })
+        guard found.contains(where: { ownPorts.contains($0.port) }) else { return found }
+        let ownHosts = Set(((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress.map(Self.unscoped) })
+        return found.filter { !(ownPorts.contains($0.port) && ownHosts.contains(Self.unscoped($0.host))) }
+    }
+
+    private static func unscoped(_ host: String) -> String {
+        host.split(separator: "%").first.map(String.init) ?? host
+    }
+}
+
+/// The addresses a node listens on, once bound.
+final class ListeningAddresses: Sendable {
+    private let value = Mutex<[String]>([])
+
+    func append(_ address: String) { value.withLock { $0.append(address) } }
+    var all: [String] { value.withLock { $0 } }
+}
+
 /// A running PeerDist node: its identity, its store, the listener that serves blocks to peers
 /// and the control socket its owner drives it through.
 ///
@@ -39,8 +68,10 @@ public final class PeerNode: Sendable {
     public let peerDirectory = PeerDirectory()
     /// Content this node begins to hold, announced on the LAN, and what others announce.
     public let announcements = HolderAnnouncements()
+    /// The directories this node publishes and follows as mirrors.
+    public let mirrors: MirrorService
     let logger: Logger
-    private let listening = Mutex<[String]>([])
+    private let listening = ListeningAddresses()
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
 
@@ -51,7 +82,17 @@ public final class PeerNode: Sendable {
         self.logger = logger
         // The store locks the directory: one process owns it at a time.
         self.store = try ContentStore(directory: configuration.dataDirectory.path, quotaBytes: configuration.quotaBytes)
-        self.identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
+        let identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
+        self.identity = identity
+        let holders = HolderLookup(announcements: announcements, listening: listening, logger: logger)
+        let dataDirectory = configuration.dataDirectory
+        self.mirrors = MirrorService(
+            identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger
+        ) { key, askTheLAN in
+            var found = (try? dataDirectory.staticPeers()) ?? []
+            for holder in await holders.holders(of: key, askingTheLAN: askTheLAN) where !found.contains(holder) { found.append(holder) }
+            return found
+        }
     }
 
     /// Serves peers and the control socket until the task is cancelled.
@@ -63,7 +104,7 @@ public final class PeerNode: Sendable {
                 let server = try await PeerNetwork.listen(host: listen.host, port: listen.port, identity: identity)
                 let bound = server.channel.localAddress
                 let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
-                listening.withLock { $0.append(address.description) }
+                listening.append(address.description)
                 logger.info("listening for peers", metadata: ["address": "\(address)"])
                 let boundPort = address.port
                 let source = StoreContentSource(store: store)
@@ -71,7 +112,7 @@ public final class PeerNode: Sendable {
                     do {
                         try await LANDiscovery.answer(
                             tcpPort: boundPort, identity: self.identity, name: ProcessInfo.processInfo.hostName, directory: self.peerDirectory,
-                            isHeld: { source.content(forDiscoveryKey: $0) != nil }, announcements: self.announcements, logger: self.logger)
+                            isHeld: { source.content(forDiscoveryKey: $0) != nil || self.mirrors.holds($0) }, announcements: self.announcements, logger: self.logger)
                     } catch is CancellationError {
                     } catch {
                         // Without discovery the node still serves peers that name it with --peer.
@@ -90,7 +131,7 @@ public final class PeerNode: Sendable {
                     }
                 }
                 let blockServer = BlockServer(
-                    source: source, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
+                    source: source, mirrors: mirrors, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
                     uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
                 group.addTask {
                     try await withTaskCancellationHandler {
@@ -106,6 +147,7 @@ public final class PeerNode: Sendable {
                     }
                 }
             }
+            group.addTask { await self.mirrors.run() }
             let control = try await bindControlSocket()
             group.addTask {
                 try await withTaskCancellationHandler {
@@ -124,7 +166,7 @@ public final class PeerNode: Sendable {
     }
 
     /// The port the node listens on, once `run` has bound it.
-    public var listeningAddresses: [String] { listening.withLock { $0 } }
+    public var listeningAddresses: [String] { listening.all }
 
     private func bindControlSocket() async throws -> NIOAsyncChannel<ControlChannel, Never> {
         let path = configuration.dataDirectory.controlSocketPath
@@ -195,16 +237,7 @@ public final class PeerNode: Sendable {
     /// query; never this node itself, which answers its own queries once it holds part of the
     /// content (a resumed fetch does from the start).
     private func holders(of id: ContentID, askingTheLAN: Bool) async -> [PeerAddress] {
-        let asked = askingTheLAN ? (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] : []
-        let found = asked + announcements.holders(of: id.discoveryKey)
-        let ownPorts = Set(listeningAddresses.compactMap { PeerAddress(parsing: $0)?.port })
-        guard found.contains(where: { ownPorts.contains($0.port) }) else { return found }
-        let ownHosts = Set(((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress.map(Self.unscoped) })
-        return found.filter { !(ownPorts.contains($0.port) && ownHosts.contains(Self.unscoped($0.host))) }
-    }
-
-    private static func unscoped(_ host: String) -> String {
-        host.split(separator: "%").first.map(String.init) ?? host
+        await HolderLookup(announcements: announcements, listening: listening, logger: logger).holders(of: id.discoveryKey, askingTheLAN: askingTheLAN)
     }
 
     public func status() -> NodeStatus {
@@ -300,6 +333,17 @@ public final class PeerNode: Sendable {
             try store.remove(contentID: id)
         case .storeCollect:
             reply.freedBytes = store.collectGarbage().freedBytes
+        case .mirrorPublish:
+            guard let path = request.path else { throw NodeError(.invalidState, "mirror publish needs a directory") }
+            let status = try await mirrors.offload { [mirrors, classifier = request.classifier, watch = request.watch ?? false] in
+                try mirrors.publish(directory: path, classifier: classifier, watch: watch)
+            }
+            reply.mirrors = [status]
+        case .mirrorFollow:
+            guard let text = request.id, let path = request.path else { throw NodeError(.invalidState, "mirror follow needs a name and a directory") }
+            reply.mirrors = [try mirrors.follow(name: try MirrorName(parsing: text), directory: path)]
+        case .mirrorStatus:
+            reply.mirrors = mirrors.statuses()
         }
         return reply
     }

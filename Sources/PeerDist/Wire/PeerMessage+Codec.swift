@@ -7,6 +7,7 @@ import PeerDistHashing
 extension PeerMessage {
     enum Kind: UInt8 {
         case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error, getAvailability, availability
+        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk
     }
 
     public func write(to buffer: inout ByteBuffer) {
@@ -42,6 +43,30 @@ extension PeerMessage {
             buffer.writeImmutableBuffer(sealed.payload)
         case .blocksDone(let requestID):
             buffer.writeHeader(.blocksDone, requestID)
+        case .getMirrorRoot(let requestID, let key):
+            buffer.writeHeader(.getMirrorRoot, requestID)
+            buffer.writeHash(key)
+        case .getMirrorPage(let requestID, let key, let page):
+            buffer.writeHeader(.getMirrorPage, requestID)
+            buffer.writeHash(key)
+            buffer.writeHash(page)
+        case .mirrorPart(let requestID, let total, let offset, let part):
+            buffer.writeHeader(.mirrorPart, requestID)
+            buffer.writeMultipleIntegers(total, offset)
+            buffer.writeBytesWithLength(part)
+        case .getChunks(let requestID, let key, let chunks):
+            buffer.writeHeader(.getChunks, requestID)
+            buffer.writeHash(key)
+            buffer.writeInteger(UInt16(chunks.count))
+            for chunk in chunks {
+                buffer.writeInteger(chunk.length)
+                buffer.writeHash(chunk.hash)
+            }
+        case .chunk(let requestID, let index, let flags, let payload):
+            buffer.writeHeader(.chunk, requestID)
+            buffer.writeMultipleIntegers(index, flags.rawValue)
+            buffer.writeInteger(UInt32(payload.readableBytes))
+            buffer.writeImmutableBuffer(payload)
         case .cancel(let requestID):
             buffer.writeHeader(.cancel, requestID)
         case .error(let requestID, let code, let message):
@@ -54,7 +79,10 @@ extension PeerMessage {
     /// At least the bytes `write(to:)` takes, so the buffer it writes to need not grow.
     var encodedSizeBound: Int {
         switch self {
-        case .contentInformation(_, _, _, let part), .availability(_, _, _, let part): return 32 + part.count
+        case .contentInformation(_, _, _, let part), .availability(_, _, _, let part), .mirrorPart(_, _, _, let part): return 32 + part.count
+        case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
+        case .chunk(_, _, _, let payload): return 32 + payload.readableBytes
+        case .getMirrorRoot, .getMirrorPage: return 80
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
         case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
@@ -110,6 +138,38 @@ extension PeerMessage {
             self = .blocksDone(requestID: requestID)
         case .cancel:
             self = .cancel(requestID: requestID)
+        case .getMirrorRoot:
+            self = .getMirrorRoot(requestID: requestID, discoveryKey: try reader.hash("discovery key"))
+        case .getMirrorPage:
+            let key = try reader.hash("discovery key")
+            self = .getMirrorPage(requestID: requestID, discoveryKey: key, pageHash: try reader.hash("page hash"))
+        case .mirrorPart:
+            let total = try reader.integer(UInt32.self, "total")
+            let offset = try reader.integer(UInt32.self, "offset")
+            let part = try reader.bytesWithLength("part", limit: Limits.maximumPart)
+            guard UInt64(offset) + UInt64(part.count) <= UInt64(total) || (total == 0 && part.isEmpty && offset == 0) else {
+                throw WireError("mirror part [\(offset), +\(part.count)) runs past its total \(total)")
+            }
+            self = .mirrorPart(requestID: requestID, total: total, offset: offset, part: part)
+        case .getChunks:
+            let key = try reader.hash("discovery key")
+            let count = try reader.integer(UInt16.self, "chunk count")
+            guard count >= 1, count <= Limits.maximumChunksPerRequest else {
+                throw WireError("\(count) chunks in one request; 1 to \(Limits.maximumChunksPerRequest) allowed")
+            }
+            var chunks: [ChunkReference] = []
+            chunks.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let length = try reader.integer(UInt32.self, "chunk length")
+                guard length >= 1, length <= ContentInformationV2.maximumSegmentSize else { throw WireError("chunk length \(length) is out of range") }
+                chunks.append(ChunkReference(hash: try reader.hash("chunk hash"), length: length))
+            }
+            self = .getChunks(requestID: requestID, discoveryKey: key, chunks: chunks)
+        case .chunk:
+            let index = try reader.integer(UInt32.self, "chunk index")
+            let flags = SealedBlock.Flags(rawValue: try reader.integer(UInt8.self, "flags"))
+            let payload = try reader.sliceWithLength("chunk payload", limit: Limits.maximumBlockPayload)
+            self = .chunk(requestID: requestID, index: index, flags: flags, payload: payload)
         case .error:
             let code = try reader.integer(UInt16.self, "error code")
             let message = try reader.bytesWithLength("error message", limit: Limits.maximumErrorMessage)

@@ -25,8 +25,18 @@ public enum PeerMessage: Hashable, Sendable {
     case getBlocks(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
     /// PCCRR BLK: one block, sealed with the segment's block key (see `SealedBlock`).
     case block(requestID: UInt32, index: UInt32, sealed: SealedBlock)
-    /// Ends the reply to a `.getBlocks`.
+    /// Ends the reply to a `.getBlocks` or a `.getChunks`.
     case blocksDone(requestID: UInt32)
+    /// Asks for the newest signed manifest root of the mirror whose discovery key this is.
+    case getMirrorRoot(requestID: UInt32, discoveryKey: HashValue)
+    /// Asks for one page of a mirror's manifest, by the page's hash.
+    case getMirrorPage(requestID: UInt32, discoveryKey: HashValue, pageHash: HashValue)
+    /// One part of a sealed manifest root or of a manifest page; `total` is 0 when the peer has none.
+    case mirrorPart(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
+    /// Send these chunks of the mirror's files, each as a `.chunk`, then `.blocksDone`.
+    case getChunks(requestID: UInt32, discoveryKey: HashValue, chunks: [ChunkReference])
+    /// The chunk at `index` of the request's list, zstd-compressed when flagged, or flagged not held.
+    case chunk(requestID: UInt32, index: UInt32, flags: SealedBlock.Flags, payload: ByteBuffer)
     /// Drops an outstanding request; replies already under way may still arrive.
     case cancel(requestID: UInt32)
     case error(requestID: UInt32, code: UInt16, message: String)
@@ -34,6 +44,8 @@ public enum PeerMessage: Hashable, Sendable {
     /// Limits that keep a hostile peer from making us allocate or loop without bound.
     public enum Limits {
         public static let maximumRanges = 512
+        /// Chunks one `.getChunks` may name: 16 MiB at 32 KiB each.
+        public static let maximumChunksPerRequest = 512
         public static let maximumPart = 256 * 1024
         public static let maximumBlockPayload = ContentInformationV2.maximumSegmentSize + 1024
         public static let maximumErrorMessage = 1024

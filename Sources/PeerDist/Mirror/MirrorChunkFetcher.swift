@@ -1,0 +1,144 @@
+import Crypto
+import CZstd
+import Logging
+import NIOCore
+import PeerDistHashing
+
+/// Fetches the chunks a follower lacks from every peer that holds the mirror at once: each
+/// peer's session keeps several requests in flight on one connection and takes its batches from
+/// one `MirrorChunkQueue`, so fast peers take more. Every chunk is checked against its hash
+/// before it is handed on; a peer that sends a wrong one is dropped from the fetch.
+struct MirrorChunkFetcher: Sendable {
+    let identity: NodeIdentity
+    let counters: NodeCounters
+    let logger: Logger
+    /// Requests outstanding per connection, and their size: enough to keep a LAN pipe full.
+    var requestsInFlight = 8
+    var chunksPerRequest = 32
+    var bytesPerRequest = 2 << 20
+    /// A peer that sends nothing for this long is given up.
+    var stallTimeout: Duration = .seconds(15)
+
+    /// Fetches `missing` from `peers`, handing each verified chunk to `keep` (called from several
+    /// tasks at once). Throws when some chunk could not be had from any of them.
+    func fetch(
+        _ missing: [ChunkReference], of name: MirrorName, from peers: [PeerAddress],
+        keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
+    ) async throws {
+        let queue = MirrorChunkQueue(missing: missing)
+        var failures: [String] = []
+        var usable = peers
+        // A session ends when its peer has nothing left to be asked for; chunks another peer
+        // gave back after that are taken in another round by the peers still in good standing.
+        while !queue.isComplete {
+            let round = usable.filter { !queue.isExhausted(for: $0) }
+            guard !round.isEmpty else { break }
+            for peer in round { queue.join(peer) }
+            await withTaskGroup(of: (PeerAddress, (any Error)?).self) { group in
+                for peer in round {
+                    group.addTask {
+                        do {
+                            try await session(with: peer, name: name, queue: queue, keep: keep)
+                            return (peer, nil)
+                        } catch {
+                            return (peer, error)
+                        }
+                    }
+                }
+                for await (peer, error) in group {
+                    queue.leave(peer)
+                    guard let error else { continue }
+                    usable.removeAll { $0 == peer }
+                    failures.append("\(peer): \(error)")
+                    logger.info("mirror peer left the fetch", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                }
+            }
+        }
+        guard queue.isComplete else {
+            let reasons = failures.isEmpty ? "" : " (" + failures.joined(separator: "; ") + ")"
+            throw NodeError(.notFound, "\(queue.remaining) chunks of \(name) could not be had from \(peers.count) peers\(reasons)")
+        }
+    }
+
+    private func session(
+        with peer: PeerAddress, name: MirrorName, queue: MirrorChunkQueue, keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
+    ) async throws {
+        let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+        let activity = Watchdog(timeout: stallTimeout)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await activity.run { try? await channel.channel.close() }
+            }
+            group.addTask {
+                defer { activity.finish() }
+                try await channel.executeThenClose { inbound, outbound in
+                    var requests: [UInt32: [ChunkReference]] = [:]
+                    var nextID: UInt32 = 1
+                    func sendMore() async throws {
+                        while requests.count < requestsInFlight {
+                            let batch = queue.take(for: peer, count: chunksPerRequest, bytes: bytesPerRequest)
+                            guard !batch.isEmpty else { return }
+                            requests[nextID] = batch
+                            try await outbound.write(.getChunks(requestID: nextID, discoveryKey: name.discoveryKey, chunks: batch))
+                            nextID &+= 1
+                        }
+                    }
+                    try await sendMore()
+                    if requests.isEmpty { return }
+                    for try await message in inbound {
+                        activity.touch()
+                        switch message {
+                        case .chunk(let requestID, let index, let flags, let payload):
+                            guard let batch = requests[requestID], Int(index) < batch.count else {
+                                throw WireError("the peer sent a chunk nobody asked for")
+                            }
+                            let chunk = batch[Int(index)]
+                            if flags.contains(.notHeld) {
+                                queue.lacks(chunk.hash, peer: peer)
+                                continue
+                            }
+                            let bytes = try Self.open(payload, compressed: flags.contains(.compressed), as: chunk)
+                            guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else {
+                                counters.update { $0.chunksRejected += 1 }
+                                throw NodeError(.verificationFailed, "the peer sent a chunk that does not match its hash")
+                            }
+                            try keep(chunk, bytes)
+                            queue.delivered(chunk.hash, by: peer)
+                            counters.update {
+                                $0.chunksReceived += 1
+                                $0.chunkBytesReceived += UInt64(bytes.count)
+                            }
+                        case .blocksDone(let requestID):
+                            guard requests.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
+                            try await sendMore()
+                            if requests.isEmpty { return }
+                        case .error(_, _, let text):
+                            throw NodeError(.protocolViolation, "the peer refused: \(text)")
+                        default:
+                            throw WireError("the peer answered a chunk request with something else")
+                        }
+                    }
+                    if !requests.isEmpty { throw NodeError(.unreachable, "the peer closed the connection mid-transfer") }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The chunk's bytes from its payload, exactly `chunk.length` of them.
+    static func open(_ payload: ByteBuffer, compressed: Bool, as chunk: ChunkReference) throws(WireError) -> [UInt8] {
+        let length = Int(chunk.length)
+        guard compressed else {
+            guard payload.readableBytes == length else { throw WireError("a chunk of \(payload.readableBytes) bytes arrived for one of \(length)") }
+            return Array(payload.readableBytesView)
+        }
+        var output = [UInt8](repeating: 0, count: length)
+        // The output is exactly the chunk's length, so a frame cannot make us allocate more.
+        let written = payload.withUnsafeReadableBytes { source in
+            output.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, source.baseAddress, source.count) }
+        }
+        guard ZSTD_isError(written) == 0, written == length else { throw WireError("a chunk does not decompress to its \(length) bytes") }
+        return output
+    }
+}

@@ -1,0 +1,21 @@
+import PeerDistHashing
+
+/// What a node serves of the mirrors it publishes or follows, as seen by the block server.
+///
+/// Every chunk it returns has been checked against its hash: a file changed in the mirror's
+/// directory since it was scanned never puts a wrong chunk on the wire.
+public protocol MirrorSource: Sendable {
+    /// The newest manifest root of the mirror with this discovery key, sealed for the wire.
+    func sealedRoot(forDiscoveryKey key: HashValue) -> [UInt8]?
+    /// A page of one of the mirror's manifests, by its hash.
+    func page(forDiscoveryKey key: HashValue, hash: HashValue) -> [UInt8]?
+    /// The verified bytes of a chunk of the mirror, or `nil` when the node does not hold it.
+    func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]?
+}
+
+/// A node with no mirrors.
+struct NoMirrors: MirrorSource {
+    func sealedRoot(forDiscoveryKey key: HashValue) -> [UInt8]? { nil }
+    func page(forDiscoveryKey key: HashValue, hash: HashValue) -> [UInt8]? { nil }
+    func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? { nil }
+}
