@@ -173,20 +173,19 @@ import Testing
         UInt64(try SwarmFetch.counter("chunk_bytes_received", of: node) + SwarmFetch.counter("manifest_bytes_received", of: node))
     }
 
-    /// Waits until every follower reports `version` (or the publisher's newest, when nil) with
-    /// nothing pending.
-    static func waitUntil(version: UInt64?, followers: [NodeProcess], publisher: NodeProcess? = nil, timeout: TimeInterval = 90) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        var last: [String: Any]?
-        while Date() < deadline {
-            let wanted = try version ?? publisher.flatMap { number(try mirrorStatus($0)?["version"]) } ?? 0
-            let statuses = try followers.map { try mirrorStatus($0) }
-            last = statuses.first { number($0?["version"]) != wanted } ?? nil
-            if wanted > 0, statuses.allSatisfy({ number($0?["version"]) == wanted && number($0?["pending_bytes"]) == 0 }) { return }
-            Thread.sleep(forTimeInterval: 0.1)
+    /// Waits until every follower's node holds `version` with nothing pending (`mirror wait`).
+    static func waitUntil(version: UInt64, followers: [NodeProcess], timeout: TimeInterval = 90) throws {
+        guard let name = try followers.first.flatMap({ try mirrorStatus($0)?["name"] as? String }) else {
+            Issue.record("the follower lists no mirror")
+            throw TimedOut()
         }
-        Issue.record("followers did not reach version \(version.map(String.init) ?? "of the publisher"); last status \(String(describing: last))")
-        throw TimedOut()
+        for follower in followers {
+            let result = try Peerdist.run(["mirror", "wait", name, "--version", "\(version)", "--timeout", "\(Int(timeout))", "--data-dir", follower.dataDirectory])
+            if result.status != 0 {
+                Issue.record("a follower did not reach version \(version): \(result.standardError)")
+                throw TimedOut()
+            }
+        }
     }
 
     struct TimedOut: Error {}
@@ -197,14 +196,14 @@ import Testing
     static func waitUntilFollowersMatch(
         _ tree: String, _ followed: [String], nodes: [NodeProcess], version: UInt64?, timeout: TimeInterval = 90
     ) throws {
-        if version == nil {
+        if let version {
+            try waitUntil(version: version, followers: Array(nodes.dropFirst()), timeout: timeout)
+        } else {
             // A watched tree: wait for the publisher to notice, then for the followers.
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, followed.contains(where: { MirrorTreeComparison.firstDifference(tree, $0) != nil }) {
                 Thread.sleep(forTimeInterval: 0.2)
             }
-        } else {
-            try waitUntil(version: version, followers: Array(nodes.dropFirst()), timeout: timeout)
         }
         for directory in followed {
             let difference = MirrorTreeComparison.firstDifference(tree, directory)

@@ -13,7 +13,7 @@ struct MirrorCommand: AsyncParsableCommand {
             `peers` file) and apply each new version whole: files are written under temporary names \
             and renamed into place, and a local change is moved aside, never lost.
             """,
-        subcommands: [Publish.self, Follow.self, Status.self]
+        subcommands: [Publish.self, Follow.self, Status.self, Wait.self]
     )
 
     struct Publish: AsyncParsableCommand {
@@ -106,6 +106,43 @@ struct MirrorCommand: AsyncParsableCommand {
                 }
                 if let error = mirror.error { Output.line("  last error: \(error)") }
             }
+        }
+    }
+
+    struct Wait: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wait until the running node holds a version of a mirror, with nothing pending.",
+            discussion: "For scripts: exits 0 once the mirror's directory is on --version (or newer), 1 after --timeout."
+        )
+
+        @Argument(help: "The mirror's name, AUTHORITY.CLASSIFIER.")
+        var mirror: String
+
+        @Option(help: "The version to wait for.")
+        var version: UInt64
+
+        @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds"))
+        var timeout: Double = 300
+
+        @OptionGroup var node: NodeOptions
+
+        func run() async throws {
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            var last: MirrorStatus?
+            while ContinuousClock.now < deadline {
+                guard let reply = try await node.askRunningNode(ControlRequest(op: .mirrorStatus)) else {
+                    throw CommandFailure("no node is running on \(node.directory.path); start `peerdist serve`")
+                }
+                last = reply.mirrors?.first { $0.name == mirror }
+                if let status = last, status.version >= version, status.pendingBytes == 0, status.pendingVersion == nil {
+                    if node.json { try Output.json(status) }
+                    return
+                }
+                // The control socket is cheap to ask; the poll is what bounds how late this returns.
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let state = last.map { "it is on version \($0.version), \($0.state)\($0.error.map { ": \($0)" } ?? "")" } ?? "the node does not follow it"
+            throw CommandFailure("\(mirror) did not reach version \(version) within \(timeout) s; \(state)")
         }
     }
 

@@ -3,16 +3,14 @@ import Foundation
 /// PeerDist mirrors: a `serve` node on every host; `mirror publish` hands the tree to the
 /// publisher's node (which scans it and publishes a signed version) and, the first time,
 /// `mirror follow` points every follower's node at the mirror by name. No addresses are given:
-/// nodes find each other by multicast. A phase ends when `mirror status` on every follower
-/// reports the version just published with nothing pending.
+/// nodes find each other by multicast. A phase ends when `mirror wait` has returned for every
+/// follower: its node holds the version just published with nothing pending.
 ///
 /// The clock covers publishing too: it is where the publisher reads and hashes the tree, the
 /// work rsync does on every run.
 final class PeerDistMirror: MirrorMethod {
     private static let port = 7741
     private static let classifier = "bench"
-    /// How often followers are asked; each ask is a `peerdist` process.
-    private static let pollInterval: useconds_t = 50_000
 
     private let setup: MirrorSetup
     private let processes: SwarmProcesses
@@ -58,26 +56,26 @@ final class PeerDistMirror: MirrorMethod {
             self.name = name
         }
 
-        var behind = Set(setup.followers.indices)
-        var states: [Int: String] = [:]
-        while true {
-            for index in behind.sorted() {
-                let status = try status(of: index, mirror: name)
-                if let status, status.version == version, status.pendingBytes == 0 {
-                    behind.remove(index)
-                } else {
-                    states[index] = status.map { "version \($0.version) of \(version), \(ByteCount.format($0.pendingBytes)) pending, \($0.state)" }
-                        ?? "not listing the mirror"
-                }
-            }
-            if behind.isEmpty { return publishSeconds }
-            guard ContinuousClock.now < deadline else {
-                let late = behind.sorted().map { "follower \($0 + 1) at \(states[$0] ?? "?")" }
-                throw CommandFailure("timed out with " + late.joined(separator: "; "))
+        // One `mirror wait` per follower in turn, each asking its node over the control socket
+        // (from here: not counted as the method's CPU time) until it holds the version: the last
+        // to return marks the moment every follower is up to date.
+        for index in setup.followers.indices {
+            let remaining = max(1, (deadline - ContinuousClock.now).seconds)
+            let log = "follower\(index + 1)-wait-\(phase).log"
+            do {
+                _ = try Subprocess.run(
+                    [setup.executable, "mirror", "wait", name, "--version", "\(version)", "--timeout", String(format: "%.1f", remaining),
+                     "--data-dir", dataDirectory(host: index + 1)],
+                    captureOutput: true, errorPath: processes.logPath(log))
+            } catch {
+                let state = (try? status(of: index, mirror: name)).flatMap { $0 }.map {
+                    "version \($0.version) of \(version), \(ByteCount.format($0.pendingBytes)) pending, \($0.state)"
+                } ?? "not listing the mirror"
+                throw CommandFailure("follower \(index + 1) did not reach version \(version) (\(state)): \(processes.logTail(log))")
             }
             try BenchInterruption.shared.check()
-            usleep(Self.pollInterval)
         }
+        return publishSeconds
     }
 
     private struct FollowerStatus {
