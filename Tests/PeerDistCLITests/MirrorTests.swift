@@ -64,58 +64,39 @@ import Testing
     }
 
     @Test func aWatchedDirectoryIsRepublishedWithoutBeingAsked() throws {
-        guard let network = try BridgedNetwork.make(hosts: 2) else { return }
-        let scratch = try ScratchDirectory()
-        let tree = scratch.child("tree")
-        try Self.makeTree(tree)
-        let nodes = try Self.startNodes(on: network, scratch: scratch)
-        defer { nodes.forEach { $0.stop() } }
-        let name = try Self.publish(tree, on: nodes[0], watch: true)
-        let followed = scratch.child("follower")
-        try Self.follow(name, into: followed, on: nodes[1])
-        try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: 1)
+        guard let mirror = try MirrorFixture.make() else { return }
+        defer { mirror.stopAll() }
+        // Publishing again with --watch changes only how the node follows the directory.
+        _ = try Self.publish(mirror.tree, on: mirror.nodes[0], watch: true)
 
-        try Data("changed while watched\n".utf8).write(to: URL(fileURLWithPath: "\(tree)/docs/readme.txt"))
-        try FileManager.default.createDirectory(atPath: "\(tree)/fresh/deeper", withIntermediateDirectories: true)
-        try Data("in a new directory\n".utf8).write(to: URL(fileURLWithPath: "\(tree)/fresh/deeper/note.txt"))
-        try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: nil)
+        try Data("changed while watched\n".utf8).write(to: URL(fileURLWithPath: "\(mirror.tree)/docs/readme.txt"))
+        try FileManager.default.createDirectory(atPath: "\(mirror.tree)/fresh/deeper", withIntermediateDirectories: true)
+        try Data("in a new directory\n".utf8).write(to: URL(fileURLWithPath: "\(mirror.tree)/fresh/deeper/note.txt"))
+        try Self.waitUntilFollowersMatch(mirror.tree, mirror.followed, nodes: mirror.nodes, version: nil)
     }
 
     @Test func twentyThousandSmallFilesMirror() throws {
-        guard let network = try BridgedNetwork.make(hosts: 2) else { return }
-        let scratch = try ScratchDirectory()
-        let tree = scratch.child("tree")
-        for index in 0..<20_000 {
-            let directory = "\(tree)/d\(index % 50)/e\(index % 7)"
-            if index < 350 { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            var bytes = [UInt8](repeating: 0, count: 1 + (index * 7919) % 4000)
-            for position in bytes.indices { bytes[position] = UInt8(truncatingIfNeeded: (index &* 31) ^ position) }
-            try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/f\(index)"))
+        let mirror = try MirrorFixture.make(timeout: 240) { tree in
+            for index in 0..<20_000 {
+                let directory = "\(tree)/d\(index % 50)/e\(index % 7)"
+                if index < 350 { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+                var bytes = [UInt8](repeating: 0, count: 1 + (index * 7919) % 4000)
+                for position in bytes.indices { bytes[position] = UInt8(truncatingIfNeeded: (index &* 31) ^ position) }
+                try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/f\(index)"))
+            }
         }
-        let nodes = try Self.startNodes(on: network, scratch: scratch)
-        defer { nodes.forEach { $0.stop() } }
-        let name = try Self.publish(tree, on: nodes[0])
-        let followed = scratch.child("follower")
-        try Self.follow(name, into: followed, on: nodes[1])
-        try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: 1, timeout: 240)
+        // Made (and compared once on version 1) by the fixture.
+        mirror?.stopAll()
     }
 
     @Test func aLocalChangeOnAFollowerIsMovedAsideNotLost() throws {
-        guard let network = try BridgedNetwork.make(hosts: 2) else { return }
-        let scratch = try ScratchDirectory()
-        let tree = scratch.child("tree")
-        try Self.makeTree(tree)
-        let nodes = try Self.startNodes(on: network, scratch: scratch)
-        defer { nodes.forEach { $0.stop() } }
-        let name = try Self.publish(tree, on: nodes[0])
-        let followed = scratch.child("follower")
-        try Self.follow(name, into: followed, on: nodes[1])
-        try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: 1)
-
+        guard let mirror = try MirrorFixture.make() else { return }
+        defer { mirror.stopAll() }
+        let followed = mirror.follower
         try Data("the follower's own words\n".utf8).write(to: URL(fileURLWithPath: "\(followed)/docs/readme.txt"))
-        try Data("the publisher's words\n".utf8).write(to: URL(fileURLWithPath: "\(tree)/docs/readme.txt"))
-        _ = try Self.publish(tree, on: nodes[0])
-        try Self.waitUntil(version: 2, followers: [nodes[1]])
+        try Data("the publisher's words\n".utf8).write(to: URL(fileURLWithPath: "\(mirror.tree)/docs/readme.txt"))
+        _ = try Self.publish(mirror.tree, on: mirror.nodes[0])
+        try Self.waitUntil(version: 2, followers: [mirror.nodes[1]])
         let published = try String(contentsOfFile: "\(followed)/docs/readme.txt", encoding: .utf8)
         #expect(published == "the publisher's words\n")
         let aside = try FileManager.default.contentsOfDirectory(atPath: "\(followed)/docs").filter { $0.hasPrefix("readme.txt.peerdist-conflict") }
