@@ -148,6 +148,10 @@ struct BlockServer: Sendable {
             let page = mirrors.page(forDiscoveryKey: discoveryKey, hash: pageHash) ?? []
             try await outbound.write(contentsOf: Self.parts(of: page) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
 
+        case .getMirrorDiff(let requestID, let discoveryKey, let from, let to):
+            let diff = mirrors.diff(forDiscoveryKey: discoveryKey, from: from, to: to) ?? []
+            try await outbound.write(contentsOf: Self.parts(of: diff) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
+
         case .getChunks(let requestID, let discoveryKey, let chunks):
             var batch: [PeerMessage] = []
             var batchBytes = 0

@@ -7,7 +7,7 @@ import PeerDistHashing
 extension PeerMessage {
     enum Kind: UInt8 {
         case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error, getAvailability, availability
-        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk
+        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff
     }
 
     public func write(to buffer: inout ByteBuffer) {
@@ -50,6 +50,10 @@ extension PeerMessage {
             buffer.writeHeader(.getMirrorPage, requestID)
             buffer.writeHash(key)
             buffer.writeHash(page)
+        case .getMirrorDiff(let requestID, let key, let from, let to):
+            buffer.writeHeader(.getMirrorDiff, requestID)
+            buffer.writeHash(key)
+            buffer.writeMultipleIntegers(from, to)
         case .mirrorPart(let requestID, let total, let offset, let part):
             buffer.writeHeader(.mirrorPart, requestID)
             buffer.writeMultipleIntegers(total, offset)
@@ -82,7 +86,7 @@ extension PeerMessage {
         case .contentInformation(_, _, _, let part), .availability(_, _, _, let part), .mirrorPart(_, _, _, let part): return 32 + part.count
         case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
         case .chunk(_, _, _, let payload): return 32 + payload.readableBytes
-        case .getMirrorRoot, .getMirrorPage: return 80
+        case .getMirrorRoot, .getMirrorPage, .getMirrorDiff: return 80
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
         case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
@@ -143,6 +147,10 @@ extension PeerMessage {
         case .getMirrorPage:
             let key = try reader.hash("discovery key")
             self = .getMirrorPage(requestID: requestID, discoveryKey: key, pageHash: try reader.hash("page hash"))
+        case .getMirrorDiff:
+            let key = try reader.hash("discovery key")
+            let from = try reader.integer(UInt64.self, "from version")
+            self = .getMirrorDiff(requestID: requestID, discoveryKey: key, from: from, to: try reader.integer(UInt64.self, "to version"))
         case .mirrorPart:
             let total = try reader.integer(UInt32.self, "total")
             let offset = try reader.integer(UInt32.self, "offset")

@@ -31,7 +31,10 @@ public enum PeerMessage: Hashable, Sendable {
     case getMirrorRoot(requestID: UInt32, discoveryKey: HashValue)
     /// Asks for one page of a mirror's manifest, by the page's hash.
     case getMirrorPage(requestID: UInt32, discoveryKey: HashValue, pageHash: HashValue)
-    /// One part of a sealed manifest root or of a manifest page; `total` is 0 when the peer has none.
+    /// Asks for what changed in the mirror's entries from version `from` to version `to` (see
+    /// `ManifestDiff`), answered like a page.
+    case getMirrorDiff(requestID: UInt32, discoveryKey: HashValue, from: UInt64, to: UInt64)
+    /// One part of a sealed manifest root, a manifest page or a diff; `total` is 0 when the peer has none.
     case mirrorPart(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
     /// Send these chunks of the mirror's files, each as a `.chunk`, then `.blocksDone`.
     case getChunks(requestID: UInt32, discoveryKey: HashValue, chunks: [ChunkReference])

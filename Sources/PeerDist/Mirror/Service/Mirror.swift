@@ -7,6 +7,9 @@ import Synchronization
 final class Mirror: Sendable {
     struct State {
         var manifest: MirrorManifest?
+        /// The versions before it still in memory, newest last, so that followers on one of
+        /// them are sent a diff rather than pages.
+        var previous: [MirrorManifest] = []
         /// The sealed root served to peers; sealing it once per version, not per request.
         var sealedRoot: [UInt8]?
         var chunks: LocalChunkIndex?
@@ -26,6 +29,7 @@ final class Mirror: Sendable {
     let directory: String
     let watching: Bool
     let state = Mutex(State())
+    static let previousVersionsKept = 4
 
     init(name: MirrorName, role: MirrorStatus.Role, directory: String, watching: Bool) {
         self.name = name
@@ -44,6 +48,10 @@ final class Mirror: Sendable {
     func install(_ manifest: MirrorManifest, chunks: LocalChunkIndex) {
         let sealed = SealedManifestRoot.seal(manifest.root.encoded(), for: name)
         state.withLock { state in
+            if let old = state.manifest, old.version < manifest.version {
+                state.previous.append(old)
+                if state.previous.count > Self.previousVersionsKept { state.previous.removeFirst() }
+            }
             state.manifest = manifest
             state.sealedRoot = sealed
             state.chunks = chunks

@@ -38,6 +38,13 @@ struct MirrorManifestClient: Sendable {
             return try SealedManifestRoot.open(sealed, for: name)
         }
 
+        /// What changed in `name` from version `from` to `to`; `nil` when the peer cannot say.
+        func diff(of name: MirrorName, from: UInt64, to: UInt64) async throws -> ManifestDiff? {
+            try await write(.getMirrorDiff(requestID: 0, discoveryKey: name.discoveryKey, from: from, to: to))
+            guard let bytes = try await collect(requests: [0])[0] else { return nil }
+            return try ManifestDiff(decoding: bytes)
+        }
+
         /// The pages with these hashes, each checked against its hash.
         func pages(_ hashes: [HashValue], of name: MirrorName) async throws -> [HashValue: [UInt8]] {
             var pages: [HashValue: [UInt8]] = [:]

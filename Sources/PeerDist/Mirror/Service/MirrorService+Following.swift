@@ -71,17 +71,7 @@ extension MirrorService {
             $0.pendingVersion = root.version
         }
 
-        // Only the pages this node does not have already.
-        var pages: [HashValue: [UInt8]] = [:]
-        for hash in root.pageHashes {
-            if let page = current?.page(hash) { pages[hash] = page }
-        }
-        let wanted = root.pageHashes.filter { pages[$0] == nil }
-        if !wanted.isEmpty {
-            let fetched = try await client.withConnection(to: source) { try await $0.pages(wanted, of: name) }
-            pages.merge(fetched) { old, _ in old }
-        }
-        let manifest = try MirrorManifest.assemble(root: root, pages: pages)
+        let manifest = try await fetchManifest(root, of: name, from: source, current: current, client: client)
 
         let files = MirrorFiles(name: name, data: dataDirectory)
         let applied = try mirror.state.withLock { $0.applied } ?? appliedTree(of: mirror, manifest: current, files: files)
@@ -151,5 +141,31 @@ extension MirrorService {
             mirror.update { $0.applied = applied }
         }
         files.remove(.next)
+    }
+
+    /// The version `root` describes: from a diff against this node's version when the holder
+    /// can give one and it checks out against the root's page hashes, else from the pages this
+    /// node does not have.
+    private func fetchManifest(
+        _ root: ManifestRoot, of name: MirrorName, from source: PeerAddress, current: MirrorManifest?, client: MirrorManifestClient
+    ) async throws -> MirrorManifest {
+        try await client.withConnection(to: source) { session in
+            if let current, let diff = try? await session.diff(of: name, from: current.version, to: root.version) {
+                do {
+                    return try MirrorManifest.rebuild(root: root, entries: try diff.apply(to: current.entries))
+                } catch {
+                    logger.info("a manifest diff did not match its root; fetching pages", metadata: ["mirror": "\(name)", "error": "\(error)"])
+                }
+            }
+            var pages: [HashValue: [UInt8]] = [:]
+            for hash in root.pageHashes {
+                if let page = current?.page(hash) { pages[hash] = page }
+            }
+            let wanted = root.pageHashes.filter { pages[$0] == nil }
+            if !wanted.isEmpty {
+                pages.merge(try await session.pages(wanted, of: name)) { old, _ in old }
+            }
+            return try MirrorManifest.assemble(root: root, pages: pages)
+        }
     }
 }

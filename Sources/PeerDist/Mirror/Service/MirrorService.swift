@@ -206,6 +206,14 @@ extension MirrorService: MirrorSource {
         mirrors.withLock { $0[key] }?.state.withLock { $0.manifest?.page(hash) }
     }
 
+    public func diff(forDiscoveryKey key: HashValue, from: UInt64, to: UInt64) -> [UInt8]? {
+        guard let (old, new) = mirrors.withLock({ $0[key] })?.state.withLock({ state -> (MirrorManifest, MirrorManifest)? in
+            guard let current = state.manifest, current.version == to, let old = state.previous.first(where: { $0.version == from }) else { return nil }
+            return (old, current)
+        }) else { return nil }
+        return ManifestDiff.between(old.entries, new.entries).encoded()
+    }
+
     public func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? {
         guard let index = mirrors.withLock({ $0[key] })?.state.withLock({ $0.chunks }) else { return nil }
         return index.read(chunk)

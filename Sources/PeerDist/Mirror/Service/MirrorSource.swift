@@ -9,6 +9,9 @@ public protocol MirrorSource: Sendable {
     func sealedRoot(forDiscoveryKey key: HashValue) -> [UInt8]?
     /// A page of one of the mirror's manifests, by its hash.
     func page(forDiscoveryKey key: HashValue, hash: HashValue) -> [UInt8]?
+    /// What changed in the mirror's entries between two versions, encoded (`ManifestDiff`), or
+    /// `nil` when the node no longer has the older one.
+    func diff(forDiscoveryKey key: HashValue, from: UInt64, to: UInt64) -> [UInt8]?
     /// The verified bytes of a chunk of the mirror, or `nil` when the node does not hold it.
     func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]?
 }
@@ -17,5 +20,6 @@ public protocol MirrorSource: Sendable {
 struct NoMirrors: MirrorSource {
     func sealedRoot(forDiscoveryKey key: HashValue) -> [UInt8]? { nil }
     func page(forDiscoveryKey key: HashValue, hash: HashValue) -> [UInt8]? { nil }
+    func diff(forDiscoveryKey key: HashValue, from: UInt64, to: UInt64) -> [UInt8]? { nil }
     func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? { nil }
 }
