@@ -91,12 +91,10 @@ struct BlockServer: Sendable {
                 try await outbound.write(.availability(requestID: requestID, blockCount: 0, offset: 0, part: []))
                 return
             }
-            var parts: [PeerMessage] = []
-            for offset in stride(from: 0, to: held.bits.count, by: PeerMessage.Limits.maximumPart) {
-                let part = Array(held.bits[offset..<min(held.bits.count, offset + PeerMessage.Limits.maximumPart)])
-                parts.append(.availability(requestID: requestID, blockCount: UInt32(held.blockCount), offset: UInt32(offset), part: part))
-            }
-            try await outbound.write(contentsOf: parts)
+            let blockCount = UInt32(held.blockCount)
+            try await outbound.write(contentsOf: Self.parts(of: held.bits) { _, offset, part in
+                .availability(requestID: requestID, blockCount: blockCount, offset: offset, part: part)
+            })
 
         case .getBlockList(let requestID, let segmentID, let ranges):
             let held = source.segment(withID: segmentID).map { source.heldBlocks(of: $0) } ?? []

@@ -72,6 +72,7 @@ public final class PeerNode: Sendable {
     public let mirrors: MirrorService
     let logger: Logger
     private let listening = ListeningAddresses()
+    private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
 
@@ -85,6 +86,7 @@ public final class PeerNode: Sendable {
         let identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
         self.identity = identity
         let holders = HolderLookup(announcements: announcements, listening: listening, logger: logger)
+        self.holderLookup = holders
         let dataDirectory = configuration.dataDirectory
         self.mirrors = MirrorService(
             identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger
@@ -237,7 +239,7 @@ public final class PeerNode: Sendable {
     /// query; never this node itself, which answers its own queries once it holds part of the
     /// content (a resumed fetch does from the start).
     private func holders(of id: ContentID, askingTheLAN: Bool) async -> [PeerAddress] {
-        await HolderLookup(announcements: announcements, listening: listening, logger: logger).holders(of: id.discoveryKey, askingTheLAN: askingTheLAN)
+        await holderLookup.holders(of: id.discoveryKey, askingTheLAN: askingTheLAN)
     }
 
     public func status() -> NodeStatus {

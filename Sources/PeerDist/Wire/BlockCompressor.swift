@@ -43,3 +43,14 @@ public final class BlockCompressor {
         return frame
     }
 }
+
+extension BlockCompressor {
+    /// The bytes of a zstd `frame` that must decompress to exactly `length` bytes, or `nil`.
+    /// The output is allocated at `length`, so a frame from a peer cannot make us allocate more.
+    static func decompress(_ frame: UnsafeRawBufferPointer, exactLength length: Int) -> [UInt8]? {
+        var output = [UInt8](repeating: 0, count: length)
+        let written = output.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, frame.baseAddress, frame.count) }
+        guard ZSTD_isError(written) == 0, written == length else { return nil }
+        return output
+    }
+}

@@ -1,4 +1,3 @@
-import CZstd
 import Crypto
 import NIOCore
 import PeerDistHashing
@@ -75,14 +74,9 @@ public enum BlockSealer {
     }
 
     private static func decompress(_ frame: [UInt8], expectedLength: Int, index: UInt32) throws(WireError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: expectedLength)
-        // The output buffer is exactly the block's length, so a frame cannot make us allocate more.
-        let written = frame.withUnsafeBytes { source in
-            output.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, source.baseAddress, source.count) }
-        }
-        guard ZSTD_isError(written) == 0, written == expectedLength else {
+        guard let block = frame.withUnsafeBytes({ BlockCompressor.decompress($0, exactLength: expectedLength) }) else {
             throw WireError("block \(index) does not decompress to its \(expectedLength) bytes")
         }
-        return output
+        return block
     }
 }

@@ -104,12 +104,7 @@ extension PeerMessage {
         case .getContentInformation:
             self = .getContentInformation(requestID: requestID, discoveryKey: try reader.hash("discovery key"))
         case .contentInformation:
-            let total = try reader.integer(UInt32.self, "total")
-            let offset = try reader.integer(UInt32.self, "offset")
-            let part = try reader.bytesWithLength("part", limit: Limits.maximumPart)
-            guard UInt64(offset) + UInt64(part.count) <= UInt64(total) || (total == 0 && part.isEmpty && offset == 0) else {
-                throw WireError("content information part [\(offset), +\(part.count)) runs past its total \(total)")
-            }
+            let (total, offset, part) = try reader.part(of: "content information")
             self = .contentInformation(requestID: requestID, total: total, offset: offset, part: part)
         case .getAvailability:
             self = .getAvailability(requestID: requestID, discoveryKey: try reader.hash("discovery key"))
@@ -152,12 +147,7 @@ extension PeerMessage {
             let from = try reader.integer(UInt64.self, "from version")
             self = .getMirrorDiff(requestID: requestID, discoveryKey: key, from: from, to: try reader.integer(UInt64.self, "to version"))
         case .mirrorPart:
-            let total = try reader.integer(UInt32.self, "total")
-            let offset = try reader.integer(UInt32.self, "offset")
-            let part = try reader.bytesWithLength("part", limit: Limits.maximumPart)
-            guard UInt64(offset) + UInt64(part.count) <= UInt64(total) || (total == 0 && part.isEmpty && offset == 0) else {
-                throw WireError("mirror part [\(offset), +\(part.count)) runs past its total \(total)")
-            }
+            let (total, offset, part) = try reader.part(of: "mirror")
             self = .mirrorPart(requestID: requestID, total: total, offset: offset, part: part)
         case .getChunks:
             let key = try reader.hash("discovery key")
@@ -222,6 +212,18 @@ private struct WireReader {
         guard length <= limit else { throw WireError("\(field) of \(length) bytes exceeds the limit of \(limit)") }
         guard let slice = buffer.readSlice(length: Int(length)) else { throw WireError("message ends inside \(field)") }
         return slice
+    }
+
+    /// `total(4) offset(4) part` of something sent in parts: the part lies within the total,
+    /// and a total of 0 (nothing held) comes with no part.
+    mutating func part(of what: String) throws(WireError) -> (total: UInt32, offset: UInt32, part: [UInt8]) {
+        let total = try integer(UInt32.self, "total")
+        let offset = try integer(UInt32.self, "offset")
+        let part = try bytesWithLength("part", limit: PeerMessage.Limits.maximumPart)
+        guard UInt64(offset) + UInt64(part.count) <= UInt64(total) || (total == 0 && part.isEmpty && offset == 0) else {
+            throw WireError("\(what) part [\(offset), +\(part.count)) runs past its total \(total)")
+        }
+        return (total, offset, part)
     }
 
     mutating func hash(_ field: String) throws(WireError) -> HashValue {

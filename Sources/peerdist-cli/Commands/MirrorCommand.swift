@@ -68,14 +68,21 @@ struct MirrorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+            let created = !FileManager.default.fileExists(atPath: path)
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
                 throw CommandFailure("cannot create \(path): \(error.localizedDescription)")
             }
             let request = ControlRequest(op: .mirrorFollow, path: path, id: mirror)
-            try await MirrorCommand.perform(request, node: node, serving: serving) { node in
-                try node.mirrors.follow(name: try MirrorName(parsing: mirror), directory: path)
+            do {
+                try await MirrorCommand.perform(request, node: node, serving: serving) { node in
+                    try node.mirrors.follow(name: try MirrorName(parsing: mirror), directory: path)
+                }
+            } catch {
+                // A refused follow leaves nothing behind: not even the directory it made.
+                if created { try? FileManager.default.removeItem(atPath: path) }
+                throw error
             }
         }
     }

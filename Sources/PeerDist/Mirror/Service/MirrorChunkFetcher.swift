@@ -1,5 +1,4 @@
 import Crypto
-import CZstd
 import Logging
 import NIOCore
 import PeerDistHashing
@@ -133,12 +132,9 @@ struct MirrorChunkFetcher: Sendable {
             guard payload.readableBytes == length else { throw WireError("a chunk of \(payload.readableBytes) bytes arrived for one of \(length)") }
             return Array(payload.readableBytesView)
         }
-        var output = [UInt8](repeating: 0, count: length)
-        // The output is exactly the chunk's length, so a frame cannot make us allocate more.
-        let written = payload.withUnsafeReadableBytes { source in
-            output.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, source.baseAddress, source.count) }
+        guard let chunk = payload.withUnsafeReadableBytes({ BlockCompressor.decompress($0, exactLength: length) }) else {
+            throw WireError("a chunk does not decompress to its \(length) bytes")
         }
-        guard ZSTD_isError(written) == 0, written == length else { throw WireError("a chunk does not decompress to its \(length) bytes") }
-        return output
+        return chunk
     }
 }

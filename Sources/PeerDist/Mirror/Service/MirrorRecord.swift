@@ -23,7 +23,7 @@ struct MirrorRecord: Codable, Sendable {
         var records: [MirrorRecord] = []
         var failures: [String] = []
         for name in names.sorted() {
-            let path = "\(root)/\(name)/record.json"
+            let path = "\(root)/\(name)/\(MirrorFiles.File.record.rawValue)"
             do {
                 records.append(try JSONDecoder().decode(MirrorRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path))))
             } catch {
@@ -33,13 +33,10 @@ struct MirrorRecord: Codable, Sendable {
         return (records, failures)
     }
 
-    func save(in data: DataDirectory) throws {
-        guard let name = try? MirrorName(parsing: name) else { throw NodeError(.invalidState, "\(self.name) is not a mirror name") }
-        let directory = Self.directory(for: name, in: data)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(Array(try encoder.encode(self)), to: "\(directory)/record.json")
+        return Array(try encoder.encode(self))
     }
 }
 
@@ -119,6 +116,8 @@ enum StoredStamps {
 /// The files a node keeps for one mirror under `mirrors/<name>/`, each replaced atomically.
 struct MirrorFiles: Sendable {
     enum File: String {
+        /// The mirror's `MirrorRecord`.
+        case record = "record.json"
         /// The version the directory holds (a publisher: the newest it signed).
         case manifest
         /// A follower's version being applied, written before its commit begins.

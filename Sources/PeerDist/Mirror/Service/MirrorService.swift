@@ -20,7 +20,7 @@ public final class MirrorService: Sendable {
     private let mirrors = Mutex<[HashValue: Mirror]>([:])
     private let started: AsyncStream<Mirror>
     private let starting: AsyncStream<Mirror>.Continuation
-    /// Serialises the scans and updates of every mirror: each uses every core already.
+    /// Serialises the scans of the mirrors this node publishes: each uses every core already.
     private let work = Mutex(())
 
     init(
@@ -74,28 +74,24 @@ public final class MirrorService: Sendable {
     public func publish(directory: String, classifier: String?, watch: Bool) throws -> MirrorStatus {
         let classifier = classifier ?? MirrorName.classifier(suggestedBy: URL(fileURLWithPath: directory).lastPathComponent)
         let name = try MirrorName(publisher: identity.publicKey, classifier: classifier)
-        let mirror: Mirror
-        if let existing = self.mirror(named: name) {
+        let existing = self.mirror(named: name)
+        if let existing {
+            guard existing.role == .publisher else { throw NodeError(.invalidState, "this node follows \(name); it cannot publish it too") }
             guard existing.directory == directory else {
                 throw NodeError(.invalidState, "\(name) is already published from \(existing.directory); choose another --name")
             }
-            if existing.watching != watch {
-                // The watcher runs in the mirror's task; a changed choice takes a new record and task.
-                mirror = Mirror(name: name, role: .publisher, directory: directory, watching: watch)
-                existing.state.withLock { state in mirror.state.withLock { $0 = state } }
-                try mirror.record.save(in: dataDirectory)
-                register(mirror)
-            } else {
-                mirror = existing
+            if existing.watching == watch {
+                try publishVersion(of: existing)
+                return existing.status
             }
-        } else {
-            mirror = Mirror(name: name, role: .publisher, directory: directory, watching: watch)
-            try publishVersion(of: mirror)
-            try mirror.record.save(in: dataDirectory)
-            register(mirror)
-            return mirror.status
         }
+        // A new mirror, or a changed choice to watch: the watcher runs in the mirror's task, so
+        // that takes a new record and task, with the versions published so far.
+        let mirror = Mirror(name: name, role: .publisher, directory: directory, watching: watch)
+        if let existing { existing.state.withLock { state in mirror.state.withLock { $0 = state } } }
         try publishVersion(of: mirror)
+        try MirrorFiles(name: name, data: dataDirectory).write(mirror.record.encoded(), to: .record)
+        register(mirror)
         return mirror.status
     }
 
@@ -137,7 +133,7 @@ public final class MirrorService: Sendable {
             throw NodeError(.invalidState, "\(directory) already holds mirror \(other.name)")
         }
         let mirror = Mirror(name: name, role: .follower, directory: directory, watching: false)
-        try mirror.record.save(in: dataDirectory)
+        try MirrorFiles(name: name, data: dataDirectory).write(mirror.record.encoded(), to: .record)
         register(mirror)
         return mirror.status
     }

@@ -212,13 +212,7 @@ final class DirectoryHandle: Sendable {
 
     /// Sets this directory's own permission bits and modification time.
     func setAttributes(mode: UInt32, modified: FileTime) throws(MirrorError) {
-        guard fchmod(descriptor, mode_t(mode)) == 0 else {
-            throw .system("cannot set mode", path: path, errno: errno)
-        }
-        var times = [Glibc.timespec(tv_sec: 0, tv_nsec: utimeOmit), modified.timespec]
-        guard futimens(descriptor, &times) == 0 else {
-            throw .system("cannot set modification time", path: path, errno: errno)
-        }
+        try setDescriptorAttributes(descriptor, mode: mode, modified: modified, path: path)
     }
 
     /// Makes the directory's entries durable. Best effort: some file systems refuse to sync
@@ -311,13 +305,7 @@ final class OpenFile: Sendable {
     }
 
     func setAttributes(mode: UInt32, modified: FileTime) throws(MirrorError) {
-        guard fchmod(descriptor, mode_t(mode)) == 0 else {
-            throw .system("cannot set mode", path: path, errno: errno)
-        }
-        var times = [Glibc.timespec(tv_sec: 0, tv_nsec: utimeOmit), modified.timespec]
-        guard futimens(descriptor, &times) == 0 else {
-            throw .system("cannot set modification time", path: path, errno: errno)
-        }
+        try setDescriptorAttributes(descriptor, mode: mode, modified: modified, path: path)
     }
 
     /// Makes the file's bytes and attributes durable.
@@ -328,6 +316,18 @@ final class OpenFile: Sendable {
 
 /// `UTIME_OMIT`, which Swift cannot import: leaves that one of the two times unchanged.
 private let utimeOmit = (1 << 30) - 2
+
+/// Sets the permission bits and modification time of an open file or directory; the access time
+/// is left alone.
+private func setDescriptorAttributes(_ descriptor: Int32, mode: UInt32, modified: FileTime, path: String) throws(MirrorError) {
+    guard fchmod(descriptor, mode_t(mode)) == 0 else {
+        throw .system("cannot set mode", path: path, errno: errno)
+    }
+    var times = [Glibc.timespec(tv_sec: 0, tv_nsec: utimeOmit), modified.timespec]
+    guard futimens(descriptor, &times) == 0 else {
+        throw .system("cannot set modification time", path: path, errno: errno)
+    }
+}
 
 /// Repeats a system call that failed with EINTR.
 private func retryingInterrupts(_ call: () -> Int32) -> Int32 {
