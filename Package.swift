@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Linux system calls the Glibc module leaves out.
+        .target(name: "CSystemCalls"),
 
         .target(
             name: "PeerDistHashing",
@@ -35,6 +37,7 @@ let package = Package(
                 "PeerDistHashing",
                 "CSodium",
                 "CZstd",
+                "CSystemCalls",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -74,6 +74,39 @@ import Testing
         #expect(try pair.followerEntries() == b.entries)
     }
 
+    @Test func chunksAreCopiedOnlyFromFilesStillAsRecorded() throws {
+        var pair = try MirrorPair()
+        defer { pair.remove() }
+        let first = StoreTestContent.random(count: 3 << 20, seed: 12)
+        let second = StoreTestContent.random(count: 3 << 20, seed: 13)
+        try MirrorFiles.write(first, "a.bin", in: pair.publisher)
+        try MirrorFiles.write(second, "b.bin", in: pair.publisher)
+        _ = try pair.sync()
+
+        // b.bin is rewritten locally with other bytes, its size and modification time put back:
+        // only its change time tells. Both files move; a.bin's chunks are copied, b.bin's fetched.
+        let recorded = try #require(pair.applied.stamps["b.bin"])
+        var tampered = second
+        for index in stride(from: 0, to: tampered.count, by: 4096) { tampered[index] ^= 0xFF }
+        try MirrorFiles.write(tampered, "b.bin", in: pair.follower)
+        try MirrorFiles.setModified("b.bin", in: pair.follower, to: recorded.modified)
+        for name in ["a.bin", "b.bin"] { try MirrorFiles.remove(name, in: pair.publisher) }
+        try MirrorFiles.write(first, "moved/a.bin", in: pair.publisher)
+        try MirrorFiles.write(second, "moved/b.bin", in: pair.publisher)
+        let entries = try pair.publish()
+        let update = try pair.prepare(entries)
+        #expect(update.progress.heldBytes == UInt64(first.count))
+        #expect(update.progress.missingBytes == UInt64(second.count))
+        try pair.fetch(update, from: entries)
+        let commit = try update.commit()
+        pair.applied = commit.applied
+        #expect(try MirrorFiles.read("moved/a.bin", in: pair.follower) == first)
+        #expect(try MirrorFiles.read("moved/b.bin", in: pair.follower) == second)
+        #expect(commit.movedAside == [MovedAside(path: "b.bin", movedTo: "b.bin.peerdist-conflict-2")])
+        #expect(try MirrorFiles.read("b.bin.peerdist-conflict-2", in: pair.follower) == tampered)
+        #expect(try pair.followerEntries() == entries)
+    }
+
     @Test func aRenamedFileNeedsNoChunks() throws {
         var pair = try MirrorPair()
         defer { pair.remove() }

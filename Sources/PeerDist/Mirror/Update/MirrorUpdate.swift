@@ -10,9 +10,10 @@ import Glibc
 ///
 /// 1. `prepare` builds every file and link that is new or different in
 ///    `DIR/.peerdist-staging/` (mode 0700), filling each file with the chunks this node already
-///    holds (read from the applied version's files and from other staged files, each checked
-///    against its SHA-256). It returns the chunks still missing, each once with every place it
-///    goes. The tree itself is not touched.
+///    holds: copied in the kernel from the applied version's files that are still as recorded
+///    (`UnchangedFileCopier`), else read from any file that has them and checked against their
+///    SHA-256. It returns the chunks still missing, each once with every place it goes. The tree
+///    itself is not touched.
 /// 2. `store` writes a fetched chunk at every place that needs it.
 /// 3. `commit`, once nothing is missing, flushes the staged files with their modes and times,
 ///    writes `DIR/.peerdist-journal`, makes its operations (`UpdatePlan` lists their order),
@@ -135,7 +136,7 @@ public final class MirrorUpdate: Sendable {
                 throw MirrorError(.io, "\(root.display(MirrorNames.staging)): not a directory after making it one")
             }
             var writer = StagingWriter(staging: staging)
-            let (missing, heldBytes) = try fill(plan, staging: staging, writer: &writer, index: chunks)
+            let (missing, heldBytes) = try fill(plan, root: root, staging: staging, applied: applied, writer: &writer, index: chunks)
             return MirrorUpdate(
                 directory: directory, version: version, index: chunks, root: root, staging: staging,
                 applied: applied, target: entries, plan: plan, missing: missing, heldBytes: heldBytes)
@@ -145,29 +146,41 @@ public final class MirrorUpdate: Sendable {
         }
     }
 
-    /// Makes the staged files (their full size reserved) and links, and fills every chunk the
-    /// index holds; returns the rest.
+    /// Makes the staged files (their full size reserved) and links, and fills every chunk this
+    /// node holds: copied from the applied version's unchanged files where they have it, else
+    /// read and checked from wherever the index finds it. Returns the rest.
     private static func fill(
-        _ plan: UpdatePlan, staging: DirectoryHandle, writer: inout StagingWriter, index: LocalChunkIndex
+        _ plan: UpdatePlan, root: DirectoryHandle, staging: DirectoryHandle, applied: AppliedTree, writer: inout StagingWriter, index: LocalChunkIndex
     ) throws(MirrorError) -> (missing: [HashValue: Wanted], heldBytes: UInt64) {
         var wanted: [HashValue: Wanted] = [:]
         var order: [HashValue] = []
+        /// Every distinct chunk the staged files hold, with its length.
+        var lengths: [HashValue: UInt32] = [:]
+        var copier = UnchangedFileCopier(root: root, stamps: applied.stamps, index: index)
+        defer { copier.close() }
         for staged in plan.stagedFiles {
             let file = try staging.openFile(staged.name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+            let placed: [Bool]
             do throws(MirrorError) {
                 try file.reserve(staged.entry.size)
+                placed = try copier.fill(file, with: staged.entry.chunks)
             } catch where error.code == .noSpace {
                 throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(staged.entry.path) (\(staged.entry.size) bytes)", errno: error.errno)
             }
             var offset: UInt64 = 0
-            for chunk in staged.entry.chunks {
+            for (position, chunk) in staged.entry.chunks.enumerated() {
                 let destination = StagedDestination(staged: staged.name, path: staged.entry.path, offset: offset)
+                offset += UInt64(chunk.length)
+                lengths[chunk.hash] = chunk.length
+                if placed[position] {
+                    index.add([destination], of: chunk)
+                    continue
+                }
                 if wanted[chunk.hash] == nil {
                     wanted[chunk.hash] = Wanted(chunk: chunk, destinations: [])
                     order.append(chunk.hash)
                 }
                 wanted[chunk.hash]?.destinations.append(destination)
-                offset += UInt64(chunk.length)
             }
         }
         for link in plan.stagedLinks {
@@ -176,14 +189,14 @@ public final class MirrorUpdate: Sendable {
             try staging.setModified(link.name, to: link.entry.modified)
         }
 
-        var heldBytes: UInt64 = 0
+        // The rest of what this node holds: a changed file's chunks, copies placed above.
         for hash in order {
             guard let chunk = wanted[hash], let bytes = index.read(chunk.chunk) else { continue }
             try writer.write(bytes, to: chunk.destinations)
             index.add(chunk.destinations, of: chunk.chunk)
-            heldBytes += UInt64(chunk.chunk.length)
             wanted[hash] = nil
         }
+        let heldBytes = lengths.reduce(UInt64(0)) { sum, chunk in wanted[chunk.key] == nil ? sum + UInt64(chunk.value) : sum }
         return (wanted, heldBytes)
     }
 
