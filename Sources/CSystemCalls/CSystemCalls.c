@@ -1,4 +1,9 @@
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "CSystemCalls.h"
 
@@ -9,4 +14,22 @@ ssize_t peerdist_copy_file_range(int input, int64_t *input_offset, int output, i
     *input_offset = (int64_t)in;
     *output_offset = (int64_t)out;
     return copied;
+}
+
+int peerdist_open_beneath(int directory, const char *path, int flags, unsigned int mode) {
+#ifdef SYS_openat2
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)flags;
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, directory, path, &how, sizeof how);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int peerdist_syncfs(int descriptor) {
+    return syncfs(descriptor);
 }

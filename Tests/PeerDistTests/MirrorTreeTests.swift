@@ -120,6 +120,10 @@ import Testing
         try MirrorFiles.remove("d", in: root)
         try MirrorFiles.symlink("d", to: outside, in: root)
         index.add(chunk.hash, at: LocalChunkIndex.Location(path: "d/two.bin", offset: 0, length: chunk.length))
+        // Nor through a link in the last place, nor up and out.
+        try MirrorFiles.symlink("link.bin", to: "\(outside)/two.bin", in: root)
+        index.add(chunk.hash, at: LocalChunkIndex.Location(path: "link.bin", offset: 0, length: chunk.length))
+        index.add(chunk.hash, at: LocalChunkIndex.Location(path: "../outside/two.bin", offset: 0, length: chunk.length))
         try MirrorFiles.write(StoreTestContent.random(count: 200_000, seed: 9), "one.bin", in: root)
         #expect(index.read(chunk) == nil)
         #expect(!index.contains(chunk.hash))

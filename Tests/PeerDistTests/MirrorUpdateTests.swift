@@ -344,13 +344,24 @@ import Testing
         #expect(error.code == .noSpace)
         #expect(error.errno == ENOSPC)
         #expect(error.message.contains("no space left on device"))
-        #expect(error.message.contains("huge.bin"))
+        #expect(error.message.contains("the update needs"))
         #expect(try pair.followerEntries() == a.entries)
         #expect(try pair.leftovers().isEmpty)
         #expect(try MirrorUpdate.recover(directory: pair.follower) == .nothingPending)
 
-        // Once it fits, the same update goes through.
+        // Room when the update starts, none left when its chunks arrive: the write fails, the
+        // staging goes, and the tree stays on A.
         try MirrorFiles.remove("huge.bin", in: pair.publisher)
+        let fitting = try pair.publish()
+        let update = try pair.prepare(fitting)
+        _ = try StoreSubprocess.run("/bin/sh", "-c", "dd if=/dev/zero of='\(pair.follower)/filler.local' bs=4096 2>/dev/null")
+        let late = try #require(throws: MirrorError.self) { try pair.fetch(update, from: fitting) }
+        #expect(late.code == .noSpace)
+        #expect(try pair.followerEntries().filter { $0.path != "filler.local" } == a.entries)
+        #expect(try pair.leftovers().isEmpty)
+        try MirrorFiles.remove("filler.local", in: pair.follower)
+
+        // Once it fits, the same update goes through.
         let b = try pair.sync()
         #expect(try pair.followerEntries() == b.entries)
     }

@@ -1,3 +1,6 @@
+import CSystemCalls
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -137,6 +140,36 @@ final class DirectoryHandle: Sendable {
         return OpenFile(descriptor: descriptor, path: display(name))
     }
 
+    /// Opens the regular file at the relative path `path` (`a/b/c`) below this directory without
+    /// following a link anywhere on the way; nil when a component is absent, not a directory, or
+    /// a link.
+    ///
+    /// One `openat2` call resolving beneath this directory, where the kernel has it (5.6 and
+    /// later); else one `O_NOFOLLOW` component at a time.
+    func openFile(relativePath path: String, flags: Int32) throws(MirrorError) -> OpenFile? {
+        if Self.kernelResolvesBeneath.load(ordering: .relaxed) {
+            let descriptor = retryingInterrupts { peerdist_open_beneath(self.descriptor, path, flags | O_NOFOLLOW | O_CLOEXEC, 0) }
+            if descriptor >= 0 { return OpenFile(descriptor: descriptor, path: display(path)) }
+            switch errno {
+            case ENOSYS: Self.kernelResolvesBeneath.store(false, ordering: .relaxed)
+            // Absent, a file on the way, or a link on the way (ELOOP) or out (EXDEV).
+            case ENOENT, ENOTDIR, ELOOP, EXDEV: return nil
+            case let number: throw .system("cannot open", path: display(path), errno: number)
+            }
+        }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else { return nil }
+        let (parentPath, name) = TreeWalker.split(path)
+        guard let parent = try openDirectory(components: parentPath.split(separator: "/")) else { return nil }
+        do throws(MirrorError) {
+            return try parent.openFile(name, flags: flags)
+        } catch where error.hasErrno(ENOENT) || error.hasErrno(ELOOP) {
+            return nil
+        }
+    }
+
+    private static let kernelResolvesBeneath = Atomic<Bool>(true)
+
     func makeDirectory(_ name: String, mode: mode_t) throws(MirrorError) {
         guard mkdirat(descriptor, name, mode) == 0 else {
             throw .system("cannot create directory", path: display(name), errno: errno)
@@ -220,6 +253,23 @@ final class DirectoryHandle: Sendable {
     func sync() {
         _ = fsync(descriptor)
     }
+
+    /// Makes everything written to this directory's file system durable: all files at once.
+    func syncFileSystem() throws(MirrorError) {
+        guard peerdist_syncfs(descriptor) == 0 else { throw .system("cannot flush the file system", path: path, errno: errno) }
+    }
+
+    /// Throws `.noSpace` unless the file system has `bytes` free for an unprivileged writer, so
+    /// an update that cannot fit says so before it starts. (Others may still fill the disk
+    /// meanwhile; writes handle that too.)
+    func ensureSpace(for bytes: UInt64) throws(MirrorError) {
+        var status = statvfs()
+        guard fstatvfs(descriptor, &status) == 0 else { throw .system("cannot read the free space", path: path, errno: errno) }
+        let free = UInt64(status.f_bavail) * UInt64(status.f_frsize)
+        guard bytes <= free else {
+            throw MirrorError(.noSpace, "\(path): no space left on device: the update needs \(bytes) bytes, \(free) are free", errno: ENOSPC)
+        }
+    }
 }
 
 /// An open regular file of a mirrored tree, for positional reads and writes.
@@ -285,23 +335,6 @@ final class OpenFile: Sendable {
             }
         }
         if let failure { throw failure }
-    }
-
-    /// Gives the file `size` bytes and reserves the space for them, so a full disk shows up now
-    /// rather than halfway through filling it.
-    func reserve(_ size: UInt64) throws(MirrorError) {
-        guard size > 0 else { return }
-        // posix_fallocate returns the error instead of setting errno; glibc emulates it where the
-        // file system cannot, so EINVAL or EOPNOTSUPP are left only for odd file systems, which get
-        // a plain (sparse) resize.
-        let result = posix_fallocate(descriptor, 0, off_t(size))
-        switch result {
-        case 0: return
-        case EINVAL, EOPNOTSUPP:
-            guard ftruncate(descriptor, off_t(size)) == 0 else { throw .system("cannot resize", path: path, errno: errno) }
-        default:
-            throw .system("cannot reserve \(size) bytes", path: path, errno: result)
-        }
     }
 
     func setAttributes(mode: UInt32, modified: FileTime) throws(MirrorError) {

@@ -13,8 +13,8 @@ import Glibc
 ///
 /// Files change behind the index's back, so `read` checks every chunk's SHA-256 before handing it
 /// out, tries the chunk's other locations when one no longer holds it, and forgets locations found
-/// stale. Paths are opened from the root one `O_NOFOLLOW` component at a time, so a link swapped
-/// into the tree cannot make the index read outside it. Thread-safe.
+/// stale. Paths are opened below the root without following links (`DirectoryHandle.openFile(relativePath:flags:)`),
+/// so a link swapped into the tree cannot make the index read outside it. Thread-safe.
 public final class LocalChunkIndex: Sendable {
     /// A chunk's bytes in a file: `length` bytes at `offset` of `path`, relative to the root.
     public struct Location: Hashable, Sendable {
@@ -120,13 +120,12 @@ public final class LocalChunkIndex: Sendable {
     }
 
     private func read(_ chunk: ChunkReference, at location: Location) -> ReadOutcome {
-        let (parentPath, name) = TreeWalker.split(location.path)
         let file: OpenFile
         do throws(MirrorError) {
-            guard let parent = try rootHandle.openDirectory(components: parentPath.split(separator: "/")) else { return .stale }
-            file = try parent.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+            guard let opened = try rootHandle.openFile(relativePath: location.path, flags: O_RDONLY | O_NONBLOCK) else { return .stale }
+            file = opened
         } catch {
-            return error.hasErrno(ENOENT) || error.hasErrno(ELOOP) ? .stale : .unreadable
+            return .unreadable
         }
         let count = Int(chunk.length)
         var failed = false

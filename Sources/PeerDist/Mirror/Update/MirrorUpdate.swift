@@ -90,7 +90,8 @@ public final class MirrorUpdate: Sendable {
 
     private init(
         directory: String, version: UInt64, index: LocalChunkIndex, root: DirectoryHandle, staging: DirectoryHandle,
-        applied: AppliedTree, target: [MirrorEntry], plan: UpdatePlan, missing: [HashValue: Wanted], heldBytes: UInt64
+        applied: AppliedTree, target: [MirrorEntry], plan: UpdatePlan, missing: [HashValue: Wanted], heldBytes: UInt64,
+        writer: consuming StagingWriter
     ) {
         self.directory = directory
         self.version = version
@@ -100,7 +101,7 @@ public final class MirrorUpdate: Sendable {
         self.applied = applied
         self.target = target
         self.plan = plan
-        state = Mutex(State(missing: missing, heldBytes: heldBytes, writer: StagingWriter(staging: staging)))
+        state = Mutex(State(missing: missing, heldBytes: heldBytes, writer: writer))
     }
 
     // MARK: Prepare
@@ -135,20 +136,21 @@ public final class MirrorUpdate: Sendable {
             guard let staging = try root.openDirectory(MirrorNames.staging) else {
                 throw MirrorError(.io, "\(root.display(MirrorNames.staging)): not a directory after making it one")
             }
-            var writer = StagingWriter(staging: staging)
+            try staging.ensureSpace(for: plan.stagedFiles.reduce(0) { $0 + $1.entry.size })
+            var writer = StagingWriter(staging: staging, files: plan.stagedFiles)
             let (missing, heldBytes) = try fill(plan, root: root, staging: staging, applied: applied, writer: &writer, index: chunks)
             return MirrorUpdate(
                 directory: directory, version: version, index: chunks, root: root, staging: staging,
-                applied: applied, target: entries, plan: plan, missing: missing, heldBytes: heldBytes)
+                applied: applied, target: entries, plan: plan, missing: missing, heldBytes: heldBytes, writer: writer)
         } catch {
             try? root.removeTree(MirrorNames.staging)
             throw error
         }
     }
 
-    /// Makes the staged files (their full size reserved) and links, and fills every chunk this
-    /// node holds: copied from the applied version's unchanged files where they have it, else
-    /// read and checked from wherever the index finds it. Returns the rest.
+    /// Makes the staged links, and fills every chunk this node holds into the staged files:
+    /// copied from the applied version's unchanged files where they have it, else read and checked
+    /// from wherever the index finds it. Returns the rest.
     private static func fill(
         _ plan: UpdatePlan, root: DirectoryHandle, staging: DirectoryHandle, applied: AppliedTree, writer: inout StagingWriter, index: LocalChunkIndex
     ) throws(MirrorError) -> (missing: [HashValue: Wanted], heldBytes: UInt64) {
@@ -159,13 +161,11 @@ public final class MirrorUpdate: Sendable {
         var copier = UnchangedFileCopier(root: root, stamps: applied.stamps, index: index)
         defer { copier.close() }
         for staged in plan.stagedFiles {
-            let file = try staging.openFile(staged.name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
-            let placed: [Bool]
-            do throws(MirrorError) {
-                try file.reserve(staged.entry.size)
-                placed = try copier.fill(file, with: staged.entry.chunks)
-            } catch where error.code == .noSpace {
-                throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(staged.entry.path) (\(staged.entry.size) bytes)", errno: error.errno)
+            // A file none of whose chunks are here is made when its first one arrives.
+            var placed = [Bool](repeating: false, count: staged.entry.chunks.count)
+            if staged.entry.chunks.isEmpty || staged.entry.chunks.contains(where: { index.contains($0.hash) }) {
+                placed = try copier.fill(try writer.file(staged.name), with: staged.entry.chunks)
+                try writer.placed(staged.name, count: placed.count { $0 })
             }
             var offset: UInt64 = 0
             for (position, chunk) in staged.entry.chunks.enumerated() {
@@ -266,11 +266,13 @@ public final class MirrorUpdate: Sendable {
             }
             state.writer.close()
             do throws(MirrorError) {
-                for staged in plan.stagedFiles {
-                    let file = try staging.openFile(staged.name, flags: O_WRONLY)
-                    try file.setAttributes(mode: staged.entry.mode, modified: staged.entry.modified)
-                    try file.sync()
+                guard state.writer.incompleteFiles == 0 else {
+                    throw MirrorError(.invalidState, "\(directory): \(state.writer.incompleteFiles) staged files are incomplete with no chunk missing")
                 }
+                // Each staged file got its mode and time when its last chunk was written; one
+                // flush of the file system makes them all durable before the journal names them
+                // (a flush per file costs a journal commit each on most file systems).
+                try staging.syncFileSystem()
                 staging.sync()
                 try MirrorJournal(version: version, operations: plan.operations).write(in: root)
             } catch {
@@ -415,30 +417,53 @@ public enum MirrorRecovery: Sendable, Equatable {
     case rolledForward(version: UInt64, movedAside: [MovedAside])
 }
 
-/// Writes chunks into staged files, keeping the last file open: chunks come mostly in file order.
+/// Writes chunks into staged files, keeping the last file open (chunks come mostly in file
+/// order), and gives each file its mode and modification time once its last chunk is in.
 struct StagingWriter: ~Copyable {
     private let staging: DirectoryHandle
+    private let entries: [String: MirrorEntry]
+    /// Chunk places still to be written, by staged name; a file leaves when it is complete.
+    private var remaining: [String: Int]
     private var current: (name: String, file: OpenFile)?
 
-    init(staging: DirectoryHandle) {
+    init(staging: DirectoryHandle, files: [UpdatePlan.StagedFile]) {
         self.staging = staging
+        entries = Dictionary(files.map { ($0.name, $0.entry) }, uniquingKeysWith: { first, _ in first })
+        remaining = Dictionary(files.map { ($0.name, $0.entry.chunks.count) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Staged files still waiting for chunks.
+    var incompleteFiles: Int { remaining.count }
+
+    /// The staged file `name`, made (mode 0600, in the 0700 staging directory) if it is not yet.
+    mutating func file(_ name: String) throws(MirrorError) -> OpenFile {
+        if let current, current.name == name { return current.file }
+        let file = try staging.openFile(name, flags: O_RDWR | O_CREAT, mode: 0o600)
+        current = (name, file)
+        return file
     }
 
     mutating func write(_ bytes: [UInt8], to destinations: [MirrorUpdate.StagedDestination]) throws(MirrorError) {
         for destination in destinations {
-            let file: OpenFile
-            if let current, current.name == destination.staged {
-                file = current.file
-            } else {
-                file = try staging.openFile(destination.staged, flags: O_WRONLY)
-                current = (destination.staged, file)
-            }
             do throws(MirrorError) {
-                try file.write(bytes, at: destination.offset)
+                try file(destination.staged).write(bytes, at: destination.offset)
             } catch where error.code == .noSpace {
                 throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(destination.path)", errno: error.errno)
             }
+            try placed(destination.staged, count: 1)
         }
+    }
+
+    /// Counts `count` chunks of the staged file `name` as written (a file without chunks is
+    /// complete at once); the last one sets the file's mode and modification time.
+    mutating func placed(_ name: String, count: Int) throws(MirrorError) {
+        guard let left = remaining[name], let entry = entries[name] else { return }
+        guard left - count <= 0 else {
+            remaining[name] = left - count
+            return
+        }
+        remaining[name] = nil
+        try file(name).setAttributes(mode: entry.mode, modified: entry.modified)
     }
 
     mutating func close() {

@@ -86,7 +86,7 @@ struct UnchangedFileCopier {
     private mutating func isUnchanged(_ path: String) -> Bool {
         if open[path] != nil { return true }
         guard !refused.contains(path), let recorded = stamps[path], recorded.kind == .file else { return false }
-        guard let file = try? openSource(path), let status = try? file.status(), status.stamp == recorded else {
+        guard let file = try? root.openFile(relativePath: path, flags: O_RDONLY | O_NONBLOCK), let status = try? file.status(), status.stamp == recorded else {
             refused.insert(path)
             return false
         }
@@ -95,11 +95,6 @@ struct UnchangedFileCopier {
         return true
     }
 
-    private func openSource(_ path: String) throws(MirrorError) -> OpenFile? {
-        let (parent, name) = TreeWalker.split(path)
-        guard let directory = try root.openDirectory(components: parent.split(separator: "/")) else { return nil }
-        return try directory.openFile(name, flags: O_RDONLY | O_NONBLOCK)
-    }
 
     private mutating func copy(_ run: Run, into file: OpenFile, marking placed: inout [Bool]) throws(MirrorError) {
         guard let source = open[run.path] ?? (isUnchanged(run.path) ? open[run.path] : nil) else { return }
