@@ -211,6 +211,33 @@ enum MirrorFiles {
 }
 
 extension MirrorTreeTests {
+    @Test func filesUnchangedSinceTheScanAreServedWithoutHashingUntilTheyChange() throws {
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        let bytes = StoreTestContent.random(count: 100_000, seed: 40)
+        try MirrorFiles.write(bytes, "a.bin", in: root)
+        try MirrorScratch.waitOutRacyWindow()
+        let scan = try TreeScanner(root: root).scan()
+        #expect(scan.cache.stamps.keys.sorted() == ["a.bin"])
+        let chunk = try #require(scan.entries.first?.chunks.first)
+
+        // The stamp is the whole check: an index told a chunk is where it is not believes it
+        // while the file keeps its stamp (which is why only a scan's own stamps are given).
+        let other = ChunkReference(hash: HashValue(SHA256.hash(data: [1, 2, 3])), length: chunk.length)
+        let entry = MirrorEntry(path: "a.bin", kind: .file(chunks: [other]), mode: 0o644, modified: scan.entries[0].modified)
+        let index = try LocalChunkIndex(root: root, entries: [entry], unchanged: scan.cache.stamps)
+        #expect(index.read(other) == Array(bytes.prefix(Int(chunk.length))))
+
+        // Rewritten with the same size and modification time: the change time moved, so the bytes
+        // are hashed, found wrong and the place forgotten.
+        let status = try #require(scan.cache.records["a.bin"])
+        try MirrorFiles.write(StoreTestContent.random(count: 100_000, seed: 41), "a.bin", in: root)
+        try MirrorFiles.setModified("a.bin", in: root, to: status.stamp.modified)
+        #expect(index.read(other) == nil)
+        #expect(!index.contains(other.hash))
+    }
+
     @Test func aFileChangingWhileItIsReadIsReadAgainOrReported() throws {
         let scratch = try MirrorScratch()
         defer { scratch.remove() }

@@ -108,12 +108,15 @@ public final class MirrorService: Sendable {
             }
             let current = mirror.state.withLock { $0.manifest }
             mirror.update { $0.scanCache = scan.cache }
-            if let current, current.entries == scan.entries { return }
+            if let current, current.entries == scan.entries {
+                mirror.state.withLock { $0.chunks }?.trust(unchanged: scan.cache.stamps)
+                return
+            }
             let manifest = try MirrorManifest.build(
                 entries: scan.entries, classifier: mirror.name.classifier, version: (current?.version ?? 0) + 1, identity: identity, createdAt: FileTime.now())
             try files.write(manifest)
             try files.write(scan.cache.encoded(), to: .local)
-            mirror.install(manifest, chunks: try LocalChunkIndex(root: mirror.directory, entries: manifest.entries))
+            mirror.install(manifest, chunks: try LocalChunkIndex(root: mirror.directory, entries: manifest.entries, unchanged: scan.cache.stamps))
             logger.info("published a mirror version", metadata: ["mirror": "\(mirror.name)", "version": "\(manifest.version)"])
         }
         announcements.announce(mirror.name.discoveryKey)

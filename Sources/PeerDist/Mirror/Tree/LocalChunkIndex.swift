@@ -13,7 +13,9 @@ import Glibc
 ///
 /// Files change behind the index's back, so `read` checks every chunk's SHA-256 before handing it
 /// out, tries the chunk's other locations when one no longer holds it, and forgets locations found
-/// stale. Paths are opened below the root without following links (`DirectoryHandle.openFile(relativePath:flags:)`),
+/// stale. The exception is a file the index was told is unchanged since it was hashed (a
+/// publisher's scan): while its stamp is the one given, checked after the read (the kernel moves
+/// the change time on every write), its chunks are handed out without hashing them again. Paths are opened below the root without following links (`DirectoryHandle.openFile(relativePath:flags:)`),
 /// so a link swapped into the tree cannot make the index read outside it. Thread-safe.
 public final class LocalChunkIndex: Sendable {
     /// A chunk's bytes in a file: `length` bytes at `offset` of `path`, relative to the root.
@@ -32,15 +34,27 @@ public final class LocalChunkIndex: Sendable {
     public let root: String
     private let rootHandle: DirectoryHandle
     private let table: Mutex<[HashValue: [Location]]>
+    /// Files whose listed chunks need no hashing while they keep these stamps, by path.
+    private let unchanged: Mutex<[String: PathStamp]>
     /// Locations kept per chunk: enough to survive several changed files, without a file of
     /// zeros (one chunk repeated thousands of times) growing the index without bound.
     static let locationsPerChunk = 16
 
     /// Indexes the chunks of the files among `entries`, as laid out below `root`.
-    public init(root: String, entries: [MirrorEntry] = []) throws(MirrorError) {
+    ///
+    /// - Parameter unchanged: stamps of files whose content was hashed into `entries` (and is not
+    ///   racily clean; see `RacyStamp`): read without hashing while they keep them.
+    public init(root: String, entries: [MirrorEntry] = [], unchanged: [String: PathStamp] = [:]) throws(MirrorError) {
         self.root = root
         rootHandle = try DirectoryHandle.open(root: root)
         table = Mutex(Self.locations(of: entries))
+        self.unchanged = Mutex(unchanged)
+    }
+
+    /// Replaces the stamps of files known unchanged since hashing (after a scan found the same
+    /// entries again).
+    public func trust(unchanged stamps: [String: PathStamp]) {
+        unchanged.withLock { $0 = stamps }
     }
 
     /// Distinct chunks with at least one location.
@@ -85,6 +99,7 @@ public final class LocalChunkIndex: Sendable {
     public func replace(with entries: [MirrorEntry]) {
         let fresh = Self.locations(of: entries)
         table.withLock { $0 = fresh }
+        unchanged.withLock { $0 = [:] }
     }
 
     /// The chunk's bytes from the first location that still holds them (same length, same
@@ -138,7 +153,11 @@ public final class LocalChunkIndex: Sendable {
             }
         }
         if failed { return .unreadable }
-        guard bytes.count == count, HashValue(SHA256.hash(data: bytes)) == chunk.hash else { return .stale }
+        guard bytes.count == count else { return .stale }
+        if let stamp = unchanged.withLock({ $0[location.path] }), let status = try? file.status(), status.stamp == stamp {
+            return .verified(bytes)
+        }
+        guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else { return .stale }
         return .verified(bytes)
     }
 

@@ -20,6 +20,9 @@ public struct ScanCache: Sendable, Equatable {
     /// Files remembered.
     public var count: Int { records.count }
 
+    /// Each remembered file's stamp: the files whose chunks are known while they keep it.
+    public var stamps: [String: PathStamp] { records.mapValues(\.stamp) }
+
     private static let magic = Array("PDSC".utf8)
     private static let format: UInt8 = 1
 
