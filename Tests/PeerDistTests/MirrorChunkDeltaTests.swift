@@ -214,4 +214,53 @@ import Testing
             #expect(error?.description.contains(message) == true, "\(error?.description ?? "no error")")
         }
     }
+
+    // MARK: On the wire
+
+    /// The reply to a GetChunkDelta for a one-byte insertion in a 64 KiB chunk, and the request:
+    /// a couple of KiB in all, where the chunk whole is 64 KiB.
+    @Test func aOneByteInsertionTravelsInAFewKiB() throws {
+        let target = Self.inserting([0x42], at: 32 * 1024 + 500, into: Self.base)
+        let chunk = ChunkReference(hash: HashValue(SHA256.hash(data: target)), length: UInt32(target.count))
+        let signature = ChunkSignature(base: Self.base)
+        let key = HashValue([UInt8](repeating: 1, count: 32))
+        let reply = try #require(ChunkDeltaReply.encode(target, against: signature, compressor: BlockCompressor()))
+        #expect(reply.flags == .delta)
+        let request = PeerMessage.getChunkDelta(requestID: 1, discoveryKey: key, chunk: chunk, base: signature)
+        let answer = [PeerMessage.chunk(requestID: 1, index: 0, flags: reply.flags, payload: ByteBuffer(bytes: reply.payload)), .blocksDone(requestID: 1)]
+        func size(_ message: PeerMessage) -> Int {
+            var buffer = ByteBuffer()
+            message.write(to: &buffer)
+            return buffer.readableBytes
+        }
+        let down = answer.map(size).reduce(0, +)
+        print("one-byte insertion into a 64 KiB chunk: delta payload \(reply.payload.count) B, reply messages \(down) B, request \(size(request)) B")
+        #expect(down < 1200)
+        #expect(size(request) < 900)
+        let rebuilt = try ChunkDeltaReply.decode(ByteBuffer(bytes: reply.payload), compressed: false, base: Self.base, blockSize: signature.blockSize, as: chunk)
+        #expect(rebuilt == target)
+    }
+
+    @Test func deltaRepliesCompressWhenItPaysAndGiveWayToWholeChunks() throws {
+        // Text-like chunks: the literal compresses.
+        let words = (0..<12_000).map { "word\($0 % 97) " }.joined()
+        let base = Array(words.utf8.prefix(60_000))
+        var target = base
+        target.replaceSubrange(10_000..<14_000, with: Array((0..<4000).map { _ in UInt8(ascii: "z") }))
+        let chunk = ChunkReference(hash: HashValue(SHA256.hash(data: target)), length: UInt32(target.count))
+        let signature = ChunkSignature(base: base)
+        let reply = try #require(ChunkDeltaReply.encode(target, against: signature, compressor: BlockCompressor()))
+        #expect(reply.flags == [.delta, .compressed])
+        #expect(try ChunkDeltaReply.decode(ByteBuffer(bytes: reply.payload), compressed: true, base: base, blockSize: 1024, as: chunk) == target)
+        // A delta as long as its chunk, or one that decompresses to as much, is refused.
+        let unrelated = StoreTestContent.random(count: 5000, seed: 44)
+        #expect(ChunkDeltaReply.encode(unrelated, against: ChunkSignature(base: Self.base), compressor: BlockCompressor()) == nil)
+        let small = ChunkReference(hash: chunk.hash, length: 100)
+        #expect(throws: WireError.self) {
+            try ChunkDeltaReply.decode(ByteBuffer(bytes: reply.payload), compressed: true, base: base, blockSize: 1024, as: small)
+        }
+        let long = ChunkDelta(operations: [.literal([UInt8](repeating: 1, count: 95))]).encoded()
+        #expect(throws: WireError.self) { try ChunkDeltaReply.decode(ByteBuffer(bytes: long), compressed: false, base: base, blockSize: 1024, as: small) }
+        #expect(throws: WireError.self) { try ChunkDeltaReply.decode(ByteBuffer(bytes: [1, 2, 3]), compressed: true, base: base, blockSize: 1024, as: small) }
+    }
 }
