@@ -24,8 +24,9 @@ struct BlockLookup {
     init(_ signature: ChunkSignature) {
         self.signature = signature
         fullBlockCount = signature.baseLength / signature.blockSize
+        // Four buckets a block: most offsets of a chunk find an empty one.
         var bits: UInt32 = 4
-        while 1 << bits < 2 * fullBlockCount { bits += 1 }
+        while 1 << bits < 4 * fullBlockCount { bits += 1 }
         shift = 32 - bits
         var heads = [Int32](repeating: -1, count: 1 << bits)
         var next = [Int32](repeating: -1, count: fullBlockCount)
@@ -48,6 +49,19 @@ struct BlockLookup {
     private static func bucket(_ weak: UInt32, shift: UInt32) -> Int {
         // Fibonacci hashing: rsync's weak checksum is far from uniform in its low bits.
         Int((weak &* 0x9E37_79B1) >> shift)
+    }
+
+    /// Whether some block has this weak checksum: the quick test made at every offset of a
+    /// chunk, which mostly finds an empty bucket; `match` then confirms with the strong checksum.
+    @inline(__always)
+    func hasWeak(_ weak: UInt32, preferring preferred: Int) -> Bool {
+        if preferred < fullBlockCount, signature.weak[preferred] == weak { return true }
+        var candidate = heads[Self.bucket(weak, shift: shift)]
+        while candidate >= 0 {
+            if signature.weak[Int(candidate)] == weak { return true }
+            candidate = next[Int(candidate)]
+        }
+        return false
     }
 
     /// The block whose checksums are those of `window` (`blockSize` bytes, weak checksum `weak`),

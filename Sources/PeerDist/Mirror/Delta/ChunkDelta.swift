@@ -47,7 +47,10 @@ public struct ChunkDelta: Hashable, Sendable {
             if lookup.fullBlockCount > 0, target.count >= blockSize {
                 var checksum = RollingChecksum(window(at: 0, blockSize))
                 search: while falseMatchesLeft > 0 {
-                    switch lookup.match(checksum.value, window: UnsafeRawBufferPointer(window(at: position, blockSize)), preferring: preferred) {
+                    let weak = checksum.value
+                    let match = lookup.hasWeak(weak, preferring: preferred)
+                        ? lookup.match(weak, window: UnsafeRawBufferPointer(window(at: position, blockSize)), preferring: preferred) : .none
+                    switch match {
                     case .block(let index):
                         builder.literal(target[literalStart..<position])
                         builder.copy(index)
