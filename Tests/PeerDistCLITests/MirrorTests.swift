@@ -50,6 +50,7 @@ import Testing
         try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: 1)
         let before = try Self.receivedBytes(nodes[1])
         #expect(before >= UInt64(size))
+        let payloadBefore = try SwarmFetch.counter("chunk_payload_bytes_received", of: nodes[1])
 
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "\(tree)/big.bin"))
         try handle.seek(toOffset: UInt64(size / 2))
@@ -61,6 +62,11 @@ import Testing
         try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: 2)
         let moved = try Self.receivedBytes(nodes[1]) - before
         #expect(moved <= 1 << 20, "\(moved) bytes moved for a one-byte insertion")
+        // The chunks around the insertion came as deltas from the ones the follower had there.
+        #expect(try SwarmFetch.counter("chunk_deltas_received", of: nodes[1]) >= 1)
+        #expect(try SwarmFetch.counter("chunk_deltas_sent", of: nodes[0]) >= 1)
+        let payload = try SwarmFetch.counter("chunk_payload_bytes_received", of: nodes[1]) - payloadBefore
+        #expect(payload <= 16 * 1024, "\(payload) bytes of chunk payloads for a one-byte insertion")
     }
 
     @Test func aWatchedDirectoryIsRepublishedWithoutBeingAsked() throws {

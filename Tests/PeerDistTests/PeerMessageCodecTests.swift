@@ -20,7 +20,18 @@ import Testing
         .blocksDone(requestID: 7),
         .cancel(requestID: 8),
         .error(requestID: 9, code: 3, message: "no such segment"),
+        .getMirrorRoot(requestID: 10, discoveryKey: segmentID),
+        .getMirrorPage(requestID: 11, discoveryKey: segmentID, pageHash: HashValue([UInt8](repeating: 3, count: 32))),
+        .getMirrorDiff(requestID: 12, discoveryKey: segmentID, from: 3, to: 5),
+        .mirrorPart(requestID: 13, total: 9, offset: 2, part: [4, 5, 6]),
+        .getChunks(requestID: 14, discoveryKey: segmentID, chunks: [chunk, ChunkReference(hash: segmentID, length: 1)]),
+        .chunk(requestID: 14, index: 1, flags: [], payload: ByteBuffer(bytes: [1, 2, 3])),
+        .chunk(requestID: 15, index: 0, flags: [.delta, .compressed], payload: ByteBuffer(bytes: [9, 9])),
+        .chunk(requestID: 15, index: 0, flags: .notHeld, payload: ByteBuffer()),
+        .getChunkDelta(requestID: 15, discoveryKey: segmentID, chunk: chunk, base: ChunkSignature(base: Array(0..<255) + Array(0..<255), blockSize: 256)),
+        .getChunkDelta(requestID: 16, discoveryKey: segmentID, chunk: chunk, base: ChunkSignature(base: [])),
     ]
+    static let chunk = ChunkReference(hash: HashValue([UInt8](repeating: 0xCD, count: 32)), length: 128 * 1024)
 
     private func encode(_ message: PeerMessage) -> [UInt8] {
         var buffer = ByteBuffer()
@@ -64,6 +75,27 @@ import Testing
         #expect(throws: WireError.self) { try decode(encode(.contentInformation(requestID: 1, total: 2, offset: 1, part: [1, 2]))) }
         // 20 blocks take 3 bytes of bits: a part may not run past them.
         #expect(throws: WireError.self) { try decode(encode(.availability(requestID: 1, blockCount: 20, offset: 2, part: [1, 2]))) }
+    }
+
+    @Test func chunkDeltaRequestsOutOfBoundsThrow() throws {
+        let request = encode(.getChunkDelta(requestID: 1, discoveryKey: Self.segmentID, chunk: Self.chunk, base: ChunkSignature(base: [1, 2, 3])))
+        // type(1) request(4) key(32) | chunk length(4) hash(32) | signature length(4) | signature
+        var tooLong = request
+        tooLong.replaceSubrange(37..<41, with: [0, 2, 0, 1])
+        #expect(throws: WireError.self) { try decode(tooLong) }
+        var empty = request
+        empty.replaceSubrange(37..<41, with: [0, 0, 0, 0])
+        #expect(throws: WireError.self) { try decode(empty) }
+        // A signature length beyond what any signature needs is refused before it is read.
+        var oversized = request
+        oversized.replaceSubrange(73..<77, with: [0, 1, 0, 0])
+        let error = try #require(throws: WireError.self) { try decode(oversized) }
+        #expect(error.description.contains("exceeds the limit"))
+        // The signature itself is checked: a block size of 0.
+        var badSignature = request
+        badSignature.replaceSubrange(77..<79, with: [0, 0])
+        let signatureError = try #require(throws: WireError.self) { try decode(badSignature) }
+        #expect(signatureError.description.contains("block size 0"))
     }
 }
 

@@ -169,10 +169,8 @@ struct BlockServer: Sendable {
                     continue
                 }
                 if corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
-                let compressed = bytes.withUnsafeBytes { compressor.compress($0, savingAtLeast: BlockSealer.minimumSaving) }
-                batch.append(.chunk(
-                    requestID: requestID, index: UInt32(index), flags: compressed == nil ? [] : .compressed,
-                    payload: ByteBuffer(bytes: compressed ?? bytes)))
+                let (flags, payload) = Self.wholeChunk(bytes, compressor: compressor)
+                batch.append(.chunk(requestID: requestID, index: UInt32(index), flags: flags, payload: ByteBuffer(bytes: payload)))
                 batchBytes += bytes.count
                 counters.update {
                     $0.chunksSent += 1
@@ -182,6 +180,31 @@ struct BlockServer: Sendable {
             try await uploadLimit?.wait(for: batchBytes)
             batch.append(.blocksDone(requestID: requestID))
             try await outbound.write(contentsOf: batch)
+
+        case .getChunkDelta(let requestID, let discoveryKey, let chunk, let base):
+            // Cancelled while waiting: no chunk, but the request still ends.
+            if book.isCancelled(requestID) {
+                try await outbound.write(.blocksDone(requestID: requestID))
+                return
+            }
+            guard var bytes = mirrors.chunk(forDiscoveryKey: discoveryKey, chunk) else {
+                try await outbound.write(contentsOf: [
+                    .chunk(requestID: requestID, index: 0, flags: .notHeld, payload: ByteBuffer()), .blocksDone(requestID: requestID),
+                ])
+                return
+            }
+            if corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+            let delta = ChunkDeltaReply.encode(bytes, against: base, compressor: compressor)
+            let (flags, payload) = delta ?? Self.wholeChunk(bytes, compressor: compressor)
+            try await uploadLimit?.wait(for: payload.count)
+            try await outbound.write(contentsOf: [
+                .chunk(requestID: requestID, index: 0, flags: flags, payload: ByteBuffer(bytes: payload)), .blocksDone(requestID: requestID),
+            ])
+            counters.update {
+                $0.chunksSent += 1
+                $0.chunkBytesSent += UInt64(bytes.count)
+                if delta != nil { $0.chunkDeltasSent += 1 }
+            }
 
         case .cancel:
             // Taken by the reader as it arrives.
@@ -194,6 +217,12 @@ struct BlockServer: Sendable {
 }
 
 extension BlockServer {
+    /// A chunk's reply payload as it is: zstd-compressed when that saves at least 10 %.
+    static func wholeChunk(_ bytes: [UInt8], compressor: BlockCompressor) -> (flags: SealedBlock.Flags, payload: [UInt8]) {
+        let compressed = bytes.withUnsafeBytes { compressor.compress($0, savingAtLeast: BlockSealer.minimumSaving) }
+        return (compressed == nil ? [] : .compressed, compressed ?? bytes)
+    }
+
     /// `bytes` cut into reply messages of at most `PeerMessage.Limits.maximumPart` bytes; one
     /// empty reply (total 0) when there are none.
     static func parts(of bytes: [UInt8], _ make: (_ total: UInt32, _ offset: UInt32, _ part: [UInt8]) -> PeerMessage) -> [PeerMessage] {
@@ -246,7 +275,7 @@ extension PeerMessage {
     /// The request ID of a request for blocks or chunks, the only kinds a cancel stops.
     fileprivate var blockRequestID: UInt32? {
         switch self {
-        case .getBlocks(let requestID, _, _), .getChunks(let requestID, _, _): requestID
+        case .getBlocks(let requestID, _, _), .getChunks(let requestID, _, _), .getChunkDelta(let requestID, _, _, _): requestID
         default: nil
         }
     }

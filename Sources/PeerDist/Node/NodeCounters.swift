@@ -22,6 +22,12 @@ public final class NodeCounters: Sendable {
         public var chunkBytesSent: UInt64 = 0
         public var chunksReceived: UInt64 = 0
         public var chunkBytesReceived: UInt64 = 0
+        /// Mirror chunks sent and received as deltas from a chunk the follower held (counted
+        /// among the chunks above too).
+        public var chunkDeltasSent: UInt64 = 0
+        public var chunkDeltasReceived: UInt64 = 0
+        /// Bytes of the chunk replies' payloads as they arrived: compressed, or deltas.
+        public var chunkPayloadBytesReceived: UInt64 = 0
         /// Chunks that did not match their hash and were thrown away.
         public var chunksRejected: UInt64 = 0
         /// Bytes of mirror manifests (sealed roots and pages) received.
@@ -40,6 +46,9 @@ public final class NodeCounters: Sendable {
             case chunkBytesSent = "chunk_bytes_sent"
             case chunksReceived = "chunks_received"
             case chunkBytesReceived = "chunk_bytes_received"
+            case chunkDeltasSent = "chunk_deltas_sent"
+            case chunkDeltasReceived = "chunk_deltas_received"
+            case chunkPayloadBytesReceived = "chunk_payload_bytes_received"
             case chunksRejected = "chunks_rejected"
             case manifestBytesReceived = "manifest_bytes_received"
         }

@@ -53,4 +53,17 @@ extension BlockCompressor {
         guard ZSTD_isError(written) == 0, written == length else { return nil }
         return output
     }
+
+    /// The bytes of a zstd `frame` of unknown length, when it decompresses to at most `limit`
+    /// bytes; `nil` otherwise. The output is allocated at `limit`, whatever the frame claims.
+    static func decompress(_ frame: UnsafeRawBufferPointer, atMost limit: Int) -> [UInt8]? {
+        guard limit > 0 else { return nil }
+        var written = 0
+        let output = [UInt8](unsafeUninitializedCapacity: limit) { buffer, initialized in
+            written = ZSTD_decompress(buffer.baseAddress, limit, frame.baseAddress, frame.count)
+            initialized = ZSTD_isError(written) == 0 ? written : 0
+        }
+        guard ZSTD_isError(written) == 0 else { return nil }
+        return output
+    }
 }

@@ -7,7 +7,7 @@ import PeerDistHashing
 extension PeerMessage {
     enum Kind: UInt8 {
         case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error, getAvailability, availability
-        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff
+        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff, getChunkDelta
     }
 
     public func write(to buffer: inout ByteBuffer) {
@@ -66,6 +66,12 @@ extension PeerMessage {
                 buffer.writeInteger(chunk.length)
                 buffer.writeHash(chunk.hash)
             }
+        case .getChunkDelta(let requestID, let key, let chunk, let base):
+            buffer.writeHeader(.getChunkDelta, requestID)
+            buffer.writeHash(key)
+            buffer.writeInteger(chunk.length)
+            buffer.writeHash(chunk.hash)
+            buffer.writeBytesWithLength(base.encoded())
         case .chunk(let requestID, let index, let flags, let payload):
             buffer.writeHeader(.chunk, requestID)
             buffer.writeMultipleIntegers(index, flags.rawValue)
@@ -85,6 +91,7 @@ extension PeerMessage {
         switch self {
         case .contentInformation(_, _, _, let part), .availability(_, _, _, let part), .mirrorPart(_, _, _, let part): return 32 + part.count
         case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
+        case .getChunkDelta(_, _, _, let base): return 88 + base.encodedCount
         case .chunk(_, _, _, let payload): return 32 + payload.readableBytes
         case .getMirrorRoot, .getMirrorPage, .getMirrorDiff: return 80
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
@@ -158,11 +165,14 @@ extension PeerMessage {
             var chunks: [ChunkReference] = []
             chunks.reserveCapacity(Int(count))
             for _ in 0..<count {
-                let length = try reader.integer(UInt32.self, "chunk length")
-                guard length >= 1, length <= ContentInformationV2.maximumSegmentSize else { throw WireError("chunk length \(length) is out of range") }
-                chunks.append(ChunkReference(hash: try reader.hash("chunk hash"), length: length))
+                chunks.append(try reader.chunkReference())
             }
             self = .getChunks(requestID: requestID, discoveryKey: key, chunks: chunks)
+        case .getChunkDelta:
+            let key = try reader.hash("discovery key")
+            let chunk = try reader.chunkReference()
+            let base = try ChunkSignature(decoding: try reader.bytesWithLength("chunk signature", limit: ChunkSignature.maximumEncodedBytes))
+            self = .getChunkDelta(requestID: requestID, discoveryKey: key, chunk: chunk, base: base)
         case .chunk:
             let index = try reader.integer(UInt32.self, "chunk index")
             let flags = SealedBlock.Flags(rawValue: try reader.integer(UInt8.self, "flags"))
@@ -228,6 +238,13 @@ private struct WireReader {
 
     mutating func hash(_ field: String) throws(WireError) -> HashValue {
         HashValue(try bytes(32, field))
+    }
+
+    /// `length(4) hash(32)` of a mirror chunk, 1 byte to 128 KiB long.
+    mutating func chunkReference() throws(WireError) -> ChunkReference {
+        let length = try integer(UInt32.self, "chunk length")
+        guard length >= 1, length <= ContentInformationV2.maximumSegmentSize else { throw WireError("chunk length \(length) is out of range") }
+        return ChunkReference(hash: try hash("chunk hash"), length: length)
     }
 
     mutating func segment() throws(WireError) -> (HashValue, [BlockRange]) {

@@ -25,7 +25,7 @@ public enum PeerMessage: Hashable, Sendable {
     case getBlocks(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
     /// PCCRR BLK: one block, sealed with the segment's block key (see `SealedBlock`).
     case block(requestID: UInt32, index: UInt32, sealed: SealedBlock)
-    /// Ends the reply to a `.getBlocks` or a `.getChunks`.
+    /// Ends the reply to a `.getBlocks`, a `.getChunks` or a `.getChunkDelta`.
     case blocksDone(requestID: UInt32)
     /// Asks for the newest signed manifest root of the mirror whose discovery key this is.
     case getMirrorRoot(requestID: UInt32, discoveryKey: HashValue)
@@ -38,8 +38,12 @@ public enum PeerMessage: Hashable, Sendable {
     case mirrorPart(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
     /// Send these chunks of the mirror's files, each as a `.chunk`, then `.blocksDone`.
     case getChunks(requestID: UInt32, discoveryKey: HashValue, chunks: [ChunkReference])
-    /// The chunk at `index` of the request's list, zstd-compressed when flagged, or flagged not held.
+    /// The chunk at `index` of the request's list, zstd-compressed when flagged, or flagged not held;
+    /// flagged `delta`, a `ChunkDelta` against the base a `.getChunkDelta` described.
     case chunk(requestID: UInt32, index: UInt32, flags: SealedBlock.Flags, payload: ByteBuffer)
+    /// Send this chunk of the mirror's files as one `.chunk` (index 0), then `.blocksDone`: as a
+    /// delta from the chunk `base` describes, which the asker holds, when that is smaller.
+    case getChunkDelta(requestID: UInt32, discoveryKey: HashValue, chunk: ChunkReference, base: ChunkSignature)
     /// Drops an outstanding request; replies already under way may still arrive.
     case cancel(requestID: UInt32)
     case error(requestID: UInt32, code: UInt16, message: String)
@@ -79,6 +83,8 @@ public struct SealedBlock: Hashable, Sendable {
 
         public static let compressed = Flags(rawValue: 1 << 0)
         public static let notHeld = Flags(rawValue: 1 << 1)
+        /// A mirror chunk sent as a `ChunkDelta` (then maybe compressed), in reply to a `.getChunkDelta`.
+        public static let delta = Flags(rawValue: 1 << 2)
     }
 
     public var flags: Flags

@@ -42,6 +42,12 @@ struct StatusCommand: AsyncParsableCommand {
         let counters = status.counters
         Output.line("sent         \(ByteCount.format(Int(counters.blockBytesSent))) in \(counters.blocksSent) blocks")
         Output.line("received     \(ByteCount.format(Int(counters.blockBytesReceived))) in \(counters.blocksReceived) blocks (\(counters.blocksRejected) rejected)")
+        if counters.chunksSent > 0 || counters.chunksReceived > 0 {
+            Output.line("mirror sent  \(ByteCount.format(Int(counters.chunkBytesSent))) in \(counters.chunksSent) chunks (\(counters.chunkDeltasSent) as deltas)")
+            Output.line(
+                "mirror recv  \(ByteCount.format(Int(counters.chunkBytesReceived))) in \(counters.chunksReceived) chunks (\(counters.chunkDeltasReceived) as deltas, "
+                    + "\(ByteCount.format(Int(counters.chunkPayloadBytesReceived))) on the wire, \(counters.chunksRejected) rejected)")
+        }
     }
 }
 

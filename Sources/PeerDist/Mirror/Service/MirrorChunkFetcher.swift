@@ -5,8 +5,10 @@ import PeerDistHashing
 
 /// Fetches the chunks a follower lacks from every peer that holds the mirror at once: each
 /// peer's session keeps several requests in flight on one connection and takes its batches from
-/// one `MirrorChunkQueue`, so fast peers take more. Every chunk is checked against its hash
-/// before it is handed on; a peer that sends a wrong one is dropped from the fetch.
+/// one `MirrorChunkQueue`, so fast peers take more. A chunk with a base (a similar chunk the
+/// follower holds, see `DeltaBases`) is asked for on its own, as a delta against that base.
+/// Every chunk is checked against its hash before it is handed on; a peer that sends a wrong one,
+/// or a delta that does not apply, is dropped from the fetch.
 struct MirrorChunkFetcher: Sendable {
     let identity: NodeIdentity
     let counters: NodeCounters
@@ -18,10 +20,21 @@ struct MirrorChunkFetcher: Sendable {
     /// A peer that sends nothing for this long is given up.
     var stallTimeout: Duration = .seconds(15)
 
+    /// The bytes of a chunk's base, when it has one this node can still read.
+    typealias Bases = @Sendable (ChunkReference) -> [UInt8]?
+
+    /// A request in flight: the chunks it names, and for a delta the base it was made against.
+    private struct Request {
+        var chunks: [ChunkReference]
+        var base: (bytes: [UInt8], blockSize: Int)?
+    }
+
     /// Fetches `missing` from `peers`, handing each verified chunk to `keep` (called from several
-    /// tasks at once). Throws when some chunk could not be had from any of them.
+    /// tasks at once); `bases` gives the base of a chunk to ask for as a delta (called as the
+    /// chunk is asked for, so bases are read only while needed). Throws when some chunk could not
+    /// be had from any of them.
     func fetch(
-        _ missing: [ChunkReference], of name: MirrorName, from peers: [PeerAddress],
+        _ missing: [ChunkReference], of name: MirrorName, from peers: [PeerAddress], bases: @escaping Bases = { _ in nil },
         keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
     ) async throws {
         let queue = MirrorChunkQueue(missing: missing)
@@ -37,7 +50,7 @@ struct MirrorChunkFetcher: Sendable {
                 for peer in round {
                     group.addTask {
                         do {
-                            try await session(with: peer, name: name, queue: queue, keep: keep)
+                            try await session(with: peer, name: name, queue: queue, bases: bases, keep: keep)
                             return (peer, nil)
                         } catch {
                             return (peer, error)
@@ -60,7 +73,8 @@ struct MirrorChunkFetcher: Sendable {
     }
 
     private func session(
-        with peer: PeerAddress, name: MirrorName, queue: MirrorChunkQueue, keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
+        with peer: PeerAddress, name: MirrorName, queue: MirrorChunkQueue, bases: @escaping Bases,
+        keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
     ) async throws {
         let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
         let activity = Watchdog(timeout: stallTimeout)
@@ -71,15 +85,31 @@ struct MirrorChunkFetcher: Sendable {
             group.addTask {
                 defer { activity.finish() }
                 try await channel.executeThenClose { inbound, outbound in
-                    var requests: [UInt32: [ChunkReference]] = [:]
+                    var requests: [UInt32: Request] = [:]
                     var nextID: UInt32 = 1
                     func sendMore() async throws {
                         while requests.count < requestsInFlight {
                             let batch = queue.take(for: peer, count: chunksPerRequest, bytes: bytesPerRequest)
                             guard !batch.isEmpty else { return }
-                            requests[nextID] = batch
-                            try await outbound.write(.getChunks(requestID: nextID, discoveryKey: name.discoveryKey, chunks: batch))
-                            nextID &+= 1
+                            // Chunks with a base go one to a request, the rest together.
+                            var messages: [PeerMessage] = []
+                            var whole: [ChunkReference] = []
+                            for chunk in batch {
+                                guard let base = bases(chunk) else {
+                                    whole.append(chunk)
+                                    continue
+                                }
+                                let signature = ChunkSignature(base: base)
+                                requests[nextID] = Request(chunks: [chunk], base: (base, signature.blockSize))
+                                messages.append(.getChunkDelta(requestID: nextID, discoveryKey: name.discoveryKey, chunk: chunk, base: signature))
+                                nextID &+= 1
+                            }
+                            if !whole.isEmpty {
+                                requests[nextID] = Request(chunks: whole)
+                                messages.append(.getChunks(requestID: nextID, discoveryKey: name.discoveryKey, chunks: whole))
+                                nextID &+= 1
+                            }
+                            try await outbound.write(contentsOf: messages)
                         }
                     }
                     try await sendMore()
@@ -88,24 +118,38 @@ struct MirrorChunkFetcher: Sendable {
                         activity.touch()
                         switch message {
                         case .chunk(let requestID, let index, let flags, let payload):
-                            guard let batch = requests[requestID], Int(index) < batch.count else {
+                            guard let request = requests[requestID], Int(index) < request.chunks.count else {
                                 throw WireError("the peer sent a chunk nobody asked for")
                             }
-                            let chunk = batch[Int(index)]
+                            let chunk = request.chunks[Int(index)]
                             if flags.contains(.notHeld) {
                                 queue.lacks(chunk.hash, peer: peer)
                                 continue
                             }
-                            let bytes = try Self.open(payload, compressed: flags.contains(.compressed), as: chunk)
+                            let isDelta = flags.contains(.delta)
+                            let bytes: [UInt8]
+                            if isDelta {
+                                guard let base = request.base else { throw WireError("the peer sent a delta for a chunk asked for whole") }
+                                do {
+                                    bytes = try ChunkDeltaReply.decode(
+                                        payload, compressed: flags.contains(.compressed), base: base.bytes, blockSize: base.blockSize, as: chunk)
+                                } catch {
+                                    throw WireError("the peer's delta for chunk \(chunk.hash.hex.prefix(16))… does not apply: \(error)")
+                                }
+                            } else {
+                                bytes = try Self.open(payload, compressed: flags.contains(.compressed), as: chunk)
+                            }
                             guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else {
                                 counters.update { $0.chunksRejected += 1 }
-                                throw NodeError(.verificationFailed, "the peer sent a chunk that does not match its hash")
+                                throw NodeError(.verificationFailed, "the peer sent a chunk\(isDelta ? " delta" : "") that does not match its hash")
                             }
                             try keep(chunk, bytes)
                             queue.delivered(chunk.hash, by: peer)
                             counters.update {
                                 $0.chunksReceived += 1
                                 $0.chunkBytesReceived += UInt64(bytes.count)
+                                $0.chunkPayloadBytesReceived += UInt64(payload.readableBytes)
+                                if isDelta { $0.chunkDeltasReceived += 1 }
                             }
                         case .blocksDone(let requestID):
                             guard requests.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }

@@ -83,7 +83,11 @@ extension MirrorService {
         let commit: MirrorCommit
         do {
             let fetcher = MirrorChunkFetcher(identity: identity, counters: counters, logger: logger)
-            try await fetcher.fetch(update.missing.map(\.chunk), of: name, from: holders) { chunk, bytes in
+            let missing = update.missing
+            // A chunk changed by an edit travels as a delta from the chunk the old file had there.
+            let bases = DeltaBases(missing: missing, applied: current?.entries ?? [])
+            let index = update.index
+            try await fetcher.fetch(missing.map(\.chunk), of: name, from: holders, bases: { bases.base(of: $0).flatMap(index.read) }) { chunk, bytes in
                 try update.store(bytes, for: chunk)
                 mirror.update { $0.pendingBytes -= min($0.pendingBytes, UInt64(chunk.length)) }
             }
