@@ -17,6 +17,11 @@ import Testing
         let (c1, c2, c3, c4) = (Fixture.chunk(1, length: 100), Fixture.chunk(2, length: 200), Fixture.chunk(3, length: 300), Fixture.chunk(4, length: 50))
         let applied = [Fixture.file("a", chunks: [c1, c2, c3]), Fixture.file("b", chunks: [c4]), Fixture.directory("dir"), Fixture.file("empty", chunks: [])]
         let wanted = (10...16).map { Fixture.chunk(UInt64($0)) }
+        // a keeps c1, b keeps c4 (both edited); "rewritten" keeps nothing of its old chunk.
+        let target = [
+            Fixture.file("a", chunks: [c1, wanted[0], wanted[1], wanted[3]]), Fixture.file("b", chunks: [c4, wanted[3]]),
+            Fixture.file("new", chunks: [wanted[2]]), Fixture.file("rewritten", chunks: [wanted[6]]),
+        ]
         let bases = DeltaBases(missing: [
             Self.missing(wanted[0], ("a", 100)),  // where c2 starts
             Self.missing(wanted[1], ("a", 599)),  // c3's last byte
@@ -24,7 +29,8 @@ import Testing
             Self.missing(wanted[3], ("a", 600), ("b", 10)),  // past a's end; b has one
             Self.missing(wanted[4], ("dir", 0), ("empty", 0)),  // neither is a file with chunks
             Self.missing(c1, ("a", 0)),  // the same chunk is no base
-        ], applied: applied)
+            Self.missing(wanted[6], ("rewritten", 0)),  // rewritten: nothing in common with its old chunk
+        ], applied: applied + [Fixture.file("rewritten", chunks: [c2])], target: target)
         #expect(bases.base(of: wanted[0]) == c2)
         #expect(bases.base(of: wanted[1]) == c3)
         #expect(bases.base(of: wanted[2]) == nil)
@@ -32,12 +38,14 @@ import Testing
         #expect(bases.base(of: wanted[4]) == nil)
         #expect(bases.base(of: c1) == nil)
         #expect(bases.base(of: wanted[5]) == nil)
-        #expect(DeltaBases(missing: [Self.missing(wanted[0], ("a", 0))], applied: []).bases.isEmpty)
+        #expect(bases.base(of: wanted[6]) == nil)
+        #expect(DeltaBases(missing: [Self.missing(wanted[0], ("a", 0))], applied: [], target: target).bases.isEmpty)
     }
 
-    /// Bytes inserted in the middle of a large file and overwritten in a small one: every chunk
-    /// the follower misses has a base it can read, and the deltas against them rebuild the new
-    /// version in a few KiB where whole chunks would take far more.
+    /// Bytes inserted in the middle of a large file: every chunk the follower misses there has a
+    /// base it can read, and the deltas against them rebuild the new version in a few KiB where
+    /// whole chunks would take far more. A small file (one chunk) overwritten shares no chunk with
+    /// its old version and is fetched whole.
     @Test func editedChunksArriveAsDeltasAgainstTheirBases() throws {
         var pair = try MirrorPair()
         defer { pair.remove() }
@@ -57,10 +65,15 @@ import Testing
         let update = try pair.prepare(entries)
         let missing = update.missing
         #expect(!missing.isEmpty)
-        let bases = DeltaBases(missing: missing, applied: old)
+        let bases = DeltaBases(missing: missing, applied: old, target: entries)
         let source = try LocalChunkIndex(root: pair.publisher, entries: entries)
         var deltaBytes = 0
         for wanted in missing {
+            if wanted.destinations.map(\.path) == ["small.bin"] {
+                #expect(bases.base(of: wanted.chunk) == nil)
+                #expect(try update.store(try #require(source.read(wanted.chunk)), for: wanted.chunk))
+                continue
+            }
             let base = try #require(bases.base(of: wanted.chunk).flatMap(update.index.read), "no base for a chunk at \(wanted.destinations)")
             let target = try #require(source.read(wanted.chunk))
             let signature = ChunkSignature(base: base)
@@ -71,7 +84,7 @@ import Testing
             #expect(HashValue(SHA256.hash(data: rebuilt)) == wanted.chunk.hash)
             #expect(try update.store(rebuilt, for: wanted.chunk))
         }
-        let wholeBytes = missing.reduce(0) { $0 + Int($1.chunk.length) }
+        let wholeBytes = missing.filter { $0.destinations.map(\.path) != ["small.bin"] }.reduce(0) { $0 + Int($1.chunk.length) }
         #expect(deltaBytes < 8 * 1024, "\(deltaBytes) bytes of deltas and signatures for \(wholeBytes) bytes of chunks")
         _ = try update.commit()
         #expect(try MirrorFiles.read("data/large.bin", in: pair.follower) == edited)

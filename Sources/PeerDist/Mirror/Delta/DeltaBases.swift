@@ -5,6 +5,10 @@ import PeerDistHashing
 /// changes the one or two chunks around it, and the old chunk at that place differs from the new
 /// one by the edit alone, so the new one can travel as a small `ChunkDelta`.
 ///
+/// Only a file that kept some of its chunks counts as edited: one with none in common with its
+/// old version was rewritten, and a signature of its old chunks would be sent for nothing (as
+/// for most small files, which are one chunk).
+///
 /// Only references are chosen here; the base's bytes are read (and checked against its hash)
 /// when the chunk is asked for, and a base that no longer reads leaves the chunk to be fetched
 /// whole.
@@ -12,12 +16,18 @@ struct DeltaBases: Sendable {
     /// Missing chunk's hash → its base.
     let bases: [HashValue: ChunkReference]
 
-    /// Bases for `missing` from `applied`, the entries of the version the follower's directory
-    /// holds; for a chunk with several destinations, the first one with a base.
-    init(missing: [MirrorUpdate.MissingChunk], applied: [MirrorEntry]) {
+    /// Bases for `missing` (chunks of the new version, `target`) from `applied`, the entries of
+    /// the version the follower's directory holds; for a chunk with several destinations, the
+    /// first one with a base.
+    init(missing: [MirrorUpdate.MissingChunk], applied: [MirrorEntry], target: [MirrorEntry]) {
         let paths = Set(missing.lazy.flatMap(\.destinations).map(\.path))
+        var newChunks: [String: Set<HashValue>] = [:]
+        for entry in target where paths.contains(entry.path) {
+            newChunks[entry.path] = Set(entry.chunks.map(\.hash))
+        }
         var oldFiles: [String: OldFile] = [:]
-        for entry in applied where paths.contains(entry.path) && !entry.chunks.isEmpty {
+        for entry in applied where !entry.chunks.isEmpty {
+            guard let kept = newChunks[entry.path], entry.chunks.contains(where: { kept.contains($0.hash) }) else { continue }
             oldFiles[entry.path] = OldFile(entry.chunks)
         }
         var bases: [HashValue: ChunkReference] = [:]

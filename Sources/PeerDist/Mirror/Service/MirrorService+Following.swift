@@ -85,7 +85,7 @@ extension MirrorService {
             let fetcher = MirrorChunkFetcher(identity: identity, counters: counters, logger: logger)
             let missing = update.missing
             // A chunk changed by an edit travels as a delta from the chunk the old file had there.
-            let bases = DeltaBases(missing: missing, applied: current?.entries ?? [])
+            let bases = DeltaBases(missing: missing, applied: current?.entries ?? [], target: manifest.entries)
             let index = update.index
             try await fetcher.fetch(missing.map(\.chunk), of: name, from: holders, bases: { bases.base(of: $0).flatMap(index.read) }) { chunk, bytes in
                 try update.store(bytes, for: chunk)
