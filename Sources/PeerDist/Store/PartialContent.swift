@@ -36,6 +36,8 @@ final class PartialContent: Sendable {
         var heldBytes: UInt64
         var unflushedBytes: UInt64 = 0
         var bitmapIsCurrent = true
+        /// Blocks being written right now, outside the lock; a second copy of one is not written.
+        var writing: Set<Int> = []
     }
 
     /// Opens the download of `layout` in `directory`, resuming from the bitmap file when there is
@@ -111,12 +113,27 @@ final class PartialContent: Sendable {
             let what = UInt64(bytes.count) == expected ? "does not match its hash" : "is \(bytes.count) bytes, not \(expected)"
             throw StoreError(.corruptBlock, "\(layout.id.shortName) segment \(segment) block \(block): the block offered \(what); not written")
         }
-        try state.withLock { (state) throws(StoreError) in
-            guard !state.held.contains(number) else { return }
+        // The write itself happens outside the lock, so readers serving other blocks and writers
+        // of other blocks do not wait for it (the file stays open while it is referenced); the
+        // block counts as held only once its bytes are written, so a flush never records it early.
+        let file = try state.withLock { (state) throws(StoreError) -> StoreFile? in
+            guard !state.held.contains(number), !state.writing.contains(number) else { return nil }
             guard case .downloading(let file) = state.phase else {
                 throw StoreError(.notFound, "\(layout.id.shortName): the download was removed from the store")
             }
+            state.writing.insert(number)
+            return file
+        }
+        guard let file else { return }
+        do throws(StoreError) {
             try file.write(bytes, at: layout.byteRange(ofBlock: number).lowerBound)
+        } catch {
+            state.withLock { _ = $0.writing.remove(number) }
+            throw error
+        }
+        try state.withLock { (state) throws(StoreError) in
+            state.writing.remove(number)
+            guard case .downloading = state.phase else { return }
             state.held.insert(number)
             state.heldBytes += UInt64(bytes.count)
             state.unflushedBytes += UInt64(bytes.count)
@@ -127,16 +144,18 @@ final class PartialContent: Sendable {
 
     /// The bytes of a held block, unverified (the caller verifies), or nil when it is not held.
     func read(_ number: Int) throws(StoreError) -> [UInt8]? {
-        try state.withLock { (state) throws(StoreError) -> [UInt8]? in
+        let file: StoreFile? = state.withLock { state in
             guard state.held.contains(number) else { return nil }
-            let file: StoreFile
             switch state.phase {
-            case .downloading(let open), .finished(let open?): file = open
-            case .finished(nil), .removed: return nil
+            case .downloading(let file): return file
+            case .finished(let file): return file
+            case .removed: return nil
             }
-            let range = layout.byteRange(ofBlock: number)
-            return try file.read(count: Int(range.count64), at: range.lowerBound)
         }
+        guard let file else { return nil }
+        // Outside the lock: a held block's bytes no longer change.
+        let range = layout.byteRange(ofBlock: number)
+        return try file.read(count: Int(range.count64), at: range.lowerBound)
     }
 
     /// Forgets a held block whose bytes on disk failed verification, so it is fetched again.
