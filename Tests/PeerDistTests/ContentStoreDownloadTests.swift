@@ -155,11 +155,12 @@ import Testing
         let download = try store.beginDownload(contentID: id, information: information)
         let blocks = StoreTestContent.blocks(of: information)
         let failures = Mutex(0)
-        DispatchQueue.concurrentPerform(iterations: blocks.count) { index in
-            let (segment, block, range) = blocks[index]
+        // Every block twice (as an endgame would), at once: each is written and counted once.
+        DispatchQueue.concurrentPerform(iterations: 2 * blocks.count) { index in
+            let (segment, block, range) = blocks[index % blocks.count]
             do {
                 try download.write(segment: segment, block: block, bytes: Array(bytes[range]))
-                let earlier = blocks[index / 2]
+                let earlier = blocks[index % blocks.count / 2]
                 let read = try store.readVerifiedBlock(contentID: id, segmentIndex: earlier.segment, blockIndex: earlier.block)
                 if let read, read != Array(bytes[earlier.range]) { failures.withLock { $0 += 1 } }
             } catch {
@@ -167,6 +168,7 @@ import Testing
             }
         }
         #expect(failures.withLock { $0 } == 0)
+        #expect(download.heldBytes == UInt64(bytes.count))
         #expect(try contents(of: try download.finish()) == bytes)
     }
 }
