@@ -151,7 +151,8 @@ final class DirectoryHandle: Sendable {
             let descriptor = retryingInterrupts { peerdist_open_beneath(self.descriptor, path, flags | O_NOFOLLOW | O_CLOEXEC, 0) }
             if descriptor >= 0 { return OpenFile(descriptor: descriptor, path: display(path)) }
             switch errno {
-            case ENOSYS: Self.kernelResolvesBeneath.store(false, ordering: .relaxed)
+            // Not in this kernel, or refused by a seccomp filter (older container runtimes).
+            case ENOSYS, EPERM: Self.kernelResolvesBeneath.store(false, ordering: .relaxed)
             // Absent, a file on the way, or a link on the way (ELOOP) or out (EXDEV).
             case ENOENT, ENOTDIR, ELOOP, EXDEV: return nil
             case let number: throw .system("cannot open", path: display(path), errno: number)

@@ -128,9 +128,9 @@ struct UnchangedFileCopier {
             switch errno {
             case EINTR: continue
             case ENOSPC, EDQUOT: throw .system("cannot write", path: file.path, errno: errno)
-            // Not between these files here (an old kernel, another file system, a special one):
-            // copy through the buffer from here on.
-            case EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF: kernelCopies = false
+            // Not between these files here (an old kernel, another file system, a special one,
+            // a seccomp filter): copy through the buffer from here on.
+            case EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF, EPERM: kernelCopies = false
             default: return false
             }
         }
