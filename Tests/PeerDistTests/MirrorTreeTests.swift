@@ -238,6 +238,30 @@ extension MirrorTreeTests {
         #expect(!index.contains(other.hash))
     }
 
+    @Test(.serialized, arguments: [true, false])
+    func pathsOpenBelowTheRootWithoutFollowingLinks(oneCall: Bool) throws {
+        // Both ways the kernel may be asked: one openat2, or a component at a time (kernels
+        // before 5.6, seccomp filters). Switching affects other tests only in how, not what.
+        DirectoryHandle.kernelResolvesBeneath.store(oneCall, ordering: .relaxed)
+        defer { DirectoryHandle.kernelResolvesBeneath.store(true, ordering: .relaxed) }
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        let outside = try scratch.directory("outside")
+        try MirrorFiles.write("inside", "d/e/file", in: root)
+        try MirrorFiles.write("outside", "secret", in: outside)
+        try MirrorFiles.symlink("linkdir", to: outside, in: root)
+        try MirrorFiles.symlink("d/linkfile", to: "\(outside)/secret", in: root)
+        let handle = try DirectoryHandle.open(root: root)
+        let file = try #require(try handle.openFile(relativePath: "d/e/file", flags: O_RDONLY))
+        var buffer = [UInt8](repeating: 0, count: 6)
+        #expect(try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: 0) } == 6)
+        #expect(buffer == Array("inside".utf8))
+        for refused in ["linkdir/secret", "d/linkfile", "../outside/secret", "d/../../outside/secret", "d//e/file", "./d/e/file", "/etc/passwd", "d/missing"] {
+            #expect(try handle.openFile(relativePath: refused, flags: O_RDONLY) == nil, "\(refused)")
+        }
+    }
+
     @Test func aFileChangingWhileItIsReadIsReadAgainOrReported() throws {
         let scratch = try MirrorScratch()
         defer { scratch.remove() }

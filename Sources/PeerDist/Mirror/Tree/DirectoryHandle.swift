@@ -141,12 +141,15 @@ final class DirectoryHandle: Sendable {
     }
 
     /// Opens the regular file at the relative path `path` (`a/b/c`) below this directory without
-    /// following a link anywhere on the way; nil when a component is absent, not a directory, or
-    /// a link.
+    /// following a link anywhere on the way; nil when a component is absent, not a directory, a
+    /// link, empty, `.` or `..`.
     ///
     /// One `openat2` call resolving beneath this directory, where the kernel has it (5.6 and
     /// later); else one `O_NOFOLLOW` component at a time.
     func openFile(relativePath path: String, flags: Int32) throws(MirrorError) -> OpenFile? {
+        // Tree paths name every component plainly; anything else is no path of the tree.
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else { return nil }
         if Self.kernelResolvesBeneath.load(ordering: .relaxed) {
             let descriptor = retryingInterrupts { peerdist_open_beneath(self.descriptor, path, flags | O_NOFOLLOW | O_CLOEXEC, 0) }
             if descriptor >= 0 { return OpenFile(descriptor: descriptor, path: display(path)) }
@@ -158,8 +161,6 @@ final class DirectoryHandle: Sendable {
             case let number: throw .system("cannot open", path: display(path), errno: number)
             }
         }
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard !path.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else { return nil }
         let (parentPath, name) = TreeWalker.split(path)
         guard let parent = try openDirectory(components: parentPath.split(separator: "/")) else { return nil }
         do throws(MirrorError) {
@@ -169,7 +170,8 @@ final class DirectoryHandle: Sendable {
         }
     }
 
-    private static let kernelResolvesBeneath = Atomic<Bool>(true)
+    /// Cleared at the first ENOSYS or EPERM (and by tests of the fallback).
+    static let kernelResolvesBeneath = Atomic<Bool>(true)
 
     func makeDirectory(_ name: String, mode: mode_t) throws(MirrorError) {
         guard mkdirat(descriptor, name, mode) == 0 else {
