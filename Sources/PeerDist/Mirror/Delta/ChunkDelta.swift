@@ -156,7 +156,7 @@ public struct ChunkDelta: Hashable, Sendable {
     }
 
     public func encoded() -> [UInt8] {
-        var writer = DeltaWriter(capacity: encodedCount)
+        var writer = BigEndianWriter(capacity: encodedCount)
         for operation in operations {
             switch operation {
             case .copy(let first, let count):

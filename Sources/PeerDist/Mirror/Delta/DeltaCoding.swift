@@ -1,22 +1,6 @@
-/// Big-endian fields of the signature and delta formats, which travel inside peer messages: a
-/// writer for encoding, and a reader for what a peer sent that checks every read against what
-/// remains and names the field and byte where it went wrong.
-struct DeltaWriter {
-    private(set) var bytes: [UInt8] = []
-
-    init(capacity: Int) {
-        bytes.reserveCapacity(capacity)
-    }
-
-    mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func append(contentsOf raw: [UInt8]) {
-        bytes.append(contentsOf: raw)
-    }
-}
-
+/// Reads the big-endian fields of the signature and delta formats, which travel inside peer
+/// messages, checking every read against what remains; a failure is a `WireError` naming the
+/// field and byte where it went wrong. (`BigEndianWriter` encodes them.)
 struct DeltaReader {
     private let bytes: [UInt8]
     private(set) var offset = 0

@@ -1,26 +1,5 @@
 import PeerDistHashing
 
-/// Appends big-endian fields to a manifest root or page being encoded.
-struct ManifestWriter {
-    private(set) var bytes: [UInt8] = []
-
-    init(capacity: Int = 0) {
-        bytes.reserveCapacity(capacity)
-    }
-
-    mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func append(_ hash: HashValue) {
-        hash.withUnsafeBytes { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func append(contentsOf raw: some Collection<UInt8>) {
-        bytes.append(contentsOf: raw)
-    }
-}
-
 /// Reads big-endian fields from a root or page that came from the network, checking every length
 /// against what remains; a failure names the field and the byte offset where it went wrong.
 struct ManifestReader {

@@ -81,7 +81,7 @@ struct ManifestDiff: Equatable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        var writer = ManifestWriter()
+        var writer = BigEndianWriter()
         writer.append(contentsOf: Self.magic)
         writer.append(UInt8(1))
         writer.append(UInt32(removed.count))

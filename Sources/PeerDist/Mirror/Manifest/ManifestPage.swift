@@ -37,11 +37,11 @@ public struct ManifestPage: Hashable, Sendable {
     /// Encodes `entries`, already sorted and each no larger than a page, into pages.
     static func paginate(_ entries: some Sequence<MirrorEntry>) -> [ManifestPage] {
         var pages: [ManifestPage] = []
-        var writer = ManifestWriter(capacity: ManifestFormat.targetPageBytes)
+        var writer = BigEndianWriter(capacity: ManifestFormat.targetPageBytes)
         var count = 0
         func finishPage() {
             pages.append(ManifestPage(bytes: writer.bytes, entryCount: count))
-            writer = ManifestWriter(capacity: ManifestFormat.targetPageBytes)
+            writer = BigEndianWriter(capacity: ManifestFormat.targetPageBytes)
             count = 0
         }
         for entry in entries {
