@@ -32,9 +32,6 @@ struct UnchangedFileCopier {
     private static let openLimit = 64
     private static let bufferSize = 1 << 20
 
-    /// Bytes copied, for the update's statistics and tests.
-    private(set) var copiedBytes: UInt64 = 0
-
     init(root: DirectoryHandle, stamps: [String: PathStamp], index: LocalChunkIndex) {
         self.root = root
         self.stamps = stamps
@@ -87,7 +84,7 @@ struct UnchangedFileCopier {
         if open[path] != nil { return true }
         guard !refused.contains(path), let recorded = stamps[path], recorded.kind == .file else { return false }
         guard let file = try? root.openFile(relativePath: path, flags: O_RDONLY | O_NONBLOCK), let status = try? file.status(), status.stamp == recorded else {
-            refused.insert(path)
+            refuse(path)
             return false
         }
         if open.count >= Self.openLimit { open.removeAll() }
@@ -95,22 +92,20 @@ struct UnchangedFileCopier {
         return true
     }
 
-
     private mutating func copy(_ run: Run, into file: OpenFile, marking placed: inout [Bool]) throws(MirrorError) {
         guard let source = open[run.path] ?? (isUnchanged(run.path) ? open[run.path] : nil) else { return }
-        guard try copyBytes(run, from: source, into: file) else {
-            refused.insert(run.path)
-            open[run.path] = nil
-            return
-        }
-        // Written to while it was copied: what arrived may be the new bytes.
-        guard let status = try? source.status(), status.stamp == stamps[run.path] else {
-            refused.insert(run.path)
-            open[run.path] = nil
+        // A source that ends early, fails, or was written to while it was copied (what arrived
+        // may be the new bytes) contributes nothing.
+        guard try copyBytes(run, from: source, into: file), let status = try? source.status(), status.stamp == stamps[run.path] else {
+            refuse(run.path)
             return
         }
         for position in run.chunks { placed[position] = true }
-        copiedBytes += run.length
+    }
+
+    private mutating func refuse(_ path: String) {
+        refused.insert(path)
+        open[path] = nil
     }
 
     /// Copies the run; false when the source ended early or could not be read.

@@ -5,7 +5,6 @@ import Foundation
 /// a change rsync's delta transfer sends only what differs in files it finds at the same path
 /// (renamed files travel whole); the publisher sends every follower's copy itself.
 final class RsyncMirror: MirrorMethod {
-    private static let port = 8730
     private static let module = "tree"
 
     private let setup: MirrorSetup
@@ -17,28 +16,12 @@ final class RsyncMirror: MirrorMethod {
     }
 
     func prepare() throws {
-        let configuration = """
-            pid file = \(setup.directory)/rsyncd.pid
-            use chroot = no
-            # Without a chroot the daemon would otherwise rewrite every symbolic link it sends.
-            munge symlinks = no
-            # The tree belongs to root; without this the daemon would read it as nobody.
-            uid = root
-            gid = root
-            [\(Self.module)]
-                path = \(setup.publisherTree)
-                read only = yes
-            """
-        let path = "\(setup.directory)/rsyncd.conf"
-        try configuration.write(toFile: path, atomically: true, encoding: .utf8)
-        let log = "rsyncd.log"
-        let pid = try processes.start(["rsync", "--daemon", "--no-detach", "--config=\(path)", "--port=\(Self.port)"], in: setup.publisher, log: log)
-        try processes.waitUntilListening(on: Self.port, in: setup.publisher, log: log, pid: pid)
+        try RsyncDaemon.start(exporting: setup.publisherTree, as: Self.module, in: setup.publisher, directory: setup.directory, processes: processes)
     }
 
     func synchronize(phase: String, deadline: ContinuousClock.Instant) throws -> Double? {
         let clients = try setup.followers.enumerated().map { index, follower in
-            let source = "rsync://[\(setup.publisher.address)%\(follower.interface)]:\(Self.port)/\(Self.module)/"
+            let source = "rsync://[\(setup.publisher.address)%\(follower.interface)]:\(RsyncDaemon.port)/\(Self.module)/"
             let log = "follower\(index + 1)-rsync-\(phase).log"
             return (pid: try processes.start(["rsync", "-a", "--delete", source, "\(setup.followerTree(index))/"], in: follower, log: log), log: log)
         }
