@@ -62,6 +62,8 @@ enum SwarmMethodKind: String, CaseIterable, ExpressibleByArgument {
     case http
     case rsync
     case bittorrent
+    /// Not a way of distributing: every leecher copies the file locally (see `LocalCopySwarm`).
+    case copy
 
     /// The name in the results table.
     var title: String {
@@ -70,13 +72,14 @@ enum SwarmMethodKind: String, CaseIterable, ExpressibleByArgument {
         case .http: "http (nginx, curl)"
         case .rsync: "rsync daemon"
         case .bittorrent: "bittorrent (aria2c)"
+        case .copy: "floor: local cp"
         }
     }
 
     /// Programs this method runs, with the Debian package of each.
     var requiredTools: [RequiredTool] {
         switch self {
-        case .peerdist: []
+        case .peerdist, .copy: []
         case .http: [RequiredTool("nginx", package: "nginx-light"), RequiredTool("curl", package: "curl")]
         case .rsync: [RequiredTool("rsync", package: "rsync")]
         case .bittorrent:
@@ -91,6 +94,7 @@ enum SwarmMethodKind: String, CaseIterable, ExpressibleByArgument {
         case .http: HTTPSwarm(setup: setup, processes: processes)
         case .rsync: RsyncSwarm(setup: setup, processes: processes)
         case .bittorrent: BitTorrentSwarm(setup: setup, processes: processes)
+        case .copy: LocalCopySwarm(setup: setup, processes: processes)
         }
     }
 }

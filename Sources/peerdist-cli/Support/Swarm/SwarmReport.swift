@@ -85,8 +85,10 @@ struct SwarmReport {
         Output.line("baseline".padded(22) + "    time  CPU-s/GiB  seeder sent")
         for baseline in baselines {
             guard let theirTime = baseline.seconds, let theirCPU = baseline.cpuSeconds, let theirSent = baseline.seederSentBytes else { continue }
+            // The local copy sends nothing: no ratio of bytes sent.
+            let sentRatio = baseline.method == .copy ? "—" : String(format: "%.2f", Double(sent) / Double(max(theirSent, 1)))
             Output.line(baseline.method.title.padded(22)
-                + String(format: "  %6.2f  %9.2f  %11.2f", time / theirTime, cpu / max(theirCPU, 0.001), Double(sent) / Double(max(theirSent, 1))))
+                + String(format: "  %6.2f  %9.2f", time / theirTime, cpu / max(theirCPU, 0.001)) + "  " + sentRatio.leftPadded(11))
         }
     }
 }
