@@ -74,6 +74,7 @@ struct TransferBenchmark: ParsableCommand {
         /// One run of `fetch` in the client namespace, with the CPU the server's namespace spent meanwhile.
         func sample(clean: () -> Void, _ fetch: [String]) throws -> Sample {
             clean()
+            try FreedMemorySettling.wait()
             let serverBefore = network.cpuSeconds(in: server)
             let measurement = try Subprocess.runMeasured(inNamespace(client, fetch))
             return (measurement.wallSeconds, measurement.cpuSeconds, network.cpuSeconds(in: server) - serverBefore, measurement.peakResidentBytes)

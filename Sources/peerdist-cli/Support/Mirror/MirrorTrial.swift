@@ -94,6 +94,7 @@ struct MirrorTrial {
     }
 
     private func measure(_ phase: MirrorPhase, _ implementation: any MirrorMethod, _ processes: SwarmProcesses) throws -> MirrorPhaseResult {
+        try FreedMemorySettling.wait()
         let cpuBefore = processes.cpuSeconds
         let sentBefore = sentBytes()
         let started = ContinuousClock.now

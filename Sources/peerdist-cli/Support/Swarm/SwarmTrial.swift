@@ -48,6 +48,7 @@ struct SwarmTrial {
             return failed("could not start: \(error)", progress: [])
         }
 
+        try FreedMemorySettling.wait()
         let cpuBefore = processes.cpuSeconds
         let sentBefore = setup.network.transmittedBytes(of: setup.seeder)
         let retransmittedBefore = setup.network.retransmittedSegments(of: setup.seeder)
