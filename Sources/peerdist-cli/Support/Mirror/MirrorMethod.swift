@@ -43,12 +43,16 @@ struct MirrorSetup {
 enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
     case peerdist
     case rsync
+    /// Not a way of mirroring across hosts: every follower runs rsync from the publisher's tree
+    /// on the shared file system, with no network (see `RsyncMirror`).
+    case local
 
     /// The name in the results tables.
     var title: String {
         switch self {
         case .peerdist: "peerdist mirror"
         case .rsync: "rsync daemon"
+        case .local: "floor: local rsync"
         }
     }
 
@@ -56,14 +60,15 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
     var requiredTools: [RequiredTool] {
         switch self {
         case .peerdist: [RequiredTool("timeout", package: "coreutils")]
-        case .rsync: [RequiredTool("rsync", package: "rsync")]
+        case .rsync, .local: [RequiredTool("rsync", package: "rsync")]
         }
     }
 
     func make(_ setup: MirrorSetup, _ processes: SwarmProcesses) -> any MirrorMethod {
         switch self {
         case .peerdist: PeerDistMirror(setup: setup, processes: processes)
-        case .rsync: RsyncMirror(setup: setup, processes: processes)
+        case .rsync: RsyncMirror(setup: setup, processes: processes, overNetwork: true)
+        case .local: RsyncMirror(setup: setup, processes: processes, overNetwork: false)
         }
     }
 }
