@@ -17,8 +17,10 @@ struct MirrorBenchmark: ParsableCommand {
             follower has the tree, (2) after 1 % of the files change (small files rewritten, added, \
             deleted and renamed, bytes inserted in large files), until every follower has the change; \
             then (3) with the small files alone. After each phase every follower's tree is compared \
-            with the publisher's (content, modes, modification times, symbolic links). Reports \
-            medians per phase and method, peerdist's figures divided by rsync's, and the goals.
+            with the publisher's (content, modes, modification times, symbolic links). The method \
+            `local` runs the same rsync from the publisher's tree on the shared file system, with \
+            no network. Reports medians per phase and method, peerdist's figures divided by rsync's, \
+            and the goals.
             """
     )
 

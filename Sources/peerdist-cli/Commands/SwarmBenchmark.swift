@@ -13,7 +13,8 @@ struct SwarmBenchmark: ParsableCommand {
             is counted in a control group per method. Reports medians per method: time until the last \
             leecher holds the whole file, CPU seconds of every process of the method on both sides \
             (also per GiB delivered), and the bytes the seeder sent; then peerdist's figures divided \
-            by each baseline's. Draws every leecher's progress to a PNG.
+            by each baseline's. The method `copy` is a floor: every leecher copies the file with \
+            cp, no network. Draws every leecher's progress to a PNG.
             """
     )
 

@@ -44,7 +44,8 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
     case peerdist
     case rsync
     /// Not a way of mirroring across hosts: every follower runs rsync from the publisher's tree
-    /// on the shared file system, with no network (see `RsyncMirror`).
+    /// on the shared file system, with no network (see `RsyncMirror`): what rsync's work costs
+    /// on this machine without moving a byte between hosts.
     case local
 
     /// The name in the results tables.
@@ -52,7 +53,7 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
         switch self {
         case .peerdist: "peerdist mirror"
         case .rsync: "rsync daemon"
-        case .local: "floor: local rsync"
+        case .local: "rsync, no network"
         }
     }
 
