@@ -81,7 +81,7 @@ enum FreedMemorySettling {
             let now = ContinuousClock.now
             let current = reportedKiB() ?? reported
             if current != reported { (reported, lastMove) = (current, now) }
-            if now - started >= reportingDelay && now - lastMove >= stillFor || now - started >= longest { return }
+            if (now - started >= reportingDelay && now - lastMove >= stillFor) || now - started >= longest { return }
         }
     }
 
