@@ -19,7 +19,8 @@ struct MirrorBenchmark: ParsableCommand {
             then (3) with the small files alone. After each phase every follower's tree is compared \
             with the publisher's (content, modes, modification times, symbolic links). The method \
             `local` runs the same rsync from the publisher's tree on the shared file system, with \
-            no network. Reports medians per phase and method, peerdist's figures divided by rsync's, \
+            no network; the method `copy` is the floor: every follower copies from the publisher's \
+            tree (cp -a, then rsync told which paths changed), with no network. Reports medians per phase and method, peerdist's figures divided by rsync's, \
             and the goals.
             """
     )
@@ -98,7 +99,7 @@ struct MirrorBenchmark: ParsableCommand {
                     Output.error("run \(round)/\(runs): \(method.title), \(trial.phase == .smallFiles ? "small-file tree" : "tree") of \(ByteCount.format(trial.layout.totalBytes))…")
                     let setup = MirrorSetup(
                         network: network, publisher: network.hosts[0], followers: Array(network.hosts.dropFirst()), directory: "\(work)/\(trial.name)",
-                        executable: executable)
+                        executable: executable, changes: trial.changes)
                     let phases = try MirrorTrial(
                         method: method, setup: setup, layout: trial.layout, firstPhase: trial.phase, changes: trial.changes,
                         trialName: "peerdist-mirror-\(getpid())-\(trial.name)", limit: .seconds(timeout), writer: writer

@@ -24,6 +24,8 @@ struct MirrorSetup {
     let directory: String
     /// This `peerdist` binary.
     let executable: String
+    /// What the trial changes in the publisher's tree before its second phase, if it has one.
+    let changes: MirrorTreeChanges?
 
     var hosts: [BenchHosts.Host] { [publisher] + followers }
 
@@ -47,6 +49,9 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
     /// on the shared file system, with no network (see `RsyncMirror`): what rsync's work costs
     /// on this machine without moving a byte between hosts.
     case local
+    /// The floor, not a way of mirroring across hosts: every follower copies from the publisher's
+    /// tree on the shared file system, told what changed (see `LocalCopyMirror`).
+    case copy
 
     /// The name in the results tables.
     var title: String {
@@ -54,6 +59,7 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
         case .peerdist: "peerdist mirror"
         case .rsync: "rsync daemon"
         case .local: "rsync, no network"
+        case .copy: "floor: local copy"
         }
     }
 
@@ -61,7 +67,7 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
     var requiredTools: [RequiredTool] {
         switch self {
         case .peerdist: [RequiredTool("timeout", package: "coreutils")]
-        case .rsync, .local: [RequiredTool("rsync", package: "rsync")]
+        case .rsync, .local, .copy: [RequiredTool("rsync", package: "rsync")]
         }
     }
 
@@ -70,6 +76,7 @@ enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
         case .peerdist: PeerDistMirror(setup: setup, processes: processes)
         case .rsync: RsyncMirror(setup: setup, processes: processes, overNetwork: true)
         case .local: RsyncMirror(setup: setup, processes: processes, overNetwork: false)
+        case .copy: LocalCopyMirror(setup: setup, processes: processes)
         }
     }
 }

@@ -95,7 +95,8 @@ struct MirrorReport {
                 }
             }
         }
-        printRatios()
+        printRatios(against: .rsync, title: "peerdist ÷ rsync (below 1: peerdist takes less)")
+        printRatios(against: .copy, title: "peerdist ÷ floor (the local copy)")
         printGoals()
     }
 
@@ -104,19 +105,20 @@ struct MirrorReport {
         return summary
     }
 
-    private func printRatios() {
-        let phases = MirrorPhase.allCases.filter { measured(.peerdist, $0) != nil && measured(.rsync, $0) != nil }
+    /// peerdist's figures divided by `baseline`'s, per phase both measured.
+    private func printRatios(against baseline: MirrorMethodKind, title: String) {
+        let phases = MirrorPhase.allCases.filter { measured(.peerdist, $0) != nil && measured(baseline, $0) != nil }
         guard !phases.isEmpty else { return }
         Output.line()
-        Output.line("peerdist ÷ rsync (below 1: peerdist takes less)")
+        Output.line(title)
         Output.line("phase".padded(18) + "    time     CPU-s  on the wire")
         for phase in phases {
-            guard let ours = measured(.peerdist, phase), let theirs = measured(.rsync, phase),
+            guard let ours = measured(.peerdist, phase), let theirs = measured(baseline, phase),
                   let time = ours.seconds, let theirTime = theirs.seconds, let cpu = ours.cpuSeconds, let theirCPU = theirs.cpuSeconds,
                   let wire = ours.wireBytes, let theirWire = theirs.wireBytes
             else { continue }
-            Output.line(phase.title.padded(18)
-                + String(format: "  %6.2f  %8.2f  %11.2f", time / theirTime, cpu / max(theirCPU, 0.001), Double(wire) / Double(max(theirWire, 1))))
+            let wireRatio = theirWire > 0 ? String(format: "%11.2f", Double(wire) / Double(theirWire)) : "—".leftPadded(11)
+            Output.line(phase.title.padded(18) + String(format: "  %6.2f  %8.2f  ", time / theirTime, cpu / max(theirCPU, 0.001)) + wireRatio)
         }
     }
 
@@ -143,6 +145,9 @@ struct MirrorReport {
         }
         let ratio = ours / theirs
         goal(text, value: String(format: "%.2f × rsync's", ratio), met: ratio <= limit)
+        if let floor = measured(.copy, phase)?.seconds, floor > limit * theirs {
+            Output.line(String(format: "  (%.2f s: below the floor, %.2f s = %.2f × rsync's)", limit * theirs, floor, floor / theirs))
+        }
     }
 
     /// Why peerdist has no figure for `phase`: a failure does not meet the goal.

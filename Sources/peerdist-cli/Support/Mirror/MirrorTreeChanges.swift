@@ -106,30 +106,39 @@ struct MirrorTreeChanges {
 
     /// Makes the changes in the tree at `root` (as written from the layout they were drawn for).
     func apply(to root: String, with writer: MirrorTreeWriter) throws {
-        var touchedDirectories = Set<String>()
         for (index, change) in changes.enumerated() {
             let time = Self.time(index)
             switch change {
-            case .rewrite(let path, let size, let mode, let seed):
+            case .rewrite(let path, let size, let mode, let seed), .add(let path, let size, let mode, let seed):
                 try writer.writeFile("\(root)/\(path)", size: size, seed: seed, mode: mode, modified: time)
             case .insert(let path, let offset, let count, let seed):
                 try writer.insert(into: "\(root)/\(path)", offset: offset, count: count, seed: seed, modified: time)
-            case .add(let path, let size, let mode, let seed):
-                try writer.writeFile("\(root)/\(path)", size: size, seed: seed, mode: mode, modified: time)
-                touchedDirectories.insert(MirrorTreeLayout.parent(of: path))
             case .delete(let path):
                 try MirrorTreeWriter.check(unlink("\(root)/\(path)"), path)
-                touchedDirectories.insert(MirrorTreeLayout.parent(of: path))
             case .rename(let from, let to):
                 try MirrorTreeWriter.check(rename("\(root)/\(from)", "\(root)/\(to)"), from)
-                touchedDirectories.insert(MirrorTreeLayout.parent(of: from))
-                touchedDirectories.insert(MirrorTreeLayout.parent(of: to))
             }
         }
-        for directory in touchedDirectories.sorted() {
-            try MirrorTreeWriter.setTime(directory.isEmpty ? root : "\(root)/\(directory)", Self.time(changes.count))
+        for directory in touchedDirectories {
+            try MirrorTreeWriter.setTime(directory.isEmpty ? root : "\(root)/\(directory)", directoryTime)
         }
     }
+
+    /// Directories whose entries the changes add, remove or rename ("" for the root), sorted.
+    var touchedDirectories: [String] {
+        var directories = Set<String>()
+        for change in changes {
+            switch change {
+            case .rewrite, .insert: break
+            case .add(let path, _, _, _), .delete(let path): directories.insert(MirrorTreeLayout.parent(of: path))
+            case .rename(let from, let to): directories.formUnion([MirrorTreeLayout.parent(of: from), MirrorTreeLayout.parent(of: to)])
+            }
+        }
+        return directories.sorted()
+    }
+
+    /// The modification time `apply` gives every touched directory.
+    var directoryTime: TreeTime { Self.time(changes.count) }
 
     private static func shuffle(_ values: inout [Int], using random: inout PseudoRandom) {
         guard values.count > 1 else { return }

@@ -33,23 +33,7 @@ final class RsyncMirror: MirrorMethod {
             let log = "follower\(index + 1)-rsync-\(phase).log"
             return (pid: try processes.start(["rsync", "-a", "--delete", source, "\(setup.followerTree(index))/"], in: follower, log: log), log: log)
         }
-        var running = Set(clients.indices)
-        while !running.isEmpty {
-            for index in running.sorted() {
-                switch processes.state(of: clients[index].pid) {
-                case .running: continue
-                case .exited(status: 0): running.remove(index)
-                case .exited(let status):
-                    throw CommandFailure("follower \(index + 1)'s rsync failed (\(Subprocess.describe(waitStatus: status))): \(processes.logTail(clients[index].log))")
-                }
-            }
-            guard !running.isEmpty else { break }
-            guard ContinuousClock.now < deadline else {
-                throw CommandFailure("timed out with the rsync of follower\(running.count == 1 ? "" : "s") \(running.sorted().map { "\($0 + 1)" }.joined(separator: ", ")) still running")
-            }
-            try BenchInterruption.shared.check()
-            usleep(5_000)
-        }
+        try processes.waitForAll(clients, what: { "the rsync of follower \($0 + 1)" }, until: deadline)
         return nil
     }
 }

@@ -67,6 +67,28 @@ final class SwarmProcesses {
         }
     }
 
+    /// Waits until every one of `processes` has exited; throws, naming it with `what(index)`,
+    /// when one fails or when some still run at `deadline`.
+    func waitForAll(_ processes: [(pid: pid_t, log: String)], what: (Int) -> String, until deadline: ContinuousClock.Instant) throws {
+        var running = Set(processes.indices)
+        while true {
+            for index in running.sorted() {
+                switch state(of: processes[index].pid) {
+                case .running: continue
+                case .exited(status: 0): running.remove(index)
+                case .exited(let status):
+                    throw CommandFailure("\(what(index)) failed (\(Subprocess.describe(waitStatus: status))): \(logTail(processes[index].log))")
+                }
+            }
+            guard !running.isEmpty else { return }
+            guard ContinuousClock.now < deadline else {
+                throw CommandFailure("timed out with \(running.sorted().map(what).joined(separator: ", ")) still running")
+            }
+            try BenchInterruption.shared.check()
+            usleep(5_000)
+        }
+    }
+
     func logPath(_ log: String) -> String { "\(logDirectory)/\(log)" }
 
     /// The last lines of a process's log, for an error message.
