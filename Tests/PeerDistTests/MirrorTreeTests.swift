@@ -211,6 +211,29 @@ enum MirrorFiles {
 }
 
 extension MirrorTreeTests {
+    /// The index keeps files open between reads; a path that names another file since is read
+    /// afresh, not through the file kept open.
+    @Test func aFileRenamedOverOneKeptOpenIsReadAtItsPath() throws {
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        let first = StoreTestContent.random(count: 50_000, seed: 50)
+        let second = StoreTestContent.random(count: 50_000, seed: 51)
+        try MirrorFiles.write(first, "a.bin", in: root)
+        let chunk = { (bytes: [UInt8]) in ChunkReference(hash: HashValue(SHA256.hash(data: bytes)), length: UInt32(bytes.count)) }
+        let index = try LocalChunkIndex(root: root)
+        index.add(file: "a.bin", chunks: [chunk(first)])
+        #expect(index.read(chunk(first)) == first)
+
+        try MirrorFiles.write(second, "b.bin", in: root)
+        #expect(rename("\(root)/b.bin", "\(root)/a.bin") == 0)
+        index.add(file: "a.bin", chunks: [chunk(second)])
+        #expect(index.read(chunk(second)) == second)
+        // The first file is gone from the tree: its chunk is not found at the path any more.
+        #expect(index.read(chunk(first)) == nil)
+        #expect(!index.contains(chunk(first).hash))
+    }
+
     @Test func filesUnchangedSinceTheScanAreServedWithoutHashingUntilTheyChange() throws {
         let scratch = try MirrorScratch()
         defer { scratch.remove() }

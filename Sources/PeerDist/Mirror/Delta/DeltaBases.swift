@@ -20,6 +20,11 @@ struct DeltaBases: Sendable {
     /// the version the follower's directory holds; for a chunk with several destinations, the
     /// first one with a base.
     init(missing: [MirrorUpdate.MissingChunk], applied: [MirrorEntry], target: [MirrorEntry]) {
+        guard !applied.isEmpty else {
+            // A first mirror: nothing to base a delta on.
+            bases = [:]
+            return
+        }
         let paths = Set(missing.lazy.flatMap(\.destinations).map(\.path))
         var newChunks: [String: Set<HashValue>] = [:]
         for entry in target where paths.contains(entry.path) {

@@ -77,6 +77,7 @@ struct MirrorChunkFetcher: Sendable {
         keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
     ) async throws {
         let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+        let discoveryKey = name.discoveryKey
         let activity = Watchdog(timeout: stallTimeout)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -101,12 +102,12 @@ struct MirrorChunkFetcher: Sendable {
                                 }
                                 let signature = ChunkSignature(base: base)
                                 requests[nextID] = Request(chunks: [chunk], base: (base, signature.blockSize))
-                                messages.append(.getChunkDelta(requestID: nextID, discoveryKey: name.discoveryKey, chunk: chunk, base: signature))
+                                messages.append(.getChunkDelta(requestID: nextID, discoveryKey: discoveryKey, chunk: chunk, base: signature))
                                 nextID &+= 1
                             }
                             if !whole.isEmpty {
                                 requests[nextID] = Request(chunks: whole)
-                                messages.append(.getChunks(requestID: nextID, discoveryKey: name.discoveryKey, chunks: whole))
+                                messages.append(.getChunks(requestID: nextID, discoveryKey: discoveryKey, chunks: whole))
                                 nextID &+= 1
                             }
                             try await outbound.write(contentsOf: messages)

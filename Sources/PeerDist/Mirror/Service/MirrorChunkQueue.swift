@@ -25,7 +25,9 @@ final class MirrorChunkQueue: Sendable {
     /// `missing` deduplicated by hash.
     init(missing: [ChunkReference]) {
         var lengths: [HashValue: UInt32] = [:]
+        lengths.reserveCapacity(missing.count)
         var order: [HashValue] = []
+        order.reserveCapacity(missing.count)
         for chunk in missing where lengths.updateValue(chunk.length, forKey: chunk.hash) == nil { order.append(chunk.hash) }
         state = Mutex(State(lengths: lengths, order: order, remaining: order.count))
     }

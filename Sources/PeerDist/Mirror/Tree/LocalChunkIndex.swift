@@ -36,6 +36,7 @@ public final class LocalChunkIndex: Sendable {
     private let table: Mutex<[HashValue: [Location]]>
     /// Files whose listed chunks need no hashing while they keep these stamps, by path.
     private let unchanged: Mutex<[String: PathStamp]>
+    private let openFiles = OpenFileCache()
     /// Locations kept per chunk: enough to survive several changed files, without a file of
     /// zeros (one chunk repeated thousands of times) growing the index without bound.
     static let locationsPerChunk = 16
@@ -86,6 +87,7 @@ public final class LocalChunkIndex: Sendable {
 
     /// Forgets every location in the file at `path`.
     public func removeLocations(inFile path: String) {
+        openFiles.evict(path)
         table.withLock { table in
             for (hash, locations) in table where locations.contains(where: { $0.path == path }) {
                 let kept = locations.filter { $0.path != path }
@@ -100,6 +102,7 @@ public final class LocalChunkIndex: Sendable {
         let fresh = Self.locations(of: entries)
         table.withLock { $0 = fresh }
         unchanged.withLock { $0 = [:] }
+        openFiles.removeAll()
     }
 
     /// The chunk's bytes from the first location that still holds them (same length, same
@@ -134,7 +137,14 @@ public final class LocalChunkIndex: Sendable {
         case unreadable
     }
 
+    /// Reads through a file kept open from an earlier read when there is one; when that file no
+    /// longer holds the chunk (the path may name another file now), through a fresh open.
     private func read(_ chunk: ChunkReference, at location: Location) -> ReadOutcome {
+        if let kept = openFiles.file(at: location.path) {
+            let outcome = read(chunk, at: location, from: kept)
+            if case .verified = outcome { return outcome }
+            openFiles.evict(location.path)
+        }
         let file: OpenFile
         do throws(MirrorError) {
             guard let opened = try rootHandle.openFile(relativePath: location.path, flags: O_RDONLY | O_NONBLOCK) else { return .stale }
@@ -142,6 +152,11 @@ public final class LocalChunkIndex: Sendable {
         } catch {
             return .unreadable
         }
+        openFiles.keep(file, at: location.path)
+        return read(chunk, at: location, from: file)
+    }
+
+    private func read(_ chunk: ChunkReference, at location: Location, from file: OpenFile) -> ReadOutcome {
         let count = Int(chunk.length)
         var failed = false
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -171,6 +186,7 @@ public final class LocalChunkIndex: Sendable {
 
     private static func locations(of entries: [MirrorEntry]) -> [HashValue: [Location]] {
         var table: [HashValue: [Location]] = [:]
+        table.reserveCapacity(entries.reduce(0) { $0 + $1.chunks.count })
         for entry in entries {
             var offset: UInt64 = 0
             for chunk in entry.chunks {
@@ -182,9 +198,11 @@ public final class LocalChunkIndex: Sendable {
     }
 
     private static func insert(_ hash: HashValue, _ location: Location, into table: inout [HashValue: [Location]]) {
-        var locations = table[hash] ?? []
-        guard locations.count < locationsPerChunk, !locations.contains(location) else { return }
-        locations.append(location)
-        table[hash] = locations
+        func append(to locations: inout [Location]) {
+            guard locations.count < locationsPerChunk, !locations.contains(location) else { return }
+            locations.append(location)
+        }
+        // In place: one lookup, and no copy of the list.
+        append(to: &table[hash, default: []])
     }
 }

@@ -154,10 +154,15 @@ public final class MirrorUpdate: Sendable {
     private static func fill(
         _ plan: UpdatePlan, root: DirectoryHandle, staging: DirectoryHandle, applied: AppliedTree, writer: inout StagingWriter, index: LocalChunkIndex
     ) throws(MirrorError) -> (missing: [HashValue: Wanted], heldBytes: UInt64) {
+        // Sized up front: a first mirror of a large tree has hundreds of thousands of chunks.
+        let chunkCount = plan.stagedFiles.reduce(0) { $0 + $1.entry.chunks.count }
         var wanted: [HashValue: Wanted] = [:]
+        wanted.reserveCapacity(chunkCount)
         var order: [HashValue] = []
+        order.reserveCapacity(chunkCount)
         /// Every distinct chunk the staged files hold, with its length.
         var lengths: [HashValue: UInt32] = [:]
+        lengths.reserveCapacity(chunkCount)
         var copier = UnchangedFileCopier(root: root, stamps: applied.stamps, index: index)
         defer { copier.close() }
         for staged in plan.stagedFiles {
