@@ -234,6 +234,30 @@ extension MirrorTreeTests {
         #expect(!index.contains(chunk(first).hash))
     }
 
+    /// A removed file kept open would keep its space (a discarded staging directory on a full
+    /// disk): closing the kept files lets it go.
+    @Test func closingKeptFilesReleasesRemovedOnes() throws {
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        let bytes = StoreTestContent.random(count: 30_000, seed: 52)
+        try MirrorFiles.write(bytes, "staged.bin", in: root)
+        let chunk = ChunkReference(hash: HashValue(SHA256.hash(data: bytes)), length: UInt32(bytes.count))
+        let index = try LocalChunkIndex(root: root)
+        index.add(file: "staged.bin", chunks: [chunk])
+        #expect(index.read(chunk) == bytes)
+        try MirrorFiles.remove("staged.bin", in: root)
+
+        func descriptorsOfRemovedFile() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count { descriptor in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)")) == "\(root)/staged.bin (deleted)"
+            }
+        }
+        #expect(try descriptorsOfRemovedFile() == 1)
+        index.closeKeptFiles()
+        #expect(try descriptorsOfRemovedFile() == 0)
+    }
+
     @Test func filesUnchangedSinceTheScanAreServedWithoutHashingUntilTheyChange() throws {
         let scratch = try MirrorScratch()
         defer { scratch.remove() }

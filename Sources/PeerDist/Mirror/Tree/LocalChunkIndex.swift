@@ -105,6 +105,12 @@ public final class LocalChunkIndex: Sendable {
         openFiles.removeAll()
     }
 
+    /// Closes the files kept open between reads, so that the space of any that were removed
+    /// meanwhile (a discarded staging directory) is freed now.
+    public func closeKeptFiles() {
+        openFiles.removeAll()
+    }
+
     /// The chunk's bytes from the first location that still holds them (same length, same
     /// SHA-256); nil when none does.
     public func read(_ chunk: ChunkReference) -> [UInt8]? {

@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// A kept file may no longer be the one at its path (renamed over, deleted); readers check what
 /// they read as they would from a fresh open, and evict the path when it does not hold what they
-/// expected. The oldest file is closed when a new one does not fit. Thread-safe.
+/// expected. The oldest file is closed when a new one does not fit; a removed file keeps its
+/// space while it is kept, so owners empty the cache when they remove files themselves. Thread-safe.
 final class OpenFileCache: Sendable {
     private struct State: ~Copyable {
         var files: [String: OpenFile] = [:]

@@ -329,6 +329,8 @@ public final class MirrorUpdate: Sendable {
 
     private func discardStaging(_ state: inout State) {
         state.writer.close()
+        // Staged files the index kept open would hold on to their space (a full disk).
+        index.closeKeptFiles()
         try? root.removeTree(MirrorNames.staging)
         root.sync()
         state.phase = .abandoned
