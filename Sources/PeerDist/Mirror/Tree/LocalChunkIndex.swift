@@ -15,8 +15,12 @@ import Glibc
 /// out, tries the chunk's other locations when one no longer holds it, and forgets locations found
 /// stale. The exception is a file the index was told is unchanged since it was hashed (a
 /// publisher's scan): while its stamp is the one given, checked after the read (the kernel moves
-/// the change time on every write), its chunks are handed out without hashing them again. Paths are opened below the root without following links (`DirectoryHandle.openFile(relativePath:flags:)`),
-/// so a link swapped into the tree cannot make the index read outside it. Thread-safe.
+/// the change time on every write), its chunks are handed out without hashing them again.
+///
+/// Paths are opened below the root without following links
+/// (`DirectoryHandle.openFile(relativePath:flags:)`), so a link swapped into the tree cannot make
+/// the index read outside it. The files read last stay open for the next chunks
+/// (`OpenFileCache`). Thread-safe.
 public final class LocalChunkIndex: Sendable {
     /// A chunk's bytes in a file: `length` bytes at `offset` of `path`, relative to the root.
     public struct Location: Hashable, Sendable {
@@ -102,7 +106,7 @@ public final class LocalChunkIndex: Sendable {
         let fresh = Self.locations(of: entries)
         table.withLock { $0 = fresh }
         unchanged.withLock { $0 = [:] }
-        openFiles.removeAll()
+        closeKeptFiles()
     }
 
     /// Closes the files kept open between reads, so that the space of any that were removed

@@ -50,6 +50,4 @@ final class OpenFileCache: Sendable {
             state.order.removeAll()
         }
     }
-
-    var count: Int { state.withLock { $0.files.count } }
 }

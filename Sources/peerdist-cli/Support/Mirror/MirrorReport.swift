@@ -146,7 +146,7 @@ struct MirrorReport {
         let ratio = ours / theirs
         goal(text, value: String(format: "%.2f × rsync's", ratio), met: ratio <= limit)
         if let floor = measured(.copy, phase)?.seconds, floor > limit * theirs {
-            Output.line(String(format: "  (%.2f s: below the floor, %.2f s = %.2f × rsync's)", limit * theirs, floor, floor / theirs))
+            Output.line(String(format: "  (the goal, %.2f s, is below the floor: %.2f s = %.2f × rsync's)", limit * theirs, floor, floor / theirs))
         }
     }
 
