@@ -117,9 +117,10 @@ final class PartialContent: Sendable {
             let what = UInt64(bytes.count) == expected ? "does not match its hash" : "is \(bytes.count) bytes, not \(expected)"
             throw StoreError(.corruptBlock, "\(layout.id.shortName) segment \(segment) block \(block): the block offered \(what); not written")
         }
-        // The write itself happens outside the lock, so readers serving other blocks and writers
-        // of other blocks do not wait for it (the file stays open while it is referenced); the
-        // block counts as held only once its bytes are written, so a flush never records it early.
+        // The write itself happens outside the state lock, so readers serving other blocks do not
+        // wait for it (writers take turns on `writeTurn`; the file stays open while it is
+        // referenced); the block counts as held only once its bytes are written, so a flush never
+        // records it early.
         let file = try state.withLock { (state) throws(StoreError) -> StoreFile? in
             guard !state.held.contains(number), !state.writing.contains(number) else { return nil }
             guard case .downloading(let file) = state.phase else {

@@ -82,11 +82,11 @@ struct MirrorManifestClient: Sendable {
                     open.remove(id)
                     continue
                 }
-                let sofar = result[id, default: []]
-                guard total <= MirrorManifestClient.maximumSize, Int(offset) == sofar.count else {
+                guard total <= MirrorManifestClient.maximumSize, Int(offset) == result[id]?.count ?? 0 else {
                     throw WireError("the peer's manifest parts are out of order or too large")
                 }
-                result[id] = sofar + part
+                // Appended in place: a diff or root of many parts is not copied once per part.
+                result[id, default: []].append(contentsOf: part)
                 counters.update { $0.manifestBytesReceived += UInt64(part.count) }
                 if result[id]?.count == Int(total) { open.remove(id) }
             }

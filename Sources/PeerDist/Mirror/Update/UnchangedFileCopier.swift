@@ -22,14 +22,13 @@ struct UnchangedFileCopier {
     /// The applied version's stamps, by path.
     private let stamps: [String: PathStamp]
     private let index: LocalChunkIndex
-    /// Source files open and found unchanged; emptied when it grows past `openLimit`.
-    private var open: [String: OpenFile] = [:]
+    /// Source files open and found unchanged.
+    private let open = OpenFileCache(capacity: 64)
     /// Paths found changed, gone or unreadable: not looked at again in this update.
     private var refused: Set<String> = []
     private var buffer: [UInt8] = []
     private var kernelCopies = true
 
-    private static let openLimit = 64
     private static let bufferSize = 1 << 20
 
     init(root: DirectoryHandle, stamps: [String: PathStamp], index: LocalChunkIndex) {
@@ -67,7 +66,7 @@ struct UnchangedFileCopier {
                 continue
             }
             if let finished = run.take() { try copy(finished, into: file, marking: &placed) }
-            guard let location = locations.first(where: { isUnchanged($0.path) }) else { continue }
+            guard let location = locations.first(where: { unchangedFile($0.path) != nil }) else { continue }
             run = Run(path: location.path, source: location.offset, destination: offset, length: UInt64(chunk.length), chunks: position..<position + 1)
         }
         if let finished = run.take() { try copy(finished, into: file, marking: &placed) }
@@ -75,25 +74,24 @@ struct UnchangedFileCopier {
     }
 
     /// Closes the source files.
-    mutating func close() {
+    func close() {
         open.removeAll()
     }
 
-    /// Whether `path` is a file of the applied version still as recorded; opens it if so.
-    private mutating func isUnchanged(_ path: String) -> Bool {
-        if open[path] != nil { return true }
-        guard !refused.contains(path), let recorded = stamps[path], recorded.kind == .file else { return false }
+    /// `path` opened, when it is a file of the applied version still as recorded.
+    private mutating func unchangedFile(_ path: String) -> OpenFile? {
+        if let file = open.file(at: path) { return file }
+        guard !refused.contains(path), let recorded = stamps[path], recorded.kind == .file else { return nil }
         guard let file = try? root.openFile(relativePath: path, flags: O_RDONLY | O_NONBLOCK), let status = try? file.status(), status.stamp == recorded else {
             refuse(path)
-            return false
+            return nil
         }
-        if open.count >= Self.openLimit { open.removeAll() }
-        open[path] = file
-        return true
+        open.keep(file, at: path)
+        return file
     }
 
     private mutating func copy(_ run: Run, into file: OpenFile, marking placed: inout [Bool]) throws(MirrorError) {
-        guard let source = open[run.path] ?? (isUnchanged(run.path) ? open[run.path] : nil) else { return }
+        guard let source = unchangedFile(run.path) else { return }
         // A source that ends early, fails, or was written to while it was copied (what arrived
         // may be the new bytes) contributes nothing.
         guard try copyBytes(run, from: source, into: file), let status = try? source.status(), status.stamp == stamps[run.path] else {
@@ -105,7 +103,7 @@ struct UnchangedFileCopier {
 
     private mutating func refuse(_ path: String) {
         refused.insert(path)
-        open[path] = nil
+        open.evict(path)
     }
 
     /// Copies the run; false when the source ended early or could not be read.
