@@ -34,10 +34,12 @@ import Testing
         while Date() < deadline, !killed {
             var union = [UInt8](repeating: 0, count: (Self.blockCount + 7) / 8)
             var incomplete = 0
-            for (leecher, fetch) in zip(leechers, fetches) {
+            // Every leecher asked at once: one after another, a round took long enough on a busy
+            // machine for a leecher to finish between the union being whole and the kill.
+            for (fetch, held) in zip(fetches, try SwarmFetch.heldBlocks(of: leechers)) {
                 // A finished fetch holds everything.
                 guard fetch.process.isRunning else { union = union.map { _ in 0xFF }; continue }
-                guard let held = try SwarmFetch.heldBlocks(of: leecher) else { continue }
+                guard let held else { continue }
                 incomplete += 1
                 for (index, byte) in held.enumerated() where index < union.count { union[index] |= byte }
             }
@@ -141,6 +143,28 @@ final class SwarmFetch: @unchecked Sendable {
         else { return nil }
         let digits = Array(hex.utf8)
         return stride(from: 0, to: digits.count - 1, by: 2).compactMap { UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16) }
+    }
+
+    /// `heldBlocks` of every node, asked all at once.
+    static func heldBlocks(of nodes: [NodeProcess]) throws -> [[UInt8]?] {
+        let results = ResultsBox(count: nodes.count)
+        DispatchQueue.concurrentPerform(iterations: nodes.count) { index in
+            results.set(index, Result { try heldBlocks(of: nodes[index]) })
+        }
+        return try results.values.map { try $0.get() }
+    }
+
+    private final class ResultsBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var results: [Result<[UInt8]?, any Error>]
+
+        init(count: Int) { results = Array(repeating: .success(nil), count: count) }
+
+        func set(_ index: Int, _ result: Result<[UInt8]?, any Error>) {
+            lock.withLock { results[index] = result }
+        }
+
+        var values: [Result<[UInt8]?, any Error>] { lock.withLock { results } }
     }
 
     static func counter(_ name: String, of node: NodeProcess) throws -> Int {
