@@ -20,7 +20,20 @@ import Testing
         let node = try PeerNode(configuration: configuration, logger: Logger(label: "test"))
         let published = try node.publish(path: file, version: .v1)
         let running = Task { try await node.run() }
-        defer { running.cancel() }
+        // The node is stopped and awaited before the directory is removed (the deferred removal
+        // runs last): a node still shutting down can write into a directory being removed.
+        do {
+            try await Self.checkBlocksAreUnreadableWithoutTheKey(node: node, published: published, content: content)
+        } catch {
+            running.cancel()
+            _ = await running.result
+            throw error
+        }
+        running.cancel()
+        _ = await running.result
+    }
+
+    private static func checkBlocksAreUnreadableWithoutTheKey(node: PeerNode, published: PublishedContent, content: [UInt8]) async throws {
         while node.listeningAddresses.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         let port = try #require(PeerAddress(parsing: node.listeningAddresses[0])?.port)
 
