@@ -48,6 +48,7 @@ let package = Package(
             dependencies: [
                 "PeerDistHashing",
                 "PeerDist",
+                "CSystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -84,6 +84,16 @@ import Testing
         #expect(bad.status == 64)
     }
 
+    /// A node keeps files it serves open, as many as an eighth of its limit: started with a soft
+    /// limit of 256 under a hard one of 4 096, it runs with 4 096.
+    @Test func aNodeRaisesItsOpenFileLimitToTheHardLimit() throws {
+        let scratch = try ScratchDirectory()
+        let node = try NodeProcess(dataDirectory: scratch.child("node"), launcher: ["prlimit", "--nofile=256:4096"])
+        let limits = try String(contentsOfFile: "/proc/\(node.process.processIdentifier)/limits", encoding: .utf8)
+        let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        #expect(openFiles.split(separator: " ").filter { !$0.isEmpty }.dropFirst(3).prefix(2) == ["4096", "4096"], "\(openFiles)")
+    }
+
     @Test func sigtermStopsTheNodeCleanly() throws {
         let scratch = try ScratchDirectory()
         let node = try NodeProcess(dataDirectory: scratch.child("node"))

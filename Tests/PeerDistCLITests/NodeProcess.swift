@@ -8,15 +8,19 @@ final class NodeProcess: @unchecked Sendable {
     private(set) var address = ""
     private let logPath: String
 
-    /// Starts `peerdist serve` (optionally inside a network namespace) and waits until it listens.
-    init(dataDirectory: String, listen: String = "[::1]:0", namespace: String? = nil, extraArguments: [String] = []) throws {
+    /// Starts `peerdist serve` (optionally inside a network namespace, or through `launcher`, a
+    /// command that runs the rest of its arguments in its place) and waits until it listens.
+    init(dataDirectory: String, listen: String = "[::1]:0", namespace: String? = nil, launcher: [String] = [], extraArguments: [String] = []) throws {
         self.dataDirectory = dataDirectory
         logPath = dataDirectory + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let serve = [Peerdist.binary.path, "serve", "--data-dir", dataDirectory, "--listen", listen] + extraArguments
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["ip", "netns", "exec", namespace] + serve
+            process.arguments = ["ip", "netns", "exec", namespace] + launcher + serve
+        } else if !launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + serve
         } else {
             process.executableURL = Peerdist.binary
             process.arguments = Array(serve.dropFirst())

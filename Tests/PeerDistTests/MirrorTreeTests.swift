@@ -258,6 +258,46 @@ extension MirrorTreeTests {
         #expect(try descriptorsOfRemovedFile() == 0)
     }
 
+    /// The oldest kept file is closed first, whatever was evicted in between; an evicted or
+    /// closed file is not handed out again.
+    @Test func openFileCacheClosesTheOldestFirst() throws {
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        let names = (0..<8).map { "f\($0)" }
+        for name in names { try MirrorFiles.write([1, 2, 3], name, in: root) }
+        let directory = try DirectoryHandle.open(root: root)
+        let cache = OpenFileCache(capacity: 3)
+        for name in names.prefix(3) { cache.keep(try directory.openFile(name, flags: O_RDONLY), at: name) }
+        cache.evict("f1")
+        for name in names[3..<7] { cache.keep(try directory.openFile(name, flags: O_RDONLY), at: name) }
+        // Kept in order f0 f2 f3 f4 f5 f6 (f1 evicted), three at most: f4 f5 f6 remain.
+        #expect(names.filter { cache.file(at: $0) != nil } == ["f4", "f5", "f6"])
+        cache.keep(try directory.openFile("f7", flags: O_RDONLY), at: "f7")
+        cache.keep(try directory.openFile("f5", flags: O_RDONLY), at: "f5")
+        #expect(names.filter { cache.file(at: $0) != nil } == ["f5", "f6", "f7"])
+        cache.removeAll()
+        #expect(names.allSatisfy { cache.file(at: $0) == nil })
+        #expect((32...1_024).contains(OpenFileCache.capacityForOpenFileLimit))
+    }
+
+    /// A walker that only looks remembers a missing directory (a first mirror's plan asks after
+    /// every path below it); one that changes the tree looks again.
+    @Test func onlyALookingWalkerRemembersMissingDirectories() throws {
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        let looking = TreeWalker(root: try DirectoryHandle.open(root: root), onlyLooking: true)
+        let changing = TreeWalker(root: try DirectoryHandle.open(root: root))
+        #expect(try looking.status("a/b/file") == nil)
+        #expect(try changing.status("a/b/file") == nil)
+        try MirrorFiles.write([7], "a/b/file", in: root)
+        #expect(try looking.status("a/b/file") == nil)
+        #expect(try looking.directory("a") == nil)
+        #expect(try changing.status("a/b/file")?.kind == .file)
+        #expect(try TreeWalker(root: try DirectoryHandle.open(root: root), onlyLooking: true).status("a/b/file")?.kind == .file)
+    }
+
     @Test func filesUnchangedSinceTheScanAreServedWithoutHashingUntilTheyChange() throws {
         let scratch = try MirrorScratch()
         defer { scratch.remove() }

@@ -40,7 +40,7 @@ public final class LocalChunkIndex: Sendable {
     private let table: Mutex<[HashValue: [Location]]>
     /// Files whose listed chunks need no hashing while they keep these stamps, by path.
     private let unchanged: Mutex<[String: PathStamp]>
-    private let openFiles = OpenFileCache()
+    private let openFiles = OpenFileCache(capacity: OpenFileCache.capacityForOpenFileLimit)
     /// Locations kept per chunk: enough to survive several changed files, without a file of
     /// zeros (one chunk repeated thousands of times) growing the index without bound.
     static let locationsPerChunk = 16

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Files read from lately, kept open by path (by `LocalChunkIndex` for the chunks it serves and
@@ -12,8 +13,10 @@ import Synchronization
 final class OpenFileCache: Sendable {
     private struct State: ~Copyable {
         var files: [String: OpenFile] = [:]
-        /// Paths in the order they were kept; the oldest goes first.
+        /// Paths in the order they were kept, from `oldest` on; the oldest goes first. Entries
+        /// before `oldest` are already gone, dropped in one go once they are as many as the rest.
         var order: [String] = []
+        var oldest = 0
     }
 
     let capacity: Int
@@ -24,6 +27,16 @@ final class OpenFileCache: Sendable {
         self.capacity = capacity
     }
 
+    /// A capacity that fits the process's limit on open files: an eighth of it, between 32 and
+    /// 1 024. Several peers mirroring one tree ask for its files in the same order, each some
+    /// files behind another; kept long enough, a file opened for the first is still open for
+    /// the others.
+    static var capacityForOpenFileLimit: Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return 1_024 }
+        return Int(min(max(limit.rlim_cur / 8, 32), 1_024))
+    }
+
     func file(at path: String) -> OpenFile? {
         state.withLock { $0.files[path] }
     }
@@ -32,16 +45,23 @@ final class OpenFileCache: Sendable {
         state.withLock { state in
             if state.files.updateValue(file, forKey: path) != nil { return }
             state.order.append(path)
-            if state.order.count > capacity {
-                state.files[state.order.removeFirst()] = nil
+            if state.order.count - state.oldest > capacity {
+                state.files[state.order[state.oldest]] = nil
+                state.oldest += 1
+                if state.oldest >= capacity {
+                    state.order.removeFirst(state.oldest)
+                    state.oldest = 0
+                }
             }
         }
     }
 
     func evict(_ path: String) {
         state.withLock { state in
-            guard state.files.removeValue(forKey: path) != nil else { return }
-            state.order.removeAll { $0 == path }
+            guard state.files.removeValue(forKey: path) != nil,
+                  let position = state.order[state.oldest...].firstIndex(of: path)
+            else { return }
+            state.order.remove(at: position)
         }
     }
 
@@ -49,6 +69,7 @@ final class OpenFileCache: Sendable {
         state.withLock { state in
             state.files.removeAll()
             state.order.removeAll()
+            state.oldest = 0
         }
     }
 }

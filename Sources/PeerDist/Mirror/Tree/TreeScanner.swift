@@ -78,11 +78,13 @@ public struct TreeScanner: Sendable {
         let afterReading = afterReading
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let hasher = FileChunkHasher()
+            // Files come in path order, so a worker's next file is mostly in the directory of its last.
+            var parent: (path: String, handle: DirectoryHandle)?
             while true {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard index < files.count else { return }
                 do throws(MirrorError) {
-                    let outcome = try Self.hash(files[index], root: root, hasher: hasher, afterReading: afterReading)
+                    let outcome = try Self.hash(files[index], root: root, parent: &parent, hasher: hasher, afterReading: afterReading)
                     outcomes.withLock { $0[index] = outcome }
                 } catch {
                     failure.withLock { if $0 == nil { $0 = error } }
@@ -97,13 +99,23 @@ public struct TreeScanner: Sendable {
     }
 
     /// Reads one file until two `fstat`s around a full read agree, and the path still names it.
+    /// `kept` is the directory this worker opened last, reused for a first attempt in the same
+    /// directory; a retry opens the directory afresh.
     private static func hash(
-        _ file: Walk.PendingFile, root: DirectoryHandle, hasher: borrowing FileChunkHasher, afterReading: (@Sendable (String) -> Void)?
+        _ file: Walk.PendingFile, root: DirectoryHandle, parent kept: inout (path: String, handle: DirectoryHandle)?,
+        hasher: borrowing FileChunkHasher, afterReading: (@Sendable (String) -> Void)?
     ) throws(MirrorError) -> HashOutcome {
         let (parentPath, name) = TreeWalker.split(file.path)
         var bytesRead: UInt64 = 0
-        for _ in 1...attempts {
-            guard let parent = try root.openDirectory(components: parentPath.split(separator: "/")) else { return .vanished }
+        for attempt in 1...attempts {
+            let parent: DirectoryHandle
+            if attempt == 1, let kept, kept.path == parentPath {
+                parent = kept.handle
+            } else {
+                guard let opened = try root.openDirectory(components: parentPath.split(separator: "/")) else { return .vanished }
+                parent = opened
+                kept = (parentPath, opened)
+            }
             let opened: OpenFile
             do throws(MirrorError) {
                 opened = try parent.openFile(name, flags: O_RDONLY | O_NONBLOCK)

@@ -7,11 +7,19 @@
 final class TreeWalker {
     let root: DirectoryHandle
     private var opened: [String: DirectoryHandle] = [:]
+    /// Directories found missing, kept only by a walker that only looks: a first mirror's plan
+    /// asks after every path of a tree none of which exists yet.
+    private var absent: Set<String> = []
+    private let remembersAbsence: Bool
     /// Enough for any sane depth; past it the cache starts over rather than tracking use.
     private static let capacity = 256
+    private static let absentCapacity = 4_096
 
-    init(root: DirectoryHandle) {
+    /// - Parameter onlyLooking: the caller changes nothing on disk while it uses this walker, so
+    ///   a directory found missing is remembered as missing.
+    init(root: DirectoryHandle, onlyLooking: Bool = false) {
         self.root = root
+        self.remembersAbsence = onlyLooking
     }
 
     /// The directory at `path` ("" for the root), or nil when a component is absent or is not a
@@ -19,8 +27,15 @@ final class TreeWalker {
     func directory(_ path: String) throws(MirrorError) -> DirectoryHandle? {
         if path.isEmpty { return root }
         if let handle = opened[path] { return handle }
+        if remembersAbsence, absent.contains(path) { return nil }
         let (parentPath, name) = Self.split(path)
-        guard let parent = try directory(parentPath), let handle = try parent.openDirectory(name) else { return nil }
+        guard let parent = try directory(parentPath), let handle = try parent.openDirectory(name) else {
+            if remembersAbsence {
+                if absent.count >= Self.absentCapacity { absent.removeAll(keepingCapacity: true) }
+                absent.insert(path)
+            }
+            return nil
+        }
         if opened.count >= Self.capacity { opened.removeAll(keepingCapacity: true) }
         opened[path] = handle
         return handle
@@ -36,6 +51,7 @@ final class TreeWalker {
 
     /// Drops kept handles of `path` and everything below it, after it was renamed or removed.
     func forget(_ path: String) {
+        precondition(!remembersAbsence, "a walker that only looks is told of no change")
         let prefix = path + "/"
         opened = opened.filter { key, _ in key != path && !key.hasPrefix(prefix) }
     }

@@ -121,7 +121,7 @@ public final class MirrorUpdate: Sendable {
         if try root.status(MirrorNames.journal) != nil {
             throw MirrorError(.invalidState, "\(directory): an unreadable journal is in the way (\(MirrorNames.journal))")
         }
-        let plan = try UpdatePlan(applied: applied, target: entries, walker: TreeWalker(root: root))
+        let plan = try UpdatePlan(applied: applied, target: entries, walker: TreeWalker(root: root, onlyLooking: true))
         let chunks: LocalChunkIndex
         if let index {
             chunks = index
@@ -315,7 +315,7 @@ public final class MirrorUpdate: Sendable {
     /// The new version's stamps: fresh ones for what the commit made, the applied ones for files
     /// it left alone.
     private func currentStamps() throws(MirrorError) -> [String: PathStamp] {
-        let walker = TreeWalker(root: root)
+        let walker = TreeWalker(root: root, onlyLooking: true)
         var stamps: [String: PathStamp] = [:]
         for entry in target {
             if case .file = entry.kind, plan.untouched.contains(entry.path), let stamp = applied.stamps[entry.path] {
@@ -397,7 +397,7 @@ public struct AppliedTree: Sendable, Equatable {
     /// `entries` with the stamps their paths have in `directory` now, for a version a recovery
     /// finished. Paths that are absent get no stamp.
     public init(stamping entries: [MirrorEntry], version: UInt64, in directory: String) throws(MirrorError) {
-        let walker = TreeWalker(root: try DirectoryHandle.open(root: directory))
+        let walker = TreeWalker(root: try DirectoryHandle.open(root: directory), onlyLooking: true)
         var stamps: [String: PathStamp] = [:]
         for entry in entries {
             if let status = try walker.status(entry.path) { stamps[entry.path] = status.stamp }
