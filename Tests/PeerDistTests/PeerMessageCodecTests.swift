@@ -28,6 +28,12 @@ import Testing
         .chunk(requestID: 14, index: 1, flags: [], payload: ByteBuffer(bytes: [1, 2, 3])),
         .chunk(requestID: 15, index: 0, flags: [.delta, .compressed], payload: ByteBuffer(bytes: [9, 9])),
         .chunk(requestID: 15, index: 0, flags: .notHeld, payload: ByteBuffer()),
+        .chunks(requestID: 17, replies: [
+            ChunkReply(index: 0, flags: [], payload: ByteBuffer(bytes: [1, 2, 3])),
+            ChunkReply(index: 1, flags: .notHeld, payload: ByteBuffer()),
+            ChunkReply(index: 2, flags: .compressed, payload: ByteBuffer(bytes: [7])),
+        ]),
+        .chunks(requestID: 18, replies: [ChunkReply(index: 511, flags: [], payload: ByteBuffer(bytes: [0]))]),
         .getChunkDelta(requestID: 15, discoveryKey: segmentID, chunk: chunk, base: ChunkSignature(base: Array(0..<255) + Array(0..<255), blockSize: 256)),
         .getChunkDelta(requestID: 16, discoveryKey: segmentID, chunk: chunk, base: ChunkSignature(base: [])),
     ]
@@ -75,6 +81,26 @@ import Testing
         #expect(throws: WireError.self) { try decode(encode(.contentInformation(requestID: 1, total: 2, offset: 1, part: [1, 2]))) }
         // 20 blocks take 3 bytes of bits: a part may not run past them.
         #expect(throws: WireError.self) { try decode(encode(.availability(requestID: 1, blockCount: 20, offset: 2, part: [1, 2]))) }
+    }
+
+    @Test func chunkRepliesOutOfBoundsThrow() throws {
+        let message = encode(.chunks(requestID: 1, replies: [ChunkReply(index: 0, flags: [], payload: ByteBuffer(bytes: [1, 2]))]))
+        // type(1) request(4) count(2) | index(4) flags(1) length(4) payload
+        for count: [UInt8] in [[0, 0], [0x02, 0x01]] {
+            var wrongCount = message
+            wrongCount.replaceSubrange(5..<7, with: count)
+            let error = try #require(throws: WireError.self) { try decode(wrongCount) }
+            #expect(error.description.contains("chunk replies in one message"))
+        }
+        // A payload length far beyond the limit is refused before anything is allocated.
+        var oversized = message
+        oversized.replaceSubrange(12..<16, with: [0xFF, 0xFF, 0xFF, 0xFF])
+        let error = try #require(throws: WireError.self) { try decode(oversized) }
+        #expect(error.description.contains("exceeds the limit"))
+        // A count of two with one reply's bytes: the second is missing.
+        var short = message
+        short.replaceSubrange(5..<7, with: [0, 2])
+        #expect(throws: WireError.self) { try decode(short) }
     }
 
     @Test func chunkDeltaRequestsOutOfBoundsThrow() throws {

@@ -28,6 +28,10 @@ struct BlockServer: Sendable {
     let uploadLimit: RateLimiter?
     /// Block messages handed to the channel in one write (8 × 64 KiB).
     static let blocksPerWrite = 8
+    /// A `.chunks` message's bytes before its replies (type, request ID, count), and each reply's
+    /// before its payload (index, flags, length).
+    static let chunksHeaderSize = 7
+    static let chunkReplyHeaderSize = 9
 
     /// Requests read but not yet answered, at most: a client keeps far fewer in flight.
     static let maximumQueuedRequests = 1024
@@ -151,35 +155,39 @@ struct BlockServer: Sendable {
             try await outbound.write(contentsOf: Self.parts(of: diff) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
 
         case .getChunks(let requestID, let discoveryKey, let chunks):
-            var batch: [PeerMessage] = []
-            var batchBytes = 0
+            // Replies go many to a message, as many as fit: a tree of small files would cost a
+            // message, a record and its encryption per file, on both sides.
+            var replies: [ChunkReply] = []
+            var repliesSize = Self.chunksHeaderSize
             for (index, chunk) in chunks.enumerated() {
-                if batch.isEmpty || batch.count == Self.blocksPerWrite, book.isCancelled(requestID) {
-                    batch.removeAll()
-                    break
+                // A cancelled request stops between messages; its end still follows.
+                if replies.isEmpty, book.isCancelled(requestID) { break }
+                let reply: ChunkReply
+                if var bytes = mirrors.chunk(forDiscoveryKey: discoveryKey, chunk) {
+                    if corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+                    let (flags, payload) = Self.wholeChunk(bytes, compressor: compressor)
+                    reply = ChunkReply(index: UInt32(index), flags: flags, payload: ByteBuffer(bytes: payload))
+                    counters.update {
+                        $0.chunksSent += 1
+                        $0.chunkBytesSent += UInt64(bytes.count)
+                    }
+                } else {
+                    reply = ChunkReply(index: UInt32(index), flags: .notHeld, payload: ByteBuffer())
                 }
-                if batch.count == Self.blocksPerWrite {
-                    try await uploadLimit?.wait(for: batchBytes)
-                    try await outbound.write(contentsOf: batch)
-                    batch.removeAll(keepingCapacity: true)
-                    batchBytes = 0
+                let size = Self.chunkReplyHeaderSize + reply.payload.readableBytes
+                if repliesSize + size > PeerMessage.Limits.maximumMessage {
+                    try await uploadLimit?.wait(for: repliesSize)
+                    try await outbound.write(.chunks(requestID: requestID, replies: replies))
+                    replies.removeAll(keepingCapacity: true)
+                    repliesSize = Self.chunksHeaderSize
                 }
-                guard var bytes = mirrors.chunk(forDiscoveryKey: discoveryKey, chunk) else {
-                    batch.append(.chunk(requestID: requestID, index: UInt32(index), flags: .notHeld, payload: ByteBuffer()))
-                    continue
-                }
-                if corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
-                let (flags, payload) = Self.wholeChunk(bytes, compressor: compressor)
-                batch.append(.chunk(requestID: requestID, index: UInt32(index), flags: flags, payload: ByteBuffer(bytes: payload)))
-                batchBytes += bytes.count
-                counters.update {
-                    $0.chunksSent += 1
-                    $0.chunkBytesSent += UInt64(bytes.count)
-                }
+                replies.append(reply)
+                repliesSize += size
             }
-            try await uploadLimit?.wait(for: batchBytes)
-            batch.append(.blocksDone(requestID: requestID))
-            try await outbound.write(contentsOf: batch)
+            var last: [PeerMessage] = replies.isEmpty ? [] : [.chunks(requestID: requestID, replies: replies)]
+            last.append(.blocksDone(requestID: requestID))
+            try await uploadLimit?.wait(for: repliesSize)
+            try await outbound.write(contentsOf: last)
 
         case .getChunkDelta(let requestID, let discoveryKey, let chunk, let base):
             // Cancelled while waiting: no chunk, but the request still ends.
@@ -210,7 +218,7 @@ struct BlockServer: Sendable {
             // Taken by the reader as it arrives.
             break
 
-        case .contentInformation, .availability, .blockList, .block, .blocksDone, .error, .mirrorPart, .chunk:
+        case .contentInformation, .availability, .blockList, .block, .blocksDone, .error, .mirrorPart, .chunk, .chunks:
             throw WireError("a peer sent a reply where a request was expected")
         }
     }

@@ -7,7 +7,7 @@ import PeerDistHashing
 extension PeerMessage {
     enum Kind: UInt8 {
         case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error, getAvailability, availability
-        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff, getChunkDelta
+        case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff, getChunkDelta, chunks
     }
 
     public func write(to buffer: inout ByteBuffer) {
@@ -77,6 +77,13 @@ extension PeerMessage {
             buffer.writeMultipleIntegers(index, flags.rawValue)
             buffer.writeInteger(UInt32(payload.readableBytes))
             buffer.writeImmutableBuffer(payload)
+        case .chunks(let requestID, let replies):
+            buffer.writeHeader(.chunks, requestID)
+            buffer.writeInteger(UInt16(replies.count))
+            for reply in replies {
+                buffer.writeMultipleIntegers(reply.index, reply.flags.rawValue, UInt32(reply.payload.readableBytes))
+                buffer.writeImmutableBuffer(reply.payload)
+            }
         case .cancel(let requestID):
             buffer.writeHeader(.cancel, requestID)
         case .error(let requestID, let code, let message):
@@ -93,6 +100,7 @@ extension PeerMessage {
         case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
         case .getChunkDelta(_, _, _, let base): return 88 + base.encodedCount
         case .chunk(_, _, _, let payload): return 32 + payload.readableBytes
+        case .chunks(_, let replies): return 16 + replies.reduce(0) { $0 + 9 + $1.payload.readableBytes }
         case .getMirrorRoot, .getMirrorPage, .getMirrorDiff: return 80
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
@@ -178,6 +186,19 @@ extension PeerMessage {
             let flags = SealedBlock.Flags(rawValue: try reader.integer(UInt8.self, "flags"))
             let payload = try reader.sliceWithLength("chunk payload", limit: Limits.maximumBlockPayload)
             self = .chunk(requestID: requestID, index: index, flags: flags, payload: payload)
+        case .chunks:
+            let count = try reader.integer(UInt16.self, "reply count")
+            guard count >= 1, count <= Limits.maximumChunksPerRequest else {
+                throw WireError("\(count) chunk replies in one message; 1 to \(Limits.maximumChunksPerRequest) allowed")
+            }
+            var replies: [ChunkReply] = []
+            replies.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let index = try reader.integer(UInt32.self, "chunk index")
+                let flags = SealedBlock.Flags(rawValue: try reader.integer(UInt8.self, "flags"))
+                replies.append(ChunkReply(index: index, flags: flags, payload: try reader.sliceWithLength("chunk payload", limit: Limits.maximumBlockPayload)))
+            }
+            self = .chunks(requestID: requestID, replies: replies)
         case .error:
             let code = try reader.integer(UInt16.self, "error code")
             let message = try reader.bytesWithLength("error message", limit: Limits.maximumErrorMessage)

@@ -36,11 +36,14 @@ public enum PeerMessage: Hashable, Sendable {
     case getMirrorDiff(requestID: UInt32, discoveryKey: HashValue, from: UInt64, to: UInt64)
     /// One part of a sealed manifest root, a manifest page or a diff; `total` is 0 when the peer has none.
     case mirrorPart(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
-    /// Send these chunks of the mirror's files, each as a `.chunk`, then `.blocksDone`.
+    /// Send these chunks of the mirror's files, in order, in `.chunks` (or `.chunk`) replies, then `.blocksDone`.
     case getChunks(requestID: UInt32, discoveryKey: HashValue, chunks: [ChunkReference])
     /// The chunk at `index` of the request's list, zstd-compressed when flagged, or flagged not held;
     /// flagged `delta`, a `ChunkDelta` against the base a `.getChunkDelta` described.
     case chunk(requestID: UInt32, index: UInt32, flags: SealedBlock.Flags, payload: ByteBuffer)
+    /// Several replies to one `.getChunks` in one message, each as a `.chunk` would carry it: a
+    /// follower of a tree of small files gets dozens per message instead of one.
+    case chunks(requestID: UInt32, replies: [ChunkReply])
     /// Send this chunk of the mirror's files as one `.chunk` (index 0), then `.blocksDone`: as a
     /// delta from the chunk `base` describes, which the asker holds, when that is smaller.
     case getChunkDelta(requestID: UInt32, discoveryKey: HashValue, chunk: ChunkReference, base: ChunkSignature)
@@ -51,13 +54,28 @@ public enum PeerMessage: Hashable, Sendable {
     /// Limits that keep a hostile peer from making us allocate or loop without bound.
     public enum Limits {
         public static let maximumRanges = 512
-        /// Chunks one `.getChunks` may name: 16 MiB at 32 KiB each.
+        /// Chunks one `.getChunks` may name: 16 MiB at 32 KiB each. Also the most replies one
+        /// `.chunks` may carry.
         public static let maximumChunksPerRequest = 512
         public static let maximumPart = 256 * 1024
         public static let maximumBlockPayload = ContentInformationV2.maximumSegmentSize + 1024
         public static let maximumErrorMessage = 1024
         /// Largest plaintext record: a block plus its header.
         public static let maximumMessage = maximumPart + 1024
+    }
+}
+
+/// One chunk of a `.chunks` reply: the chunk at `index` of the request's list, zstd-compressed
+/// when flagged, or flagged not held (and empty).
+public struct ChunkReply: Hashable, Sendable {
+    public var index: UInt32
+    public var flags: SealedBlock.Flags
+    public var payload: ByteBuffer
+
+    public init(index: UInt32, flags: SealedBlock.Flags, payload: ByteBuffer) {
+        self.index = index
+        self.flags = flags
+        self.payload = payload
     }
 }
 

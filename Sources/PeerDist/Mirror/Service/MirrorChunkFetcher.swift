@@ -113,45 +113,51 @@ struct MirrorChunkFetcher: Sendable {
                             try await outbound.write(contentsOf: messages)
                         }
                     }
+                    /// Checks one chunk against its hash and keeps it, or notes that the peer lacks it.
+                    func receive(requestID: UInt32, _ reply: ChunkReply) throws {
+                        guard let request = requests[requestID], Int(reply.index) < request.chunks.count else {
+                            throw WireError("the peer sent a chunk nobody asked for")
+                        }
+                        let chunk = request.chunks[Int(reply.index)]
+                        if reply.flags.contains(.notHeld) {
+                            queue.lacks(chunk.hash, peer: peer)
+                            return
+                        }
+                        let isDelta = reply.flags.contains(.delta)
+                        let bytes: [UInt8]
+                        if isDelta {
+                            guard let base = request.base else { throw WireError("the peer sent a delta for a chunk asked for whole") }
+                            do {
+                                bytes = try ChunkDeltaReply.decode(
+                                    reply.payload, compressed: reply.flags.contains(.compressed), base: base.bytes, blockSize: base.blockSize, as: chunk)
+                            } catch {
+                                throw WireError("the peer's delta for chunk \(chunk.hash.hex.prefix(16))… does not apply: \(error)")
+                            }
+                        } else {
+                            bytes = try Self.open(reply.payload, compressed: reply.flags.contains(.compressed), as: chunk)
+                        }
+                        guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else {
+                            counters.update { $0.chunksRejected += 1 }
+                            throw NodeError(.verificationFailed, "the peer sent a chunk\(isDelta ? " delta" : "") that does not match its hash")
+                        }
+                        try keep(chunk, bytes)
+                        queue.delivered(chunk.hash, by: peer)
+                        counters.update {
+                            $0.chunksReceived += 1
+                            $0.chunkBytesReceived += UInt64(bytes.count)
+                            $0.chunkPayloadBytesReceived += UInt64(reply.payload.readableBytes)
+                            if isDelta { $0.chunkDeltasReceived += 1 }
+                        }
+                    }
                     try await sendMore()
                     if requests.isEmpty { return }
                     for try await message in inbound {
                         activity.touch()
                         switch message {
                         case .chunk(let requestID, let index, let flags, let payload):
-                            guard let request = requests[requestID], Int(index) < request.chunks.count else {
-                                throw WireError("the peer sent a chunk nobody asked for")
-                            }
-                            let chunk = request.chunks[Int(index)]
-                            if flags.contains(.notHeld) {
-                                queue.lacks(chunk.hash, peer: peer)
-                                continue
-                            }
-                            let isDelta = flags.contains(.delta)
-                            let bytes: [UInt8]
-                            if isDelta {
-                                guard let base = request.base else { throw WireError("the peer sent a delta for a chunk asked for whole") }
-                                do {
-                                    bytes = try ChunkDeltaReply.decode(
-                                        payload, compressed: flags.contains(.compressed), base: base.bytes, blockSize: base.blockSize, as: chunk)
-                                } catch {
-                                    throw WireError("the peer's delta for chunk \(chunk.hash.hex.prefix(16))… does not apply: \(error)")
-                                }
-                            } else {
-                                bytes = try Self.open(payload, compressed: flags.contains(.compressed), as: chunk)
-                            }
-                            guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else {
-                                counters.update { $0.chunksRejected += 1 }
-                                throw NodeError(.verificationFailed, "the peer sent a chunk\(isDelta ? " delta" : "") that does not match its hash")
-                            }
-                            try keep(chunk, bytes)
-                            queue.delivered(chunk.hash, by: peer)
-                            counters.update {
-                                $0.chunksReceived += 1
-                                $0.chunkBytesReceived += UInt64(bytes.count)
-                                $0.chunkPayloadBytesReceived += UInt64(payload.readableBytes)
-                                if isDelta { $0.chunkDeltasReceived += 1 }
-                            }
+                            try receive(requestID: requestID, ChunkReply(index: index, flags: flags, payload: payload))
+                        case .chunks(let requestID, let replies):
+                            for reply in replies { try receive(requestID: requestID, reply) }
                         case .blocksDone(let requestID):
                             guard requests.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
                             try await sendMore()
