@@ -48,7 +48,6 @@ let package = Package(
             dependencies: [
                 "PeerDistHashing",
                 "PeerDist",
-                "CSystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <malloc.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,8 +32,4 @@ int peerdist_open_beneath(int directory, const char *path, int flags, unsigned i
 
 int peerdist_syncfs(int descriptor) {
     return syncfs(descriptor);
-}
-
-int peerdist_keep_freed_memory(int mapping_threshold, int trim_threshold) {
-    return mallopt(M_MMAP_THRESHOLD, mapping_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
 }

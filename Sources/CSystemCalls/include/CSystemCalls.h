@@ -1,5 +1,5 @@
-// Linux system calls (and one glibc call) that Swift's Glibc module does not declare: they need
-// _GNU_SOURCE or <malloc.h>, or glibc has no wrapper for them yet.
+// Linux system calls that Swift's Glibc module does not declare (they need _GNU_SOURCE, or
+// glibc has no wrapper for them yet).
 #ifndef PEERDIST_CSYSTEMCALLS_H
 #define PEERDIST_CSYSTEMCALLS_H
 
@@ -18,10 +18,5 @@ int peerdist_open_beneath(int directory, const char *path, int flags, unsigned i
 
 /// syncfs(2): flushes every file system buffer of the file system holding `descriptor`.
 int peerdist_syncfs(int descriptor);
-
-/// mallopt(3) with M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (declared in <malloc.h>, which the
-/// Glibc module leaves out): blocks below `mapping_threshold` bytes come from the heap, and free
-/// memory at a heap's top is handed back only beyond `trim_threshold`. 1 when glibc took both.
-int peerdist_keep_freed_memory(int mapping_threshold, int trim_threshold);
 
 #endif
