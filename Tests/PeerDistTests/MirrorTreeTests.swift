@@ -267,7 +267,7 @@ extension MirrorTreeTests {
         let names = (0..<8).map { "f\($0)" }
         for name in names { try MirrorFiles.write([1, 2, 3], name, in: root) }
         let directory = try DirectoryHandle.open(root: root)
-        let cache = OpenFileCache(capacity: 3)
+        let cache = OpenFileCache(capacity: 3, budget: OpenFileCache.Budget(limit: 100))
         for name in names.prefix(3) { cache.keep(try directory.openFile(name, flags: O_RDONLY), at: name) }
         cache.evict("f1")
         for name in names[3..<7] { cache.keep(try directory.openFile(name, flags: O_RDONLY), at: name) }
@@ -279,6 +279,37 @@ extension MirrorTreeTests {
         cache.removeAll()
         #expect(names.allSatisfy { cache.file(at: $0) == nil })
         #expect((32...1_024).contains(OpenFileCache.capacityForOpenFileLimit))
+    }
+
+    /// Caches sharing a budget keep no more files together than it allows; a file past it is
+    /// not kept, and whatever a cache lets go (evicted, emptied, or the cache itself gone) can be
+    /// kept by another.
+    @Test func openFileCachesShareOneBudget() throws {
+        let scratch = try MirrorScratch()
+        defer { scratch.remove() }
+        let root = try scratch.directory("tree")
+        for name in ["a", "b", "c", "d"] { try MirrorFiles.write([1], name, in: root) }
+        let directory = try DirectoryHandle.open(root: root)
+        func open(_ name: String) throws -> OpenFile { try directory.openFile(name, flags: O_RDONLY) }
+        let budget = OpenFileCache.Budget(limit: 3)
+        let first = OpenFileCache(capacity: 2, budget: budget)
+        var second: OpenFileCache? = OpenFileCache(capacity: 2, budget: budget)
+        first.keep(try open("a"), at: "a")
+        first.keep(try open("b"), at: "b")
+        second?.keep(try open("c"), at: "c")
+        second?.keep(try open("d"), at: "d")
+        #expect(budget.keptFiles == 3)
+        #expect(second?.file(at: "c") != nil && second?.file(at: "d") == nil)
+        // Full, a cache still turns over within its own places.
+        first.keep(try open("c"), at: "c")
+        #expect(first.file(at: "a") == nil && first.file(at: "c") != nil && budget.keptFiles == 3)
+        first.evict("b")
+        second?.keep(try open("d"), at: "d")
+        #expect(second?.file(at: "d") != nil && budget.keptFiles == 3)
+        second = nil
+        #expect(budget.keptFiles == 1)
+        first.removeAll()
+        #expect(budget.keptFiles == 0)
     }
 
     /// A walker that only looks remembers a missing directory (a first mirror's plan asks after

@@ -28,10 +28,6 @@ struct BlockServer: Sendable {
     let uploadLimit: RateLimiter?
     /// Block messages handed to the channel in one write (8 × 64 KiB).
     static let blocksPerWrite = 8
-    /// A `.chunks` message's bytes before its replies (type, request ID, count), and each reply's
-    /// before its payload (index, flags, length).
-    static let chunksHeaderSize = 7
-    static let chunkReplyHeaderSize = 9
 
     /// Requests read but not yet answered, at most: a client keeps far fewer in flight.
     static let maximumQueuedRequests = 1024
@@ -158,7 +154,7 @@ struct BlockServer: Sendable {
             // Replies go many to a message, as many as fit: a tree of small files would cost a
             // message, a record and its encryption per file, on both sides.
             var replies: [ChunkReply] = []
-            var repliesSize = Self.chunksHeaderSize
+            var repliesSize = PeerMessage.chunksHeaderBytes
             for (index, chunk) in chunks.enumerated() {
                 // A cancelled request stops between messages; its end still follows.
                 if replies.isEmpty, book.isCancelled(requestID) { break }
@@ -174,12 +170,12 @@ struct BlockServer: Sendable {
                 } else {
                     reply = ChunkReply(index: UInt32(index), flags: .notHeld, payload: ByteBuffer())
                 }
-                let size = Self.chunkReplyHeaderSize + reply.payload.readableBytes
+                let size = PeerMessage.chunkReplyHeaderBytes + reply.payload.readableBytes
                 if repliesSize + size > PeerMessage.Limits.maximumMessage {
                     try await uploadLimit?.wait(for: repliesSize)
                     try await outbound.write(.chunks(requestID: requestID, replies: replies))
                     replies.removeAll(keepingCapacity: true)
-                    repliesSize = Self.chunksHeaderSize
+                    repliesSize = PeerMessage.chunksHeaderBytes
                 }
                 replies.append(reply)
                 repliesSize += size

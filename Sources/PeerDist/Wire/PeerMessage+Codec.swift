@@ -10,6 +10,11 @@ extension PeerMessage {
         case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff, getChunkDelta, chunks
     }
 
+    /// A `.chunks` message's bytes before its replies (type, request ID, count), and each reply's
+    /// before its payload (index, flags, length): what a sender packing replies counts.
+    static let chunksHeaderBytes = 7
+    static let chunkReplyHeaderBytes = 9
+
     public func write(to buffer: inout ByteBuffer) {
         switch self {
         case .getContentInformation(let requestID, let key):
@@ -100,7 +105,7 @@ extension PeerMessage {
         case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
         case .getChunkDelta(_, _, _, let base): return 88 + base.encodedCount
         case .chunk(_, _, _, let payload): return 32 + payload.readableBytes
-        case .chunks(_, let replies): return 16 + replies.reduce(0) { $0 + 9 + $1.payload.readableBytes }
+        case .chunks(_, let replies): return Self.chunksHeaderBytes + replies.reduce(0) { $0 + Self.chunkReplyHeaderBytes + $1.payload.readableBytes }
         case .getMirrorRoot, .getMirrorPage, .getMirrorDiff: return 80
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes

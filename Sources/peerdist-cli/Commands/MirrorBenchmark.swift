@@ -20,8 +20,8 @@ struct MirrorBenchmark: ParsableCommand {
             with the publisher's (content, modes, modification times, symbolic links). The method \
             `local` runs the same rsync from the publisher's tree on the shared file system, with \
             no network; the method `copy` is the floor: every follower copies from the publisher's \
-            tree (cp -a, then rsync told which paths changed), with no network. Reports medians per phase and method, peerdist's figures divided by rsync's, \
-            and the goals.
+            tree (cp -a, then rsync told which paths changed), with no network. Reports medians per \
+            phase and method, peerdist's figures divided by rsync's, and the goals.
             """
     )
 

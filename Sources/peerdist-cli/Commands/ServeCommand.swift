@@ -56,7 +56,7 @@ enum NodeRunner {
         _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil, corruptsBlocks: Bool = false,
         answersBranchCacheProbes: Bool = false
     ) throws -> PeerNode {
-        ProcessTuning.forNode()
+        OpenFileLimit.raiseToHardLimit()
         var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
         configuration.corruptsBlocks = corruptsBlocks
         configuration.answersBranchCacheProbes = answersBranchCacheProbes
