@@ -31,13 +31,53 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // Messages, codecs, the secure channel and node identities: everything that crosses the
+        // network between two PeerDist nodes.
         .target(
-            name: "PeerDist",
+            name: "PeerDistWire",
             dependencies: [
                 "PeerDistHashing",
                 "CSodium",
                 "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The content store: published files served in place, downloads, quota and its log.
+        .target(
+            name: "PeerDistStore",
+            dependencies: [
+                "PeerDistHashing",
                 "CSystemCalls",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Signed directory mirrors: manifests, chunk deltas, tree scans and atomic updates.
+        .target(
+            name: "PeerDistMirror",
+            dependencies: [
+                "PeerDistHashing",
+                "PeerDistWire",
+                "CSystemCalls",
+                "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The node: discovery, scheduling, serving, the mirror service and the control socket.
+        .target(
+            name: "PeerDist",
+            dependencies: [
+                "PeerDistHashing",
+                "PeerDistWire",
+                "PeerDistStore",
+                "PeerDistMirror",
+                "CSodium",
+                "CSystemCalls",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -47,12 +87,15 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing",
+                "PeerDistWire",
+                "PeerDistStore",
+                "PeerDistMirror",
                 "PeerDist",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
-        .testTarget(name: "PeerDistTests", dependencies: ["PeerDist"]),
+        .testTarget(name: "PeerDistTests", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist"]),
         // Runs the built `peerdist` binary as a user would; needs `swift build` to have built it.
         .testTarget(name: "PeerDistCLITests", dependencies: ["PeerDistHashing"]),
     ]

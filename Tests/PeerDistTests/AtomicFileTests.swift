@@ -1,6 +1,7 @@
 import Foundation
 import PeerDist
 import Testing
+import PeerDistStore
 
 @Suite struct AtomicFileTests {
     private func scratch() throws -> String {

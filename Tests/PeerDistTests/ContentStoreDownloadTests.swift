@@ -3,6 +3,7 @@ import PeerDistHashing
 import Synchronization
 import Testing
 @testable import PeerDist
+@testable import PeerDistStore
 
 /// Downloads into the cache: verified blocks in any order, served while partial, resumable after
 /// a kill, finished into a file that exports byte for byte.

@@ -2,6 +2,7 @@ import Foundation
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistStore
 
 /// A full disk is reported as `.noSpace`, leaves no partial file at an export destination, and
 /// never damages the index. Needs root, to mount a 256 KiB tmpfs.

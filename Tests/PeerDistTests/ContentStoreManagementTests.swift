@@ -2,6 +2,7 @@ import Foundation
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistStore
 
 /// Exporting, removing, garbage collection and the cache quota.
 @Suite struct ContentStoreManagementTests {

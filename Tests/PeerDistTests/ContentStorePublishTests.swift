@@ -2,6 +2,7 @@ import Foundation
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistStore
 
 /// Files published in place are served block by block, verified, and never once they change.
 @Suite struct ContentStorePublishTests {

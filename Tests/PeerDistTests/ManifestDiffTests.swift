@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import PeerDist
+@testable import PeerDistMirror
 
 /// Diffs between manifest versions: a follower rebuilds the new version from its own and the
 /// diff, and keeps it only when the pages match the signed root.

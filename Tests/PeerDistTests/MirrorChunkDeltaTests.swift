@@ -3,6 +3,8 @@ import NIOCore
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistWire
+@testable import PeerDistMirror
 
 /// Chunk deltas: a chunk rebuilt from a similar base and a delta made against the base's
 /// signature is the chunk, small edits cost about one block, and nothing a peer sends as a

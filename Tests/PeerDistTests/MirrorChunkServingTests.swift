@@ -5,6 +5,8 @@ import NIOCore
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistWire
+@testable import PeerDistMirror
 
 /// A node answering `GetChunks` for a published mirror, asked over a real connection.
 @Suite struct MirrorChunkServingTests {

@@ -3,6 +3,8 @@ import Foundation
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistWire
+@testable import PeerDistMirror
 
 /// A follower's choice of bases: the old chunk at the same place of the same file, and an update
 /// whose edited chunks all arrive as deltas against the bases it chose.

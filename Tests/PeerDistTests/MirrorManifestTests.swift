@@ -2,6 +2,8 @@ import Crypto
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistWire
+@testable import PeerDistMirror
 
 /// Mirror names, and manifests from the publisher's `build` to the follower's decode and
 /// `assemble`: round trips, content-defined pages, signatures, versions, and hostile input.

@@ -4,6 +4,7 @@ import PeerDistHashing
 import Synchronization
 import Testing
 @testable import PeerDist
+@testable import PeerDistMirror
 
 /// Scanning a publisher's tree, reusing a previous scan, and reading verified chunks back.
 @Suite struct MirrorTreeTests {

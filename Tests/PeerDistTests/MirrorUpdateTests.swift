@@ -2,6 +2,7 @@ import Foundation
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistMirror
 
 /// A follower's tree follows the publisher's: every kind of change round-trips, chunks it holds
 /// are not fetched, local changes are moved aside, links never lead writes outside, and an

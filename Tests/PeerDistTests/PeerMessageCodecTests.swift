@@ -2,6 +2,8 @@ import NIOCore
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistWire
+@testable import PeerDistMirror
 
 @Suite struct PeerMessageCodecTests {
     static let segmentID = HashValue([UInt8](repeating: 0xAB, count: 32))

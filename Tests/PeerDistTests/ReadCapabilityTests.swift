@@ -3,6 +3,8 @@ import Logging
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistWire
+@testable import PeerDistStore
 
 /// The content ID is the read capability: a node that knows only a segment ID (say, from
 /// overhearing discovery) can ask for its blocks but cannot read them.

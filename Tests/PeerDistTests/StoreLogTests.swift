@@ -2,6 +2,7 @@ import Foundation
 import PeerDistHashing
 import Testing
 @testable import PeerDist
+@testable import PeerDistStore
 
 /// The index log survives crashes: a torn or damaged tail is cut off on reopen and every record
 /// before it holds; a log full of superseded records is compacted.

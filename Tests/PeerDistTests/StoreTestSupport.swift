@@ -1,6 +1,7 @@
 import Foundation
 import PeerDistHashing
 @testable import PeerDist
+@testable import PeerDistStore
 
 /// A directory of its own for one test, holding the store and the files the test makes.
 struct StoreScratch {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import PeerDistWire
 
 /// Splits a byte stream into lines (without the newline); a line over the limit closes the channel.
 final class LineDecoder: ByteToMessageDecoder {

@@ -1,4 +1,5 @@
 import PeerDistHashing
+import PeerDistStore
 
 extension StoreListing {
     public init(_ entry: StoreEntry) {

@@ -1,5 +1,6 @@
 import NIOCore
 import PeerDistHashing
+import PeerDistWire
 
 /// What nodes say to each other on the LAN's multicast group to find content without
 /// configuration: "who holds the content with this discovery key?" and the answers.

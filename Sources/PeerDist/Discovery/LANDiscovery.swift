@@ -6,6 +6,7 @@ import NIOCore
 import Synchronization
 import NIOPosix
 import PeerDistHashing
+import PeerDistWire
 
 /// Finds peers on the local link with IPv6 multicast: a node that needs content asks the group
 /// `ff02::5044` on UDP port 7740, on every interface that is up and can multicast; nodes holding

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import PeerDistWire
 
 /// The nodes this node has heard announce themselves on the LAN, for `peerdist peers`.
 public final class PeerDirectory: Sendable {

@@ -2,6 +2,8 @@ import Logging
 import NIOCore
 import PeerDistHashing
 import Synchronization
+import PeerDistWire
+import PeerDistMirror
 
 /// Answers one peer's requests from a `ContentSource`, in order, until the peer hangs up or
 /// breaks the protocol (then the connection alone is dropped; the node serves on).

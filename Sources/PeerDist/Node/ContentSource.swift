@@ -1,4 +1,5 @@
 import PeerDistHashing
+import PeerDistWire
 
 /// What a node serves from: its published files and its cache, as seen by the block server.
 ///

@@ -2,6 +2,8 @@ import Logging
 import NIOCore
 import PeerDistHashing
 import Synchronization
+import PeerDistWire
+import PeerDistStore
 
 /// Where fetched blocks go: verifies each block against its hash before keeping it, and
 /// remembers what it holds so an interrupted fetch resumes.

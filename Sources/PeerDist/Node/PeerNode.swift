@@ -4,6 +4,9 @@ import NIOCore
 import NIOPosix
 import PeerDistHashing
 import Synchronization
+import PeerDistWire
+import PeerDistStore
+import PeerDistMirror
 
 /// Finds the holders of a discovery key: those heard announcing it, and with `askingTheLAN`
 /// those that answer a query; never the node itself (it hears its own announcements and answers).

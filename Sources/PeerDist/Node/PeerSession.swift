@@ -2,6 +2,8 @@ import Logging
 import NIOCore
 import PeerDistHashing
 import Synchronization
+import PeerDistWire
+import PeerDistStore
 
 /// One peer's part of a fetch: learns which blocks the peer has, keeps as many requested from it
 /// as its pipe holds (see `PipeEstimator`), taking them from the fetch's `SwarmScheduler`, and

@@ -1,5 +1,7 @@
 import PeerDistHashing
 import Synchronization
+import PeerDistWire
+import PeerDistStore
 
 /// Serves blocks from a `ContentStore`: looks content up by discovery key (computed from each
 /// stored content ID, and recomputed when the store gains content) and reads verified blocks.

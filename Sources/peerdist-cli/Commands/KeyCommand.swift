@@ -1,6 +1,7 @@
 import ArgumentParser
 import PeerDist
 import PeerDistHashing
+import PeerDistStore
 
 struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

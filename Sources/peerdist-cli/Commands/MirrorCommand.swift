@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PeerDist
+import PeerDistMirror
 
 struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

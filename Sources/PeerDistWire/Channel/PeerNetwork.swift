@@ -1,0 +1,79 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// An established, authenticated and encrypted connection to a peer.
+public typealias PeerChannel = NIOAsyncChannel<PeerMessage, PeerMessage>
+
+/// Opens and accepts PeerDist connections over TCP, IPv6 first: the pipeline is record framing,
+/// the secure channel (handshake, then AEAD records) and the message codec.
+public enum PeerNetwork {
+    public struct Connection: Sendable {
+        public let channel: PeerChannel
+        /// Completes with the peer's identity once the handshake has succeeded.
+        public let established: EventLoopFuture<PeerKey>
+    }
+
+    static func configure(_ channel: any Channel, isClient: Bool, identity: NodeIdentity) -> EventLoopFuture<Connection> {
+        channel.eventLoop.makeCompletedFuture {
+            let established = channel.eventLoop.makePromise(of: PeerKey.self)
+            let operations = channel.pipeline.syncOperations
+            try operations.addHandler(ByteToMessageHandler(RecordDecoder()))
+            try operations.addHandler(SecureChannelHandler(isClient: isClient, identity: identity, established: established))
+            try operations.addHandler(PeerMessageCodec())
+            let wrapped = try PeerChannel(wrappingChannelSynchronously: channel)
+            return Connection(channel: wrapped, established: established.futureResult)
+        }
+    }
+
+    /// Connects to `host` (an IPv6 address, optionally `%interface`-scoped, an IPv4 address or a
+    /// name) and completes the handshake.
+    public static func connect(
+        host: String, port: Int, identity: NodeIdentity, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        timeout: TimeAmount = .seconds(10)
+    ) async throws -> (channel: PeerChannel, remote: PeerKey) {
+        let connection: Connection
+        do {
+            connection = try await ClientBootstrap(group: group)
+                .connectTimeout(timeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: host, port: port) { channel in
+                    configure(channel, isClient: true, identity: identity)
+                }
+        } catch {
+            throw WireError(.unreachable, "cannot connect: \(describeConnectFailure(error))")
+        }
+        do {
+            return (connection.channel, try await connection.established.get())
+        } catch {
+            // Closing through executeThenClose finishes the channel's writer, as NIO requires.
+            try? await connection.channel.executeThenClose { _, _ in }
+            throw error
+        }
+    }
+
+    /// A connection failure in a few words: "Connection refused", "timed out after 10 s".
+    static func describeConnectFailure(_ error: any Error) -> String {
+        if let failure = error as? NIOConnectionError {
+            if let first = failure.connectionErrors.first { return describeConnectFailure(first.error) }
+            if let resolution = failure.dnsAAAAError ?? failure.dnsAError { return "cannot resolve the host (\(resolution))" }
+            return "no address to connect to"
+        }
+        if let failure = error as? IOError { return String(cString: strerror(failure.errnoCode)) }
+        if case ChannelError.connectTimeout(let amount) = error { return "timed out after \(amount.nanoseconds / 1_000_000_000) s" }
+        return "\(error)"
+    }
+
+    /// Listens for peers; each accepted connection still has to finish its handshake.
+    public static func listen(
+        host: String, port: Int, identity: NodeIdentity, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> NIOAsyncChannel<Connection, Never> {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                configure(channel, isClient: false, identity: identity)
+            }
+    }
+}
