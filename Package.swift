@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "PeerDist",
-    platforms: [.macOS(.v14)],
     products: [
         .library(name: "PeerDistHashing", targets: ["PeerDistHashing"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
@@ -47,12 +46,7 @@ let package = Package(
         // The content store: published files served in place, downloads, quota and its log.
         .target(
             name: "PeerDistStore",
-            dependencies: [
-                "PeerDistHashing",
-                "CSystemCalls",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["PeerDistHashing"]
         ),
         // Signed directory mirrors: manifests, chunk deltas, tree scans and atomic updates.
         .target(
@@ -61,10 +55,7 @@ let package = Package(
                 "PeerDistHashing",
                 "PeerDistWire",
                 "CSystemCalls",
-                "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The node: discovery, scheduling, serving, the mirror service and the control socket.
@@ -75,8 +66,6 @@ let package = Package(
                 "PeerDistWire",
                 "PeerDistStore",
                 "PeerDistMirror",
-                "CSodium",
-                "CSystemCalls",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,15 +76,28 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing",
-                "PeerDistWire",
                 "PeerDistStore",
                 "PeerDistMirror",
                 "PeerDist",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
-        .testTarget(name: "PeerDistTests", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist"]),
+        .testTarget(
+            name: "PeerDistTests",
+            dependencies: [
+                "PeerDistHashing",
+                "PeerDistWire",
+                "PeerDistStore",
+                "PeerDistMirror",
+                "PeerDist",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Runs the built `peerdist` binary as a user would; needs `swift build` to have built it.
         .testTarget(name: "PeerDistCLITests", dependencies: ["PeerDistHashing"]),
     ]

@@ -35,16 +35,16 @@ import PeerDistStore
         #expect(error.description.contains("No such file or directory"))
     }
 
-    @Test func aFullDiskLeavesNothingBehind() throws {
-        // /dev/full accepts opens and fails every write with ENOSPC; a directory can't hold it, so
-        // use a tiny tmpfs only when we may mount one.
-        guard getuid() == 0, FileManager.default.fileExists(atPath: "/bin/mount") else { return }
+    // /dev/full accepts opens and fails every write with ENOSPC; a directory can't hold it, so
+    // the test mounts a tiny tmpfs, which needs root.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/bin/mount"), "mounting a tmpfs needs root and mount"))
+    func aFullDiskLeavesNothingBehind() throws {
         let directory = try scratch()
         defer {
             _ = try? Subprocess.run("/bin/umount", directory)
             try? FileManager.default.removeItem(atPath: directory)
         }
-        guard (try? Subprocess.run("/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", directory)) == 0 else { return }
+        try #require(try Subprocess.run("/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", directory) == 0)
         let error = try #require(throws: AtomicFile.WriteError.self) {
             try AtomicFile.write([UInt8](repeating: 1, count: 1 << 20), to: "\(directory)/big")
         }

@@ -229,7 +229,7 @@ import Testing
         let reply = try #require(ChunkDeltaReply.encode(target, against: signature, compressor: BlockCompressor()))
         #expect(reply.flags == .delta)
         let request = PeerMessage.getChunkDelta(requestID: 1, discoveryKey: key, chunk: chunk, base: signature)
-        let answer = [PeerMessage.chunk(requestID: 1, index: 0, flags: reply.flags, payload: ByteBuffer(bytes: reply.payload)), .blocksDone(requestID: 1)]
+        let answer = [PeerMessage.chunk(requestID: 1, index: 0, flags: reply.flags, payload: ByteBuffer(bytes: reply.payload)), .replyEnd(requestID: 1)]
         func size(_ message: PeerMessage) -> Int {
             var buffer = ByteBuffer()
             message.write(to: &buffer)

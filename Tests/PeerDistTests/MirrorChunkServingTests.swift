@@ -58,7 +58,7 @@ import Testing
             #expect(encoded.readableBytes <= PeerMessage.Limits.maximumMessage)
             replies += batch
         }
-        #expect(messages.last == .blocksDone(requestID: 7))
+        #expect(messages.last == .replyEnd(requestID: 7))
         #expect(messages.count - 1 < chunks.count / 10, "\(messages.count - 1) messages for \(chunks.count) chunks")
         #expect(replies.map(\.index) == Array(0..<UInt32(chunks.count)))
         for (chunk, reply) in zip(chunks, replies) {
@@ -79,7 +79,7 @@ import Testing
             var messages: [PeerMessage] = []
             for try await message in inbound {
                 messages.append(message)
-                if case .blocksDone = message { return messages }
+                if case .replyEnd = message { return messages }
             }
             throw WireError("the connection closed before the reply ended")
         }

@@ -19,7 +19,7 @@ import Testing
         .getBlocks(requestID: 5, segmentID: segmentID, ranges: [BlockRange(index: 3, count: 2), BlockRange(index: 9, count: 1)]),
         .block(requestID: 6, index: 7, sealed: SealedBlock(flags: .compressed, nonce: Array(repeating: 1, count: 12), payload: Array(repeating: 2, count: 100))),
         .block(requestID: 6, index: 8, sealed: .notHeld),
-        .blocksDone(requestID: 7),
+        .replyEnd(requestID: 7),
         .cancel(requestID: 8),
         .error(requestID: 9, code: 3, message: "no such segment"),
         .getMirrorRoot(requestID: 10, discoveryKey: segmentID),
@@ -161,7 +161,8 @@ import Testing
 
     @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
     func recordsOpenOnlyInOrderAndUnaltered(algorithm: RecordCipher.Algorithm) throws {
-        guard algorithm.isSupported else { return }
+        // AES-256-GCM needs the CPU's AES instructions: on a CPU without them that case is cancelled (shown as skipped).
+        if !algorithm.isSupported { try Test.cancel("this CPU has no AES instructions") }
         let key = Sodium.randomBytes(32)
         let sender = RecordCipher(algorithm: algorithm, key: key)
         let receiver = RecordCipher(algorithm: algorithm, key: key)
@@ -188,7 +189,8 @@ import Testing
 
     @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
     func recordsSealAndOpenBetweenBuffers(algorithm: RecordCipher.Algorithm) throws {
-        guard algorithm.isSupported else { return }
+        // AES-256-GCM needs the CPU's AES instructions: on a CPU without them that case is cancelled (shown as skipped).
+        if !algorithm.isSupported { try Test.cancel("this CPU has no AES instructions") }
         let key = Sodium.randomBytes(32)
         let sender = RecordCipher(algorithm: algorithm, key: key)
         let receiver = RecordCipher(algorithm: algorithm, key: key)

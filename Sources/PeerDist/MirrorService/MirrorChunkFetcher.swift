@@ -160,7 +160,7 @@ struct MirrorChunkFetcher: Sendable {
                             try receive(requestID: requestID, ChunkReply(index: index, flags: flags, payload: payload))
                         case .chunks(let requestID, let replies):
                             for reply in replies { try receive(requestID: requestID, reply) }
-                        case .blocksDone(let requestID):
+                        case .replyEnd(let requestID):
                             guard requests.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
                             try await sendMore()
                             if requests.isEmpty { return }

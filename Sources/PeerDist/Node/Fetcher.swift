@@ -5,27 +5,6 @@ import Synchronization
 import PeerDistWire
 import PeerDistStore
 
-/// Where fetched blocks go: verifies each block against its hash before keeping it, and
-/// remembers what it holds so an interrupted fetch resumes.
-public protocol DownloadTarget: AnyObject, Sendable {
-    func isHeld(segment: Int, block: Int) -> Bool
-    /// Keeps the block after checking its hash; throws, keeping nothing, when the hash is wrong.
-    func write(segment: Int, block: Int, bytes: [UInt8]) throws
-    var heldBytes: UInt64 { get }
-    var totalBytes: UInt64 { get }
-}
-
-/// How a fetch is going, for progress bars and `--json` events.
-public struct FetchProgress: Sendable {
-    public var heldBytes: UInt64
-    public var totalBytes: UInt64
-    /// Block bytes received from peers in this run.
-    public var receivedBytes: UInt64
-    public var peer: String?
-    /// Block bytes received from each peer in this run.
-    public var bytesByPeer: [String: UInt64] = [:]
-}
-
 /// Fetches content by ID from a list of peers: first its Content Information (checked against
 /// the ID before anything in it is trusted), then every block not yet held, many requests in
 /// flight on one connection. A peer that is unreachable, stalls, lacks blocks or sends one bad
@@ -226,59 +205,4 @@ private final class FetchTally: Sendable {
 /// A failure of this node rather than of the peer, which ends the whole fetch.
 struct LocalFailure: Error {
     let error: StoreError
-}
-
-/// Closes a connection that has been silent for too long.
-final class Watchdog: Sendable {
-    private let lastActivity = Mutex<ContinuousClock.Instant>(.now)
-    private let finished = Mutex(false)
-    let timeout: Duration
-
-    init(timeout: Duration) {
-        self.timeout = timeout
-    }
-
-    func touch() { lastActivity.withLock { $0 = .now } }
-    func finish() { finished.withLock { $0 = true } }
-
-    func run(onStall: () async -> Void) async throws {
-        while !finished.withLock({ $0 }) {
-            try await Task.sleep(for: .milliseconds(250))
-            if ContinuousClock.now - lastActivity.withLock({ $0 }) > timeout {
-                await onStall()
-                throw NodeError(.unreachable, "the peer stopped sending for \(timeout)")
-            }
-        }
-    }
-}
-
-/// Lets progress through at most once per `interval`, remembering whether something was held
-/// back since (and from which peer), so that the end can still be reported.
-final class ProgressThrottle: Sendable {
-    private struct State {
-        var lastAdmitted: ContinuousClock.Instant?
-        var withheld: PeerAddress?
-    }
-
-    private let interval: Duration
-    private let state = Mutex(State())
-
-    init(interval: Duration) {
-        self.interval = interval
-    }
-
-    func admits(_ peer: PeerAddress, now: ContinuousClock.Instant = .now) -> Bool {
-        state.withLock { state in
-            if let last = state.lastAdmitted, now - last < interval {
-                state.withheld = peer
-                return false
-            }
-            state.lastAdmitted = now
-            state.withheld = nil
-            return true
-        }
-    }
-
-    /// The peer of the last update held back since the last one let through.
-    var withheld: PeerAddress? { state.withLock { $0.withheld } }
 }

@@ -8,35 +8,6 @@ import PeerDistWire
 import PeerDistStore
 import PeerDistMirror
 
-/// Finds the holders of a discovery key: those heard announcing it, and with `askingTheLAN`
-/// those that answer a query; never the node itself (it hears its own announcements and answers).
-struct HolderLookup: Sendable {
-    let announcements: HolderAnnouncements
-    let listening: ListeningAddresses
-    let logger: Logger
-
-    func holders(of key: HashValue, askingTheLAN: Bool) async -> [PeerAddress] {
-        let asked = askingTheLAN ? (try? await LANDiscovery.findHolders(of: key, logger: logger)) ?? [] : []
-        let found = asked + announcements.holders(of: key)
-        let ownPorts = Set(listening.all.compactMap { PeerAddress(parsing: $0)?.port })
-        guard found.contains(where: { ownPorts.contains($0.port) }) else { return found }
-        let ownHosts = Set(((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress.map(Self.unscoped) })
-        return found.filter { !(ownPorts.contains($0.port) && ownHosts.contains(Self.unscoped($0.host))) }
-    }
-
-    private static func unscoped(_ host: String) -> String {
-        host.split(separator: "%").first.map(String.init) ?? host
-    }
-}
-
-/// The addresses a node listens on, once bound.
-final class ListeningAddresses: Sendable {
-    private let value = Mutex<[String]>([])
-
-    func append(_ address: String) { value.withLock { $0.append(address) } }
-    var all: [String] { value.withLock { $0 } }
-}
-
 /// A running PeerDist node: its identity, its store, the listener that serves blocks to peers
 /// and the control socket its owner drives it through.
 ///
@@ -135,7 +106,7 @@ public final class PeerNode: Sendable {
                         }
                     }
                 }
-                let blockServer = BlockServer(
+                let requestServer = PeerRequestServer(
                     source: source, mirrors: mirrors, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
                     uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
                 group.addTask {
@@ -143,7 +114,7 @@ public final class PeerNode: Sendable {
                         try await server.executeThenClose { connections in
                             try await withThrowingDiscardingTaskGroup { connectionGroup in
                                 for try await connection in connections {
-                                    connectionGroup.addTask { await blockServer.serve(connection) }
+                                    connectionGroup.addTask { await requestServer.serve(connection) }
                                 }
                             }
                         }
@@ -153,35 +124,13 @@ public final class PeerNode: Sendable {
                 }
             }
             group.addTask { await self.mirrors.run() }
-            let control = try await bindControlSocket()
-            group.addTask {
-                try await withTaskCancellationHandler {
-                    try await control.executeThenClose { connections in
-                        try await withThrowingDiscardingTaskGroup { connectionGroup in
-                            for try await connection in connections {
-                                connectionGroup.addTask { await self.handleControl(connection) }
-                            }
-                        }
-                    }
-                } onCancel: {
-                    control.channel.close(promise: nil)
-                }
-            }
+            let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
+            group.addTask { try await control.run() }
         }
     }
 
     /// The port the node listens on, once `run` has bound it.
     public var listeningAddresses: [String] { listening.all }
-
-    private func bindControlSocket() async throws -> NIOAsyncChannel<ControlChannel, Never> {
-        let path = configuration.dataDirectory.controlSocketPath
-        // We hold the data directory's lock, so a socket file here is a leftover from a dead node.
-        unlink(path)
-        let previous = umask(0o177)
-        defer { umask(previous) }
-        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { ControlSocket.configure($0) }
-    }
 
     // MARK: Operations
 
@@ -258,98 +207,5 @@ public final class PeerNode: Sendable {
                     peer: transfer.peer, heldBlocks: Hex.encode(transfer.download.heldBits))
             },
             counters: counters.snapshot)
-    }
-
-    // MARK: Control socket
-
-    private func handleControl(_ connection: ControlChannel) async {
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                for try await line in inbound {
-                    let request: ControlRequest
-                    do {
-                        request = try ControlSocket.decode(ControlRequest.self, from: line)
-                    } catch {
-                        try await outbound.write(ControlSocket.encode(ControlEvent.failure("malformed control request")))
-                        return
-                    }
-                    // Progress goes through a one-slot buffer: a slow reader sees fewer updates but
-                    // never stalls the fetch.
-                    let (progress, continuation) = AsyncStream.makeStream(of: ControlEvent.self, bufferingPolicy: .bufferingNewest(1))
-                    async let forwarded: Void = {
-                        for await event in progress {
-                            try? await outbound.write(ControlSocket.encode(event))
-                        }
-                    }()
-                    let reply: ControlEvent
-                    do {
-                        reply = try await perform(request) { continuation.yield($0) }
-                    } catch {
-                        reply = .failure("\(error)")
-                    }
-                    continuation.finish()
-                    await forwarded
-                    try await outbound.write(ControlSocket.encode(reply))
-                }
-            }
-        } catch {
-            logger.debug("control connection ended", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func perform(_ request: ControlRequest, emit: @escaping @Sendable (ControlEvent) -> Void) async throws -> ControlEvent {
-        var reply = ControlEvent(event: .result)
-        switch request.op {
-        case .status:
-            reply.status = status()
-        case .publish:
-            guard let path = request.path else { throw NodeError(.invalidState, "publish needs a path") }
-            let version = ContentInformationVersion(rawValue: request.contentVersion ?? 1) ?? .v1
-            let published = try publish(path: path, version: version)
-            reply.contentID = published.contentID.hex
-            reply.uri = published.contentID.uri
-            reply.path = published.path
-        case .fetch:
-            guard let text = request.id, let id = ContentID(parsing: text) else { throw NodeError(.invalidState, "fetch needs a content ID") }
-            guard let output = request.output else { throw NodeError(.invalidState, "fetch needs an output path") }
-            let peers = try (request.peers ?? []).map { text throws(NodeError) in
-                guard let address = PeerAddress(parsing: text) else { throw NodeError(.invalidState, "\(text) is not a peer address") }
-                return address
-            }
-            let path = try await fetch(id: id, peers: peers, output: output, replace: request.replace ?? false, maximumRate: request.maximumRate) { update in
-                var event = ControlEvent(event: .progress)
-                event.heldBytes = update.heldBytes
-                event.totalBytes = update.totalBytes
-                event.receivedBytes = update.receivedBytes
-                event.peer = update.peer
-                event.bytesByPeer = update.bytesByPeer
-                emit(event)
-            }
-            reply.path = path
-            reply.contentID = id.hex
-            reply.receivedBytes = counters.snapshot.blockBytesReceived
-            reply.rejectedBlocks = counters.snapshot.blocksRejected
-        case .peers:
-            reply.peers = peerDirectory.all
-        case .storeList:
-            reply.entries = store.entries().map(StoreListing.init)
-        case .storeRemove:
-            guard let text = request.id, let id = ContentID(parsing: text) else { throw NodeError(.invalidState, "store rm needs a content ID") }
-            try store.remove(contentID: id)
-        case .storeCollect:
-            reply.freedBytes = store.collectGarbage().freedBytes
-        case .mirrorPublish:
-            guard let path = request.path else { throw NodeError(.invalidState, "mirror publish needs a directory") }
-            let status = try await mirrors.offload { [mirrors, classifier = request.classifier, watch = request.watch ?? false] in
-                try mirrors.publish(directory: path, classifier: classifier, watch: watch)
-            }
-            reply.mirrors = [status]
-        case .mirrorFollow:
-            guard let text = request.id, let path = request.path else { throw NodeError(.invalidState, "mirror follow needs a name and a directory") }
-            reply.mirrors = [try mirrors.follow(name: try MirrorName(parsing: text), directory: path)]
-        case .mirrorStatus:
-            reply.mirrors = mirrors.statuses()
-        }
-        return reply
     }
 }

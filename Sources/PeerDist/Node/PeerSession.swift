@@ -165,7 +165,7 @@ struct PeerSession: Sendable {
                 try await downloadLimit.wait(for: length)
             }
 
-        case .blocksDone(let requestID):
+        case .replyEnd(let requestID):
             if state.cancelled.remove(requestID) != nil { return }
             guard let done = state.outstanding.removeValue(forKey: requestID) else { throw WireError("the peer ended a request nobody made") }
             state.outstandingBlocks -= done.remaining.count

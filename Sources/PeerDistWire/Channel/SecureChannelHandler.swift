@@ -1,23 +1,5 @@
 import NIOCore
 
-/// Cuts the TCP byte stream into records: a 32-bit big-endian length, then that many bytes.
-/// A length above the limit is a protocol violation, never an allocation.
-final class RecordDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    static let maximumRecord = PeerMessage.Limits.maximumMessage + RecordCipher.tagSize
-
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard length <= Self.maximumRecord else {
-            throw WireError("a record of \(length) bytes exceeds the limit of \(Self.maximumRecord)")
-        }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
-        return .continue
-    }
-}
-
 /// Runs the handshake, then encrypts every outbound record and decrypts every inbound one.
 ///
 /// Until the handshake completes, writes wait in a queue; `established` succeeds with the peer's
@@ -184,31 +166,5 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         pending.removeAll()
         context.fireErrorCaught(error)
         context.close(promise: nil)
-    }
-}
-
-/// Turns decrypted records into `PeerMessage`s and back.
-final class PeerMessageCodec: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = PeerMessage
-    typealias OutboundIn = PeerMessage
-    typealias OutboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var record = unwrapInboundIn(data)
-        do {
-            context.fireChannelRead(wrapInboundOut(try PeerMessage(decoding: &record)))
-        } catch {
-            context.fireErrorCaught(error)
-            context.close(promise: nil)
-        }
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let message = unwrapOutboundIn(data)
-        // Sized up front: a block message grown from a small buffer would be copied as it grows.
-        var buffer = context.channel.allocator.buffer(capacity: message.encodedSizeBound)
-        message.write(to: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

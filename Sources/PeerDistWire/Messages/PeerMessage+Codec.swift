@@ -6,7 +6,7 @@ import PeerDistHashing
 /// record of the secure channel exactly; leftover bytes are an error.
 extension PeerMessage {
     enum Kind: UInt8 {
-        case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, blocksDone, cancel, error, getAvailability, availability
+        case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, replyEnd, cancel, error, getAvailability, availability
         case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff, getChunkDelta, chunks
     }
 
@@ -46,8 +46,8 @@ extension PeerMessage {
             buffer.writeBytes(sealed.nonce)
             buffer.writeInteger(UInt32(sealed.payload.readableBytes))
             buffer.writeImmutableBuffer(sealed.payload)
-        case .blocksDone(let requestID):
-            buffer.writeHeader(.blocksDone, requestID)
+        case .replyEnd(let requestID):
+            buffer.writeHeader(.replyEnd, requestID)
         case .getMirrorRoot(let requestID, let key):
             buffer.writeHeader(.getMirrorRoot, requestID)
             buffer.writeHash(key)
@@ -110,7 +110,7 @@ extension PeerMessage {
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
         case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
-        case .getContentInformation, .getAvailability, .blocksDone, .cancel: return 48
+        case .getContentInformation, .getAvailability, .replyEnd, .cancel: return 48
         }
     }
 
@@ -153,8 +153,8 @@ extension PeerMessage {
             let nonce = try reader.bytes(Int(nonceLength), "nonce")
             let payload = try reader.sliceWithLength("block payload", limit: Limits.maximumBlockPayload)
             self = .block(requestID: requestID, index: index, sealed: SealedBlock(flags: flags, nonce: nonce, payload: payload))
-        case .blocksDone:
-            self = .blocksDone(requestID: requestID)
+        case .replyEnd:
+            self = .replyEnd(requestID: requestID)
         case .cancel:
             self = .cancel(requestID: requestID)
         case .getMirrorRoot:

@@ -21,12 +21,12 @@ public enum PeerMessage: Hashable, Sendable {
     case getBlockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
     /// PCCRR BLKLIST: the blocks held, of those asked for.
     case blockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
-    /// PCCRR GETBLKS, generalised: send every block in these ranges, each as a `.block`, then `.blocksDone`.
+    /// PCCRR GETBLKS, generalised: send every block in these ranges, each as a `.block`, then `.replyEnd`.
     case getBlocks(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
     /// PCCRR BLK: one block, sealed with the segment's block key (see `SealedBlock`).
     case block(requestID: UInt32, index: UInt32, sealed: SealedBlock)
     /// Ends the reply to a `.getBlocks`, a `.getChunks` or a `.getChunkDelta`.
-    case blocksDone(requestID: UInt32)
+    case replyEnd(requestID: UInt32)
     /// Asks for the newest signed manifest root of the mirror whose discovery key this is.
     case getMirrorRoot(requestID: UInt32, discoveryKey: HashValue)
     /// Asks for one page of a mirror's manifest, by the page's hash.
@@ -36,7 +36,7 @@ public enum PeerMessage: Hashable, Sendable {
     case getMirrorDiff(requestID: UInt32, discoveryKey: HashValue, from: UInt64, to: UInt64)
     /// One part of a sealed manifest root, a manifest page or a diff; `total` is 0 when the peer has none.
     case mirrorPart(requestID: UInt32, total: UInt32, offset: UInt32, part: [UInt8])
-    /// Send these chunks of the mirror's files, in order, in `.chunks` (or `.chunk`) replies, then `.blocksDone`.
+    /// Send these chunks of the mirror's files, in order, in `.chunks` (or `.chunk`) replies, then `.replyEnd`.
     case getChunks(requestID: UInt32, discoveryKey: HashValue, chunks: [ChunkReference])
     /// The chunk at `index` of the request's list, zstd-compressed when flagged, or flagged not held;
     /// flagged `delta`, a `ChunkDelta` against the base a `.getChunkDelta` described.
@@ -44,7 +44,7 @@ public enum PeerMessage: Hashable, Sendable {
     /// Several replies to one `.getChunks` in one message, each as a `.chunk` would carry it: a
     /// follower of a tree of small files gets dozens per message instead of one.
     case chunks(requestID: UInt32, replies: [ChunkReply])
-    /// Send this chunk of the mirror's files as one `.chunk` (index 0), then `.blocksDone`: as a
+    /// Send this chunk of the mirror's files as one `.chunk` (index 0), then `.replyEnd`: as a
     /// delta from the chunk `base` describes, which the asker holds, when that is smaller.
     case getChunkDelta(requestID: UInt32, discoveryKey: HashValue, chunk: ChunkReference, base: ChunkSignature)
     /// Drops an outstanding request; replies already under way may still arrive.

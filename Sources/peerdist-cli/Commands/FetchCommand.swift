@@ -53,7 +53,8 @@ struct FetchCommand: AsyncParsableCommand {
         let perPeer = PeerTally()
         let emitter = JSONEventEmitter(enabled: node.json)
         let rate = maximumDownload.map { UInt64($0.bytes) }
-        let request = ControlRequest(op: .fetch, id: contentID.hex, peers: peers, output: destination, replace: force, maximumRate: rate)
+        let request = ControlRequest.fetch(.init(
+            id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force, maximumRate: rate))
         let reply = try await node.askRunningNode(request) { event in
             guard event.event == .progress, let held = event.heldBytes, let total = event.totalBytes else { return }
             perPeer.update(event.bytesByPeer ?? [:])

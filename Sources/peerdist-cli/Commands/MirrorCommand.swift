@@ -37,7 +37,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let path = try MirrorCommand.existingDirectory(directory)
-            let request = ControlRequest(op: .mirrorPublish, path: path, classifier: name, watch: watch)
+            let request = ControlRequest.mirrorPublish(directory: path, classifier: name, watch: watch)
             try await MirrorCommand.perform(request, node: node, serving: serving) { node in
                 try node.mirrors.publish(directory: path, classifier: name, watch: watch)
             }
@@ -75,10 +75,10 @@ struct MirrorCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("cannot create \(path): \(error.localizedDescription)")
             }
-            let request = ControlRequest(op: .mirrorFollow, path: path, id: mirror)
+            let name = try MirrorName(parsing: mirror)
             do {
-                try await MirrorCommand.perform(request, node: node, serving: serving) { node in
-                    try node.mirrors.follow(name: try MirrorName(parsing: mirror), directory: path)
+                try await MirrorCommand.perform(.mirrorFollow(name: name, directory: path), node: node, serving: serving) { node in
+                    try node.mirrors.follow(name: name, directory: path)
                 }
             } catch {
                 // A refused follow leaves nothing behind: not even the directory it made.
@@ -95,7 +95,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let mirrors: [MirrorStatus]
-            if let reply = try await node.askRunningNode(ControlRequest(op: .mirrorStatus)) {
+            if let reply = try await node.askRunningNode(.mirrorStatus) {
                 mirrors = reply.mirrors ?? []
             } else {
                 mirrors = try NodeRunner.open(node).mirrors.statuses()
@@ -138,7 +138,7 @@ struct MirrorCommand: AsyncParsableCommand {
             let deadline = ContinuousClock.now + .seconds(timeout)
             var last: MirrorStatus?
             while ContinuousClock.now < deadline {
-                guard let reply = try await node.askRunningNode(ControlRequest(op: .mirrorStatus)) else {
+                guard let reply = try await node.askRunningNode(.mirrorStatus) else {
                     throw CommandFailure("no node is running on \(node.directory.path); start `peerdist serve`")
                 }
                 last = reply.mirrors?.first { $0.name == mirror }

@@ -11,7 +11,7 @@ struct PeersCommand: AsyncParsableCommand {
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
-        guard let reply = try await node.askRunningNode(ControlRequest(op: .peers)) else {
+        guard let reply = try await node.askRunningNode(.peers) else {
             throw CommandFailure("no node is running on \(node.directory.path); start one with `peerdist serve`")
         }
         let peers = reply.peers ?? []

@@ -32,7 +32,7 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        let request = ControlRequest(op: .publish, path: absolute, contentVersion: contentVersion)
+        let request = ControlRequest.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)
         if let reply = try await node.askRunningNode(request), let text = reply.contentID, let id = ContentID(parsing: text) {
             report(id)
             return

@@ -13,7 +13,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let status: NodeStatus
         let running: Bool
-        if let reply = try await node.askRunningNode(ControlRequest(op: .status)), let reported = reply.status {
+        if let reply = try await node.askRunningNode(.status), let reported = reply.status {
             status = reported
             running = true
         } else {
@@ -64,7 +64,7 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let entries: [StoreListing]
-            if let reply = try await node.askRunningNode(ControlRequest(op: .storeList)) {
+            if let reply = try await node.askRunningNode(.storeList) {
                 entries = reply.entries ?? []
             } else {
                 entries = try NodeRunner.open(node).store.entries().map(StoreListing.init)
@@ -87,7 +87,7 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let contentID = ContentID(parsing: id) else { throw ValidationError("'\(id)' is not a content ID.") }
-            if try await node.askRunningNode(ControlRequest(op: .storeRemove, id: contentID.hex)) == nil {
+            if try await node.askRunningNode(.storeRemove(contentID)) == nil {
                 do {
                     try NodeRunner.open(node).store.remove(contentID: contentID)
                 } catch let error as CommandFailure {
@@ -106,7 +106,7 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let freed: UInt64
-            if let reply = try await node.askRunningNode(ControlRequest(op: .storeCollect)) {
+            if let reply = try await node.askRunningNode(.storeCollect) {
                 freed = reply.freedBytes ?? 0
             } else {
                 freed = try NodeRunner.open(node).store.collectGarbage().freedBytes

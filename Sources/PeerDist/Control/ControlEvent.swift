@@ -1,0 +1,45 @@
+/// One line of a reply on the control socket. Most requests get one `result` or `error` line;
+/// `fetch` first streams `progress` lines.
+public struct ControlEvent: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case result, progress, error
+    }
+
+    public var event: Kind
+    public var message: String?
+    public var contentID: String?
+    public var uri: String?
+    public var path: String?
+    public var heldBytes: UInt64?
+    public var totalBytes: UInt64?
+    public var receivedBytes: UInt64?
+    public var peer: String?
+    public var status: NodeStatus?
+    public var entries: [StoreListing]?
+    public var freedBytes: UInt64?
+    public var rejectedBlocks: UInt64?
+    public var peers: [PeerDirectory.Entry]?
+    public var bytesByPeer: [String: UInt64]?
+    public var mirrors: [MirrorStatus]?
+
+    enum CodingKeys: String, CodingKey {
+        case event, message, uri, path, peer, status, entries, peers, mirrors
+        case rejectedBlocks = "rejected_blocks"
+        case bytesByPeer = "bytes_by_peer"
+        case contentID = "content_id"
+        case heldBytes = "held_bytes"
+        case totalBytes = "total_bytes"
+        case receivedBytes = "received_bytes"
+        case freedBytes = "freed_bytes"
+    }
+
+    public init(event: Kind) {
+        self.event = event
+    }
+
+    public static func failure(_ message: String) -> ControlEvent {
+        var event = ControlEvent(event: .error)
+        event.message = message
+        return event
+    }
+}

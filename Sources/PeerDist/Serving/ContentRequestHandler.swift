@@ -1,0 +1,99 @@
+import NIOCore
+import PeerDistHashing
+import PeerDistWire
+
+/// Answers requests about content: its sealed Content Information, which blocks are held, and
+/// the blocks themselves, sealed under the content's block key. Content is found by discovery
+/// key, so a peer that does not know a content ID cannot ask for its content.
+struct ContentRequestHandler: Sendable {
+    let source: any ContentSource
+    let policy: ReplyPolicy
+
+    /// Block messages handed to the channel in one write (8 × 64 KiB).
+    static let blocksPerWrite = 8
+
+    func contentInformation(requestID: UInt32, discoveryKey: HashValue, context: ReplyContext) async throws {
+        guard let (id, information) = source.content(forDiscoveryKey: discoveryKey) else {
+            try await context.outbound.write(.contentInformation(requestID: requestID, total: 0, offset: 0, part: []))
+            return
+        }
+        let sealed = SealedContentInformation.seal(information.encoded(), for: id)
+        try await context.outbound.write(contentsOf: ReplyContext.parts(of: sealed) { .contentInformation(requestID: requestID, total: $0, offset: $1, part: $2) })
+    }
+
+    func availability(requestID: UInt32, discoveryKey: HashValue, context: ReplyContext) async throws {
+        guard let (id, _) = source.content(forDiscoveryKey: discoveryKey), let held = source.availability(of: id), held.blockCount > 0 else {
+            try await context.outbound.write(.availability(requestID: requestID, blockCount: 0, offset: 0, part: []))
+            return
+        }
+        let blockCount = UInt32(held.blockCount)
+        try await context.outbound.write(contentsOf: ReplyContext.parts(of: held.bits) { _, offset, part in
+            .availability(requestID: requestID, blockCount: blockCount, offset: offset, part: part)
+        })
+    }
+
+    func blockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange], context: ReplyContext) async throws {
+        let held = source.segment(withID: segmentID).map { source.heldBlocks(of: $0) } ?? []
+        try await context.outbound.write(.blockList(requestID: requestID, segmentID: segmentID, ranges: BlockRange.intersection(held, ranges)))
+    }
+
+    func blocks(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange], context: ReplyContext) async throws {
+        guard let segment = source.segment(withID: segmentID) else {
+            let replies = ranges.flatMap(\.indices).map { PeerMessage.block(requestID: requestID, index: UInt32($0), sealed: .notHeld) }
+            try await context.outbound.write(contentsOf: replies + [.replyEnd(requestID: requestID)])
+            return
+        }
+        let key = SegmentKeys.blockKey(segmentSecret: segment.segmentSecret)
+        let blockSize = segment.blockRange(0).count
+        // Blocks go out a few at a time: each write wakes the event loop, which costs more
+        // than sealing a block, while a few blocks' delay costs the pipeline nothing.
+        var batch: [PeerMessage] = []
+        for index in ranges.flatMap(\.indices) {
+            // A cancelled request stops between batches; its end still follows, so each request has one.
+            if batch.isEmpty || batch.count == Self.blocksPerWrite, context.book.isCancelled(requestID) {
+                batch.removeAll()
+                break
+            }
+            if batch.count == Self.blocksPerWrite {
+                try await policy.uploadLimit?.wait(for: batch.count * blockSize)
+                try await context.outbound.write(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            guard index < segment.blockCount, var bytes = source.verifiedBlock(of: segment, index: index) else {
+                batch.append(.block(requestID: requestID, index: UInt32(index), sealed: .notHeld))
+                continue
+            }
+            if policy.corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+            let sealed = bytes.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segmentID, index: UInt32(index), compressor: context.compressor) }
+            batch.append(.block(requestID: requestID, index: UInt32(index), sealed: sealed))
+            policy.counters.update {
+                $0.blocksSent += 1
+                $0.blockBytesSent += UInt64(bytes.count)
+            }
+        }
+        try await policy.uploadLimit?.wait(for: batch.count * blockSize)
+        batch.append(.replyEnd(requestID: requestID))
+        try await context.outbound.write(contentsOf: batch)
+    }
+}
+
+extension BlockRange {
+    /// The blocks in both lists, as ranges.
+    static func intersection(_ held: [BlockRange], _ asked: [BlockRange]) -> [BlockRange] {
+        let heldIndices = Set(held.flatMap(\.indices))
+        return ranges(of: asked.flatMap(\.indices).filter(heldIndices.contains))
+    }
+
+    /// Consecutive indices folded into ranges.
+    static func ranges(of indices: [Int]) -> [BlockRange] {
+        var result: [BlockRange] = []
+        for index in indices.sorted() {
+            if let last = result.last, Int(last.index) + Int(last.count) == index {
+                result[result.count - 1].count += 1
+            } else if result.last.map({ !$0.indices.contains(index) }) ?? true {
+                result.append(BlockRange(index: UInt32(index), count: 1))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,87 @@
+import NIOCore
+import PeerDistHashing
+import PeerDistWire
+
+/// Answers requests about mirrors: signed roots, manifest pages and diffs in parts, and chunks
+/// of the mirrors' files, many to a message, or one as a delta against a base the asker holds.
+struct MirrorRequestHandler: Sendable {
+    let source: any MirrorSource
+    let policy: ReplyPolicy
+
+    func root(requestID: UInt32, discoveryKey: HashValue, context: ReplyContext) async throws {
+        let sealed = source.sealedRoot(forDiscoveryKey: discoveryKey) ?? []
+        try await context.outbound.write(contentsOf: ReplyContext.parts(of: sealed) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
+    }
+
+    func page(requestID: UInt32, discoveryKey: HashValue, pageHash: HashValue, context: ReplyContext) async throws {
+        let page = source.page(forDiscoveryKey: discoveryKey, hash: pageHash) ?? []
+        try await context.outbound.write(contentsOf: ReplyContext.parts(of: page) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
+    }
+
+    func diff(requestID: UInt32, discoveryKey: HashValue, from: UInt64, to: UInt64, context: ReplyContext) async throws {
+        let diff = source.diff(forDiscoveryKey: discoveryKey, from: from, to: to) ?? []
+        try await context.outbound.write(contentsOf: ReplyContext.parts(of: diff) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
+    }
+
+    func chunks(requestID: UInt32, discoveryKey: HashValue, chunks: [ChunkReference], context: ReplyContext) async throws {
+        // Replies go many to a message, as many as fit: a tree of small files would cost a
+        // message, a record and its encryption per file, on both sides.
+        var replies: [ChunkReply] = []
+        var repliesSize = PeerMessage.chunksHeaderBytes
+        for (index, chunk) in chunks.enumerated() {
+            // A cancelled request stops between messages; its end still follows.
+            if replies.isEmpty, context.book.isCancelled(requestID) { break }
+            let reply: ChunkReply
+            if var bytes = source.chunk(forDiscoveryKey: discoveryKey, chunk) {
+                if policy.corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+                let (flags, payload) = ReplyContext.wholeChunk(bytes, compressor: context.compressor)
+                reply = ChunkReply(index: UInt32(index), flags: flags, payload: ByteBuffer(bytes: payload))
+                policy.counters.update {
+                    $0.chunksSent += 1
+                    $0.chunkBytesSent += UInt64(bytes.count)
+                }
+            } else {
+                reply = ChunkReply(index: UInt32(index), flags: .notHeld, payload: ByteBuffer())
+            }
+            let size = PeerMessage.chunkReplyHeaderBytes + reply.payload.readableBytes
+            if repliesSize + size > PeerMessage.Limits.maximumMessage {
+                try await policy.uploadLimit?.wait(for: repliesSize)
+                try await context.outbound.write(.chunks(requestID: requestID, replies: replies))
+                replies.removeAll(keepingCapacity: true)
+                repliesSize = PeerMessage.chunksHeaderBytes
+            }
+            replies.append(reply)
+            repliesSize += size
+        }
+        var last: [PeerMessage] = replies.isEmpty ? [] : [.chunks(requestID: requestID, replies: replies)]
+        last.append(.replyEnd(requestID: requestID))
+        try await policy.uploadLimit?.wait(for: repliesSize)
+        try await context.outbound.write(contentsOf: last)
+    }
+
+    func chunkDelta(requestID: UInt32, discoveryKey: HashValue, chunk: ChunkReference, base: ChunkSignature, context: ReplyContext) async throws {
+        // Cancelled while waiting: no chunk, but the request still ends.
+        if context.book.isCancelled(requestID) {
+            try await context.outbound.write(.replyEnd(requestID: requestID))
+            return
+        }
+        guard var bytes = source.chunk(forDiscoveryKey: discoveryKey, chunk) else {
+            try await context.outbound.write(contentsOf: [
+                .chunk(requestID: requestID, index: 0, flags: .notHeld, payload: ByteBuffer()), .replyEnd(requestID: requestID),
+            ])
+            return
+        }
+        if policy.corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+        let delta = ChunkDeltaReply.encode(bytes, against: base, compressor: context.compressor)
+        let (flags, payload) = delta ?? ReplyContext.wholeChunk(bytes, compressor: context.compressor)
+        try await policy.uploadLimit?.wait(for: payload.count)
+        try await context.outbound.write(contentsOf: [
+            .chunk(requestID: requestID, index: 0, flags: flags, payload: ByteBuffer(bytes: payload)), .replyEnd(requestID: requestID),
+        ])
+        policy.counters.update {
+            $0.chunksSent += 1
+            $0.chunkBytesSent += UInt64(bytes.count)
+            if delta != nil { $0.chunkDeltasSent += 1 }
+        }
+    }
+}

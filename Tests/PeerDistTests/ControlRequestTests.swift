@@ -1,0 +1,57 @@
+import Foundation
+import NIOCore
+import PeerDistHashing
+import PeerDistMirror
+import PeerDistWire
+import Testing
+
+@testable import PeerDist
+
+/// Control requests travel as one JSON object per line: every case survives the trip, and a line
+/// that lacks a value or carries one that does not parse is refused when decoded, naming the field.
+struct ControlRequestTests {
+    static let id = ContentID(bytes: Array(repeating: 7, count: 32))!
+
+    static func roundTrip(_ request: ControlRequest) throws -> ControlRequest {
+        try ControlSocket.decode(ControlRequest.self, from: try ControlSocket.encode(request))
+    }
+
+    @Test func everyRequestSurvivesTheSocket() throws {
+        let name = try MirrorName(publisher: NodeIdentity.generate().publicKey, classifier: "docs")
+        let requests: [ControlRequest] = [
+            .status, .peers, .storeList, .storeCollect, .mirrorStatus,
+            .publish(path: "/srv/a.iso", version: .v2),
+            .fetch(.init(id: Self.id, peers: [PeerAddress(host: "fe80::1%eth0", port: 7740)], output: "/tmp/a", replace: true, maximumRate: 1_000)),
+            .fetch(.init(id: Self.id, output: "/tmp/b")),
+            .storeRemove(Self.id),
+            .mirrorPublish(directory: "/srv/docs", classifier: "docs", watch: true),
+            .mirrorPublish(directory: "/srv/docs", classifier: nil, watch: false),
+            .mirrorFollow(name: name, directory: "/srv/copy"),
+        ]
+        for request in requests {
+            #expect(try Self.roundTrip(request) == request)
+        }
+    }
+
+    @Test func theLineFormatIsOneFlatObject() throws {
+        let line = try ControlSocket.encode(ControlRequest.storeRemove(Self.id))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.readableBytesView)) as? [String: String])
+        #expect(object == ["op": "store-rm", "id": Self.id.hex])
+    }
+
+    @Test(arguments: [
+        (#"{"op":"fetch","output":"/tmp/a"}"#, "id"),
+        (#"{"op":"fetch","id":"not hex","output":"/tmp/a"}"#, "not a content ID"),
+        (#"{"op":"fetch","id":"0707070707070707070707070707070707070707070707070707070707070707","output":"/tmp/a","peers":["no address"]}"#, "not a peer address"),
+        (#"{"op":"publish"}"#, "path"),
+        (#"{"op":"publish","path":"/a","content_version":3}"#, "content version 3"),
+        (#"{"op":"mirror-follow","id":"nodot","path":"/a"}"#, "id"),
+        (#"{"op":"launch"}"#, "op"),
+    ])
+    func malformedRequestsAreRefusedWhenDecoded(line: String, mention: String) throws {
+        let error = try #require(throws: DecodingError.self) {
+            try ControlSocket.decode(ControlRequest.self, from: ByteBuffer(string: line))
+        }
+        #expect("\(error)".contains(mention), "\(error)")
+    }
+}
