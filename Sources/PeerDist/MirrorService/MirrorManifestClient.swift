@@ -73,24 +73,24 @@ struct MirrorManifestClient: Sendable {
         /// Reads parts until every request in `requests` is whole; a request the peer answered
         /// with nothing (total 0) is missing from the result.
         private func collect(requests: Set<UInt32>) async throws -> [UInt32: [UInt8]] {
-            var open = requests
+            var open = Dictionary(uniqueKeysWithValues: requests.map { ($0, PartAssembly(of: "manifest", limit: MirrorManifestClient.maximumSize)) })
             var result: [UInt32: [UInt8]] = [:]
             while !open.isEmpty {
                 guard let message = try await next() else { throw NodeError(.unreachable, "the peer closed the connection mid-manifest") }
-                guard case .mirrorPart(let id, let total, let offset, let part) = message, open.contains(id) else {
+                guard case .mirrorPart(let id, let total, let offset, let part) = message, var assembly = open[id] else {
                     throw WireError("the peer answered a manifest request with something else")
                 }
-                if total == 0 {
-                    open.remove(id)
-                    continue
-                }
-                guard total <= MirrorManifestClient.maximumSize, Int(offset) == result[id]?.count ?? 0 else {
-                    throw WireError("the peer's manifest parts are out of order or too large")
-                }
-                // Appended in place: a diff or root of many parts is not copied once per part.
-                result[id, default: []].append(contentsOf: part)
+                let outcome = try assembly.add(total: total, offset: offset, part: part)
                 counters.update { $0.manifestBytesReceived += UInt64(part.count) }
-                if result[id]?.count == Int(total) { open.remove(id) }
+                switch outcome {
+                case .partial:
+                    open[id] = assembly
+                case .notHeld:
+                    open[id] = nil
+                case .complete(let whole):
+                    open[id] = nil
+                    result[id] = whole
+                }
             }
             return result
         }

@@ -60,17 +60,19 @@ public struct Fetcher: Sendable {
         let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(.getContentInformation(requestID: 1, discoveryKey: id.discoveryKey))
+            var assembly = PartAssembly(of: "Content Information", limit: SealedContentInformation.maximumSize)
             var sealed: [UInt8] = []
-            for try await message in inbound {
+            receiving: for try await message in inbound {
                 guard case .contentInformation(1, let total, let offset, let part) = message else {
                     throw WireError("the peer answered a Content Information request with something else")
                 }
-                if total == 0 { return nil }
-                guard total <= SealedContentInformation.maximumSize, Int(offset) == sealed.count else {
-                    throw WireError("the peer's Content Information parts are out of order or too large")
+                switch try assembly.add(total: total, offset: offset, part: part) {
+                case .notHeld: return nil
+                case .partial: continue
+                case .complete(let whole):
+                    sealed = whole
+                    break receiving
                 }
-                sealed += part
-                if sealed.count == Int(total) { break }
             }
             let blob = try SealedContentInformation.open(sealed, for: id)
             let information = try ContentInformation(decoding: blob)

@@ -78,7 +78,7 @@ struct PeerSession: Sendable {
                         }
                         // What is still asked of the peer when the session ends is given back by `leave`.
                         var state = SessionState(estimator: PipeEstimator(blockSize: Int(segments.first?.blockSize ?? 65536), maximum: maximumWindow))
-                        try await outbound.write(state.availabilityRequest(for: discoveryKey))
+                        try await outbound.write(state.availabilityRequest(for: discoveryKey, bitmapBytes: (scheduler.blockCount + 7) / 8))
                         for try await event in events {
                             switch event {
                             case .message(let message):
@@ -95,7 +95,7 @@ struct PeerSession: Sendable {
                                 }
                                 if state.availabilityParts == nil, !scheduler.hasEverything(peer),
                                    ContinuousClock.now - state.lastAvailabilityRequest >= availabilityInterval {
-                                    try await outbound.write(state.availabilityRequest(for: discoveryKey))
+                                    try await outbound.write(state.availabilityRequest(for: discoveryKey, bitmapBytes: (scheduler.blockCount + 7) / 8))
                                 }
                             }
                             if scheduler.isComplete { break }
@@ -118,20 +118,24 @@ struct PeerSession: Sendable {
     private func handle(_ message: PeerMessage, _ state: inout SessionState) async throws {
         switch message {
         case .availability(let requestID, let blockCount, let offset, let part):
-            guard requestID == state.availabilityRequestID, var parts = state.availabilityParts, Int(offset) == parts.count else {
-                throw WireError("the peer sent availability nobody asked for, or out of order")
+            guard requestID == state.availabilityRequestID, var parts = state.availabilityParts else {
+                throw WireError("the peer sent availability nobody asked for")
             }
             if blockCount != 0, Int(blockCount) != scheduler.blockCount {
                 throw WireError("the peer's availability covers \(blockCount) blocks, not \(scheduler.blockCount)")
             }
-            parts += part
-            let expected = (Int(blockCount) + 7) / 8
-            guard parts.count == expected else {
+            // The total is in bytes of the bitmap; a block count of 0 means the peer holds none.
+            let outcome = try parts.add(total: UInt32((UInt64(blockCount) + 7) / 8), offset: offset, part: part)
+            let bits: [UInt8]
+            switch outcome {
+            case .partial:
                 state.availabilityParts = parts
                 return
+            case .notHeld: bits = []
+            case .complete(let whole): bits = whole
             }
             state.availabilityParts = nil
-            let has = blockCount == 0 ? BlockSet(count: scheduler.blockCount) : BlockSet(bytes: parts, count: scheduler.blockCount)
+            let has = blockCount == 0 ? BlockSet(count: scheduler.blockCount) : BlockSet(bytes: bits, count: scheduler.blockCount)
             guard let has else { throw WireError("the peer's availability names blocks past the last") }
             scheduler.setAvailability(of: peer, to: has)
 
@@ -249,7 +253,7 @@ private struct SessionState {
     var cancelled: Set<UInt32> = []
     var nextRequestID: UInt32 = 1
     /// The bitmap being received, while an availability request is answered.
-    var availabilityParts: [UInt8]?
+    var availabilityParts: PartAssembly?
     var availabilityRequestID: UInt32 = 0
     var lastAvailabilityRequest = ContinuousClock.now
 
@@ -257,10 +261,10 @@ private struct SessionState {
         self.estimator = estimator
     }
 
-    mutating func availabilityRequest(for key: HashValue) -> PeerMessage {
+    mutating func availabilityRequest(for key: HashValue, bitmapBytes: Int) -> PeerMessage {
         availabilityRequestID = nextRequestID
         nextRequestID &+= 1
-        availabilityParts = []
+        availabilityParts = PartAssembly(of: "availability", limit: bitmapBytes)
         lastAvailabilityRequest = .now
         return .getAvailability(requestID: availabilityRequestID, discoveryKey: key)
     }

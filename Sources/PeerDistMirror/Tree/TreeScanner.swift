@@ -72,30 +72,19 @@ public struct TreeScanner: Sendable {
     /// Hashes `files` on up to `threads` threads; outcomes are in the same order as `files`.
     private func hash(_ files: [Walk.PendingFile], root: DirectoryHandle) throws(MirrorError) -> [HashOutcome] {
         let outcomes = Mutex<[HashOutcome]>(Array(repeating: .vanished, count: files.count))
-        let next = Atomic<Int>(0)
-        let failure = Mutex<MirrorError?>(nil)
-        let workers = max(1, min(threads, files.count))
         let afterReading = afterReading
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let hasher = FileChunkHasher()
-            // Files come in path order, so a worker's next file is mostly in the directory of its last.
-            var parent: (path: String, handle: DirectoryHandle)?
-            while true {
-                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < files.count else { return }
-                do throws(MirrorError) {
-                    let outcome = try Self.hash(files[index], root: root, parent: &parent, hasher: hasher, afterReading: afterReading)
-                    outcomes.withLock { $0[index] = outcome }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
-                    // No new file starts once one has failed.
-                    next.store(files.count, ordering: .relaxed)
-                    return
-                }
-            }
+        try WorkerPool.run(tasks: files.count, workers: threads, state: { _ in HashingWorker() }) { (index, worker: inout HashingWorker) throws(MirrorError) in
+            let outcome = try Self.hash(files[index], root: root, parent: &worker.parent, hasher: worker.hasher, afterReading: afterReading)
+            outcomes.withLock { $0[index] = outcome }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
         return outcomes.withLock { $0 }
+    }
+
+    /// What a hashing thread keeps from one file to the next: its read buffer, and the directory
+    /// it opened last (files come in path order, so its next file is mostly in the same one).
+    private struct HashingWorker: ~Copyable {
+        let hasher = FileChunkHasher()
+        var parent: (path: String, handle: DirectoryHandle)?
     }
 
     /// Reads one file until two `fstat`s around a full read agree, and the path still names it.
