@@ -8,12 +8,12 @@ public struct NodeError: Error, Hashable, Sendable, CustomStringConvertible {
 
         public static let invalidState = Code("invalid state")
         public static let io = Code("input/output")
+        /// A peer broke the protocol (an answer nobody asked for, a part out of order): the node
+        /// drops that connection.
         public static let protocolViolation = Code("protocol violation")
-        public static let handshakeFailed = Code("handshake failed")
         public static let notFound = Code("not found")
         public static let unreachable = Code("unreachable")
         public static let verificationFailed = Code("verification failed")
-        public static let busy = Code("busy")
 
         public var description: String { name }
     }

@@ -20,7 +20,7 @@ import Testing
         var configuration = PeerNode.Configuration(dataDirectory: DataDirectory(path: "\(directory)/node"), listen: PeerAddress(host: "::1", port: 0))
         configuration.quotaBytes = nil
         let node = try PeerNode(configuration: configuration, logger: Logger(label: "test"))
-        let published = try node.publish(path: file, version: .v1)
+        let published = try await node.publish(path: file, version: .v1)
         let running = Task { try await node.run() }
         // The node is stopped and awaited before the directory is removed (the deferred removal
         // runs last): a node still shutting down can write into a directory being removed.

@@ -10,7 +10,7 @@ final class LineDecoder: ByteToMessageDecoder {
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
-            if buffer.readableBytes > Self.maximumLine { throw WireError("a control line exceeds \(Self.maximumLine) bytes") }
+            if buffer.readableBytes > Self.maximumLine { throw NodeError(.protocolViolation, "a control line exceeds \(Self.maximumLine) bytes") }
             return .needMoreData
         }
         let length = newline - buffer.readerIndex

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PeerDistHashing
+import ServiceLifecycle
 
 /// Serves a node's control socket: decodes each request line, has the node carry it out, and
 /// writes the reply (after `progress` lines, for a fetch).
@@ -24,18 +25,20 @@ struct ControlServer: Sendable {
         return ControlServer(node: node, listener: listener, logger: logger)
     }
 
-    /// Serves connections, each on its own task, until the task is cancelled.
+    /// Serves connections, each on its own task, until a graceful shutdown or cancellation.
     func run() async throws {
-        try await withTaskCancellationHandler {
-            try await listener.executeThenClose { connections in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in connections {
-                        group.addTask { await handle(connection) }
+        try await cancelWhenGracefulShutdown {
+            try await withTaskCancellationHandler {
+                try await listener.executeThenClose { connections in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        for try await connection in connections {
+                            group.addTask { await handle(connection) }
+                        }
                     }
                 }
+            } onCancel: {
+                listener.channel.close(promise: nil)
             }
-        } onCancel: {
-            listener.channel.close(promise: nil)
         }
     }
 
@@ -80,7 +83,7 @@ struct ControlServer: Sendable {
         case .status:
             reply.status = node.status()
         case .publish(let path, let version):
-            let published = try node.publish(path: path, version: version)
+            let published = try await node.publish(path: path, version: version)
             reply.contentID = published.contentID.hex
             reply.uri = published.contentID.uri
             reply.path = published.path

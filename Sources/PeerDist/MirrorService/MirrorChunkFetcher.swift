@@ -118,7 +118,7 @@ struct MirrorChunkFetcher: Sendable {
                     /// Checks one chunk against its hash and keeps it, or notes that the peer lacks it.
                     func receive(requestID: UInt32, _ reply: ChunkReply) throws {
                         guard let request = requests[requestID], Int(reply.index) < request.chunks.count else {
-                            throw WireError("the peer sent a chunk nobody asked for")
+                            throw NodeError(.protocolViolation, "the peer sent a chunk nobody asked for")
                         }
                         let chunk = request.chunks[Int(reply.index)]
                         if reply.flags.contains(.notHeld) {
@@ -128,12 +128,12 @@ struct MirrorChunkFetcher: Sendable {
                         let isDelta = reply.flags.contains(.delta)
                         let bytes: [UInt8]
                         if isDelta {
-                            guard let base = request.base else { throw WireError("the peer sent a delta for a chunk asked for whole") }
+                            guard let base = request.base else { throw NodeError(.protocolViolation, "the peer sent a delta for a chunk asked for whole") }
                             do {
                                 bytes = try ChunkDeltaReply.decode(
                                     reply.payload, compressed: reply.flags.contains(.compressed), base: base.bytes, blockSize: base.blockSize, as: chunk)
                             } catch {
-                                throw WireError("the peer's delta for chunk \(chunk.hash.hex.prefix(16))… does not apply: \(error)")
+                                throw NodeError(.protocolViolation, "the peer's delta for chunk \(chunk.hash.hex.prefix(16))… does not apply: \(error)")
                             }
                         } else {
                             bytes = try Self.open(reply.payload, compressed: reply.flags.contains(.compressed), as: chunk)
@@ -161,13 +161,13 @@ struct MirrorChunkFetcher: Sendable {
                         case .chunks(let requestID, let replies):
                             for reply in replies { try receive(requestID: requestID, reply) }
                         case .replyEnd(let requestID):
-                            guard requests.removeValue(forKey: requestID) != nil else { throw WireError("the peer ended a request nobody made") }
+                            guard requests.removeValue(forKey: requestID) != nil else { throw NodeError(.protocolViolation, "the peer ended a request nobody made") }
                             try await sendMore()
                             if requests.isEmpty { return }
                         case .error(_, _, let text):
                             throw NodeError(.protocolViolation, "the peer refused: \(text)")
                         default:
-                            throw WireError("the peer answered a chunk request with something else")
+                            throw NodeError(.protocolViolation, "the peer answered a chunk request with something else")
                         }
                     }
                     if !requests.isEmpty { throw NodeError(.unreachable, "the peer closed the connection mid-transfer") }
@@ -179,14 +179,14 @@ struct MirrorChunkFetcher: Sendable {
     }
 
     /// The chunk's bytes from its payload, exactly `chunk.length` of them.
-    static func open(_ payload: ByteBuffer, compressed: Bool, as chunk: ChunkReference) throws(WireError) -> [UInt8] {
+    static func open(_ payload: ByteBuffer, compressed: Bool, as chunk: ChunkReference) throws(NodeError) -> [UInt8] {
         let length = Int(chunk.length)
         guard compressed else {
-            guard payload.readableBytes == length else { throw WireError("a chunk of \(payload.readableBytes) bytes arrived for one of \(length)") }
+            guard payload.readableBytes == length else { throw NodeError(.protocolViolation, "a chunk of \(payload.readableBytes) bytes arrived for one of \(length)") }
             return Array(payload.readableBytesView)
         }
         guard let chunk = payload.withUnsafeReadableBytes({ BlockCompressor.decompress($0, exactLength: length) }) else {
-            throw WireError("a chunk does not decompress to its \(length) bytes")
+            throw NodeError(.protocolViolation, "a chunk does not decompress to its \(length) bytes")
         }
         return chunk
     }

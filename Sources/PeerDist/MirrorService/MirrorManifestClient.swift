@@ -78,7 +78,7 @@ struct MirrorManifestClient: Sendable {
             while !open.isEmpty {
                 guard let message = try await next() else { throw NodeError(.unreachable, "the peer closed the connection mid-manifest") }
                 guard case .mirrorPart(let id, let total, let offset, let part) = message, var assembly = open[id] else {
-                    throw WireError("the peer answered a manifest request with something else")
+                    throw NodeError(.protocolViolation, "the peer answered a manifest request with something else")
                 }
                 let outcome = try assembly.add(total: total, offset: offset, part: part)
                 counters.update { $0.manifestBytesReceived += UInt64(part.count) }

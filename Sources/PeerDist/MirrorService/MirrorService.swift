@@ -4,6 +4,7 @@ import NIOPosix
 import PeerDistHashing
 import Synchronization
 import PeerDistWire
+import ServiceLifecycle
 import PeerDistMirror
 
 /// The mirrors a node publishes and follows: it keeps their records in the data directory,
@@ -145,8 +146,12 @@ public final class MirrorService: Sendable {
 
     // MARK: Running
 
-    /// Runs every mirror's task, those registered later included, until cancelled.
-    func run() async {
+    /// Runs every mirror's task, those registered later included, until cancelled or shut down.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.runMirrors() }
+    }
+
+    private func runMirrors() async {
         await withDiscardingTaskGroup { group in
             for await mirror in started {
                 group.addTask {

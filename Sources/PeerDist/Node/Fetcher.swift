@@ -64,7 +64,7 @@ public struct Fetcher: Sendable {
             var sealed: [UInt8] = []
             receiving: for try await message in inbound {
                 guard case .contentInformation(1, let total, let offset, let part) = message else {
-                    throw WireError("the peer answered a Content Information request with something else")
+                    throw NodeError(.protocolViolation, "the peer answered a Content Information request with something else")
                 }
                 switch try assembly.add(total: total, offset: offset, part: part) {
                 case .notHeld: return nil

@@ -7,6 +7,7 @@ import Synchronization
 import PeerDistWire
 import PeerDistStore
 import PeerDistMirror
+import ServiceLifecycle
 
 /// A running PeerDist node: its identity, its store, the listener that serves blocks to peers
 /// and the control socket its owner drives it through.
@@ -52,7 +53,6 @@ public final class PeerNode: Sendable {
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()
-        HeapTuning.apply()
         self.configuration = configuration
         self.logger = logger
         // The store locks the directory: one process owns it at a time.
@@ -71,62 +71,47 @@ public final class PeerNode: Sendable {
         }
     }
 
-    /// Serves peers and the control socket until the task is cancelled.
-    public func run() async throws {
+    /// Serves peers and the control socket until a graceful shutdown (see `ServiceLifecycle`) or
+    /// cancellation. `whenReady` is called once the listener and the control socket are bound.
+    ///
+    /// The node's parts run as services in one group: the peer listener, LAN discovery, the
+    /// BranchCache responder, the mirror service and the control server. Discovery may fail (no
+    /// interface that can multicast) without stopping the node; any other part ending does.
+    public func run(whenReady ready: @Sendable () -> Void = {}) async throws {
         // A socket file left behind would make the next command try to talk to a dead node.
         defer { unlink(configuration.dataDirectory.controlSocketPath) }
-        try await withThrowingDiscardingTaskGroup { group in
-            if let listen = configuration.listen {
-                let server = try await PeerNetwork.listen(host: listen.host, port: listen.port, identity: identity)
-                let bound = server.channel.localAddress
-                let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
-                listening.append(address.description)
-                logger.info("listening for peers", metadata: ["address": "\(address)"])
-                let boundPort = address.port
-                let source = StoreContentSource(store: store)
-                group.addTask {
-                    do {
-                        try await LANDiscovery.answer(
-                            tcpPort: boundPort, identity: self.identity, name: ProcessInfo.processInfo.hostName, directory: self.peerDirectory,
-                            isHeld: { source.content(forDiscoveryKey: $0) != nil || self.mirrors.holds($0) }, announcements: self.announcements, logger: self.logger)
-                    } catch is CancellationError {
-                    } catch {
-                        // Without discovery the node still serves peers that name it with --peer.
-                        self.logger.warning("LAN discovery is off", metadata: ["error": "\(error)"])
-                    }
-                }
-                if configuration.answersBranchCacheProbes {
-                    group.addTask {
-                        do {
-                            try await WSDiscoveryResponder.answerProbes(
-                                heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: boundPort, logger: self.logger)
-                        } catch {
-                            // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
-                            self.logger.warning("BranchCache discovery is off", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-                let requestServer = PeerRequestServer(
-                    source: source, mirrors: mirrors, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
-                    uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
-                group.addTask {
-                    try await withTaskCancellationHandler {
-                        try await server.executeThenClose { connections in
-                            try await withThrowingDiscardingTaskGroup { connectionGroup in
-                                for try await connection in connections {
-                                    connectionGroup.addTask { await requestServer.serve(connection) }
-                                }
-                            }
-                        }
-                    } onCancel: {
-                        server.channel.close(promise: nil)
-                    }
-                }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let listen = configuration.listen {
+            let listener = try await PeerNetwork.listen(host: listen.host, port: listen.port, identity: identity)
+            let bound = listener.channel.localAddress
+            let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
+            listening.append(address.description)
+            logger.info("listening for peers", metadata: ["address": "\(address)"])
+            let source = StoreContentSource(store: store)
+            let server = PeerRequestServer(
+                source: source, mirrors: mirrors, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
+                uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
+            services.append(.init(service: PeerListenerService(listener: listener, server: server)))
+            let (identity, directory, announcements, mirrors, logger) = (identity, peerDirectory, announcements, mirrors, logger)
+            let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger) {
+                try await LANDiscovery.answer(
+                    tcpPort: address.port, identity: identity, name: ProcessInfo.processInfo.hostName, directory: directory,
+                    isHeld: { source.content(forDiscoveryKey: $0) != nil || mirrors.holds($0) }, announcements: announcements, logger: logger)
             }
-            group.addTask { await self.mirrors.run() }
-            let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
-            group.addTask { try await control.run() }
+            services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
+            if configuration.answersBranchCacheProbes {
+                // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
+                let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
+                    try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: address.port, logger: logger)
+                }
+                services.append(.init(service: responder, successTerminationBehavior: .ignore))
+            }
         }
+        services.append(.init(service: mirrors))
+        let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
+        services.append(.init(service: control))
+        ready()
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
     }
 
     /// The port the node listens on, once `run` has bound it.
@@ -134,8 +119,12 @@ public final class PeerNode: Sendable {
 
     // MARK: Operations
 
-    public func publish(path: String, version: ContentInformationVersion) throws -> PublishedContent {
-        try store.publish(path: path, version: version)
+    /// Publishes the file at `path` in place. Hashing it blocks for as long as reading the file
+    /// takes, so it runs on NIO's thread pool, never on the cooperative pool that serves peers.
+    public func publish(path: String, version: ContentInformationVersion) async throws -> PublishedContent {
+        try await NIOThreadPool.singleton.runIfActive { [store] in
+            try store.publish(path: path, version: version)
+        }
     }
 
     /// Fetches `id` from `peers` into the store and places it at `output`.

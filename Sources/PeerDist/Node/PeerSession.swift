@@ -119,10 +119,10 @@ struct PeerSession: Sendable {
         switch message {
         case .availability(let requestID, let blockCount, let offset, let part):
             guard requestID == state.availabilityRequestID, var parts = state.availabilityParts else {
-                throw WireError("the peer sent availability nobody asked for")
+                throw NodeError(.protocolViolation, "the peer sent availability nobody asked for")
             }
             if blockCount != 0, Int(blockCount) != scheduler.blockCount {
-                throw WireError("the peer's availability covers \(blockCount) blocks, not \(scheduler.blockCount)")
+                throw NodeError(.protocolViolation, "the peer's availability covers \(blockCount) blocks, not \(scheduler.blockCount)")
             }
             // The total is in bytes of the bitmap; a block count of 0 means the peer holds none.
             let outcome = try parts.add(total: UInt32((UInt64(blockCount) + 7) / 8), offset: offset, part: part)
@@ -136,7 +136,7 @@ struct PeerSession: Sendable {
             }
             state.availabilityParts = nil
             let has = blockCount == 0 ? BlockSet(count: scheduler.blockCount) : BlockSet(bytes: bits, count: scheduler.blockCount)
-            guard let has else { throw WireError("the peer's availability names blocks past the last") }
+            guard let has else { throw NodeError(.protocolViolation, "the peer's availability names blocks past the last") }
             scheduler.setAvailability(of: peer, to: has)
 
         case .block(let requestID, let index, let sealed):
@@ -146,7 +146,7 @@ struct PeerSession: Sendable {
                     counters.update { $0.blocksDuplicated += 1 }
                     return
                 }
-                throw WireError("the peer sent block \(index) nobody asked for")
+                throw NodeError(.protocolViolation, "the peer sent block \(index) nobody asked for")
             }
             state.arrived(block, of: requestID)
             if !request.sawFirstBlock { state.estimator.firstBlock(after: ContinuousClock.now - request.sentAt) }
@@ -171,13 +171,13 @@ struct PeerSession: Sendable {
 
         case .replyEnd(let requestID):
             if state.cancelled.remove(requestID) != nil { return }
-            guard let done = state.outstanding.removeValue(forKey: requestID) else { throw WireError("the peer ended a request nobody made") }
+            guard let done = state.outstanding.removeValue(forKey: requestID) else { throw NodeError(.protocolViolation, "the peer ended a request nobody made") }
             state.outstandingBlocks -= done.remaining.count
             // Blocks it never sent (a lying count) are open to others again.
             if !done.remaining.isEmpty { scheduler.returned(segment: done.segment, blocks: Array(done.remaining), by: peer) }
 
         default:
-            throw WireError("the peer sent an unexpected message")
+            throw NodeError(.protocolViolation, "the peer sent an unexpected message")
         }
     }
 

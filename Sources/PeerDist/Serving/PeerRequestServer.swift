@@ -47,7 +47,7 @@ struct PeerRequestServer: Sendable {
                                     continue
                                 }
                                 guard book.enqueue(message) <= Self.maximumQueuedRequests else {
-                                    throw WireError("the peer has more than \(Self.maximumQueuedRequests) requests waiting")
+                                    throw NodeError(.protocolViolation, "the peer has more than \(Self.maximumQueuedRequests) requests waiting")
                                 }
                                 continuation.yield(message)
                             }
@@ -94,7 +94,7 @@ struct PeerRequestServer: Sendable {
             // Taken by the reader as it arrives.
             break
         case .contentInformation, .availability, .blockList, .block, .replyEnd, .error, .mirrorPart, .chunk, .chunks:
-            throw WireError("a peer sent a reply where a request was expected")
+            throw NodeError(.protocolViolation, "a peer sent a reply where a request was expected")
         }
     }
 }

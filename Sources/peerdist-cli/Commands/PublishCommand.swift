@@ -40,7 +40,7 @@ struct PublishCommand: AsyncParsableCommand {
         let running = try NodeRunner.open(node, listen: serve ? PeerAddress(parsing: listen, listening: true) : nil)
         let published: PublishedContent
         do {
-            published = try running.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)
+            published = try await running.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)
         } catch {
             throw CommandFailure("\(error)")
         }

@@ -57,6 +57,7 @@ enum NodeRunner {
         answersBranchCacheProbes: Bool = false
     ) throws -> PeerNode {
         OpenFileLimit.raiseToHardLimit()
+        HeapTuning.apply()
         var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
         configuration.corruptsBlocks = corruptsBlocks
         configuration.answersBranchCacheProbes = answersBranchCacheProbes

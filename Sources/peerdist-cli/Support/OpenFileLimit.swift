@@ -1,7 +1,6 @@
 import Glibc
 
-/// The process's limit on open files, as a node wants it. (A node's heap settings are its own:
-/// see `HeapTuning` in PeerDist.)
+/// The process's limit on open files, as a node wants it (its heap settings: `HeapTuning`).
 enum OpenFileLimit {
     /// Raises the soft limit to the hard one (at most 65 536), as servers do: a node keeps files
     /// it serves open, up to a quarter of the limit.

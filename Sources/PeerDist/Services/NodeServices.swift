@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import NIOCore
+import PeerDistWire
+import ServiceLifecycle
+
+/// Accepts peers on the node's listening socket and serves each connection's requests until a
+/// graceful shutdown or cancellation, which closes the socket (connections under way end with it).
+struct PeerListenerService: Service {
+    let listener: NIOAsyncChannel<PeerNetwork.Connection, Never>
+    let server: PeerRequestServer
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await withTaskCancellationHandler {
+                try await listener.executeThenClose { connections in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        for try await connection in connections {
+                            group.addTask { await server.serve(connection) }
+                        }
+                    }
+                }
+            } onCancel: {
+                listener.channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+/// A part of the node that may fail without taking the node down (LAN discovery, the
+/// BranchCache responder): its failure is logged as the part being off, and the node serves on.
+struct OptionalPartService: Service {
+    /// For the log: "LAN discovery", "BranchCache discovery".
+    let name: String
+    let logger: Logger
+    let body: @Sendable () async throws -> Void
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await body() }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("\(name) is off", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension MirrorService: Service {}
+
+extension ControlServer: Service {}
