@@ -12,8 +12,10 @@ extension ContentID {
         let segments = information.segments
         var expectedOffset: UInt64 = 0
         for segment in segments {
-            guard segment.offset == expectedOffset else { return nil }
-            expectedOffset += UInt64(segment.length)
+            // Checked although a decoded blob's segments end within UInt64: this takes any value.
+            let (end, overflow) = expectedOffset.addingReportingOverflow(UInt64(segment.length))
+            guard segment.offset == expectedOffset, !overflow else { return nil }
+            expectedOffset = end
         }
         guard information.range == 0..<expectedOffset else { return nil }
         let hashed = HashedContent(

@@ -42,6 +42,19 @@ import Testing
         #expect(result.standardError.contains("trailing bytes") || result.standardError.contains("at byte 18"), "\(result.standardError)")
     }
 
+    /// A mutated IIS version 2 blob whose ullIndexOfFirstSegment is past Int.max once trapped `info`.
+    @Test func fuzzedBlobIsRefusedNotATrap() throws {
+        let hex = Array("""
+            000204000000000000ffffffff0000000000000000000000000000000000000000000088000099dee0d0c358e2684b62330d32b5f1978724a0d0a52bdc5e781fae71ff57a8be3dd458037ed404116bb616d9b14116088520c47cdc50abcea3fae188a98ea22df3c00000eba03381d0d0cb74f4b613d8210f37f002a06f3910586096a130d34398c08e66d7bcb8b6eb7783e4f807647b63f146b52f4ac89ccc7abf5fa11acafc2acf5028586c
+            """.utf8)
+        let bytes = try stride(from: 0, to: hex.count, by: 2).map { try #require(UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)) }
+        let scratch = try ScratchDirectory()
+        let result = try Peerdist.run("info", try scratch.file("fuzzed.ci", bytes: bytes))
+        #expect(result.status == 1)
+        #expect(result.errorLines.count == 1)
+        #expect(result.standardError.contains("ullIndexOfFirstSegment at byte 11"), "\(result.standardError)")
+    }
+
     @Test func keyExportRoundTripsAndNeverOverwrites() throws {
         let scratch = try ScratchDirectory()
         let file = scratch.child("server.key")

@@ -72,11 +72,20 @@ public enum ContentInformation: Hashable, Sendable {
                     algorithm: information.hashAlgorithm)
             }
         case .version2(let information):
+            // The decoder keeps indexOfFirstSegment + the segment count within Int.max and
+            // startInContent + the listed length within UInt64.max; a value built by hand that
+            // breaks those bounds stops here with a message, not an arithmetic trap.
+            guard let firstIndex = Int(exactly: information.indexOfFirstSegment) else {
+                preconditionFailure("ullIndexOfFirstSegment \(information.indexOfFirstSegment) is not a segment index")
+            }
             var offset = information.startInContent
-            return information.segments.prefix(limit).enumerated().map { index, segment in
-                defer { offset += UInt64(segment.length) }
+            return information.segments.prefix(limit).enumerated().map { position, segment in
+                let (index, indexOverflow) = firstIndex.addingReportingOverflow(position)
+                let (end, endOverflow) = offset.addingReportingOverflow(UInt64(segment.length))
+                precondition(!indexOverflow && !endOverflow, "segment \(position) of the Content Information lies past any content")
+                defer { offset = end }
                 return SegmentDescription(
-                    index: Int(information.indexOfFirstSegment) + index, offset: offset, length: segment.length,
+                    index: index, offset: offset, length: segment.length,
                     blockSize: segment.length, blockHashes: [segment.hashOfData],
                     hashOfData: segment.hashOfData, segmentSecret: segment.segmentSecret,
                     algorithm: .sha512Truncated)
@@ -115,6 +124,10 @@ public struct SegmentDescription: Hashable, Sendable {
     public var blockCount: Int { (Int(length) + Int(blockSize) - 1) / Int(blockSize) }
 
     /// Where block `index` lies in the content.
+    ///
+    /// - Precondition: `0 <= index < blockCount`. Then nothing here overflows on a decoded blob:
+    ///   its segments end within `UInt64`, and every block but the last is whole (64 KiB blocks
+    ///   tile a 32 MiB version 1 segment; a version 2 segment is one block).
     public func blockRange(_ index: Int) -> Range<UInt64> {
         let start = offset + UInt64(index) * UInt64(blockSize)
         return start..<min(start + UInt64(blockSize), offset + UInt64(length))

@@ -13,10 +13,12 @@ public struct ContentInformationV1: Hashable, Sendable {
     static let versionWord: UInt16 = 0x0100
 
     public struct Segment: Hashable, Sendable {
-        /// Absolute offset of the segment in the content: a multiple of 32 MiB.
+        /// Absolute offset of the segment in the content: a multiple of 32 MiB. A decoded blob
+        /// keeps it at most `UInt64.max - 32 MiB`, so the segment's end is a `UInt64`.
         public var offsetInContent: UInt64
-        /// The whole segment's length, whatever the range.
+        /// The whole segment's length, whatever the range: 1 to 32 MiB in a decoded blob.
         public var length: UInt32
+        /// 64 KiB in a decoded blob.
         public var blockSize: UInt32
         public var hashOfData: HashValue
         public var segmentSecret: HashValue
@@ -89,13 +91,15 @@ extension ContentInformationV1 {
         let offsetInFirstSegment = try cursor.readLittleEndian(UInt32.self, field: "dwOffsetInFirstSegment")
         let readBytesInLastSegment = try cursor.readLittleEndian(UInt32.self, field: "dwReadBytesInLastSegment")
         let countOffset = cursor.offset
-        let segmentCount = Int(try cursor.readLittleEndian(UInt32.self, field: "cSegments"))
-        // Each segment needs its description and a block count at least; refuse a count the blob cannot hold.
-        guard segmentCount <= cursor.remaining / (16 + 2 * digestSize + 4) else {
+        let announcedCount = try cursor.readLittleEndian(UInt32.self, field: "cSegments")
+        // Each segment needs its description and a block count at least; refuse a count the blob
+        // cannot hold, before it becomes an Int or a capacity.
+        guard announcedCount <= cursor.remaining / (16 + 2 * digestSize + 4) else {
             throw ContentInformationError(
                 .truncated, field: "cSegments", offset: countOffset,
-                reason: "\(segmentCount) segments cannot fit in the \(cursor.remaining) bytes that follow")
+                reason: "\(announcedCount) segments cannot fit in the \(cursor.remaining) bytes that follow")
         }
+        let segmentCount = Int(announcedCount)
 
         var segments: [Segment] = []
         segments.reserveCapacity(segmentCount)
@@ -143,12 +147,14 @@ extension ContentInformationV1 {
         for index in segments.indices {
             let field = "SegmentContentBlocks[\(index)]"
             let countField = cursor.offset
-            let blockCount = Int(try cursor.readLittleEndian(UInt32.self, field: "\(field).cBlocks"))
-            guard blockCount >= 1, blockCount <= segments[index].blockCount else {
+            let announcedBlocks = try cursor.readLittleEndian(UInt32.self, field: "\(field).cBlocks")
+            // At most 512 (a 32 MiB segment of 64 KiB blocks), so the byte count below cannot overflow.
+            guard announcedBlocks >= 1, announcedBlocks <= segments[index].blockCount else {
                 throw ContentInformationError(
                     .invalidValue, field: "\(field).cBlocks", offset: countField,
-                    reason: "\(blockCount) is not in 1...\(segments[index].blockCount) for a segment of \(segments[index].length) bytes")
+                    reason: "\(announcedBlocks) is not in 1...\(segments[index].blockCount) for a segment of \(segments[index].length) bytes")
             }
+            let blockCount = Int(announcedBlocks)
             guard blockCount * digestSize <= cursor.remaining else {
                 throw ContentInformationError(
                     .truncated, field: "\(field).BlockHashes", offset: cursor.offset,

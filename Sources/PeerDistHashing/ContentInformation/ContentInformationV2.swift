@@ -33,7 +33,10 @@ public struct ContentInformationV2: Hashable, Sendable {
         }
     }
 
+    /// A decoded blob keeps `startInContent` plus every listed segment's length within `UInt64`.
     public var startInContent: UInt64
+    /// A decoded blob keeps this plus the number of listed segments within `Int.max`, so the
+    /// listed segments' indexes are a `Range<Int>`.
     public var indexOfFirstSegment: UInt64
     public var offsetInFirstSegment: UInt32
     /// Length of the range; 0 means to the end of the content.
@@ -76,6 +79,7 @@ extension ContentInformationV2 {
             throw ContentInformationError(.unsupportedHashAlgorithm, field: "bHashAlgo", offset: 2, reason: "0x\(String(algorithm, radix: 16)) is not truncated SHA-512 (0x04)")
         }
         let startInContent = try cursor.readBigEndian(UInt64.self, field: "ullStartInContent")
+        let indexOffset = cursor.offset
         let indexOfFirstSegment = try cursor.readBigEndian(UInt64.self, field: "ullIndexOfFirstSegment")
         let offsetInFirstSegment = try cursor.readBigEndian(UInt32.self, field: "dwOffsetInFirstSegment")
         let lengthOfRange = try cursor.readBigEndian(UInt64.self, field: "ullLengthOfRange")
@@ -85,6 +89,9 @@ extension ContentInformationV2 {
             throw ContentInformationError(.truncated, field: "ChunkDescription[0]", offset: cursor.offset, reason: "a blob lists at least one chunk")
         }
         var chunks: [Chunk] = []
+        var listedCount = 0
+        // Where the listed segments end in the content; checked as it grows, so that every offset
+        // and range derived from the blob fits in a UInt64.
         var contentEnd = startInContent
         while !cursor.isAtEnd {
             let field = "ChunkDescription[\(chunks.count)]"
@@ -94,8 +101,8 @@ extension ContentInformationV2 {
                 throw ContentInformationError(.invalidValue, field: "\(field).bChunkType", offset: typeOffset, reason: "chunk type \(type) is not 0 (segment descriptions)")
             }
             let lengthOffset = cursor.offset
-            let dataLength = Int(try cursor.readBigEndian(UInt32.self, field: "\(field).dwChunkDataLength"))
-            guard dataLength.isMultiple(of: Self.segmentDescriptionSize) else {
+            let dataLength = try cursor.readBigEndian(UInt32.self, field: "\(field).dwChunkDataLength")
+            guard dataLength.isMultiple(of: UInt32(Self.segmentDescriptionSize)) else {
                 throw ContentInformationError(
                     .invalidValue, field: "\(field).dwChunkDataLength", offset: lengthOffset,
                     reason: "\(dataLength) is not a multiple of the 68-byte segment description")
@@ -105,9 +112,11 @@ extension ContentInformationV2 {
                     .truncated, field: "\(field).chunkData", offset: cursor.offset,
                     reason: "needs \(dataLength) bytes, only \(cursor.remaining) remain")
             }
+            // At most the bytes that remain, so an Int on any platform.
+            let segmentCount = Int(dataLength) / Self.segmentDescriptionSize
             var segments: [Segment] = []
-            segments.reserveCapacity(dataLength / Self.segmentDescriptionSize)
-            for index in 0..<dataLength / Self.segmentDescriptionSize {
+            segments.reserveCapacity(segmentCount)
+            for index in 0..<segmentCount {
                 let segmentField = "\(field).SegmentDescription[\(index)]"
                 let segmentOffset = cursor.offset
                 let length = try cursor.readBigEndian(UInt32.self, field: "\(segmentField).cbSegment")
@@ -125,6 +134,13 @@ extension ContentInformationV2 {
                     segmentSecret: try cursor.readHash(32, field: "\(segmentField).SegmentSecret")))
             }
             chunks.append(Chunk(segments: segments))
+            listedCount += segmentCount
+        }
+        // Segment indexes are Ints: the listed ones, indexOfFirstSegment..<indexOfFirstSegment + listedCount, must be a Range<Int>.
+        guard indexOfFirstSegment <= UInt64(Int.max - listedCount) else {
+            throw ContentInformationError(
+                .invalidValue, field: "ullIndexOfFirstSegment", offset: indexOffset,
+                reason: "\(indexOfFirstSegment) plus the \(listedCount) segments listed is past the largest segment index, \(Int.max)")
         }
 
         self.init(startInContent: startInContent, indexOfFirstSegment: indexOfFirstSegment, offsetInFirstSegment: offsetInFirstSegment, lengthOfRange: lengthOfRange, chunks: chunks)
