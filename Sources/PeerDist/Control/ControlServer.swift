@@ -28,17 +28,7 @@ struct ControlServer: Sendable {
     /// Serves connections, each on its own task, until a graceful shutdown or cancellation.
     func run() async throws {
         try await cancelWhenGracefulShutdown {
-            try await withTaskCancellationHandler {
-                try await listener.executeThenClose { connections in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await connection in connections {
-                            group.addTask { await handle(connection) }
-                        }
-                    }
-                }
-            } onCancel: {
-                listener.channel.close(promise: nil)
-            }
+            try await listener.acceptEach { connection in await handle(connection) }
         }
     }
 

@@ -12,17 +12,25 @@ struct PeerListenerService: Service {
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
-            try await withTaskCancellationHandler {
-                try await listener.executeThenClose { connections in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await connection in connections {
-                            group.addTask { await server.serve(connection) }
-                        }
+            try await listener.acceptEach { connection in await server.serve(connection) }
+        }
+    }
+}
+
+extension NIOAsyncChannel where Outbound == Never, Inbound: Sendable {
+    /// Serves each accepted connection on a task of its own until cancelled, which closes the
+    /// listening socket; the peer listener and the control server accept this way.
+    func acceptEach(_ serve: @escaping @Sendable (Inbound) async -> Void) async throws {
+        try await withTaskCancellationHandler {
+            try await executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in connections {
+                        group.addTask { await serve(connection) }
                     }
                 }
-            } onCancel: {
-                listener.channel.close(promise: nil)
             }
+        } onCancel: {
+            channel.close(promise: nil)
         }
     }
 }
