@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PeerDist
 import PeerDistHashing
+import PeerDistCommandSupport
 
 struct HashCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PeerDist
 import PeerDistHashing
+import PeerDistCommandSupport
 
 struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PeerDist
+import PeerDistCommandSupport
 
 struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

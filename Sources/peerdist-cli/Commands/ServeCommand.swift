@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PeerDist
+import PeerDistCommandSupport
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,9 +27,6 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: "BranchCache clients then learn which segments this node holds. Blocks are not yet served over MS-PCCRR, so they fall back to their server for the data."))
     var answersBranchCacheProbes = false
 
-    @Flag(help: .hidden)
-    var corruptBlocks = false
-
     func validate() throws {
         guard PeerAddress(parsing: listen, listening: true) != nil else {
             throw ValidationError("--listen takes [address]:port, e.g. [::]:7740 or [fe80::1%eth0]:7740.")
@@ -37,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let node = try NodeRunner.open(
-            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload, corruptsBlocks: corruptBlocks,
+            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
             answersBranchCacheProbes: answersBranchCacheProbes)
         try await NodeRunner.runUntilSignalled(node, announce: { node in
             if self.node.json {
@@ -53,12 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
 /// Opening a node from the command line and running it until SIGINT or SIGTERM.
 enum NodeRunner {
     static func open(
-        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil, corruptsBlocks: Bool = false,
+        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil,
         answersBranchCacheProbes: Bool = false
     ) throws -> PeerNode {
         OpenFileLimit.raiseToHardLimit()
         var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
-        configuration.corruptsBlocks = corruptsBlocks
         configuration.answersBranchCacheProbes = answersBranchCacheProbes
         configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
         do {
@@ -84,25 +81,5 @@ enum NodeRunner {
             if run.isCancelled { return }
             throw CommandFailure("\(error)")
         }
-    }
-}
-
-/// Turns SIGINT and SIGTERM into a call of `action` (once per signal), instead of an exit that
-/// would skip clean-up.
-final class InterruptionHandler {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ action: @escaping @Sendable () -> Void) {
-        sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        sources.forEach { $0.cancel() }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PeerDistHashing
 import PeerDist
+import PeerDistCommandSupport
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
