@@ -4,7 +4,8 @@ import Subprocess
 import Synchronization
 
 /// Other programs, run from synchronous code through swift-subprocess: baselines, peers in other
-/// network namespaces, `ip` and `tc`.
+/// network namespaces, `tc`. Callers block until swift-subprocess's tasks are done, so they
+/// must not be on Swift's cooperative pool (see `Blocking.wait`).
 ///
 /// swift-subprocess starts every child with an empty signal mask and default signal handlers (both
 /// its `posix_spawn` path and its fork/exec fallback), which is what these children need: the
@@ -248,8 +249,8 @@ enum Blocking {
     }
 
     /// Runs `work` in a task and waits for its result. Only from threads outside Swift's
-    /// cooperative pool (the main thread of a synchronous command, a test's thread), which the
-    /// task needs free.
+    /// cooperative pool (the main thread of a synchronous command): swift-subprocess's tasks need
+    /// pool threads, and blocking them all (two, on a two-core machine) would wait forever.
     static func wait<Value: Sendable>(_ work: @escaping @Sendable () async -> Value) -> Value {
         let handoff = Handoff<Value>()
         Task.detached { handoff.put(await work()) }

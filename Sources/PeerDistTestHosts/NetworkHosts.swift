@@ -144,13 +144,28 @@ package final class NetworkHosts: @unchecked Sendable {
         try run(["ip"] + arguments)
     }
 
+    /// Runs `arguments` and returns what it printed. Foundation's `Process` rather than
+    /// `ChildProcess`: tests call this from synchronous test functions, which Swift Testing runs on
+    /// the cooperative pool, where waiting for swift-subprocess's tasks could block every pool
+    /// thread. `ip`, `tc` and `sysctl` do not care about the signal mask they inherit.
     @discardableResult
     package static func run(_ arguments: [String]) throws(NetworkHostsFailure) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
         do {
-            return try ChildProcess.run(arguments)
+            try process.run()
         } catch {
-            throw NetworkHostsFailure(error.description)
+            throw NetworkHostsFailure("\(arguments.joined(separator: " ")): \(error)")
         }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else { throw NetworkHostsFailure("\(arguments.joined(separator: " ")): \(text)") }
+        return text
     }
 }
 
