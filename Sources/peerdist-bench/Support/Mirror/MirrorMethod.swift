@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PeerDistTestHosts
 
-/// One way of keeping followers' directories equal to the publisher's, as `peerdist bench mirror`
+/// One way of keeping followers' directories equal to the publisher's, as `peerdist-bench mirror`
 /// runs it: `prepare` starts servers and nodes (not timed); each `synchronize` is one timed phase.
 protocol MirrorMethod {
     /// Starts what must be running before the clock starts.
@@ -42,7 +42,7 @@ struct MirrorSetup {
     }
 }
 
-/// The methods `peerdist bench mirror` compares, in the order they run and are printed.
+/// The methods `peerdist-bench mirror` compares, in the order they run and are printed.
 enum MirrorMethodKind: String, CaseIterable, ExpressibleByArgument {
     case peerdist
     case rsync

@@ -1,7 +1,7 @@
 import Foundation
 import PeerDistCommandSupport
 
-/// The results of `peerdist bench mirror`: a table per phase (medians per method over the runs
+/// The results of `peerdist-bench mirror`: a table per phase (medians per method over the runs
 /// that succeeded), peerdist's figures divided by rsync's, and whether each goal is met.
 struct MirrorReport {
     struct Summary {

@@ -2,7 +2,7 @@ import Foundation
 import PeerDistCommandSupport
 import PeerDistTestHosts
 
-/// The edit `peerdist bench mirror` makes to the publisher's tree between the initial mirror and
+/// The edit `peerdist-bench mirror` makes to the publisher's tree between the initial mirror and
 /// the second phase: 1 % of the files, drawn from the tree's seed, so every method gets the very
 /// same change. A couple of large files get a few bytes inserted in their middle; of the rest,
 /// half are small files rewritten with new bytes (same size, new time), a fifth new small files,

@@ -2,7 +2,7 @@ import Foundation
 import PeerDistCommandSupport
 import PeerDistTestHosts
 
-/// The tree `peerdist bench mirror` distributes, as a plan: every directory, file (its size,
+/// The tree `peerdist-bench mirror` distributes, as a plan: every directory, file (its size,
 /// mode, time, and the seed of its bytes) and symbolic link, drawn from one seed, so that every
 /// method and every run gets exactly the same tree. `MirrorTreeWriter` puts it on disk.
 ///

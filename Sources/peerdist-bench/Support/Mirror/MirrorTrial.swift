@@ -1,7 +1,7 @@
 import Foundation
 import PeerDistTestHosts
 
-/// The phases `peerdist bench mirror` times, in the order they are printed.
+/// The phases `peerdist-bench mirror` times, in the order they are printed.
 enum MirrorPhase: CaseIterable {
     /// The whole tree to followers with empty directories.
     case initial

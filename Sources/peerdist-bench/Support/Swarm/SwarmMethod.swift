@@ -3,7 +3,7 @@ import Foundation
 import PeerDistCommandSupport
 import PeerDistTestHosts
 
-/// One way of getting a file from a seeder to every leecher, as `peerdist bench swarm` runs it:
+/// One way of getting a file from a seeder to every leecher, as `peerdist-bench swarm` runs it:
 /// first `prepare` (servers, daemons, metadata: not timed), then `startLeechers` starts every
 /// leecher at once and the clock runs until the last one holds the whole file.
 protocol SwarmMethod {
@@ -58,7 +58,7 @@ struct LeecherTransfer {
     }
 }
 
-/// The methods `peerdist bench swarm` compares, in the order they run and are printed.
+/// The methods `peerdist-bench swarm` compares, in the order they run and are printed.
 enum SwarmMethodKind: String, CaseIterable, ExpressibleByArgument {
     case peerdist
     case http

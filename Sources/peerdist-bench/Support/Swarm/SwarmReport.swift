@@ -1,7 +1,7 @@
 import Foundation
 import PeerDistCommandSupport
 
-/// The results table of `peerdist bench swarm`: medians per method over the runs that succeeded,
+/// The results table of `peerdist-bench swarm`: medians per method over the runs that succeeded,
 /// then peerdist's figures divided by each baseline's.
 struct SwarmReport {
     /// One method's medians.
