@@ -1,12 +1,27 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Products of the packages below, named once.
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let cryptoExtras: Target.Dependency = .product(name: "CryptoExtras", package: "swift-crypto")
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let subprocess: Target.Dependency = .product(name: "Subprocess", package: "swift-subprocess")
+
 let package = Package(
     name: "PeerDist",
     products: [
         .library(name: "PeerDistHashing", targets: ["PeerDistHashing"]),
+        .library(name: "PeerDistWire", targets: ["PeerDistWire"]),
+        .library(name: "PeerDistStore", targets: ["PeerDistStore"]),
+        .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
+        // For this checkout's benchmarks (`scripts/bench`), not for users.
+        .executable(name: "peerdist-bench", targets: ["peerdist-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -14,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         // System libraries, found through pkg-config; `providers` names the Debian packages.
@@ -23,84 +39,56 @@ let package = Package(
         // Linux system calls the Glibc module leaves out.
         .target(name: "CSystemCalls"),
 
-        .target(
-            name: "PeerDistHashing",
-            dependencies: [
-                "CLibCrypto",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
-            ]
-        ),
+        // Bytes into Content Information, content IDs and keys.
+        .target(name: "PeerDistHashing", dependencies: ["CLibCrypto", crypto, cryptoExtras]),
         // Messages, codecs, the secure channel and node identities: everything that crosses the
         // network between two PeerDist nodes.
-        .target(
-            name: "PeerDistWire",
-            dependencies: [
-                "PeerDistHashing",
-                "CSodium",
-                "CZstd",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
+        .target(name: "PeerDistWire", dependencies: ["PeerDistHashing", "CSodium", "CZstd", crypto, nioCore, nioPosix]),
         // The content store: published files served in place, downloads, quota and its log.
-        .target(
-            name: "PeerDistStore",
-            dependencies: ["PeerDistHashing"]
-        ),
-        // Signed directory mirrors: manifests, chunk deltas, tree scans and atomic updates.
-        .target(
-            name: "PeerDistMirror",
-            dependencies: [
-                "PeerDistHashing",
-                "PeerDistWire",
-                "CSystemCalls",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
+        .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
+        // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.
+        .target(name: "PeerDistMirror", dependencies: ["PeerDistHashing", "PeerDistWire", "CSystemCalls", crypto]),
         // The node: discovery, scheduling, serving, the mirror service and the control socket.
         .target(
             name: "PeerDist",
             dependencies: [
-                "PeerDistHashing",
-                "PeerDistWire",
-                "PeerDistStore",
-                "PeerDistMirror",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror",
+                crypto, nioCore, nioPosix, logging, serviceLifecycle,
             ]
         ),
+        // What the package's command-line programs share (sizes, output, failures, child
+        // processes); linked into them, not a product.
+        .target(name: "PeerDistCommandSupport", dependencies: [argumentParser, subprocess]),
         .executableTarget(
             name: "peerdist-cli",
             dependencies: [
-                "PeerDistHashing",
-                "PeerDistStore",
-                "PeerDistMirror",
-                "PeerDist",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistCommandSupport",
+                argumentParser, logging, serviceLifecycle,
             ]
         ),
+        // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
+        .target(name: "PeerDistTestHosts", dependencies: ["PeerDistCommandSupport"]),
+        // The benchmark harness: drives the release `peerdist` binary against standard tools.
+        .executableTarget(
+            name: "peerdist-bench",
+            dependencies: ["PeerDistHashing", "PeerDistCommandSupport", "PeerDistTestHosts", argumentParser]
+        ),
+        // A node that corrupts every block it serves, for the tests of how peers handle a liar.
+        .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
+
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
         .testTarget(
             name: "PeerDistTests",
             dependencies: [
-                "PeerDistHashing",
-                "PeerDistWire",
-                "PeerDistStore",
-                "PeerDistMirror",
-                "PeerDist",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist",
+                crypto, nioCore, nioPosix, logging,
             ]
         ),
-        // Runs the built `peerdist` binary as a user would; needs `swift build` to have built it.
-        .testTarget(name: "PeerDistCLITests", dependencies: ["PeerDistHashing"]),
+        // Runs the built binaries as a user would; depending on the executables makes
+        // `swift build --build-tests` rebuild them first, so a stale binary is never tested.
+        .testTarget(
+            name: "PeerDistCLITests",
+            dependencies: ["PeerDistHashing", "PeerDistTestHosts", "peerdist-cli", "peerdist-liar", "peerdist-bench"]
+        ),
     ]
 )

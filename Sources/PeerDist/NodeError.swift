@@ -1,22 +1,9 @@
 import Foundation
+import PeerDistHashing
 
 /// Why the node could not do what was asked, in words a user can act on.
 public struct NodeError: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let name: String
-        private init(_ name: String) { self.name = name }
-
-        public static let invalidState = Code("invalid state")
-        public static let io = Code("input/output")
-        /// A peer broke the protocol (an answer nobody asked for, a part out of order): the node
-        /// drops that connection.
-        public static let protocolViolation = Code("protocol violation")
-        public static let notFound = Code("not found")
-        public static let unreachable = Code("unreachable")
-        public static let verificationFailed = Code("verification failed")
-
-        public var description: String { name }
-    }
+    public typealias Code = ErrorCode<NodeError>
 
     public let code: Code
     public let message: String
@@ -31,4 +18,15 @@ public struct NodeError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+extension ErrorCode where Domain == NodeError {
+    public static let invalidState = Self("invalid state")
+    public static let io = Self("input/output")
+    /// A peer broke the protocol (an answer nobody asked for, a part out of order): the node
+    /// drops that connection.
+    public static let protocolViolation = Self("protocol violation")
+    public static let notFound = Self("not found")
+    public static let unreachable = Self("unreachable")
+    public static let verificationFailed = Self("verification failed")
 }

@@ -11,37 +11,7 @@ import Glibc
 /// compare against a code-only value in tests.
 public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A kind of failure; extensible without breaking callers that switch over the ones they know.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let name: String
-        private init(_ name: String) { self.name = name }
-
-        /// No such content, publication, segment or file.
-        public static let notFound = Code("not found")
-        /// The destination already exists and replacing was not asked for.
-        public static let exists = Code("exists")
-        /// The file system is full (ENOSPC) or the user's disk quota is used up (EDQUOT).
-        public static let noSpace = Code("no space")
-        /// The content would not fit in the store's cache quota even when the cache is empty.
-        public static let quotaExceeded = Code("quota exceeded")
-        /// Bytes offered for a block do not match the block's hash in the Content Information.
-        public static let corruptBlock = Code("corrupt block")
-        /// Content Information that does not describe the whole content its ID names.
-        public static let invalidInformation = Code("invalid content information")
-        /// A segment or block index outside the content.
-        public static let invalidArgument = Code("invalid argument")
-        /// A download finished before every block was held.
-        public static let incomplete = Code("incomplete")
-        /// A file changed while it was being published.
-        public static let changed = Code("changed")
-        /// The store's index log was not written by PeerDist (its header is wrong).
-        public static let corruptIndex = Code("corrupt index")
-        /// Another process has the store open.
-        public static let busy = Code("busy")
-        /// Any other system failure; `errno` says which.
-        public static let io = Code("I/O error")
-
-        public var description: String { name }
-    }
+    public typealias Code = ErrorCode<StoreError>
 
     public let code: Code
     /// What went wrong, starting with the path or content concerned.
@@ -96,4 +66,31 @@ extension ContentID {
     /// A prefix that tells contents apart in messages without writing out the whole ID, which is a
     /// read capability and does not belong in logs.
     var shortName: String { "content \(hex.prefix(12))…" }
+}
+
+extension ErrorCode where Domain == StoreError {
+    /// No such content, publication, segment or file.
+    public static let notFound = Self("not found")
+    /// The destination already exists and replacing was not asked for.
+    public static let exists = Self("exists")
+    /// The file system is full (ENOSPC) or the user's disk quota is used up (EDQUOT).
+    public static let noSpace = Self("no space")
+    /// The content would not fit in the store's cache quota even when the cache is empty.
+    public static let quotaExceeded = Self("quota exceeded")
+    /// Bytes offered for a block do not match the block's hash in the Content Information.
+    public static let corruptBlock = Self("corrupt block")
+    /// Content Information that does not describe the whole content its ID names.
+    public static let invalidInformation = Self("invalid content information")
+    /// A segment or block index outside the content.
+    public static let invalidArgument = Self("invalid argument")
+    /// A download finished before every block was held.
+    public static let incomplete = Self("incomplete")
+    /// A file changed while it was being published.
+    public static let changed = Self("changed")
+    /// The store's index log was not written by PeerDist (its header is wrong).
+    public static let corruptIndex = Self("corrupt index")
+    /// Another process has the store open.
+    public static let busy = Self("busy")
+    /// Any other system failure; `errno` says which.
+    public static let io = Self("I/O error")
 }

@@ -1,23 +1,12 @@
-import NIOCore
 import Foundation
+import NIOCore
+import PeerDistHashing
 
 /// What went wrong between this node and a peer: a message or frame that breaks the protocol (the
 /// connection that sent it is dropped), a handshake that failed, a peer that could not be reached,
 /// or a node identity that could not be loaded.
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let name: String
-        private init(_ name: String) { self.name = name }
-
-        /// A message, frame or field that breaks the protocol.
-        public static let malformed = Code("malformed")
-        /// The peer could not be reached, or went away mid-exchange.
-        public static let unreachable = Code("unreachable")
-        /// The node's identity file is unusable, or could not be written.
-        public static let identity = Code("identity")
-
-        public var description: String { name }
-    }
+    public typealias Code = ErrorCode<WireError>
 
     public let code: Code
     public let message: String
@@ -48,4 +37,13 @@ extension FieldReader where Failure == WireError {
     package init(_ buffer: ByteBuffer, subject: String) {
         self.init(buffer, subject: subject, failure: { WireError(.malformed, $0) })
     }
+}
+
+extension ErrorCode where Domain == WireError {
+    /// A message, frame or field that breaks the protocol.
+    public static let malformed = Self("malformed")
+    /// The peer could not be reached, or went away mid-exchange.
+    public static let unreachable = Self("unreachable")
+    /// The node's identity file is unusable, or could not be written.
+    public static let identity = Self("identity")
 }

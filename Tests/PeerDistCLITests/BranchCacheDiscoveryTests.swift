@@ -1,11 +1,12 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// `serve --answer-branchcache-probes`: a BranchCache client on the link probes `[ff02::c]:3702`
 /// for a segment ID, as Windows and iPXE do, and the node that holds the segment answers.
 @Suite(.serialized) struct BranchCacheDiscoveryTests {
-    @Test func aNodeAnswersProbesForSegmentsItHoldsWhenAsked() throws {
-        guard let hosts = try NetworkNamespaces.make() else { return }
+    @Test(.needsNetworkHosts) func aNodeAnswersProbesForSegmentsItHoldsWhenAsked() throws {
+        let hosts = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: 200_000, seed: 91)
@@ -34,7 +35,7 @@ import Testing
 
     /// Sends a version 1 Probe for `scopes` from the second host to the group on its link and
     /// returns the first reply within two seconds, or "" when none comes.
-    private func probe(_ scopes: String, on hosts: NetworkNamespaces) throws -> String {
+    private func probe(_ scopes: String, on hosts: NetworkHosts) throws -> String {
         let probe = """
             <?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" \
             xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:wsd="http://schemas.xmlsoap.org/ws/2005/04/discovery" \

@@ -13,13 +13,20 @@ struct CommandResult {
 }
 
 enum Peerdist {
-    static let binary: URL = {
-        if let override = ProcessInfo.processInfo.environment["PEERDIST_BINARY"] {
-            return URL(fileURLWithPath: override)
+    static let binary = built("peerdist", override: "PEERDIST_BINARY")
+    /// The node that corrupts what it serves (test-only target `peerdist-liar`).
+    static let liar = built("peerdist-liar")
+    /// The benchmark harness (`peerdist-bench`).
+    static let bench = built("peerdist-bench")
+
+    /// A binary this test target depends on, which SwiftPM builds beside the test bundle.
+    private static func built(_ name: String, override: String? = nil) -> URL {
+        if let override, let path = ProcessInfo.processInfo.environment[override] {
+            return URL(fileURLWithPath: path)
         }
         let testExecutable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        return testExecutable.deletingLastPathComponent().appendingPathComponent("peerdist")
-    }()
+        return testExecutable.deletingLastPathComponent().appendingPathComponent(name)
+    }
 
     @discardableResult
     static func run(_ arguments: String...) throws -> CommandResult {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The trees `peerdist bench mirror` distributes must be the same in every run and for every
+/// The trees `peerdist-bench mirror` distributes must be the same in every run and for every
 /// method: written twice from one seed, they are identical to the byte, mode and nanosecond.
 @Suite struct MirrorBenchTreeTests {
     static let options = ["--size", "12MiB", "--small-files", "1000"]
@@ -34,7 +34,7 @@ import Testing
     }
 
     private func write(into directory: String, seed: Int) throws -> (output: String, status: Int32) {
-        let result = try Peerdist.run(["bench", "mirror", "--write-tree", directory, "--seed", "\(seed)"] + Self.options)
+        let result = try Peerdist.runTool([Peerdist.bench.path, "mirror", "--write-tree", directory, "--seed", "\(seed)"] + Self.options)
         #expect(result.status == 0, "\(result.standardError)")
         return (result.standardOutput, result.status)
     }

@@ -1,12 +1,12 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// Mirrors when a node dies mid-update: the follower stays on its last complete version, never
 /// on a mixture, and finishes the new one once it can.
 @Suite(.serialized) struct MirrorFailureTests {
-    @Test func aPublisherThatVanishesMidUpdateLeavesTheFollowerOnItsVersion() throws {
+    @Test(.needsNetworkHosts) func aPublisherThatVanishesMidUpdateLeavesTheFollowerOnItsVersion() throws {
         let setup = try MirrorFixture.make(publisherArguments: ["--max-upload", "4MiB"], keepingVersion1: true)
-        guard let setup else { return }
         defer { setup.stopAll() }
         try setup.changeAndPublishVersion2()
         try setup.waitUntilFetching()
@@ -17,30 +17,29 @@ import Testing
         try MirrorFixture.eventually("the follower never gave up on the vanished publisher") {
             try MirrorTests.mirrorStatus(setup.nodes[1])?["error"] != nil
         }
-        #expect(MirrorTreeComparison.firstDifference(try #require(setup.version1), setup.follower) == nil)
+        #expect(TreeComparison.firstDifference(try #require(setup.version1), setup.follower) == nil)
         #expect(MirrorTests.number(try MirrorTests.mirrorStatus(setup.nodes[1])?["version"]) == 1)
 
         // The publisher comes back: the follower finishes version 2.
         let publisher = try NodeProcess(dataDirectory: setup.nodes[0].dataDirectory, listen: "[::]:0", namespace: setup.network.hosts[0].namespace)
         defer { publisher.stop() }
         try MirrorTests.waitUntil(version: 2, followers: [setup.nodes[1]])
-        #expect(MirrorTreeComparison.firstDifference(setup.tree, setup.follower) == nil)
+        #expect(TreeComparison.firstDifference(setup.tree, setup.follower) == nil)
     }
 
-    @Test func aFollowerKilledMidUpdateComesBackOnOneVersion() throws {
+    @Test(.needsNetworkHosts) func aFollowerKilledMidUpdateComesBackOnOneVersion() throws {
         let setup = try MirrorFixture.make(publisherArguments: ["--max-upload", "4MiB"], keepingVersion1: true)
-        guard let setup else { return }
         defer { setup.stopAll() }
         try setup.changeAndPublishVersion2()
         try setup.waitUntilFetching()
         kill(setup.nodes[1].process.processIdentifier, SIGKILL)
         setup.nodes[1].process.waitUntilExit()
-        #expect(MirrorTreeComparison.firstDifference(try #require(setup.version1), setup.follower) == nil)
+        #expect(TreeComparison.firstDifference(try #require(setup.version1), setup.follower) == nil)
 
         let follower = try NodeProcess(dataDirectory: setup.nodes[1].dataDirectory, listen: "[::]:0", namespace: setup.network.hosts[1].namespace)
         defer { follower.stop() }
         try MirrorTests.waitUntil(version: 2, followers: [follower])
-        #expect(MirrorTreeComparison.firstDifference(setup.tree, setup.follower) == nil)
+        #expect(TreeComparison.firstDifference(setup.tree, setup.follower) == nil)
         #expect(!FileManager.default.fileExists(atPath: "\(setup.follower)/.peerdist-staging"))
     }
 }

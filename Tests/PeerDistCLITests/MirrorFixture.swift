@@ -1,10 +1,11 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// A publisher and followers on a bridge, each a `serve` node, the followers on version 1 of the
 /// publisher's tree.
 struct MirrorFixture {
-    let network: BridgedNetwork
+    let network: NetworkHosts
     let scratch: ScratchDirectory
     let nodes: [NodeProcess]
     let name: String
@@ -16,13 +17,13 @@ struct MirrorFixture {
 
     var follower: String { followed[0] }
 
-    /// `nil` where namespaces cannot be made. `makeTree` fills the publisher's tree (default:
+    /// `makeTree` fills the publisher's tree (default:
     /// `MirrorTests.makeTree`).
     static func make(
         hosts: Int = 2, publisherArguments: [String] = [], keepingVersion1: Bool = false, timeout: TimeInterval = 90,
         makeTree: (String) throws -> Void = MirrorTests.makeTree
-    ) throws -> MirrorFixture? {
-        guard let network = try BridgedNetwork.make(hosts: hosts) else { return nil }
+    ) throws -> MirrorFixture {
+        let network = try NetworkHosts(count: hosts)
         let scratch = try ScratchDirectory()
         let tree = scratch.child("tree")
         try makeTree(tree)

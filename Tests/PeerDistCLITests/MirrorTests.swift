@@ -1,11 +1,12 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// Mirrors between hosts on one bridge, link-local addresses only, no addresses given: a
 /// publisher's tree reaches its followers, and so does every change to it.
 @Suite(.serialized) struct MirrorTests {
-    @Test func everyKindOfChangeReachesThreeFollowers() throws {
-        guard let network = try BridgedNetwork.make(hosts: 4) else { return }
+    @Test(.needsNetworkHosts) func everyKindOfChangeReachesThreeFollowers() throws {
+        let network = try NetworkHosts(count: 4)
         let scratch = try ScratchDirectory()
         let tree = scratch.child("tree")
         try Self.makeTree(tree)
@@ -35,8 +36,8 @@ import Testing
         try Self.waitUntilFollowersMatch(tree, followed, nodes: nodes, version: 2)
     }
 
-    @Test func insertingOneByteInTheMiddleOfALargeFileMovesLittle() throws {
-        guard let network = try BridgedNetwork.make(hosts: 2) else { return }
+    @Test(.needsNetworkHosts) func insertingOneByteInTheMiddleOfALargeFileMovesLittle() throws {
+        let network = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let tree = scratch.child("tree")
         try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
@@ -69,8 +70,8 @@ import Testing
         #expect(payload <= 16 * 1024, "\(payload) bytes of chunk payloads for a one-byte insertion")
     }
 
-    @Test func aWatchedDirectoryIsRepublishedWithoutBeingAsked() throws {
-        guard let mirror = try MirrorFixture.make() else { return }
+    @Test(.needsNetworkHosts) func aWatchedDirectoryIsRepublishedWithoutBeingAsked() throws {
+        let mirror = try MirrorFixture.make()
         defer { mirror.stopAll() }
         // Publishing again with --watch changes only how the node follows the directory.
         _ = try Self.publish(mirror.tree, on: mirror.nodes[0], watch: true)
@@ -81,7 +82,7 @@ import Testing
         try Self.waitUntilFollowersMatch(mirror.tree, mirror.followed, nodes: mirror.nodes, version: nil)
     }
 
-    @Test func twentyThousandSmallFilesMirror() throws {
+    @Test(.needsNetworkHosts) func twentyThousandSmallFilesMirror() throws {
         let mirror = try MirrorFixture.make(timeout: 240) { tree in
             for index in 0..<20_000 {
                 let directory = "\(tree)/d\(index % 50)/e\(index % 7)"
@@ -92,11 +93,11 @@ import Testing
             }
         }
         // Made (and compared once on version 1) by the fixture.
-        mirror?.stopAll()
+        mirror.stopAll()
     }
 
-    @Test func aLocalChangeOnAFollowerIsMovedAsideNotLost() throws {
-        guard let mirror = try MirrorFixture.make() else { return }
+    @Test(.needsNetworkHosts) func aLocalChangeOnAFollowerIsMovedAsideNotLost() throws {
+        let mirror = try MirrorFixture.make()
         defer { mirror.stopAll() }
         let followed = mirror.follower
         try Data("the follower's own words\n".utf8).write(to: URL(fileURLWithPath: "\(followed)/docs/readme.txt"))
@@ -131,7 +132,7 @@ import Testing
         try manager.createSymbolicLink(atPath: "\(root)/latest", withDestinationPath: "data/large.bin")
     }
 
-    static func startNodes(on network: BridgedNetwork, scratch: ScratchDirectory) throws -> [NodeProcess] {
+    static func startNodes(on network: NetworkHosts, scratch: ScratchDirectory) throws -> [NodeProcess] {
         try network.hosts.enumerated().map { index, host in
             try NodeProcess(dataDirectory: scratch.child("node\(index)"), listen: "[::]:0", namespace: host.namespace)
         }
@@ -188,12 +189,12 @@ import Testing
         } else {
             // A watched tree: wait for the publisher to notice, then for the followers.
             let deadline = Date().addingTimeInterval(timeout)
-            while Date() < deadline, followed.contains(where: { MirrorTreeComparison.firstDifference(tree, $0) != nil }) {
+            while Date() < deadline, followed.contains(where: { TreeComparison.firstDifference(tree, $0) != nil }) {
                 Thread.sleep(forTimeInterval: 0.2)
             }
         }
         for directory in followed {
-            let difference = MirrorTreeComparison.firstDifference(tree, directory)
+            let difference = TreeComparison.firstDifference(tree, directory)
             #expect(difference == nil, "\(directory): \(difference ?? "")")
         }
     }

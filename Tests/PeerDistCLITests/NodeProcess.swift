@@ -1,6 +1,6 @@
 import Foundation
 
-/// A `peerdist serve` running in the background for a test, stopped (SIGTERM, then SIGKILL)
+/// A `peerdist serve` (or another node program) running in the background for a test, stopped (SIGTERM, then SIGKILL)
 /// when the test lets go of it, whatever happened.
 final class NodeProcess: @unchecked Sendable {
     let process = Process()
@@ -8,13 +8,17 @@ final class NodeProcess: @unchecked Sendable {
     private(set) var address = ""
     private let logPath: String
 
-    /// Starts `peerdist serve` (optionally inside a network namespace, or through `launcher`, a
-    /// command that runs the rest of its arguments in its place) and waits until it listens.
-    init(dataDirectory: String, listen: String = "[::1]:0", namespace: String? = nil, launcher: [String] = [], extraArguments: [String] = []) throws {
+    /// Starts `program` (`peerdist serve` unless told; optionally inside a network namespace, or
+    /// through `launcher`, a command that runs the rest of its arguments in its place) and waits
+    /// until it listens.
+    init(
+        dataDirectory: String, listen: String = "[::1]:0", namespace: String? = nil, launcher: [String] = [], extraArguments: [String] = [],
+        program: [String] = [Peerdist.binary.path, "serve"]
+    ) throws {
         self.dataDirectory = dataDirectory
         logPath = dataDirectory + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let serve = [Peerdist.binary.path, "serve", "--data-dir", dataDirectory, "--listen", listen] + extraArguments
+        let serve = program + ["--data-dir", dataDirectory, "--listen", listen] + extraArguments
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["ip", "netns", "exec", namespace] + launcher + serve
@@ -22,7 +26,7 @@ final class NodeProcess: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = launcher + serve
         } else {
-            process.executableURL = Peerdist.binary
+            process.executableURL = URL(fileURLWithPath: serve[0])
             process.arguments = Array(serve.dropFirst())
         }
         var environment = ProcessInfo.processInfo.environment
@@ -48,7 +52,7 @@ final class NodeProcess: @unchecked Sendable {
 
     struct NodeStartFailure: Error, CustomStringConvertible {
         let log: String
-        var description: String { "peerdist serve did not start: \(log)" }
+        var description: String { "the node did not start: \(log)" }
     }
 
     /// The port the node listens on.

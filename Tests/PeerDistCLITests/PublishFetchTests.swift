@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// Publish on one node, fetch by ID on another, over real sockets between real processes.
@@ -70,9 +71,9 @@ import Testing
 
 /// The same between two hosts: network namespaces on a veth pair, link-local addresses only.
 @Suite(.serialized) struct TwoHostTests {
-    @Test(arguments: PublishFetchTests.sizes)
+    @Test(.needsNetworkHosts, arguments: PublishFetchTests.sizes)
     func fetchesByIDAcrossALink(size: Int) throws {
-        guard let hosts = try NetworkNamespaces.make() else { return }
+        let hosts = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: size, seed: UInt64(size) + 2)
@@ -81,7 +82,7 @@ import Testing
         let uri = try PublishFetchTests.publish(file, on: seeder)
 
         let output = scratch.child("fetched")
-        let peer = "[fe80::a%\(hosts.secondInterface)]:\(seeder.port)"
+        let peer = "[\(hosts.hosts[0].address)%\(hosts.secondInterface)]:\(seeder.port)"
         let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--peer", peer, "--data-dir", scratch.child("leecher"), "-o", output])
         #expect(fetch.status == 0, "\(fetch.standardError)")
         #expect(PublishFetchTests.sameBytes(file, output))
@@ -90,8 +91,8 @@ import Testing
 
 /// Zero configuration: with no `--peer`, a fetch asks the link who holds the content.
 @Suite(.serialized) struct DiscoveryTests {
-    @Test func fetchFindsTheSeederOnTheLink() throws {
-        guard let hosts = try NetworkNamespaces.make() else { return }
+    @Test(.needsNetworkHosts) func fetchFindsTheSeederOnTheLink() throws {
+        let hosts = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: 3 * 1024 * 1024 + 5, seed: 31)
@@ -112,7 +113,7 @@ import Testing
 
 /// Presence: nodes announce themselves when they start and say goodbye when they stop.
 @Suite(.serialized) struct PresenceTests {
-    private func listedFingerprints(_ dataDirectory: String, in hosts: NetworkNamespaces, namespace: String) throws -> [String] {
+    private func listedFingerprints(_ dataDirectory: String, in hosts: NetworkHosts, namespace: String) throws -> [String] {
         let result = try hosts.peerdist(in: namespace, ["peers", "--data-dir", dataDirectory, "--json"])
         let entries = try JSONSerialization.jsonObject(with: result.output) as? [[String: Any]] ?? []
         return entries.compactMap { $0["fingerprint"] as? String }
@@ -131,8 +132,8 @@ import Testing
         return false
     }
 
-    @Test func nodesSeeEachOtherComeAndGo() throws {
-        guard let hosts = try NetworkNamespaces.make() else { return }
+    @Test(.needsNetworkHosts) func nodesSeeEachOtherComeAndGo() throws {
+        let hosts = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let first = try NodeProcess(dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.first)
         defer { first.stop() }
@@ -144,14 +145,14 @@ import Testing
         #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first) == [secondFingerprint] })
         #expect(try eventually { try listedFingerprints(second.dataDirectory, in: hosts, namespace: hosts.second) == [firstFingerprint] })
         let human = try hosts.peerdist(in: hosts.first, ["peers", "--data-dir", first.dataDirectory])
-        #expect(human.standardOutput.contains(secondFingerprint) && human.standardOutput.contains("fe80::b%"))
+        #expect(human.standardOutput.contains(secondFingerprint) && human.standardOutput.contains("\(hosts.hosts[1].address)%"))
 
         second.stop()
         #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first).isEmpty })
     }
 
-    @Test func aNodeFollowsInterfacesThatAppearAfterItStarted() throws {
-        guard let hosts = try NetworkNamespaces.make(linked: false) else { return }
+    @Test(.needsNetworkHosts) func aNodeFollowsInterfacesThatAppearAfterItStarted() throws {
+        let hosts = try NetworkHosts(count: 2, linked: false)
         let scratch = try ScratchDirectory()
         // The first node starts with loopback only; the link appears afterwards.
         let first = try NodeProcess(dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.first)
@@ -167,8 +168,8 @@ import Testing
 /// What a node fetched, it serves: once the seeder is gone, a third node finds the content on the
 /// node that fetched it, with no address given anywhere.
 @Suite(.serialized) struct RelayTests {
-    @Test func contentOutlivesItsSeeder() throws {
-        guard let hosts = try NetworkNamespaces.make() else { return }
+    @Test(.needsNetworkHosts) func contentOutlivesItsSeeder() throws {
+        let hosts = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: 5 * 1024 * 1024 + 9, seed: 51)
@@ -193,8 +194,8 @@ import Testing
 /// One seeder, four leechers on a bridge, no address given anywhere: every leecher finds the
 /// content by ID and gets identical bytes, fetching from the seeder and from each other.
 @Suite(.serialized) struct FanOutTests {
-    @Test func fourLeechersFetchByIDAtOnce() throws {
-        guard let network = try BridgedNetwork.make(hosts: 5) else { return }
+    @Test(.needsNetworkHosts) func fourLeechersFetchByIDAtOnce() throws {
+        let network = try NetworkHosts(count: 5)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: 24 * 1024 * 1024 + 3, seed: 61)
@@ -218,22 +219,22 @@ import Testing
 
 /// Where multicast does not pass, static peers work the same way.
 @Suite(.serialized) struct NoMulticastTests {
-    @Test func staticPeersStandInForDiscovery() throws {
-        guard let hosts = try NetworkNamespaces.make() else { return }
+    @Test(.needsNetworkHosts) func staticPeersStandInForDiscovery() throws {
+        let hosts = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: 2 * 1024 * 1024 + 1, seed: 71)
         let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
         defer { seeder.stop() }
         let uri = try PublishFetchTests.publish(file, on: seeder)
-        try NetworkNamespaces.ip("-n", hosts.second, "link", "set", hosts.secondInterface, "multicast", "off")
+        try NetworkHosts.ip("-n", hosts.second, "link", "set", hosts.secondInterface, "multicast", "off")
 
         let leecher = scratch.child("leecher")
         let alone = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", leecher, "-o", scratch.child("x")])
         #expect(alone.status == 1 && alone.standardError.contains("no peer on the LAN answered"), "\(alone.standardError)")
 
         try FileManager.default.createDirectory(atPath: leecher, withIntermediateDirectories: true)
-        try "[fe80::a%\(hosts.secondInterface)]:\(seeder.port)\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
+        try "[\(hosts.hosts[0].address)%\(hosts.secondInterface)]:\(seeder.port)\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
         let output = scratch.child("fetched")
         let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", leecher, "-o", output])
         #expect(fetch.status == 0, "\(fetch.standardError)")

@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// A swarm on one bridge, no addresses given anywhere, when a peer dies or lies.
@@ -7,8 +8,8 @@ import Testing
     static let size = 24 * 1024 * 1024 + 3
     static let blockCount = (size + 65535) / 65536
 
-    @Test func leechersCompleteFromEachOtherOnceTheSeederIsKilled() throws {
-        guard let network = try BridgedNetwork.make(hosts: 5) else { return }
+    @Test(.needsNetworkHosts) func leechersCompleteFromEachOtherOnceTheSeederIsKilled() throws {
+        let network = try NetworkHosts(count: 5)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: Self.size, seed: 81)
@@ -59,15 +60,15 @@ import Testing
         }
     }
 
-    @Test func aLyingPeerIsBannedAndEveryFetchCompletes() throws {
-        guard let network = try BridgedNetwork.make(hosts: 5) else { return }
+    @Test(.needsNetworkHosts) func aLyingPeerIsBannedAndEveryFetchCompletes() throws {
+        let network = try NetworkHosts(count: 5)
         let scratch = try ScratchDirectory()
         let file = scratch.child("original")
         try PublishFetchTests.makeFile(file, size: Self.size, seed: 82)
         let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: network.hosts[0].namespace)
         defer { seeder.stop() }
         let liar = try NodeProcess(
-            dataDirectory: scratch.child("liar"), listen: "[::]:0", namespace: network.hosts[1].namespace, extraArguments: ["--corrupt-blocks"])
+            dataDirectory: scratch.child("liar"), listen: "[::]:0", namespace: network.hosts[1].namespace, program: [Peerdist.liar.path])
         defer { liar.stop() }
         let uri = try PublishFetchTests.publish(file, on: seeder)
         #expect(try PublishFetchTests.publish(file, on: liar) == uri)
@@ -111,7 +112,7 @@ final class SwarmFetch: @unchecked Sendable {
     }
 
     /// Starts one fetch per leecher, all at once; leecher `i` writes `fetched<i>`.
-    static func start(_ uri: String, on leechers: [NodeProcess], in network: BridgedNetwork, firstHost: Int = 1, scratch: ScratchDirectory) throws -> [SwarmFetch] {
+    static func start(_ uri: String, on leechers: [NodeProcess], in network: NetworkHosts, firstHost: Int = 1, scratch: ScratchDirectory) throws -> [SwarmFetch] {
         try leechers.enumerated().map { index, leecher in
             try SwarmFetch(
                 arguments: ["ip", "netns", "exec", network.hosts[firstHost + index].namespace, Peerdist.binary.path, "fetch", uri,

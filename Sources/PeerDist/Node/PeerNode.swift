@@ -21,7 +21,7 @@ public final class PeerNode: Sendable {
         public var listen: PeerAddress?
         public var quotaBytes: UInt64?
         /// Test-only fault injection: serve corrupted blocks.
-        public var corruptsBlocks = false
+        package var corruptsBlocks = false
         /// Bytes per second to send to peers at most, all connections together.
         public var maximumUploadRate: UInt64?
         /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds. Off by default:

@@ -1,22 +1,6 @@
 /// Why a Content Information blob was rejected: what was wrong, in which field, at which byte.
 public struct ContentInformationError: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let name: String
-        private init(_ name: String) { self.name = name }
-
-        /// The blob ends inside a field.
-        public static let truncated = Code("truncated")
-        /// The version word is neither 1.0 nor 2.0.
-        public static let unsupportedVersion = Code("unsupported version")
-        /// The hash algorithm field names no algorithm this version allows.
-        public static let unsupportedHashAlgorithm = Code("unsupported hash algorithm")
-        /// A field holds a value the format forbids or that contradicts another field.
-        public static let invalidValue = Code("invalid value")
-        /// Bytes follow the last structure the header announces.
-        public static let trailingBytes = Code("trailing bytes")
-
-        public var description: String { name }
-    }
+    public typealias Code = ErrorCode<ContentInformationError>
 
     public let code: Code
     /// The field as the specification names it, e.g. `cbSegment`.
@@ -35,4 +19,17 @@ public struct ContentInformationError: Error, Hashable, Sendable, CustomStringCo
     public var description: String {
         "malformed Content Information: \(field) at byte \(offset): \(reason)"
     }
+}
+
+extension ErrorCode where Domain == ContentInformationError {
+    /// The blob ends inside a field.
+    public static let truncated = Self("truncated")
+    /// The version word is neither 1.0 nor 2.0.
+    public static let unsupportedVersion = Self("unsupported version")
+    /// The hash algorithm field names no algorithm this version allows.
+    public static let unsupportedHashAlgorithm = Self("unsupported hash algorithm")
+    /// A field holds a value the format forbids or that contradicts another field.
+    public static let invalidValue = Self("invalid value")
+    /// Bytes follow the last structure the header announces.
+    public static let trailingBytes = Self("trailing bytes")
 }

@@ -3,7 +3,8 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure PeerDist against standard tools on this machine, in one run.",
-        subcommands: [HashBenchmark.self, TransferBenchmark.self, SwarmBenchmark.self, MirrorBenchmark.self]
+        abstract: "Measure how fast this machine hashes content, against standard tools.",
+        discussion: "Transfer, swarm and mirror benchmarks are in a checkout's scripts/bench.",
+        subcommands: [HashBenchmark.self]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PeerDist
 import PeerDistHashing
+import PeerDistCommandSupport
 
 struct FetchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

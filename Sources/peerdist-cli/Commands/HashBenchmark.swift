@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PeerDistHashing
+import PeerDistCommandSupport
 
 /// Hashing throughput beside OpenSSL's raw digest speed, `sha256sum` and `b3sum`, all measured in
 /// the same run so the ratios hold on a machine whose speed drifts.
@@ -43,7 +44,7 @@ struct HashBenchmark: ParsableCommand {
             return megabytes / seconds
         }
         func measureTool(_ name: String, _ arguments: [String]) -> Double? {
-            guard let seconds = try? median(runs, { try Subprocess.run(arguments) }) else { return nil }
+            guard let seconds = try? median(runs, { try ChildProcess.run(arguments) }) else { return nil }
             rows.append(BenchmarkRow(name: name, megabytesPerSecond: megabytes / seconds))
             return megabytes / seconds
         }
@@ -71,7 +72,7 @@ struct HashBenchmark: ParsableCommand {
         var memory: [BenchmarkMemory] = []
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         for version in ContentInformationVersion.allCases {
-            let run = try Subprocess.runMeasured([executable, "hash", path, "--content-version", "\(version.rawValue)", "--output", "-"])
+            let run = try ChildProcess.runMeasured([executable, "hash", path, "--content-version", "\(version.rawValue)", "--output", "-"])
             memory.append(BenchmarkMemory(name: "peerdist hash --content-version \(version.rawValue)", peakResidentBytes: run.peakResidentBytes))
         }
 

@@ -3,6 +3,7 @@ import Foundation
 import PeerDist
 import PeerDistHashing
 import PeerDistStore
+import PeerDistCommandSupport
 
 struct HashCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PeerDistHashing
+import PeerDistCommandSupport
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

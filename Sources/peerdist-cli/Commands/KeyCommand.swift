@@ -2,6 +2,7 @@ import ArgumentParser
 import PeerDist
 import PeerDistHashing
 import PeerDistStore
+import PeerDistCommandSupport
 
 struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PeerDist
 import PeerDistMirror
+import PeerDistCommandSupport
 
 struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -181,7 +182,7 @@ struct MirrorCommand: AsyncParsableCommand {
         }
         report(status, json: options.json)
         if serving.serve {
-            try await NodeRunner.runUntilSignalled(node) { node in
+            try await NodeRunner.runUntilSignalled(node, logger: options.logger()) { node in
                 if !options.json { Output.error("serving on \(node.listeningAddresses.joined(separator: ", ")); stop with Ctrl-C") }
             }
         } else if !options.json {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PeerDist
+import PeerDistCommandSupport
 
 struct PeersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import PeerDist
 import PeerDistHashing
 import PeerDistStore
+import PeerDistCommandSupport
 
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,7 +47,7 @@ struct PublishCommand: AsyncParsableCommand {
         }
         report(published.contentID)
         if serve {
-            try await NodeRunner.runUntilSignalled(running) { node in
+            try await NodeRunner.runUntilSignalled(running, logger: node.logger()) { node in
                 if !self.node.json { Output.error("serving on \(node.listeningAddresses.joined(separator: ", ")); stop with Ctrl-C") }
             }
         } else if !node.json {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PeerDist
+import PeerDistCommandSupport
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,9 +27,6 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: "BranchCache clients then learn which segments this node holds. Blocks are not yet served over MS-PCCRR, so they fall back to their server for the data."))
     var answersBranchCacheProbes = false
 
-    @Flag(help: .hidden)
-    var corruptBlocks = false
-
     func validate() throws {
         guard PeerAddress(parsing: listen, listening: true) != nil else {
             throw ValidationError("--listen takes [address]:port, e.g. [::]:7740 or [fe80::1%eth0]:7740.")
@@ -37,9 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let node = try NodeRunner.open(
-            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload, corruptsBlocks: corruptBlocks,
+            node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
             answersBranchCacheProbes: answersBranchCacheProbes)
-        try await NodeRunner.runUntilSignalled(node, announce: { node in
+        try await NodeRunner.runUntilSignalled(node, logger: self.node.logger(), announce: { node in
             if self.node.json {
                 try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])
             } else {
@@ -47,63 +45,5 @@ struct ServeCommand: AsyncParsableCommand {
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })
-    }
-}
-
-/// Opening a node from the command line and running it until SIGINT or SIGTERM.
-enum NodeRunner {
-    static func open(
-        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil, corruptsBlocks: Bool = false,
-        answersBranchCacheProbes: Bool = false
-    ) throws -> PeerNode {
-        OpenFileLimit.raiseToHardLimit()
-        HeapTuning.apply()
-        var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
-        configuration.corruptsBlocks = corruptsBlocks
-        configuration.answersBranchCacheProbes = answersBranchCacheProbes
-        configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
-        do {
-            return try PeerNode(configuration: configuration, logger: options.logger())
-        } catch {
-            throw CommandFailure("\(error)")
-        }
-    }
-
-    static func runUntilSignalled(_ node: PeerNode, announce: @escaping @Sendable (PeerNode) -> Void) async throws {
-        let run = Task { try await node.run() }
-        let interruption = InterruptionHandler { run.cancel() }
-        defer { interruption.cancel() }
-        // Wait until the listener is bound so the announcement can name the port.
-        for _ in 0..<200 where node.configuration.listen != nil && node.listeningAddresses.isEmpty {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        announce(node)
-        do {
-            try await run.value
-        } catch is CancellationError {
-        } catch {
-            if run.isCancelled { return }
-            throw CommandFailure("\(error)")
-        }
-    }
-}
-
-/// Turns SIGINT and SIGTERM into a call of `action` (once per signal), instead of an exit that
-/// would skip clean-up.
-final class InterruptionHandler {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ action: @escaping @Sendable () -> Void) {
-        sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        sources.forEach { $0.cancel() }
     }
 }

@@ -1,4 +1,5 @@
 import PeerDistHashing
+import PeerDistCommandSupport
 
 /// The JSON form of Content Information, shared by `hash --json` and `info --json`. Hashes are
 /// lower-case hex; `range` is `[start, end)` in content bytes.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PeerDist
+import PeerDistCommandSupport
 
 /// Options every node command shares.
 struct NodeOptions: ParsableArguments {

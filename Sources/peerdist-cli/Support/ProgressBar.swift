@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistCommandSupport
 
 /// A one-line progress display on standard error: bar, percent, rate and time left, redrawn at
 /// most ten times a second on a terminal; plain lines at each quarter when standard error is a

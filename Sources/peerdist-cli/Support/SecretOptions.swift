@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PeerDistHashing
+import PeerDistCommandSupport
 
 /// Where segment secrets come from: a BranchCache server secret given one of three ways, or, when
 /// none is given, the content ID (content-addressed: whoever knows the ID can read the content).

@@ -1,0 +1,51 @@
+import Logging
+import PeerDist
+import PeerDistCommandSupport
+import ServiceLifecycle
+
+/// Opening a node from the command line, and running it until SIGINT or SIGTERM.
+enum NodeRunner {
+    /// How long the node's parts have, after a signal, to finish what they are doing before they
+    /// are cancelled.
+    static let shutdownGrace: Duration = .seconds(10)
+
+    static func open(
+        _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil,
+        answersBranchCacheProbes: Bool = false
+    ) throws -> PeerNode {
+        OpenFileLimit.raiseToHardLimit()
+        HeapTuning.apply()
+        var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
+        configuration.answersBranchCacheProbes = answersBranchCacheProbes
+        configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
+        do {
+            return try PeerNode(configuration: configuration, logger: options.logger())
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+
+    /// Runs `node` in a service group that shuts it down gracefully on SIGINT or SIGTERM;
+    /// `announce` is called once its sockets are bound.
+    static func runUntilSignalled(_ node: PeerNode, logger: Logger, announce: @escaping @Sendable (PeerNode) -> Void) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [AnnouncedNode(node: node, announce: announce)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = shutdownGrace
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch is CancellationError {
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+}
+
+/// The node as the command runs it: announced (its fingerprint and addresses printed) once bound.
+private struct AnnouncedNode: Service {
+    let node: PeerNode
+    let announce: @Sendable (PeerNode) -> Void
+
+    func run() async throws {
+        try await node.run(whenReady: { announce(node) })
+    }
+}
