@@ -150,13 +150,17 @@ import Testing
         #expect(throws: WireError.self) { try stranger.receive(clientHello: Array("GET / HTTP/1.1\r\n".utf8)) }
     }
 
-    @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
-    func recordsOpenOnlyInOrderAndUnaltered(algorithm: RecordCipher.Algorithm) throws {
-        // AES-256-GCM needs the CPU's AES instructions: on a CPU without them that case is cancelled (shown as skipped).
+    /// A fresh key, and a sender and a receiver using it. AES-256-GCM needs the CPU's AES
+    /// instructions: on a CPU without them the test is cancelled (shown as skipped).
+    static func cipherPair(_ algorithm: RecordCipher.Algorithm) throws -> (key: [UInt8], sender: RecordCipher, receiver: RecordCipher) {
         if !algorithm.isSupported { try Test.cancel("this CPU has no AES instructions") }
         let key = Sodium.randomBytes(32)
-        let sender = RecordCipher(algorithm: algorithm, key: key)
-        let receiver = RecordCipher(algorithm: algorithm, key: key)
+        return (key, RecordCipher(algorithm: algorithm, key: key), RecordCipher(algorithm: algorithm, key: key))
+    }
+
+    @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
+    func recordsOpenOnlyInOrderAndUnaltered(algorithm: RecordCipher.Algorithm) throws {
+        let (key, sender, receiver) = try Self.cipherPair(algorithm)
         func seal(_ text: String) -> [UInt8] {
             var record = Array(text.utf8) + [UInt8](repeating: 0, count: 16)
             record.withUnsafeMutableBytes { sender.seal($0, plaintextCount: text.utf8.count) }
@@ -180,11 +184,7 @@ import Testing
 
     @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
     func recordsSealAndOpenBetweenBuffers(algorithm: RecordCipher.Algorithm) throws {
-        // AES-256-GCM needs the CPU's AES instructions: on a CPU without them that case is cancelled (shown as skipped).
-        if !algorithm.isSupported { try Test.cancel("this CPU has no AES instructions") }
-        let key = Sodium.randomBytes(32)
-        let sender = RecordCipher(algorithm: algorithm, key: key)
-        let receiver = RecordCipher(algorithm: algorithm, key: key)
+        let (_, sender, receiver) = try Self.cipherPair(algorithm)
         let plaintext = Sodium.randomBytes(70_000)
         var record = [UInt8](repeating: 0, count: plaintext.count + RecordCipher.tagSize)
         plaintext.withUnsafeBytes { source in record.withUnsafeMutableBytes { sender.seal(source, into: $0) } }
