@@ -44,23 +44,31 @@ enum Peerdist {
         let scratch = try ScratchDirectory()
         let outputPath = scratch.child("stdout")
         let errorPath = scratch.child("stderr")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = (namespace.map { ["ip", "netns", "exec", $0] } ?? []) + command
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.run(output: outputPath, error: errorPath)
         process.waitUntilExit()
         return CommandResult(
             status: process.terminationStatus,
             output: try Data(contentsOf: URL(fileURLWithPath: outputPath)),
             standardError: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errorPath)), as: UTF8.self))
+    }
+}
+
+extension Process {
+    /// Starts the process with its standard output and error going to new empty files at `output`
+    /// and `error` (which may be the same), nothing on its standard input, and no crash backtraces.
+    func run(output: String, error: String) throws {
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        if error != output { _ = FileManager.default.createFile(atPath: error, contents: nil) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        self.environment = environment
+        standardOutput = FileHandle(forWritingAtPath: output)
+        standardError = FileHandle(forWritingAtPath: error)
+        standardInput = FileHandle.nullDevice
+        try run()
     }
 }
 

@@ -6,12 +6,9 @@ import Testing
 /// on a mixture, and finishes the new one once it can.
 @Suite(.serialized) struct MirrorFailureTests {
     @Test(.needsNetworkHosts) func aPublisherThatVanishesMidUpdateLeavesTheFollowerOnItsVersion() throws {
-        let setup = try MirrorFixture.make(publisherArguments: ["--max-upload", "4MiB"], keepingVersion1: true)
+        let setup = try MirrorFixture.midUpdate()
         defer { setup.stopAll() }
-        try setup.changeAndPublishVersion2()
-        try setup.waitUntilFetching()
-        kill(setup.nodes[0].process.processIdentifier, SIGKILL)
-        setup.nodes[0].process.waitUntilExit()
+        setup.killNode(0)
 
         // The fetch fails; the directory is still exactly version 1.
         try MirrorFixture.eventually("the follower never gave up on the vanished publisher") {
@@ -21,22 +18,19 @@ import Testing
         #expect(MirrorTests.number(try MirrorTests.mirrorStatus(setup.nodes[1])?["version"]) == 1)
 
         // The publisher comes back: the follower finishes version 2.
-        let publisher = try NodeProcess(dataDirectory: setup.nodes[0].dataDirectory, listen: "[::]:0", namespace: setup.network.hosts[0].namespace)
+        let publisher = try setup.restartNode(0)
         defer { publisher.stop() }
         try MirrorTests.waitUntil(version: 2, followers: [setup.nodes[1]])
         #expect(TreeComparison.firstDifference(setup.tree, setup.follower) == nil)
     }
 
     @Test(.needsNetworkHosts) func aFollowerKilledMidUpdateComesBackOnOneVersion() throws {
-        let setup = try MirrorFixture.make(publisherArguments: ["--max-upload", "4MiB"], keepingVersion1: true)
+        let setup = try MirrorFixture.midUpdate()
         defer { setup.stopAll() }
-        try setup.changeAndPublishVersion2()
-        try setup.waitUntilFetching()
-        kill(setup.nodes[1].process.processIdentifier, SIGKILL)
-        setup.nodes[1].process.waitUntilExit()
+        setup.killNode(1)
         #expect(TreeComparison.firstDifference(try #require(setup.version1), setup.follower) == nil)
 
-        let follower = try NodeProcess(dataDirectory: setup.nodes[1].dataDirectory, listen: "[::]:0", namespace: setup.network.hosts[1].namespace)
+        let follower = try setup.restartNode(1)
         defer { follower.stop() }
         try MirrorTests.waitUntil(version: 2, followers: [follower])
         #expect(TreeComparison.firstDifference(setup.tree, setup.follower) == nil)

@@ -48,6 +48,26 @@ struct MirrorFixture {
         return MirrorFixture(network: network, scratch: scratch, nodes: nodes, name: name, tree: tree, followed: followed, version1: version1)
     }
 
+    /// A fixture whose publisher sends at 4 MiB/s, with a copy of version 1, caught while the
+    /// first follower is part-way through fetching version 2.
+    static func midUpdate() throws -> MirrorFixture {
+        let setup = try make(publisherArguments: ["--max-upload", "4MiB"], keepingVersion1: true)
+        try setup.changeAndPublishVersion2()
+        try setup.waitUntilFetching()
+        return setup
+    }
+
+    /// Kills node `index` outright (SIGKILL) and waits until it is gone.
+    func killNode(_ index: Int) {
+        kill(nodes[index].process.processIdentifier, SIGKILL)
+        nodes[index].process.waitUntilExit()
+    }
+
+    /// Starts node `index` again, on its data directory and in its namespace.
+    func restartNode(_ index: Int) throws -> NodeProcess {
+        try NodeProcess(dataDirectory: nodes[index].dataDirectory, listen: "[::]:0", namespace: network.hosts[index].namespace)
+    }
+
     /// Version 2: an edited file, a removed one, and 40 MiB of new content to fetch.
     func changeAndPublishVersion2() throws {
         try Data("version two\n".utf8).write(to: URL(fileURLWithPath: "\(tree)/docs/readme.txt"))

@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// Lying peers, dead peers, hostile bytes, a killed fetch and a full disk.
@@ -54,13 +55,9 @@ import Testing
     }
 
     @Test func aLyingPeerIsDetectedAndItsBlocksNeverKept() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
         // Several pipelines' worth, so that both peers get requests whichever connects first.
-        try Helpers.makeFile(file, size: 48 * 1024 * 1024 + 7, seed: 5)
-        let liar = try NodeProcess(dataDirectory: scratch.child("liar"), program: [Peerdist.liar.path])
+        let (scratch, file, liar, uri) = try Helpers.published(size: 48 * 1024 * 1024 + 7, seed: 5, program: [Peerdist.liar.path])
         let honest = try NodeProcess(dataDirectory: scratch.child("honest"))
-        let uri = try Helpers.publish(file, on: liar)
         #expect(try Helpers.publish(file, on: honest) == uri)
 
         // Only the liar: the fetch fails clearly and leaves nothing at the destination.
@@ -75,69 +72,59 @@ import Testing
         let output = scratch.child("fetched")
         let fetched = try Peerdist.run("fetch", uri, "--peer", liar.address, "--peer", honest.address, "--data-dir", scratch.child("victim"), "-o", output, "--json")
         #expect(fetched.status == 0, "\(fetched.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
         let rejected = try #require(doneEvent(fetched)?["rejected_blocks"] as? Int)
         #expect(rejected >= 1)
     }
 
-    @Test func aKilledFetchResumesWithoutFetchingVerifiedBlocksAgain() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        let size = 96 * 1024 * 1024
-        try Helpers.makeFile(file, size: size, seed: 6)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
-        let uri = try Helpers.publish(file, on: seeder)
+    /// Fetches `size` fresh bytes from a seeder at `rate`, sends `signal` to the fetch once it holds
+    /// `threshold` bytes, lets `checkStopped` look at the stopped run (its process, the bytes it
+    /// held, where its standard error went), then runs the same fetch again to the end. Returns the
+    /// bytes held when stopped and what the second run received.
+    private func resumedFetch(
+        size: Int, seed: UInt64, rate: String, stopAt threshold: Int, signal: Int32,
+        checkStopped: (Process, Int, String) throws -> Void
+    ) throws -> (held: Int, received: Int) {
+        let (scratch, file, seeder, uri) = try Helpers.published(size: size, seed: seed)
         let output = scratch.child("fetched")
         let leecher = scratch.child("leecher")
 
-        // First run, slowed down so it can be killed about half-way.
-        let (first, heldAtKill, _) = try fetchUntil(
-            ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--max-download", "48MiB"],
-            heldAtLeast: size / 2, signal: SIGKILL, scratch: scratch)
-        #expect(first.terminationReason == .uncaughtSignal, "the first fetch finished before it could be killed")
-        #expect(heldAtKill >= size / 2 && heldAtKill < size)
+        let (first, held, errors) = try fetchUntil(
+            ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--max-download", rate],
+            heldAtLeast: threshold, signal: signal, scratch: scratch)
+        try checkStopped(first, held, errors)
         #expect(!FileManager.default.fileExists(atPath: output))
 
         let second = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--json")
         #expect(second.status == 0, "\(second.standardError)")
-        #expect(Helpers.sameBytes(file, output))
-        let received = try #require(doneEvent(second)?["received_bytes"] as? Int)
+        #expect(FileComparison.identical(file, output))
+        return (held, try #require(doneEvent(second)?["received_bytes"] as? Int))
+    }
+
+    @Test func aKilledFetchResumesWithoutFetchingVerifiedBlocksAgain() throws {
+        let size = 96 * 1024 * 1024
+        // First run, slowed down so it can be killed about half-way.
+        let (heldAtKill, received) = try resumedFetch(size: size, seed: 6, rate: "48MiB", stopAt: size / 2, signal: SIGKILL) { first, heldAtKill, _ in
+            #expect(first.terminationReason == .uncaughtSignal, "the first fetch finished before it could be killed")
+            #expect(heldAtKill >= size / 2 && heldAtKill < size)
+        }
         // About half again: what was verified and flushed before the kill is not fetched twice.
         #expect(received > 0 && received <= size - heldAtKill + 16 * 1024 * 1024, "received \(received) after holding \(heldAtKill)")
         #expect(received < size * 6 / 10)
     }
 
     @Test func anInterruptedFetchKeepsEveryVerifiedBlock() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
         let size = 40 * 1024 * 1024
-        try Helpers.makeFile(file, size: size, seed: 11)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
-        let uri = try Helpers.publish(file, on: seeder)
-        let output = scratch.child("fetched")
-        let leecher = scratch.child("leecher")
-
-        let (first, lastHeld, errors) = try fetchUntil(
-            ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--max-download", "16MiB"],
-            heldAtLeast: size / 4, signal: SIGINT, scratch: scratch)
-        #expect(first.terminationStatus == 1)
-        #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("interrupted; run the same command again"))
-        #expect(!FileManager.default.fileExists(atPath: output))
-
+        let (lastHeld, received) = try resumedFetch(size: size, seed: 11, rate: "16MiB", stopAt: size / 4, signal: SIGINT) { (first, _, errors) throws in
+            #expect(first.terminationStatus == 1)
+            #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("interrupted; run the same command again"))
+        }
         // Ctrl-C flushes: the second run fetches only what the first had not verified.
-        let second = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", leecher, "-o", output, "--json")
-        #expect(second.status == 0, "\(second.standardError)")
-        #expect(Helpers.sameBytes(file, output))
-        let received = try #require(doneEvent(second)?["received_bytes"] as? Int)
         #expect(received <= size - lastHeld, "received \(received) after holding \(lastHeld)")
     }
 
     @Test func malformedFramesDropOnlyThatConnection() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 1_000_000, seed: 7)
-        let node = try NodeProcess(dataDirectory: scratch.child("node"))
-        let uri = try Helpers.publish(file, on: node)
+        let (scratch, file, node, uri) = try Helpers.published(size: 1_000_000, seed: 7)
         let port = try #require(UInt16(node.port))
         let before = node.residentBytes
 
@@ -164,23 +151,19 @@ import Testing
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", node.address, "--data-dir", scratch.child("leecher"), "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
         silent.close()
         #expect(node.residentBytes < before + 32 * 1024 * 1024, "resident memory grew from \(before) to \(node.residentBytes)")
     }
 
     @Test func noPlaintextCrossesTheWire() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 2 * 1024 * 1024, seed: 8)
-        let node = try NodeProcess(dataDirectory: scratch.child("node"))
-        let uri = try Helpers.publish(file, on: node)
+        let (scratch, file, node, uri) = try Helpers.published(size: 2 * 1024 * 1024, seed: 8)
         let relay = try RecordingRelay(to: try #require(UInt16(node.port)))
 
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", "[::1]:\(relay.port)", "--data-dir", scratch.child("leecher"), "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
 
         let captured = relay.bytes
         #expect(captured.count > 2 * 1024 * 1024)
@@ -192,11 +175,7 @@ import Testing
     }
 
     @Test func everyMistakeGetsOneClearLine() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 300_000, seed: 9)
-        let node = try NodeProcess(dataDirectory: scratch.child("node"))
-        let uri = try Helpers.publish(file, on: node)
+        let (scratch, file, node, uri) = try Helpers.published(size: 300_000, seed: 9)
         let leecher = scratch.child("leecher")
 
         let unknown = try Peerdist.run("fetch", "peerdist:" + String(repeating: "a", count: 52), "--peer", node.address, "--data-dir", leecher, "-o", scratch.child("x"))
@@ -224,11 +203,7 @@ import Testing
 
     @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
     func aFullDiskFailsCleanly() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 4 * 1024 * 1024, seed: 10)
-        let node = try NodeProcess(dataDirectory: scratch.child("node"))
-        let uri = try Helpers.publish(file, on: node)
+        let (scratch, _, node, uri) = try Helpers.published(size: 4 * 1024 * 1024, seed: 10)
         let small = scratch.child("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
         let mount = Process()

@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistTestHosts
 import Testing
 
 /// The node as a user drives it: a running node takes over publish, fetch, status and store
@@ -11,18 +12,14 @@ import Testing
     }
 
     @Test func aRunningNodeFetchesCachesAndListsContent() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 5 * 1024 * 1024 + 3, seed: 21)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
+        let (scratch, file, seeder, uri) = try Helpers.published(size: 5 * 1024 * 1024 + 3, seed: 21)
         let leecher = try NodeProcess(dataDirectory: scratch.child("leecher"))
-        let uri = try Helpers.publish(file, on: seeder)
 
         // The fetch goes through the leecher's running node, which keeps the content in its cache.
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", leecher.dataDirectory, "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
 
         let status = try json(try Peerdist.run("status", "--data-dir", leecher.dataDirectory, "--json"))
         let cached = try #require(status["cached"] as? [[String: Any]])
@@ -37,7 +34,7 @@ import Testing
         let again = scratch.child("again")
         let second = try Peerdist.run("fetch", uri, "--peer", leecher.address, "--data-dir", scratch.child("third"), "-o", again)
         #expect(second.status == 0, "\(second.standardError)")
-        #expect(Helpers.sameBytes(file, again))
+        #expect(FileComparison.identical(file, again))
 
         let listed = try Peerdist.run("store", "ls", "--data-dir", leecher.dataDirectory, "--json")
         #expect(listed.status == 0 && listed.standardOutput.contains(uri))
@@ -47,15 +44,11 @@ import Testing
         #expect((empty["cached"] as? [Any])?.isEmpty == true)
         #expect(try Peerdist.run("store", "gc", "--data-dir", leecher.dataDirectory).status == 0)
         // The user's copy is theirs: removing content from the store leaves it alone.
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
     }
 
     @Test func staticPeersComeFromTheDataDirectory() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 700_000, seed: 23)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
-        let uri = try Helpers.publish(file, on: seeder)
+        let (scratch, file, seeder, uri) = try Helpers.published(size: 700_000, seed: 23)
         let leecher = scratch.child("leecher")
         try FileManager.default.createDirectory(atPath: leecher, withIntermediateDirectories: true)
         try "# where multicast does not pass\n\n\(seeder.address)  # the seeder\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
@@ -63,7 +56,7 @@ import Testing
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--data-dir", leecher, "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
 
         try "\(seeder.address)\nnot an address\n".write(toFile: "\(leecher)/peers", atomically: true, encoding: .utf8)
         let broken = try Peerdist.run("fetch", uri, "--data-dir", leecher, "-o", scratch.child("again"))
@@ -71,15 +64,11 @@ import Testing
     }
 
     @Test func rateLimitedNodesStillDeliverEveryByte() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Helpers.makeFile(file, size: 4 * 1024 * 1024 + 1, seed: 24)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), extraArguments: ["--max-upload", "64MiB"])
-        let uri = try Helpers.publish(file, on: seeder)
+        let (scratch, file, seeder, uri) = try Helpers.published(size: 4 * 1024 * 1024 + 1, seed: 24, extraArguments: ["--max-upload", "64MiB"])
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--max-download", "64MiB", "--data-dir", scratch.child("leecher"), "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
         let bad = try Peerdist.run("serve", "--max-upload", "fast", "--data-dir", scratch.child("other"))
         #expect(bad.status == 64)
     }
@@ -122,26 +111,22 @@ import Testing
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", scratch.child("leecher"), "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Helpers.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
     }
 }
 
 /// One fetch draws from every peer it is given, at once.
 @Suite(.serialized) struct SwarmTests {
     @Test func aFetchDrawsFromAllPeersAtOnce() throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
         // Several pipelines' worth, so that each peer gets requests whichever connects first.
-        try PublishFetchTests.makeFile(file, size: 64 * 1024 * 1024, seed: 41)
-        let first = try NodeProcess(dataDirectory: scratch.child("first"))
+        let (scratch, file, first, uri) = try PublishFetchTests.published(size: 64 * 1024 * 1024, seed: 41)
         let second = try NodeProcess(dataDirectory: scratch.child("second"))
-        let uri = try PublishFetchTests.publish(file, on: first)
         #expect(try PublishFetchTests.publish(file, on: second) == uri)
 
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", first.address, "--peer", second.address, "--peers", "--data-dir", scratch.child("leecher"), "-o", output)
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(PublishFetchTests.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
         // --peers shows each peer's share.
         #expect(fetch.standardOutput.contains(first.address) && fetch.standardOutput.contains(second.address), "\(fetch.standardOutput)")
         var sent = 0

@@ -17,7 +17,6 @@ final class NodeProcess: @unchecked Sendable {
     ) throws {
         self.dataDirectory = dataDirectory
         logPath = dataDirectory + ".log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let serve = program + ["--data-dir", dataDirectory, "--listen", listen] + extraArguments
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -29,13 +28,7 @@ final class NodeProcess: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: serve[0])
             process.arguments = Array(serve.dropFirst())
         }
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        process.standardOutput = FileHandle(forWritingAtPath: logPath)
-        process.standardError = FileHandle(forWritingAtPath: logPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.run(output: logPath, error: logPath)
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

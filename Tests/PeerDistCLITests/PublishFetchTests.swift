@@ -27,17 +27,6 @@ import Testing
         }
     }
 
-    static func sameBytes(_ first: String, _ second: String) -> Bool {
-        guard let a = FileHandle(forReadingAtPath: first), let b = FileHandle(forReadingAtPath: second) else { return false }
-        defer { try? a.close(); try? b.close() }
-        while true {
-            let left = a.readData(ofLength: 1 << 20)
-            let right = b.readData(ofLength: 1 << 20)
-            if left != right { return false }
-            if left.isEmpty { return true }
-        }
-    }
-
     static func publish(_ path: String, on node: NodeProcess) throws -> String {
         let result = try Peerdist.run("publish", path, "--data-dir", node.dataDirectory, "--json")
         guard result.status == 0,
@@ -47,6 +36,20 @@ import Testing
         return uri
     }
 
+    /// A scratch directory holding a reproducible file of `size` bytes (`original`), published on
+    /// a node started for it (`program`, `peerdist serve` unless told, on data directory `seeder`).
+    static func published(
+        size: Int, seed: UInt64, listen: String = "[::1]:0", namespace: String? = nil, extraArguments: [String] = [],
+        program: [String] = [Peerdist.binary.path, "serve"]
+    ) throws -> (scratch: ScratchDirectory, file: String, seeder: NodeProcess, uri: String) {
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try makeFile(file, size: size, seed: seed)
+        let seeder = try NodeProcess(
+            dataDirectory: scratch.child("seeder"), listen: listen, namespace: namespace, extraArguments: extraArguments, program: program)
+        return (scratch, file, seeder, try publish(file, on: seeder))
+    }
+
     struct CommandFailed: Error, CustomStringConvertible {
         let result: CommandResult
         var description: String { "status \(result.status): \(result.standardError)" }
@@ -54,16 +57,12 @@ import Testing
 
     @Test(arguments: sizes)
     func fetchesByIDOverLoopback(size: Int) throws {
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try Self.makeFile(file, size: size, seed: UInt64(size) + 1)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"))
-        let uri = try Self.publish(file, on: seeder)
+        let (scratch, file, seeder, uri) = try Self.published(size: size, seed: UInt64(size) + 1)
 
         let output = scratch.child("fetched")
         let fetch = try Peerdist.run("fetch", uri, "--peer", seeder.address, "--data-dir", scratch.child("leecher"), "-o", output, "--json")
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(Self.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
         // The fetcher's temporary files are gone; only the result is at the destination.
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".fetched") }.isEmpty)
     }
@@ -74,18 +73,14 @@ import Testing
     @Test(.needsNetworkHosts, arguments: PublishFetchTests.sizes)
     func fetchesByIDAcrossALink(size: Int) throws {
         let hosts = try NetworkHosts(count: 2)
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try PublishFetchTests.makeFile(file, size: size, seed: UInt64(size) + 2)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(size: size, seed: UInt64(size) + 2, listen: "[::]:0", namespace: hosts.first)
         defer { seeder.stop() }
-        let uri = try PublishFetchTests.publish(file, on: seeder)
 
         let output = scratch.child("fetched")
         let peer = "[\(hosts.hosts[0].address)%\(hosts.secondInterface)]:\(seeder.port)"
         let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--peer", peer, "--data-dir", scratch.child("leecher"), "-o", output])
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(PublishFetchTests.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
     }
 }
 
@@ -93,17 +88,13 @@ import Testing
 @Suite(.serialized) struct DiscoveryTests {
     @Test(.needsNetworkHosts) func fetchFindsTheSeederOnTheLink() throws {
         let hosts = try NetworkHosts(count: 2)
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try PublishFetchTests.makeFile(file, size: 3 * 1024 * 1024 + 5, seed: 31)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(size: 3 * 1024 * 1024 + 5, seed: 31, listen: "[::]:0", namespace: hosts.first)
         defer { seeder.stop() }
-        let uri = try PublishFetchTests.publish(file, on: seeder)
 
         let output = scratch.child("fetched")
         let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", scratch.child("leecher"), "-o", output])
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(PublishFetchTests.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
 
         // Content nobody holds: the question goes unanswered and the error says what to do.
         let unknown = try hosts.peerdist(in: hosts.second, ["fetch", "peerdist:" + String(repeating: "b", count: 51) + "a", "--data-dir", scratch.child("leecher"), "-o", scratch.child("x")])
@@ -170,11 +161,7 @@ import Testing
 @Suite(.serialized) struct RelayTests {
     @Test(.needsNetworkHosts) func contentOutlivesItsSeeder() throws {
         let hosts = try NetworkHosts(count: 2)
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try PublishFetchTests.makeFile(file, size: 5 * 1024 * 1024 + 9, seed: 51)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
-        let uri = try PublishFetchTests.publish(file, on: seeder)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(size: 5 * 1024 * 1024 + 9, seed: 51, listen: "[::]:0", namespace: hosts.first)
 
         // A running node on the other host fetches it through discovery and keeps it in its cache.
         let relay = try NodeProcess(dataDirectory: scratch.child("relay"), listen: "[::]:0", namespace: hosts.second)
@@ -187,7 +174,7 @@ import Testing
         let output = scratch.child("second")
         let second = try hosts.peerdist(in: hosts.first, ["fetch", uri, "--data-dir", scratch.child("newcomer"), "-o", output])
         #expect(second.status == 0, "\(second.standardError)")
-        #expect(PublishFetchTests.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
     }
 }
 
@@ -196,12 +183,8 @@ import Testing
 @Suite(.serialized) struct FanOutTests {
     @Test(.needsNetworkHosts) func fourLeechersFetchByIDAtOnce() throws {
         let network = try NetworkHosts(count: 5)
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try PublishFetchTests.makeFile(file, size: 24 * 1024 * 1024 + 3, seed: 61)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: network.hosts[0].namespace)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(size: 24 * 1024 * 1024 + 3, seed: 61, listen: "[::]:0", namespace: network.hosts[0].namespace)
         defer { seeder.stop() }
-        let uri = try PublishFetchTests.publish(file, on: seeder)
 
         let leechers = try (1...4).map { index in
             try NodeProcess(dataDirectory: scratch.child("leecher\(index)"), listen: "[::]:0", namespace: network.hosts[index].namespace)
@@ -212,7 +195,7 @@ import Testing
         defer { fetches.forEach { $0.stop() } }
         for (index, fetch) in fetches.enumerated() {
             #expect(fetch.wait(timeout: 120) == 0, "leecher \(index + 1) failed: \(fetch.output)")
-            #expect(PublishFetchTests.sameBytes(file, scratch.child("fetched\(index)")))
+            #expect(FileComparison.identical(file, scratch.child("fetched\(index)")))
         }
     }
 }
@@ -221,12 +204,8 @@ import Testing
 @Suite(.serialized) struct NoMulticastTests {
     @Test(.needsNetworkHosts) func staticPeersStandInForDiscovery() throws {
         let hosts = try NetworkHosts(count: 2)
-        let scratch = try ScratchDirectory()
-        let file = scratch.child("original")
-        try PublishFetchTests.makeFile(file, size: 2 * 1024 * 1024 + 1, seed: 71)
-        let seeder = try NodeProcess(dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(size: 2 * 1024 * 1024 + 1, seed: 71, listen: "[::]:0", namespace: hosts.first)
         defer { seeder.stop() }
-        let uri = try PublishFetchTests.publish(file, on: seeder)
         try NetworkHosts.ip("-n", hosts.second, "link", "set", hosts.secondInterface, "multicast", "off")
 
         let leecher = scratch.child("leecher")
@@ -238,6 +217,6 @@ import Testing
         let output = scratch.child("fetched")
         let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", leecher, "-o", output])
         #expect(fetch.status == 0, "\(fetch.standardError)")
-        #expect(PublishFetchTests.sameBytes(file, output))
+        #expect(FileComparison.identical(file, output))
     }
 }

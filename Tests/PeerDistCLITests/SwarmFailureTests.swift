@@ -56,7 +56,7 @@ import Testing
 
         for (index, fetch) in fetches.enumerated() {
             #expect(fetch.wait(timeout: 90) == 0, "leecher \(index + 1) failed: \(fetch.output)")
-            #expect(PublishFetchTests.sameBytes(file, scratch.child("fetched\(index)")), "leecher \(index + 1)")
+            #expect(FileComparison.identical(file, scratch.child("fetched\(index)")), "leecher \(index + 1)")
         }
     }
 
@@ -82,7 +82,7 @@ import Testing
         var rejected = 0
         for (index, fetch) in fetches.enumerated() {
             #expect(fetch.wait(timeout: 90) == 0, "leecher \(index + 2) failed: \(fetch.output)")
-            #expect(PublishFetchTests.sameBytes(file, scratch.child("fetched\(index)")))
+            #expect(FileComparison.identical(file, scratch.child("fetched\(index)")))
             let done = try #require(fetch.output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
             let bad = try #require(done["rejected_blocks"] as? Int)
             // One bad block, and the liar is asked for nothing more in that fetch.
@@ -103,12 +103,9 @@ final class SwarmFetch: @unchecked Sendable {
 
     private init(arguments: [String], outputPath: String) throws {
         self.outputPath = outputPath
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: outputPath)
-        try process.run()
+        try process.run(output: outputPath, error: outputPath)
     }
 
     /// Starts one fetch per leecher, all at once; leecher `i` writes `fetched<i>`.

@@ -11,7 +11,6 @@ import Testing
     /// Two version 1 segments (32 MiB and 1 MiB + 5 bytes), so block numbering crosses a segment.
     @Test func blocksInRandomOrderFinishAndExportIdentically() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 33 * 1024 * 1024 + 5, seed: 10)
         let (id, information) = StoreTestContent.describe(bytes, version: .v1)
         #expect(information.segmentCount == 2)
@@ -44,7 +43,6 @@ import Testing
 
     @Test func aBlockThatFailsItsHashIsNeitherWrittenNorServed() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 300_000, seed: 12)
         let (id, information) = StoreTestContent.describe(bytes, version: .v1)
         let store = try scratch.openStore()
@@ -73,7 +71,6 @@ import Testing
 
     @Test func informationForOtherContentIsRefused() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let store = try scratch.openStore()
         let wanted = StoreTestContent.describe(StoreTestContent.random(count: 1000, seed: 13), version: .v2)
         let other = StoreTestContent.describe(StoreTestContent.random(count: 1000, seed: 14), version: .v2)
@@ -86,7 +83,6 @@ import Testing
     @Test(arguments: ContentInformationVersion.allCases)
     func aKilledDownloadResumesFromItsBitmap(version: ContentInformationVersion) throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 400_000, seed: 15)
         let (id, information) = StoreTestContent.describe(bytes, version: version)
         let blocks = StoreTestContent.blocks(of: information)
@@ -134,7 +130,6 @@ import Testing
 
     @Test func aFinishedDownloadSurvivesReopening() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 150_000, seed: 16)
         let id = try StoreTestContent.cache(bytes, in: try scratch.openStore(), version: .v2)
         let store = try scratch.openStore()
@@ -149,7 +144,6 @@ import Testing
     /// Writers on many threads, readers serving blocks as they arrive.
     @Test func concurrentWritersAndReaders() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 40 * 65_536 + 77, seed: 17)
         let (id, information) = StoreTestContent.describe(bytes, version: .v1)
         let store = try ContentStore(directory: scratch.storeDirectory, quotaBytes: nil, flushInterval: 256 * 1024)

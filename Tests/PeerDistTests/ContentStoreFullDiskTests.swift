@@ -22,7 +22,6 @@ struct ContentStoreFullDiskTests {
 
     @Test func exportOntoAFullDiskFailsWithNoSpaceAndLeavesNothing() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 400_000, seed: 50)
         let store = try scratch.openStore()
         let id = try StoreTestContent.cache(bytes, in: store)
@@ -40,7 +39,6 @@ struct ContentStoreFullDiskTests {
 
     @Test func aDownloadOntoAFullDiskFailsWithNoSpaceAndTheIndexSurvives() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 400_000, seed: 51)
         let (id, information) = StoreTestContent.describe(bytes, version: .v1)
         _ = try withTinyFileSystem(in: scratch) { tiny in

@@ -8,7 +8,6 @@ import Testing
 @Suite struct ContentStoreManagementTests {
     @Test func exportRefusesToOverwriteAndLeavesNothingBehind() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 200_000, seed: 30)
         let store = try scratch.openStore()
         let id = try StoreTestContent.cache(bytes, in: store)
@@ -47,7 +46,6 @@ import Testing
     @Test(.enabled(if: sharedMemoryIsAnotherFileSystem, "needs /dev/shm on another file system than the temporary directory"))
     func exportCopiesAcrossFileSystems() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 150_000, seed: 31)
         let store = try scratch.openStore()
         let id = try StoreTestContent.cache(bytes, in: store)
@@ -61,7 +59,6 @@ import Testing
 
     @Test func removeDeletesCacheFilesButNeverAPublishedFile() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let store = try scratch.openStore()
         let cached = try StoreTestContent.cache(StoreTestContent.random(count: 100_000, seed: 32), in: store)
         let (partialID, partialInformation) = StoreTestContent.describe(StoreTestContent.random(count: 100_000, seed: 33), version: .v2)
@@ -88,7 +85,6 @@ import Testing
 
     @Test func garbageCollectionRemovesFilesWithoutAnEntry() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let store = try scratch.openStore()
         let kept = try StoreTestContent.cache(StoreTestContent.random(count: 100_000, seed: 35), in: store)
         let orphans = [
@@ -113,7 +109,6 @@ import Testing
     /// fits two contents and the block. Only the least recently used complete content goes.
     @Test func quotaEvictsLeastRecentlyUsedCompleteContentOnly() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let size = 100_000
         let store = try scratch.openStore(quotaBytes: UInt64(size * 5 / 2 + 65_536))
         let first = try StoreTestContent.cache(StoreTestContent.random(count: size, seed: 36), in: store)
@@ -141,7 +136,6 @@ import Testing
 
     @Test func aDownloadLargerThanTheQuotaIsRefused() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let store = try scratch.openStore(quotaBytes: 1000)
         let (id, information) = StoreTestContent.describe(StoreTestContent.random(count: 5000, seed: 41), version: .v1)
         let error = try #require(throws: StoreError.self) { try store.beginDownload(contentID: id, information: information) }

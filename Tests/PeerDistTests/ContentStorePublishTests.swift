@@ -8,10 +8,7 @@ import Testing
 @Suite struct ContentStorePublishTests {
     @Test(arguments: ContentInformationVersion.allCases)
     func publishedBlocksReadBackVerified(version: ContentInformationVersion) throws {
-        let scratch = try StoreScratch()
-        defer { scratch.remove() }
-        let bytes = StoreTestContent.random(count: 300_000, seed: 1)
-        let file = try scratch.write(bytes, name: "published")
+        let (scratch, bytes, file) = try StoreScratch.withFile(count: 300_000, seed: 1)
         let expected = StoreTestContent.describe(bytes, version: version)
 
         let store = try scratch.openStore()
@@ -43,10 +40,7 @@ import Testing
     }
 
     @Test func publicationsSurviveReopening() throws {
-        let scratch = try StoreScratch()
-        defer { scratch.remove() }
-        let bytes = StoreTestContent.random(count: 200_000, seed: 2)
-        let file = try scratch.write(bytes, name: "published")
+        let (scratch, bytes, file) = try StoreScratch.withFile(count: 200_000, seed: 2)
         let id: ContentID
         do {
             let store = try scratch.openStore()
@@ -69,10 +63,7 @@ import Testing
 
     /// Same size, same modification time, same inode: only the blocks' hashes can tell.
     @Test func aFileChangedInPlaceIsStaleAndNotServed() throws {
-        let scratch = try StoreScratch()
-        defer { scratch.remove() }
-        let bytes = StoreTestContent.random(count: 300_000, seed: 3)
-        let file = try scratch.write(bytes, name: "published")
+        let (scratch, _, file) = try StoreScratch.withFile(count: 300_000, seed: 3)
         let id: ContentID
         do {
             let store = try scratch.openStore()
@@ -107,10 +98,7 @@ import Testing
     }
 
     @Test func aFileThatChangedSizeIsStale() throws {
-        let scratch = try StoreScratch()
-        defer { scratch.remove() }
-        let bytes = StoreTestContent.random(count: 300_000, seed: 4)
-        let file = try scratch.write(bytes, name: "published")
+        let (scratch, _, file) = try StoreScratch.withFile(count: 300_000, seed: 4)
         let store = try scratch.openStore()
         let id = try store.publish(path: file).contentID
 
@@ -126,7 +114,6 @@ import Testing
 
     @Test func aRemovedFileIsStale() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let file = try scratch.write(StoreTestContent.random(count: 100_000, seed: 5), name: "published")
         let store = try scratch.openStore()
         let id = try store.publish(path: file).contentID
@@ -137,7 +124,6 @@ import Testing
 
     @Test func publishingWhatIsNotAFileFails() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let store = try scratch.openStore()
         let missing = try #require(throws: StoreError.self) { try store.publish(path: "\(scratch.path)/missing") }
         #expect(missing.code == .notFound)

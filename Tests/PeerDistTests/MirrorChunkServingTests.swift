@@ -15,7 +15,7 @@ import Testing
     /// answered `notHeld` in its place.
     @Test(.timeLimit(.minutes(1)))
     func chunkRepliesComeManyToAMessage() async throws {
-        let scratch = try MirrorScratch()
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         var contents: [HashValue: [UInt8]] = [:]
         for index in 0..<300 {

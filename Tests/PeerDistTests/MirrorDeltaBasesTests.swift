@@ -50,7 +50,6 @@ import Testing
     /// its old version and is fetched whole.
     @Test func editedChunksArriveAsDeltasAgainstTheirBases() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         let large = StoreTestContent.random(count: 2 << 20, seed: 61)
         let small = StoreTestContent.random(count: 9000, seed: 62)
         try MirrorFiles.write(large, "data/large.bin", in: pair.publisher)

@@ -9,8 +9,7 @@ import Testing
 /// Scanning a publisher's tree, reusing a previous scan, and reading verified chunks back.
 @Suite struct MirrorTreeTests {
     @Test func scanListsFilesDirectoriesAndLinksAndSkipsTheRest() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let big = StoreTestContent.random(count: 300_000, seed: 1)
         try MirrorFiles.write(Array("hello".utf8), "a.txt", in: root)
@@ -62,14 +61,13 @@ import Testing
     }
 
     @Test func rescanningAfterTouchingOneFileHashesOnlyThatFile() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         for index in 0..<20 {
             try MirrorFiles.write(StoreTestContent.random(count: 1_000 + index * 9_000, seed: UInt64(index)), "dir\(index % 3)/file\(index)", in: root)
         }
         // Stamps this close to a scan are not trusted by the next one (see `RacyStamp`).
-        try MirrorScratch.waitOutRacyWindow()
+        try StoreScratch.waitOutRacyWindow()
 
         let scanner = TreeScanner(root: root, threads: 2)
         let first = try scanner.scan()
@@ -98,8 +96,7 @@ import Testing
     }
 
     @Test func theChunkIndexHandsOutOnlyVerifiedBytes() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let bytes = StoreTestContent.random(count: 200_000, seed: 7)
         try MirrorFiles.write(bytes, "one.bin", in: root)
@@ -138,24 +135,10 @@ import Testing
     }
 }
 
-/// A directory of its own under /tmp for one test, removed afterwards.
-struct MirrorScratch {
-    let path: String
-
-    init() throws {
-        path = "/tmp/peerdist-mirror-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    /// Makes (if needed) and returns a directory inside the scratch directory.
-    func directory(_ name: String) throws -> String {
-        let directory = "\(path)/\(name)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
+extension StoreScratch {
+    /// A scratch directory under /tmp for a mirror test.
+    static func mirror() throws -> StoreScratch {
+        try StoreScratch(prefix: "peerdist-mirror", under: "/tmp")
     }
 
     /// Lets files just written age past the window in which a scan would not cache them.
@@ -215,8 +198,7 @@ extension MirrorTreeTests {
     /// The index keeps files open between reads; a path that names another file since is read
     /// afresh, not through the file kept open.
     @Test func aFileRenamedOverOneKeptOpenIsReadAtItsPath() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let first = StoreTestContent.random(count: 50_000, seed: 50)
         let second = StoreTestContent.random(count: 50_000, seed: 51)
@@ -238,8 +220,7 @@ extension MirrorTreeTests {
     /// A removed file kept open would keep its space (a discarded staging directory on a full
     /// disk): closing the kept files lets it go.
     @Test func closingKeptFilesReleasesRemovedOnes() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let bytes = StoreTestContent.random(count: 30_000, seed: 52)
         try MirrorFiles.write(bytes, "staged.bin", in: root)
@@ -262,8 +243,7 @@ extension MirrorTreeTests {
     /// The oldest kept file is closed first, whatever was evicted in between; an evicted or
     /// closed file is not handed out again.
     @Test func openFileCacheClosesTheOldestFirst() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let names = (0..<8).map { "f\($0)" }
         for name in names { try MirrorFiles.write([1, 2, 3], name, in: root) }
@@ -286,8 +266,7 @@ extension MirrorTreeTests {
     /// not kept, and whatever a cache lets go (evicted, emptied, or the cache itself gone) can be
     /// kept by another.
     @Test func openFileCachesShareOneBudget() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         for name in ["a", "b", "c", "d"] { try MirrorFiles.write([1], name, in: root) }
         let directory = try DirectoryHandle.open(root: root)
@@ -316,8 +295,7 @@ extension MirrorTreeTests {
     /// A walker that only looks remembers a missing directory (a first mirror's plan asks after
     /// every path below it); one that changes the tree looks again.
     @Test func onlyALookingWalkerRemembersMissingDirectories() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let looking = TreeWalker(root: try DirectoryHandle.open(root: root), onlyLooking: true)
         let changing = TreeWalker(root: try DirectoryHandle.open(root: root))
@@ -331,12 +309,11 @@ extension MirrorTreeTests {
     }
 
     @Test func filesUnchangedSinceTheScanAreServedWithoutHashingUntilTheyChange() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let bytes = StoreTestContent.random(count: 100_000, seed: 40)
         try MirrorFiles.write(bytes, "a.bin", in: root)
-        try MirrorScratch.waitOutRacyWindow()
+        try StoreScratch.waitOutRacyWindow()
         let scan = try TreeScanner(root: root).scan()
         #expect(scan.cache.stamps.keys.sorted() == ["a.bin"])
         let chunk = try #require(scan.entries.first?.chunks.first)
@@ -363,8 +340,7 @@ extension MirrorTreeTests {
         // before 5.6, seccomp filters). Switching affects other tests only in how, not what.
         DirectoryHandle.kernelResolvesBeneath.store(oneCall, ordering: .relaxed)
         defer { DirectoryHandle.kernelResolvesBeneath.store(true, ordering: .relaxed) }
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         let outside = try scratch.directory("outside")
         try MirrorFiles.write("inside", "d/e/file", in: root)
@@ -382,8 +358,7 @@ extension MirrorTreeTests {
     }
 
     @Test func aFileChangingWhileItIsReadIsReadAgainOrReported() throws {
-        let scratch = try MirrorScratch()
-        defer { scratch.remove() }
+        let scratch = try StoreScratch.mirror()
         let root = try scratch.directory("tree")
         try MirrorFiles.write(StoreTestContent.random(count: 100_000, seed: 40), "a.bin", in: root)
         try MirrorFiles.write(StoreTestContent.random(count: 100_000, seed: 41), "b.bin", in: root)

@@ -10,7 +10,6 @@ import Testing
 @Suite struct MirrorUpdateTests {
     @Test func updatesRoundTripEveryKindOfChange() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         let p = pair.publisher
         try MirrorFiles.write("read me", "docs/readme.txt", in: p)
         try MirrorFiles.write(StoreTestContent.random(count: 150_000, seed: 1), "docs/old.bin", in: p)
@@ -62,7 +61,6 @@ import Testing
 
     @Test func insertingOneByteFetchesAtMostTwoChunks() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         var bytes = StoreTestContent.random(count: 4 << 20, seed: 10)
         try MirrorFiles.write(bytes, "big.bin", in: pair.publisher)
         _ = try pair.sync()
@@ -77,7 +75,6 @@ import Testing
 
     @Test func chunksAreCopiedOnlyFromFilesStillAsRecorded() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         let first = StoreTestContent.random(count: 3 << 20, seed: 12)
         let second = StoreTestContent.random(count: 3 << 20, seed: 13)
         try MirrorFiles.write(first, "a.bin", in: pair.publisher)
@@ -110,7 +107,6 @@ import Testing
 
     @Test func aRenamedFileNeedsNoChunks() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         let bytes = StoreTestContent.random(count: 600_000, seed: 11)
         try MirrorFiles.write(bytes, "a.bin", in: pair.publisher)
         _ = try pair.sync()
@@ -127,7 +123,6 @@ import Testing
 
     @Test func chunksAreStoredOnceWhereverTheyGoAndCommitWaitsForThem() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         _ = try pair.sync()
         let bytes = StoreTestContent.random(count: 300_000, seed: 12)
         try MirrorFiles.write(bytes, "one.bin", in: pair.publisher)
@@ -159,7 +154,6 @@ import Testing
 
     @Test func localEditsAreMovedAsideNotLost() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         let (p, f) = (pair.publisher, pair.follower)
         try MirrorFiles.write("v1", "notes.txt", in: p)
         try MirrorFiles.write("kept", "keep.txt", in: p)
@@ -210,7 +204,6 @@ import Testing
 
     @Test func linksSwappedInLocallyNeverLeadWritesOutside() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         let (p, f) = (pair.publisher, pair.follower)
         try MirrorFiles.write("x1", "d/x.txt", in: p)
         try MirrorFiles.write("y1", "d/sub/y.txt", in: p)
@@ -245,7 +238,6 @@ import Testing
         var stopAfter = 0
         while true {
             var pair = try MirrorPair()
-            defer { pair.remove() }
             let p = pair.publisher
             try MirrorFiles.write("one", "a/one.txt", in: p)
             try MirrorFiles.write("two", "a/two.txt", in: p)
@@ -294,7 +286,6 @@ import Testing
 
     @Test func stagingWithoutAJournalIsDiscardedAndTheTreeStaysOnA() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         try MirrorFiles.write("v1", "file.txt", in: pair.publisher)
         let a = try pair.sync()
         try MirrorFiles.write("v2", "file.txt", in: pair.publisher)
@@ -324,7 +315,6 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
     func aFullDiskFailsCleanlyAndLeavesTheTreeOnA() throws {
         var pair = try MirrorPair()
-        defer { pair.remove() }
         guard FileManager.default.fileExists(atPath: "/bin/mount"),
               (try? StoreSubprocess.run("/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", pair.follower)) == 0
         else {
@@ -370,19 +360,15 @@ import Testing
 
 /// A publisher's directory and a follower's copy of it, with the version the follower applied.
 struct MirrorPair {
-    let scratch: MirrorScratch
+    let scratch: StoreScratch
     let publisher: String
     let follower: String
     var applied = AppliedTree.empty
 
     init() throws {
-        scratch = try MirrorScratch()
+        scratch = try StoreScratch.mirror()
         publisher = try scratch.directory("publisher")
         follower = try scratch.directory("follower")
-    }
-
-    func remove() {
-        scratch.remove()
     }
 
     /// The publisher's tree as a manifest lists it.

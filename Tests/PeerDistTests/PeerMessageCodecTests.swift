@@ -52,6 +52,13 @@ import Testing
         return try PeerMessage(decoding: &buffer)
     }
 
+    /// The error from decoding `bytes` with `range` replaced by `replacement`; decoding must fail.
+    private func decodingFails(_ bytes: [UInt8], replacing range: Range<Int>, with replacement: [UInt8]) throws -> WireError {
+        var changed = bytes
+        changed.replaceSubrange(range, with: replacement)
+        return try #require(throws: WireError.self) { try decode(changed) }
+    }
+
     @Test(arguments: messages)
     func roundTrips(message: PeerMessage) throws {
         #expect(try decode(encode(message)) == message)
@@ -68,16 +75,14 @@ import Testing
 
     @Test func oversizedAndInvalidFieldsThrow() throws {
         // A payload length far beyond the limit must be refused before anything is allocated.
-        var block = encode(.block(requestID: 1, index: 0, sealed: SealedBlock(flags: [], nonce: Array(repeating: 0, count: 12), payload: [1])))
-        block.replaceSubrange(23..<27, with: [0xFF, 0xFF, 0xFF, 0xFF])
-        let oversized = try #require(throws: WireError.self) { try decode(block) }
+        let block = encode(.block(requestID: 1, index: 0, sealed: SealedBlock(flags: [], nonce: Array(repeating: 0, count: 12), payload: [1])))
+        let oversized = try decodingFails(block, replacing: 23..<27, with: [0xFF, 0xFF, 0xFF, 0xFF])
         #expect(oversized.description.contains("exceeds the limit"))
 
         var ranges = encode(.getBlocks(requestID: 1, segmentID: Self.segmentID, ranges: [BlockRange(index: 500, count: 13)]))
         #expect(throws: WireError.self) { try decode(ranges) }
         ranges = encode(.getBlocks(requestID: 1, segmentID: Self.segmentID, ranges: [BlockRange(index: 0, count: 1)]))
-        ranges.replaceSubrange(37..<39, with: [0xFF, 0xFF])
-        #expect(throws: WireError.self) { try decode(ranges) }
+        _ = try decodingFails(ranges, replacing: 37..<39, with: [0xFF, 0xFF])
 
         #expect(throws: WireError.self) { try decode([0xEE, 0, 0, 0, 1]) }
         #expect(throws: WireError.self) { try decode(encode(.contentInformation(requestID: 1, total: 2, offset: 1, part: [1, 2]))) }
@@ -89,40 +94,26 @@ import Testing
         let message = encode(.chunks(requestID: 1, replies: [ChunkReply(index: 0, flags: [], payload: ByteBuffer(bytes: [1, 2]))]))
         // type(1) request(4) count(2) | index(4) flags(1) length(4) payload
         for count: [UInt8] in [[0, 0], [0x02, 0x01]] {
-            var wrongCount = message
-            wrongCount.replaceSubrange(5..<7, with: count)
-            let error = try #require(throws: WireError.self) { try decode(wrongCount) }
+            let error = try decodingFails(message, replacing: 5..<7, with: count)
             #expect(error.description.contains("chunk replies in one message"))
         }
         // A payload length far beyond the limit is refused before anything is allocated.
-        var oversized = message
-        oversized.replaceSubrange(12..<16, with: [0xFF, 0xFF, 0xFF, 0xFF])
-        let error = try #require(throws: WireError.self) { try decode(oversized) }
+        let error = try decodingFails(message, replacing: 12..<16, with: [0xFF, 0xFF, 0xFF, 0xFF])
         #expect(error.description.contains("exceeds the limit"))
         // A count of two with one reply's bytes: the second is missing.
-        var short = message
-        short.replaceSubrange(5..<7, with: [0, 2])
-        #expect(throws: WireError.self) { try decode(short) }
+        _ = try decodingFails(message, replacing: 5..<7, with: [0, 2])
     }
 
     @Test func chunkDeltaRequestsOutOfBoundsThrow() throws {
         let request = encode(.getChunkDelta(requestID: 1, discoveryKey: Self.segmentID, chunk: Self.chunk, base: ChunkSignature(base: [1, 2, 3])))
         // type(1) request(4) key(32) | chunk length(4) hash(32) | signature length(4) | signature
-        var tooLong = request
-        tooLong.replaceSubrange(37..<41, with: [0, 2, 0, 1])
-        #expect(throws: WireError.self) { try decode(tooLong) }
-        var empty = request
-        empty.replaceSubrange(37..<41, with: [0, 0, 0, 0])
-        #expect(throws: WireError.self) { try decode(empty) }
+        _ = try decodingFails(request, replacing: 37..<41, with: [0, 2, 0, 1])
+        _ = try decodingFails(request, replacing: 37..<41, with: [0, 0, 0, 0])
         // A signature length beyond what any signature needs is refused before it is read.
-        var oversized = request
-        oversized.replaceSubrange(73..<77, with: [0, 1, 0, 0])
-        let error = try #require(throws: WireError.self) { try decode(oversized) }
+        let error = try decodingFails(request, replacing: 73..<77, with: [0, 1, 0, 0])
         #expect(error.description.contains("exceeds the limit"))
         // The signature itself is checked: a block size of 0.
-        var badSignature = request
-        badSignature.replaceSubrange(77..<79, with: [0, 0])
-        let signatureError = try #require(throws: WireError.self) { try decode(badSignature) }
+        let signatureError = try decodingFails(request, replacing: 77..<79, with: [0, 0])
         #expect(signatureError.description.contains("block size 0"))
     }
 }
@@ -159,13 +150,17 @@ import Testing
         #expect(throws: WireError.self) { try stranger.receive(clientHello: Array("GET / HTTP/1.1\r\n".utf8)) }
     }
 
-    @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
-    func recordsOpenOnlyInOrderAndUnaltered(algorithm: RecordCipher.Algorithm) throws {
-        // AES-256-GCM needs the CPU's AES instructions: on a CPU without them that case is cancelled (shown as skipped).
+    /// A fresh key, and a sender and a receiver using it. AES-256-GCM needs the CPU's AES
+    /// instructions: on a CPU without them the test is cancelled (shown as skipped).
+    static func cipherPair(_ algorithm: RecordCipher.Algorithm) throws -> (key: [UInt8], sender: RecordCipher, receiver: RecordCipher) {
         if !algorithm.isSupported { try Test.cancel("this CPU has no AES instructions") }
         let key = Sodium.randomBytes(32)
-        let sender = RecordCipher(algorithm: algorithm, key: key)
-        let receiver = RecordCipher(algorithm: algorithm, key: key)
+        return (key, RecordCipher(algorithm: algorithm, key: key), RecordCipher(algorithm: algorithm, key: key))
+    }
+
+    @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
+    func recordsOpenOnlyInOrderAndUnaltered(algorithm: RecordCipher.Algorithm) throws {
+        let (key, sender, receiver) = try Self.cipherPair(algorithm)
         func seal(_ text: String) -> [UInt8] {
             var record = Array(text.utf8) + [UInt8](repeating: 0, count: 16)
             record.withUnsafeMutableBytes { sender.seal($0, plaintextCount: text.utf8.count) }
@@ -189,11 +184,7 @@ import Testing
 
     @Test(arguments: [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305])
     func recordsSealAndOpenBetweenBuffers(algorithm: RecordCipher.Algorithm) throws {
-        // AES-256-GCM needs the CPU's AES instructions: on a CPU without them that case is cancelled (shown as skipped).
-        if !algorithm.isSupported { try Test.cancel("this CPU has no AES instructions") }
-        let key = Sodium.randomBytes(32)
-        let sender = RecordCipher(algorithm: algorithm, key: key)
-        let receiver = RecordCipher(algorithm: algorithm, key: key)
+        let (_, sender, receiver) = try Self.cipherPair(algorithm)
         let plaintext = Sodium.randomBytes(70_000)
         var record = [UInt8](repeating: 0, count: plaintext.count + RecordCipher.tagSize)
         plaintext.withUnsafeBytes { source in record.withUnsafeMutableBytes { sender.seal(source, into: $0) } }

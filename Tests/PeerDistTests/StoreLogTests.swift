@@ -33,7 +33,6 @@ import Testing
     ] as [[UInt8]])
     func aTornTailIsCutOffAndEarlierRecordsSurvive(tail: [UInt8]) throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let (published, cached) = try populate(scratch)
         let cleanSize = try FileManager.default.attributesOfItem(atPath: "\(scratch.storeDirectory)/index.log")[.size] as? Int
         try append(tail, toLogIn: scratch)
@@ -58,7 +57,6 @@ import Testing
 
     @Test func aDamagedLastRecordIsDroppedAlone() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let (published, cached) = try populate(scratch)
         // The last record is the download's completion (a content ID after the frame header);
         // flipping one of its bytes makes it fail the check, so the entry is partial again.
@@ -77,7 +75,6 @@ import Testing
     /// A crash after `finish()` renamed the file but before the log recorded it complete.
     @Test func aDownloadRenamedButNotRecordedIsFoundComplete() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         let bytes = StoreTestContent.random(count: 200_000, seed: 24)
         let (id, information) = StoreTestContent.describe(bytes, version: .v1)
         do {
@@ -98,10 +95,7 @@ import Testing
     }
 
     @Test func aLogOfSupersededRecordsIsCompactedOnOpen() throws {
-        let scratch = try StoreScratch()
-        defer { scratch.remove() }
-        let bytes = StoreTestContent.random(count: 70_000, seed: 23)
-        let file = try scratch.write(bytes, name: "published")
+        let (scratch, bytes, file) = try StoreScratch.withFile(count: 70_000, seed: 23)
         let logPath = "\(scratch.storeDirectory)/index.log"
         do {
             let store = try scratch.openStore()
@@ -118,7 +112,6 @@ import Testing
 
     @Test func aForeignFileIsNotTakenForTheLog() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         try FileManager.default.createDirectory(atPath: scratch.storeDirectory, withIntermediateDirectories: true)
         try scratch.write(Array("not a log".utf8), name: "store/index.log")
         let error = try #require(throws: StoreError.self) { try scratch.openStore() }
@@ -128,7 +121,6 @@ import Testing
 
     @Test func oneStoreDirectoryIsOpenedOnce() throws {
         let scratch = try StoreScratch()
-        defer { scratch.remove() }
         do {
             let store = try scratch.openStore()
             let error = try #require(throws: StoreError.self) { try scratch.openStore() }

@@ -3,13 +3,18 @@ import PeerDistHashing
 @testable import PeerDist
 @testable import PeerDistStore
 
-/// A directory of its own for one test, holding the store and the files the test makes.
-struct StoreScratch {
+/// A directory of its own for one test, holding the store and the files the test makes; removed
+/// when the test lets go of it.
+final class StoreScratch: Sendable {
     let path: String
 
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("peerdist-store-\(UUID().uuidString)").path
+    init(prefix: String = "peerdist-store", under base: String = FileManager.default.temporaryDirectory.path) throws {
+        path = "\(base)/\(prefix)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        remove()
     }
 
     /// Where the test's store lives.
@@ -18,6 +23,20 @@ struct StoreScratch {
 
     func remove() {
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// A scratch directory holding a file named `published` of `count` reproducible bytes.
+    static func withFile(count: Int, seed: UInt64) throws -> (scratch: StoreScratch, bytes: [UInt8], file: String) {
+        let scratch = try StoreScratch()
+        let bytes = StoreTestContent.random(count: count, seed: seed)
+        return (scratch, bytes, try scratch.write(bytes, name: "published"))
+    }
+
+    /// Makes (if needed) and returns a directory inside the scratch directory.
+    func directory(_ name: String) throws -> String {
+        let directory = "\(path)/\(name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
     }
 
     /// Writes `bytes` to a new file in the scratch directory and returns its path.

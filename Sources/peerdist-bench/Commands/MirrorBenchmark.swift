@@ -39,11 +39,7 @@ struct MirrorBenchmark: ParsableCommand {
     @Option(help: ArgumentHelp("Shape every link to this rate, both ways (tc notation, e.g. 1gbit).", valueName: "rate"))
     var rate: LinkRate?
 
-    @Option(help: "Runs of every method; the methods take turns, and medians are reported.")
-    var runs = 1
-
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Methods to run.", valueName: "method"))
-    var methods: [MirrorMethodKind] = MirrorMethodKind.allCases
+    @OptionGroup var methodRuns: MethodRuns<MirrorMethodKind>
 
     @Option(help: ArgumentHelp("Give up on one phase of a method after this many seconds, and report it as failed.", valueName: "seconds"))
     var timeout = 300
@@ -59,7 +55,7 @@ struct MirrorBenchmark: ParsableCommand {
     var writeTree: String?
 
     func validate() throws {
-        guard size.bytes > 0, runs >= 1, timeout >= 1 else { throw ValidationError("--size, --runs and --timeout must be positive.") }
+        guard size.bytes > 0, methodRuns.runs >= 1, timeout >= 1 else { throw ValidationError("--size, --runs and --timeout must be positive.") }
         guard smallFiles >= 0 else { throw ValidationError("--small-files cannot be negative.") }
         guard (1...20).contains(followers) else { throw ValidationError("--followers must be between 1 and 20.") }
     }
@@ -72,13 +68,8 @@ struct MirrorBenchmark: ParsableCommand {
             return try write(tree, changes, smallOnly, into: writeTree)
         }
 
-        guard getuid() == 0 else {
-            throw CommandFailure("bench mirror needs root: it creates network namespaces and control groups")
-        }
-        let methods = MirrorMethodKind.allCases.filter(self.methods.contains)
-        let iproute = ["ip", "tc", "ss"].map { RequiredTool($0, package: "iproute2") }
-        try RequiredTool.check(iproute + methods.flatMap(\.requiredTools))
-        let interruption = BenchInterruption.shared.catchSignals()
+        let methods = methodRuns.selected
+        let interruption = try NamespaceBenchmark.begin("mirror", requiring: methods.flatMap(\.requiredTools))
         defer { interruption.cancel() }
 
         let network = try NetworkHosts(count: 1 + followers, rate: rate?.text)
@@ -90,32 +81,29 @@ struct MirrorBenchmark: ParsableCommand {
         let writer = MirrorTreeWriter()
 
         var results: [MirrorPhaseResult] = []
-        for round in 1...runs {
-            // Each run starts with a different method, so that none is always first (or last) on a
-            // machine whose speed drifts.
-            let first = (round - 1) % methods.count
-            for method in methods[first...] + methods[..<first] {
-                var trials = [(layout: tree, phase: MirrorPhase.initial, changes: Optional(changes), name: "\(method.rawValue)-\(round)")]
-                if let smallOnly { trials.append((smallOnly, .smallFiles, nil, "\(method.rawValue)-\(round)-small")) }
-                for trial in trials {
-                    Output.error("run \(round)/\(runs): \(method.title), \(trial.phase == .smallFiles ? "small-file tree" : "tree") of \(ByteCount.format(trial.layout.totalBytes))…")
-                    let setup = MirrorSetup(
-                        network: network, publisher: network.hosts[0], followers: Array(network.hosts.dropFirst()), directory: "\(work)/\(trial.name)",
-                        executable: executable, changes: trial.changes)
-                    let phases = try MirrorTrial(
-                        method: method, setup: setup, layout: trial.layout, firstPhase: trial.phase, changes: trial.changes,
-                        trialName: "peerdist-mirror-\(getpid())-\(trial.name)", limit: .seconds(timeout), writer: writer
-                    ).run()
-                    for result in phases {
-                        let outcome = result.seconds.map { String(format: "%.2f s, %@ on the wire", $0, ByteCount.format(result.wireBytes)) }
-                        Output.error("  \(result.phase.title): " + (outcome ?? "failed: \(result.failure ?? "")"))
-                    }
-                    results += phases
+        for (round, method) in methodRuns.schedule {
+            var trials = [(layout: tree, phase: MirrorPhase.initial, changes: Optional(changes), name: "\(method.rawValue)-\(round)")]
+            if let smallOnly { trials.append((smallOnly, .smallFiles, nil, "\(method.rawValue)-\(round)-small")) }
+            for trial in trials {
+                Output.error("run \(round)/\(methodRuns.runs): \(method.title), \(trial.phase == .smallFiles ? "small-file tree" : "tree") of \(ByteCount.format(trial.layout.totalBytes))…")
+                let setup = MirrorSetup(
+                    network: network, publisher: network.hosts[0], followers: Array(network.hosts.dropFirst()), directory: "\(work)/\(trial.name)",
+                    executable: executable, changes: trial.changes)
+                let phases = try MirrorTrial(
+                    method: method, setup: setup, layout: trial.layout, firstPhase: trial.phase, changes: trial.changes,
+                    trialName: "peerdist-mirror-\(getpid())-\(trial.name)", limit: .seconds(timeout), writer: writer
+                ).run()
+                for result in phases {
+                    let outcome = result.seconds.map { String(format: "%.2f s, %@ on the wire", $0, ByteCount.format(result.wireBytes)) }
+                    Output.error("  \(result.phase.title): " + (outcome ?? "failed: \(result.failure ?? "")"))
                 }
+                results += phases
             }
         }
 
-        MirrorReport(results: results, methods: methods, tree: tree, changes: changes, smallTree: smallOnly, followers: followers, rate: rate, runs: runs).print()
+        MirrorReport(
+            results: results, methods: methods, tree: tree, changes: changes, smallTree: smallOnly, followers: followers, rate: rate, runs: methodRuns.runs
+        ).print()
     }
 
     /// In memory when there is room, so that the network and the programs are measured rather

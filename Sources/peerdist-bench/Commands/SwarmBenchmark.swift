@@ -29,11 +29,7 @@ struct SwarmBenchmark: ParsableCommand {
     @Option(help: ArgumentHelp("Shape every link to this rate, both ways (tc notation, e.g. 1gbit); also prints the ideal time.", valueName: "rate"))
     var rate: LinkRate?
 
-    @Option(help: "Runs of every method; the methods take turns, and medians are reported.")
-    var runs = 1
-
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Methods to run.", valueName: "method"))
-    var methods: [SwarmMethodKind] = SwarmMethodKind.allCases
+    @OptionGroup var methodRuns: MethodRuns<SwarmMethodKind>
 
     @Option(help: ArgumentHelp("Give up on one run of a method after this many seconds, and report it as failed.", valueName: "seconds"))
     var timeout = 300
@@ -42,7 +38,7 @@ struct SwarmBenchmark: ParsableCommand {
     var plot = "swarm-progress.png"
 
     func validate() throws {
-        guard size.bytes > 0, runs >= 1, timeout >= 1 else { throw ValidationError("--size, --runs and --timeout must be positive.") }
+        guard size.bytes > 0, methodRuns.runs >= 1, timeout >= 1 else { throw ValidationError("--size, --runs and --timeout must be positive.") }
         guard (1...50).contains(leechers) else { throw ValidationError("--leechers must be between 1 and 50.") }
         // Checked now rather than after every method has run.
         let plotDirectory = URL(fileURLWithPath: plot).standardizedFileURL.deletingLastPathComponent().path
@@ -50,13 +46,8 @@ struct SwarmBenchmark: ParsableCommand {
     }
 
     func run() throws {
-        guard getuid() == 0 else {
-            throw CommandFailure("bench swarm needs root: it creates network namespaces and control groups")
-        }
-        let methods = SwarmMethodKind.allCases.filter(self.methods.contains)
-        let iproute = ["ip", "tc", "ss"].map { RequiredTool($0, package: "iproute2") }
-        try RequiredTool.check(iproute + methods.flatMap(\.requiredTools) + [RequiredTool("gnuplot", package: "gnuplot-nox")])
-        let interruption = BenchInterruption.shared.catchSignals()
+        let methods = methodRuns.selected
+        let interruption = try NamespaceBenchmark.begin("swarm", requiring: methods.flatMap(\.requiredTools) + [RequiredTool("gnuplot", package: "gnuplot-nox")])
         defer { interruption.cancel() }
 
         let network = try NetworkHosts(count: 1 + leechers, rate: rate?.text, ipv4: methods.contains(.bittorrent))
@@ -71,23 +62,18 @@ struct SwarmBenchmark: ParsableCommand {
         let executable = try PeerdistBinary.path()
 
         var results: [SwarmTrial.Result] = []
-        for round in 1...runs {
-            // Each run starts with a different method, so that none is always first (or last) on a
-            // machine whose speed drifts.
-            let first = (round - 1) % methods.count
-            for method in methods[first...] + methods[..<first] {
-                Output.error("run \(round)/\(runs): \(method.title)…")
-                let setup = SwarmSetup(
-                    network: network, seeder: network.hosts[0], leechers: Array(network.hosts.dropFirst()),
-                    content: content, contentSize: size.bytes, directory: "\(work)/\(method.rawValue)-\(round)", executable: executable)
-                let trial = SwarmTrial(method: method, setup: setup, trialName: "peerdist-swarm-\(getpid())-\(method.rawValue)-\(round)", limit: .seconds(timeout))
-                let result = try trial.run()
-                Output.error("  " + (result.seconds.map { String(format: "%.2f s", $0) } ?? "failed: \(result.failure ?? "")"))
-                results.append(result)
-            }
+        for (round, method) in methodRuns.schedule {
+            Output.error("run \(round)/\(methodRuns.runs): \(method.title)…")
+            let setup = SwarmSetup(
+                network: network, seeder: network.hosts[0], leechers: Array(network.hosts.dropFirst()),
+                content: content, contentSize: size.bytes, directory: "\(work)/\(method.rawValue)-\(round)", executable: executable)
+            let trial = SwarmTrial(method: method, setup: setup, trialName: "peerdist-swarm-\(getpid())-\(method.rawValue)-\(round)", limit: .seconds(timeout))
+            let result = try trial.run()
+            Output.error("  " + (result.seconds.map { String(format: "%.2f s", $0) } ?? "failed: \(result.failure ?? "")"))
+            results.append(result)
         }
 
-        let report = SwarmReport(results: results, methods: methods, contentSize: size.bytes, leechers: leechers, rate: rate, runs: runs)
+        let report = SwarmReport(results: results, methods: methods, contentSize: size.bytes, leechers: leechers, rate: rate, runs: methodRuns.runs)
         report.print()
         let plotPath = URL(fileURLWithPath: plot).standardizedFileURL.path
         let link = rate.map { ", \($0) links" } ?? ""

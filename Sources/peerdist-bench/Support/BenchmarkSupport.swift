@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import PeerDistCommandSupport
 
 /// Figures over a benchmark's runs.
 enum Statistics {
@@ -7,6 +9,45 @@ enum Statistics {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// One timed run of a method, as the reports count it.
+protocol MeasuredRun {
+    /// `nil` when the run failed.
+    var seconds: Double? { get }
+    var failure: String? { get }
+    var cpuSeconds: Double { get }
+}
+
+/// One method's runs as a report gives them: how many ran and how many succeeded, medians over
+/// those that succeeded, and why the first that failed did.
+struct RunSummary<Run: MeasuredRun> {
+    let runs: Int
+    let succeeded: Int
+    let seconds: Double?
+    let cpuSeconds: Double?
+    /// Why the runs that failed did (the first reason).
+    let failure: String?
+    private let good: [Run]
+
+    init(_ runs: [Run]) {
+        good = runs.filter { $0.seconds != nil }
+        self.runs = runs.count
+        succeeded = good.count
+        seconds = Statistics.median(good.compactMap(\.seconds))
+        cpuSeconds = Statistics.median(good.map(\.cpuSeconds))
+        failure = runs.first { $0.failure != nil }?.failure
+    }
+
+    /// The median of `figure` over the runs that succeeded (those that have it).
+    func median(_ figure: (Run) -> Double?) -> Double? {
+        Statistics.median(good.compactMap(figure))
+    }
+
+    /// The median of `figure` over the runs that succeeded, rounded down.
+    func median(_ figure: (Run) -> Int) -> Int? {
+        Statistics.median(good.map { Double(figure($0)) }).map { Int($0) }
     }
 }
 
@@ -50,5 +91,41 @@ enum FreedMemorySettling {
             try BenchInterruption.shared.check()
             usleep(50_000)
         }
+    }
+}
+
+/// `--runs` and `--methods` of a benchmark that compares methods, and the order the runs go in.
+struct MethodRuns<Kind: ExpressibleByArgument & CaseIterable & Equatable>: ParsableArguments {
+    @Option(help: "Runs of every method; the methods take turns, and medians are reported.")
+    var runs = 1
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Methods to run.", valueName: "method"))
+    var methods: [Kind] = Array(Kind.allCases)
+
+    /// The methods asked for, each once, in the order of `Kind.allCases`.
+    var selected: [Kind] { Kind.allCases.filter(methods.contains) }
+
+    /// Every run of every selected method, in the order they go: each run starts with a different
+    /// method, so that none is always first (or last) on a machine whose speed drifts.
+    var schedule: [(round: Int, method: Kind)] {
+        let methods = selected
+        return (1...runs).flatMap { round in
+            let first = (round - 1) % methods.count
+            return (methods[first...] + methods[..<first]).map { (round, $0) }
+        }
+    }
+}
+
+/// The checks before a benchmark on network namespaces and control groups starts any work.
+enum NamespaceBenchmark {
+    /// Fails unless this runs as root with iproute2 and `tools` installed; then catches SIGINT
+    /// and SIGTERM, until the returned handler is cancelled (see `BenchInterruption`).
+    static func begin(_ command: String, requiring tools: [RequiredTool]) throws -> InterruptionHandler {
+        guard getuid() == 0 else {
+            throw CommandFailure("bench \(command) needs root: it creates network namespaces and control groups")
+        }
+        let iproute = ["ip", "tc", "ss"].map { RequiredTool($0, package: "iproute2") }
+        try RequiredTool.check(iproute + tools)
+        return BenchInterruption.shared.catchSignals()
     }
 }

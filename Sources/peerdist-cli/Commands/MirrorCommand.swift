@@ -95,12 +95,7 @@ struct MirrorCommand: AsyncParsableCommand {
         @OptionGroup var node: NodeOptions
 
         func run() async throws {
-            let mirrors: [MirrorStatus]
-            if let reply = try await node.askRunningNode(.mirrorStatus) {
-                mirrors = reply.mirrors ?? []
-            } else {
-                mirrors = try NodeRunner.open(node).mirrors.statuses()
-            }
+            let mirrors = try await node.ask(.mirrorStatus, answer: { $0.mirrors ?? [] }) { $0.mirrors.statuses() }
             if node.json {
                 try Output.json(["mirrors": mirrors])
                 return

@@ -15,12 +15,7 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var node: NodeOptions
 
         func run() async throws {
-            let entries: [StoreListing]
-            if let reply = try await node.askRunningNode(.storeList) {
-                entries = reply.entries ?? []
-            } else {
-                entries = try NodeRunner.open(node).store.entries().map(StoreListing.init)
-            }
+            let entries = try await node.ask(.storeList, answer: { $0.entries ?? [] }) { $0.store.entries().map(StoreListing.init) }
             if node.json {
                 try Output.json(entries)
                 return
@@ -57,12 +52,7 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var node: NodeOptions
 
         func run() async throws {
-            let freed: UInt64
-            if let reply = try await node.askRunningNode(.storeCollect) {
-                freed = reply.freedBytes ?? 0
-            } else {
-                freed = try NodeRunner.open(node).store.collectGarbage().freedBytes
-            }
+            let freed = try await node.ask(.storeCollect, answer: { $0.freedBytes ?? 0 }) { $0.store.collectGarbage().freedBytes }
             if node.json {
                 try Output.json(["freed_bytes": freed])
             } else {

@@ -28,4 +28,11 @@ struct NodeOptions: ParsableArguments {
         if reply.event == .error { throw CommandFailure(reply.message ?? "the node reported an error") }
         return reply
     }
+
+    /// What the node running on the data directory answers to `request` (`answer` takes it from
+    /// the reply); with none running, what `locally` finds on a node opened here.
+    func ask<Value>(_ request: ControlRequest, answer: (ControlEvent) -> Value, locally: (PeerNode) throws -> Value) async throws -> Value {
+        if let reply = try await askRunningNode(request) { return answer(reply) }
+        return try locally(NodeRunner.open(self))
+    }
 }

@@ -4,17 +4,6 @@ import PeerDistCommandSupport
 /// The results of `peerdist-bench mirror`: a table per phase (medians per method over the runs
 /// that succeeded), peerdist's figures divided by rsync's, and whether each goal is met.
 struct MirrorReport {
-    struct Summary {
-        let runs: Int
-        let succeeded: Int
-        let seconds: Double?
-        let cpuSeconds: Double?
-        let wireBytes: Int?
-        let publishSeconds: Double?
-        /// Why the runs that failed did (the first reason).
-        let failure: String?
-    }
-
     let methods: [MirrorMethodKind]
     let tree: MirrorTreeLayout
     let changes: MirrorTreeChanges
@@ -24,6 +13,8 @@ struct MirrorReport {
     let rate: LinkRate?
     let runs: Int
     private let summaries: [MirrorPhase: [MirrorMethodKind: Summary]]
+
+    typealias Summary = RunSummary<MirrorPhaseResult>
 
     init(
         results: [MirrorPhaseResult], methods: [MirrorMethodKind], tree: MirrorTreeLayout, changes: MirrorTreeChanges, smallTree: MirrorTreeLayout?,
@@ -41,11 +32,7 @@ struct MirrorReport {
             for method in methods {
                 let mine = results.filter { $0.phase == phase && $0.method == method }
                 guard !mine.isEmpty else { continue }
-                let good = mine.filter { $0.seconds != nil }
-                summaries[phase, default: [:]][method] = Summary(
-                    runs: mine.count, succeeded: good.count, seconds: Statistics.median(good.compactMap(\.seconds)),
-                    cpuSeconds: Statistics.median(good.map(\.cpuSeconds)), wireBytes: Statistics.median(good.map { Double($0.wireBytes) }).map { Int($0) },
-                    publishSeconds: Statistics.median(good.compactMap(\.publishSeconds)), failure: mine.first { $0.failure != nil }?.failure)
+                summaries[phase, default: [:]][method] = Summary(mine)
             }
         }
         self.summaries = summaries
@@ -165,4 +152,11 @@ struct MirrorReport {
     private func goal(_ text: String, unmeasured: String) {
         Output.line(text.padded(48) + unmeasured)
     }
+}
+
+extension MirrorPhaseResult: MeasuredRun {}
+
+extension RunSummary<MirrorPhaseResult> {
+    var wireBytes: Int? { median(\.wireBytes) }
+    var publishSeconds: Double? { median(\.publishSeconds) }
 }

@@ -6,17 +6,12 @@ import PeerDistCommandSupport
 /// through the tracker alone; leechers keep seeding to the others until the last one is done.
 ///
 /// Uses the hosts' IPv4 addresses: Debian's opentracker is built for IPv4 only.
-final class BitTorrentSwarm: SwarmMethod {
+struct BitTorrentSwarm: SwarmMethod {
     private static let trackerPort = 6969
     private static let peerPort = 6881
 
-    private let setup: SwarmSetup
-    private let processes: SwarmProcesses
-
-    init(setup: SwarmSetup, processes: SwarmProcesses) {
-        self.setup = setup
-        self.processes = processes
-    }
+    let setup: SwarmSetup
+    let processes: SwarmProcesses
 
     private var torrent: String { "\(setup.directory)/content.torrent" }
     private var completionHook: String { "\(setup.directory)/on-complete" }

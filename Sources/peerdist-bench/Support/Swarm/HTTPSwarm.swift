@@ -2,16 +2,11 @@ import Foundation
 
 /// Plain HTTP: nginx serves the file from the seeder (with `sendfile`), and every leecher fetches
 /// it with `curl` at the same time. Leechers share nothing, so the seeder sends every copy.
-final class HTTPSwarm: SwarmMethod {
+struct HTTPSwarm: SwarmMethod {
     private static let port = 8080
 
-    private let setup: SwarmSetup
-    private let processes: SwarmProcesses
-
-    init(setup: SwarmSetup, processes: SwarmProcesses) {
-        self.setup = setup
-        self.processes = processes
-    }
+    let setup: SwarmSetup
+    let processes: SwarmProcesses
 
     func prepare() throws {
         let scratch = "\(setup.directory)/nginx"

@@ -4,14 +4,9 @@ import Foundation
 /// the method, each leecher ends up writing the whole file; on a machine where writing fresh
 /// pages is dear (a virtual machine whose host takes back freed memory), this shows what that
 /// alone costs, in time and CPU, beside the methods that also move the bytes over the network.
-final class LocalCopySwarm: SwarmMethod {
-    private let setup: SwarmSetup
-    private let processes: SwarmProcesses
-
-    init(setup: SwarmSetup, processes: SwarmProcesses) {
-        self.setup = setup
-        self.processes = processes
-    }
+struct LocalCopySwarm: SwarmMethod {
+    let setup: SwarmSetup
+    let processes: SwarmProcesses
 
     func prepare() throws {}
 

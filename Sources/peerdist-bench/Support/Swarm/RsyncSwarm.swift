@@ -2,16 +2,11 @@ import Foundation
 
 /// rsync: `rsync --daemon` on the seeder exports the file's directory as a module, and every
 /// leecher pulls the file from it at the same time. Like HTTP, the seeder sends every copy.
-final class RsyncSwarm: SwarmMethod {
+struct RsyncSwarm: SwarmMethod {
     private static let module = "content"
 
-    private let setup: SwarmSetup
-    private let processes: SwarmProcesses
-
-    init(setup: SwarmSetup, processes: SwarmProcesses) {
-        self.setup = setup
-        self.processes = processes
-    }
+    let setup: SwarmSetup
+    let processes: SwarmProcesses
 
     func prepare() throws {
         try RsyncDaemon.start(exporting: setup.contentDirectory, as: Self.module, in: setup.seeder, directory: setup.directory, processes: processes)

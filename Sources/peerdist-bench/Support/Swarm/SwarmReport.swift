@@ -7,14 +7,12 @@ struct SwarmReport {
     /// One method's medians.
     struct Summary {
         let method: SwarmMethodKind
-        let runs: Int
-        let succeeded: Int
-        let seconds: Double?
-        let cpuSeconds: Double?
-        let seederSentBytes: Int?
-        let seederRetransmissions: Int?
-        /// Why the runs that failed did (the first reason).
-        let failure: String?
+        let outcome: RunSummary<SwarmTrial.Result>
+
+        var seconds: Double? { outcome.seconds }
+        var cpuSeconds: Double? { outcome.cpuSeconds }
+        var seederSentBytes: Int? { outcome.median(\.seederSentBytes) }
+        var seederRetransmissions: Int? { outcome.median(\.seederRetransmissions) }
     }
 
     let contentSize: Int
@@ -28,16 +26,7 @@ struct SwarmReport {
         self.leechers = leechers
         self.rate = rate
         self.runs = runs
-        summaries = methods.map { method in
-            let mine = results.filter { $0.method == method }
-            let good = mine.filter { $0.seconds != nil }
-            return Summary(
-                method: method, runs: mine.count, succeeded: good.count,
-                seconds: Statistics.median(good.compactMap(\.seconds)), cpuSeconds: Statistics.median(good.map(\.cpuSeconds)),
-                seederSentBytes: Statistics.median(good.map { Double($0.seederSentBytes) }).map { Int($0) },
-                seederRetransmissions: Statistics.median(good.map { Double($0.seederRetransmissions) }).map { Int($0) },
-                failure: mine.first { $0.failure != nil }?.failure)
-        }
+        summaries = methods.map { method in Summary(method: method, outcome: RunSummary(results.filter { $0.method == method })) }
     }
 
     /// Gibibytes that reached leechers in one run: every leecher got the whole file.
@@ -60,7 +49,7 @@ struct SwarmReport {
         Output.line(header)
         for summary in summaries {
             guard let seconds = summary.seconds, let cpu = summary.cpuSeconds, let sent = summary.seederSentBytes else {
-                Output.line(summary.method.title.padded(22) + "  failed: \(summary.failure ?? "no run finished")")
+                Output.line(summary.method.title.padded(22) + "  failed: \(summary.outcome.failure ?? "no run finished")")
                 continue
             }
             var row = summary.method.title.padded(22) + String(format: "  %6.2f", seconds)
@@ -68,9 +57,9 @@ struct SwarmReport {
             row += String(format: "  %7.2f  %9.2f", cpu, cpu / deliveredGiB)
             row += "  " + ByteCount.format(sent).leftPadded(11) + String(format: "  %6.2f", Double(sent) / Double(contentSize))
             row += "  " + "\(summary.seederRetransmissions ?? 0)".leftPadded(7)
-            row += "  \(summary.succeeded)/\(summary.runs)".leftPadded(9)
+            row += "  \(summary.outcome.succeeded)/\(summary.outcome.runs)".leftPadded(9)
             Output.line(row)
-            if summary.succeeded < summary.runs, let failure = summary.failure {
+            if summary.outcome.succeeded < summary.outcome.runs, let failure = summary.outcome.failure {
                 Output.line("".padded(22) + "  a run failed: \(failure)")
             }
         }
@@ -93,6 +82,8 @@ struct SwarmReport {
         }
     }
 }
+
+extension SwarmTrial.Result: MeasuredRun {}
 
 extension String {
     func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
