@@ -25,14 +25,14 @@ public enum DiscoveryMessage: Hashable, Sendable {
     static let maximumNameLength = 64
 
     /// A signed Hello for `identity`.
-    static func hello(from identity: NodeIdentity, port: UInt16, name: String) -> DiscoveryMessage {
+    package static func hello(from identity: NodeIdentity, port: UInt16, name: String) -> DiscoveryMessage {
         let nonce = UInt64.random(in: .min ... .max)
         let name = String(decoding: Array(name.utf8.prefix(maximumNameLength)), as: UTF8.self)
         return .hello(nonce: nonce, identity: identity.publicKey, port: port, name: name,
                       signature: identity.sign(helloSignedPart(nonce: nonce, identity: identity.publicKey, port: port, name: name)))
     }
 
-    static func bye(from identity: NodeIdentity) -> DiscoveryMessage {
+    package static func bye(from identity: NodeIdentity) -> DiscoveryMessage {
         let nonce = UInt64.random(in: .min ... .max)
         return .bye(nonce: nonce, identity: identity.publicKey, signature: identity.sign(byeSignedPart(nonce: nonce, identity: identity.publicKey)))
     }
@@ -47,7 +47,7 @@ public enum DiscoveryMessage: Hashable, Sendable {
     }
 
     /// Whether a Hello or Bye carries its sender's valid signature; other messages carry none.
-    var isAuthentic: Bool {
+    package var isAuthentic: Bool {
         switch self {
         case .hello(let nonce, let identity, let port, let name, let signature):
             identity.isValidSignature(signature, for: Self.helloSignedPart(nonce: nonce, identity: identity, port: port, name: name))

@@ -16,14 +16,14 @@ import Glibc
 /// operation count (u32), the operations (a tag byte, then its fields; strings are u32 length +
 /// UTF-8, an optional stamp is a presence byte then the stamp), and the SHA-256 of everything
 /// before it, so a damaged journal is refused rather than half-followed.
-struct MirrorJournal: Sendable, Equatable {
-    var version: UInt64
-    var operations: [JournalOperation]
+package struct MirrorJournal: Sendable, Equatable {
+    package var version: UInt64
+    package var operations: [JournalOperation]
 
     private static let magic = Array("PDMJ".utf8)
     private static let format: UInt8 = 1
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = MirrorWriter()
         writer.append(raw: Self.magic)
         writer.append(Self.format)
@@ -34,12 +34,12 @@ struct MirrorJournal: Sendable, Equatable {
         return writer.bytes
     }
 
-    init(version: UInt64, operations: [JournalOperation]) {
+    package init(version: UInt64, operations: [JournalOperation]) {
         self.version = version
         self.operations = operations
     }
 
-    init(decoding bytes: [UInt8], source: String) throws(MirrorError) {
+    package init(decoding bytes: [UInt8], source: String) throws(MirrorError) {
         let checksumSize = SHA256.byteCount
         guard bytes.count >= Self.magic.count + 1 + 8 + 4 + checksumSize else {
             throw MirrorError(.corrupt, "\(source): truncated journal (\(bytes.count) bytes)")
@@ -108,7 +108,7 @@ struct MirrorJournal: Sendable, Equatable {
 /// One change of a commit. Paths are relative to the mirror's root; `replacing` and `expected`
 /// are the stamps the applied version left at the path (nil when it left nothing there), which
 /// tell a path that may be replaced from a local change that must be moved aside.
-enum JournalOperation: Sendable, Equatable {
+package enum JournalOperation: Sendable, Equatable {
     /// Makes `path` a directory (mode 0700 until `setDirectoryAttributes`). A directory already
     /// there is kept.
     case makeDirectory(path: String, replacing: PathStamp?)
@@ -120,7 +120,7 @@ enum JournalOperation: Sendable, Equatable {
     /// any more.
     case setDirectoryAttributes(path: String, mode: UInt32, modified: FileTime)
 
-    var path: String {
+    package var path: String {
         switch self {
         case .makeDirectory(let path, _), .place(_, let path, _), .remove(let path, _), .setDirectoryAttributes(let path, _, _):
             return path

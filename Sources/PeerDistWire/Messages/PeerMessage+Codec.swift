@@ -99,7 +99,7 @@ extension PeerMessage {
     }
 
     /// At least the bytes `write(to:)` takes, so the buffer it writes to need not grow.
-    var encodedSizeBound: Int {
+    package var encodedSizeBound: Int {
         switch self {
         case .contentInformation(_, _, _, let part), .availability(_, _, _, let part), .mirrorPart(_, _, _, let part): return 32 + part.count
         case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
