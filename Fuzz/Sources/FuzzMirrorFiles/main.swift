@@ -63,6 +63,8 @@ func makeSeeds() -> [String: [UInt8]] {
         .makeDirectory(path: "a", replacing: nil),
         .place(staged: "f-1", path: "a/f", replacing: stamp),
         .remove(path: "old", expected: stamp),
+        // A decomposed "é": paths are bytes to the kernel, but Characters to String.
+        .remove(path: "docs/cafe\u{301}.txt", expected: nil),
         .setDirectoryAttributes(path: "a", mode: 0o755, modified: time),
     ])
     let encoded = journal.encoded()

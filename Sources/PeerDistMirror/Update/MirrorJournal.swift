@@ -161,7 +161,10 @@ package enum JournalOperation: Sendable, Equatable {
             self = .makeDirectory(path: try Self.path(from: &reader), replacing: try Self.optionalStamp(from: &reader))
         case .place:
             let staged = try reader.string()
-            guard !staged.isEmpty, !staged.contains("/"), !staged.hasPrefix(".") else { throw reader.corrupt("bad staging name") }
+            // Bytes, as the kernel reads the name: a String would see "/" and a combining mark as one Character.
+            guard let first = staged.utf8.first, first != UInt8(ascii: "."), !staged.utf8.contains(UInt8(ascii: "/")) else {
+                throw reader.corrupt("bad staging name")
+            }
             self = .place(staged: staged, path: try Self.path(from: &reader), replacing: try Self.optionalStamp(from: &reader))
         case .remove:
             self = .remove(path: try Self.path(from: &reader), expected: try Self.optionalStamp(from: &reader))
@@ -185,13 +188,19 @@ package enum JournalOperation: Sendable, Equatable {
     }
 
     /// A relative path with no empty, `.` or `..` component: even a journal that passed its
-    /// checksum only ever names paths below the root.
+    /// checksum only ever names paths below the root. Checked on the UTF-8 bytes, as the kernel
+    /// will read the path: split into Characters, `../` followed by a combining mark (U+0301)
+    /// holds no "/" at all, and passed for one harmless component.
     private static func path(from reader: inout MirrorReader) throws(MirrorError) -> String {
+        let start = reader.offset
         let path = try reader.string()
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard !path.isEmpty, components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
-            throw reader.corrupt("bad path \"\(path)\"")
+        let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard !path.isEmpty, components.allSatisfy({ !$0.isEmpty && !$0.elementsEqual(dot) && !$0.elementsEqual(dotDot) }) else {
+            throw reader.failure("the path \(MirrorError.quoted(path)) is not a plain relative path below the mirror", at: start)
         }
         return path
     }
+
+    private static let dot = Array(".".utf8)
+    private static let dotDot = Array("..".utf8)
 }
