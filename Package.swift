@@ -90,5 +90,34 @@ let package = Package(
             name: "PeerDistCLITests",
             dependencies: ["PeerDistHashing", "PeerDistTestHosts", "peerdist-cli", "peerdist-liar", "peerdist-bench"]
         ),
-    ]
+    ] + fuzzTargets()
 )
+
+// libFuzzer targets for the decoders of outside input, in Fuzz/ (see Fuzz/README.md). They are
+// executables of this package, not products, so that they reach `package` declarations. A plain
+// `swift build` compiles each as a replayer of the files named on its command line; only
+// `scripts/fuzz`, which adds `-DFUZZING` and `-sanitize=fuzzer,address`, makes them fuzzers.
+func fuzzTargets() -> [Target] {
+    let nio: [Target.Dependency] = [.product(name: "NIOCore", package: "swift-nio")]
+    let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzContentInformation", ["PeerDistHashing"]),
+        ("FuzzKeys", ["PeerDistHashing"]),
+        ("FuzzWireMessages", ["PeerDistHashing", "PeerDistWire"] + nio),
+        ("FuzzHandshake", ["PeerDistWire"]),
+        ("FuzzRecords", ["PeerDistWire", .product(name: "NIOEmbedded", package: "swift-nio")] + nio),
+        ("FuzzDeltas", ["PeerDistHashing", "PeerDistWire"] + nio),
+        ("FuzzManifests", ["PeerDistHashing", "PeerDistWire", "PeerDistMirror"]),
+        ("FuzzMirrorFiles", ["PeerDistHashing", "PeerDistMirror"]),
+        ("FuzzDiscovery", ["PeerDistHashing", "PeerDistWire", "PeerDist"] + nio),
+        ("FuzzWSDiscovery", ["PeerDist"]),
+        ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
+    ]
+    return [
+        // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/Shims/CLibFuzzer"),
+        // The driver every fuzzer shares: libFuzzer's loop, or a replay of files.
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/Support"),
+    ] + fuzzers.map { fuzzer in
+        .executableTarget(name: fuzzer.name, dependencies: ["FuzzSupport"] + fuzzer.dependencies, path: "Fuzz/Sources/\(fuzzer.name)")
+    }
+}

@@ -33,6 +33,25 @@ struct ControlRequestTests {
         }
     }
 
+    /// Found by FuzzControl: a bare host with a bracket (`_fe80::1%eth0]:7740`, several colons) was
+    /// taken as an IPv6 address, which prints as `[_fe80::1%eth0]:7740]:7740` and so could not
+    /// be sent on: the node refused the request the client had accepted.
+    @Test(arguments: ["_fe80::1%eth0]:7740", "fe80::1]", "[fe80::[1]:7740", "host]:7740", "[x"])
+    func peerAddressesWithStrayBracketsAreRefused(text: String) throws {
+        #expect(PeerAddress(parsing: text) == nil)
+        let line = #"{"op":"fetch","id":"\#(Self.id.hex)","output":"/tmp/a","peers":[\#(String(reflecting: text))]}"#
+        let error = try #require(throws: DecodingError.self) {
+            try ControlSocket.decode(ControlRequest.self, from: ByteBuffer(string: line))
+        }
+        #expect("\(error)".contains("not a peer address"), "\(error)")
+    }
+
+    @Test(arguments: ["[fe80::1%eth0]:7740", "fe80::1", "10.0.0.2:80", "host", "[::1]"])
+    func peerAddressesPrintAsTextThatParsesBack(text: String) throws {
+        let address = try #require(PeerAddress(parsing: text))
+        #expect(PeerAddress(parsing: address.description) == address)
+    }
+
     @Test func theLineFormatIsOneFlatObject() throws {
         let line = try ControlSocket.encode(ControlRequest.storeRemove(Self.id))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.readableBytesView)) as? [String: String])

@@ -90,6 +90,23 @@ import Testing
         #expect(throws: WireError.self) { try decode(encode(.availability(requestID: 1, blockCount: 20, offset: 2, part: [1, 2]))) }
     }
 
+    /// Found by review of what FuzzWireMessages checks, and confirmed by replaying this input
+    /// through it: an error message of 400 bytes that are not UTF-8 decoded to 400 replacement
+    /// characters (1,200 bytes), which the encoder cut to 1,024 bytes in the middle of a
+    /// character, so the message did not survive being passed on.
+    @Test func errorMessagesSurviveEncodingWhateverTheirBytes() throws {
+        // type 9 (error), request ID 7, code 500, 400 bytes of 0xFF.
+        var record = ByteBuffer(bytes: [9, 0, 0, 0, 7, 0x01, 0xF4, 0, 0, 0x01, 0x90] + [UInt8](repeating: 0xFF, count: 400))
+        let message = try PeerMessage(decoding: &record)
+        guard case .error(_, _, let text) = message else { Issue.record("not an error: \(message)"); return }
+        #expect(text.utf8.count <= PeerMessage.Limits.maximumErrorMessage)
+        #expect(try decode(encode(message)) == message)
+        // A long message made here is cut between characters, not inside one.
+        let long = PeerMessage.error(requestID: 1, code: 2, message: String(repeating: "é", count: 600))
+        guard case .error(_, _, let sent) = try decode(encode(long)) else { Issue.record("not an error"); return }
+        #expect(sent == String(repeating: "é", count: 512))
+    }
+
     @Test func chunkRepliesOutOfBoundsThrow() throws {
         let message = encode(.chunks(requestID: 1, replies: [ChunkReply(index: 0, flags: [], payload: ByteBuffer(bytes: [1, 2]))]))
         // type(1) request(4) count(2) | index(4) flags(1) length(4) payload

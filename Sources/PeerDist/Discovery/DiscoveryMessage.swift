@@ -25,14 +25,16 @@ public enum DiscoveryMessage: Hashable, Sendable {
     static let maximumNameLength = 64
 
     /// A signed Hello for `identity`.
-    static func hello(from identity: NodeIdentity, port: UInt16, name: String) -> DiscoveryMessage {
+    package static func hello(from identity: NodeIdentity, port: UInt16, name: String) -> DiscoveryMessage {
         let nonce = UInt64.random(in: .min ... .max)
-        let name = String(decoding: Array(name.utf8.prefix(maximumNameLength)), as: UTF8.self)
+        // Whole characters only: a cut one would be repaired into more bytes than the limit.
+        var name = name
+        while name.utf8.count > maximumNameLength { name.removeLast() }
         return .hello(nonce: nonce, identity: identity.publicKey, port: port, name: name,
                       signature: identity.sign(helloSignedPart(nonce: nonce, identity: identity.publicKey, port: port, name: name)))
     }
 
-    static func bye(from identity: NodeIdentity) -> DiscoveryMessage {
+    package static func bye(from identity: NodeIdentity) -> DiscoveryMessage {
         let nonce = UInt64.random(in: .min ... .max)
         return .bye(nonce: nonce, identity: identity.publicKey, signature: identity.sign(byeSignedPart(nonce: nonce, identity: identity.publicKey)))
     }
@@ -47,7 +49,7 @@ public enum DiscoveryMessage: Hashable, Sendable {
     }
 
     /// Whether a Hello or Bye carries its sender's valid signature; other messages carry none.
-    var isAuthentic: Bool {
+    package var isAuthentic: Bool {
         switch self {
         case .hello(let nonce, let identity, let port, let name, let signature):
             identity.isValidSignature(signature, for: Self.helloSignedPart(nonce: nonce, identity: identity, port: port, name: name))
@@ -108,10 +110,12 @@ public enum DiscoveryMessage: Hashable, Sendable {
             self = .have(nonce: nonce, discoveryKey: HashValue(key), port: port)
         case 3:
             guard let port = buffer.readInteger(as: UInt16.self), port != 0, let length = buffer.readInteger(as: UInt8.self),
-                  Int(length) <= Self.maximumNameLength, let name = buffer.readBytes(length: Int(length)),
+                  Int(length) <= Self.maximumNameLength, let nameBytes = buffer.readBytes(length: Int(length)),
+                  // Repaired UTF-8 would be another name than the one signed, and re-encode longer.
+                  let name = String(validating: nameBytes, as: UTF8.self),
                   let signature = buffer.readBytes(length: 64), buffer.readableBytes == 0
             else { return nil }
-            self = .hello(nonce: nonce, identity: PeerKey(key), port: port, name: String(decoding: name, as: UTF8.self), signature: signature)
+            self = .hello(nonce: nonce, identity: PeerKey(key), port: port, name: name, signature: signature)
         case 4:
             guard let signature = buffer.readBytes(length: 64), buffer.readableBytes == 0 else { return nil }
             self = .bye(nonce: nonce, identity: PeerKey(key), signature: signature)

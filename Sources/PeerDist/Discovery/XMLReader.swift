@@ -7,19 +7,26 @@
 /// entities and character references, and fixed caps on depth, element count and attributes, each
 /// checked before anything is stored. Comments, processing instructions and CDATA are read and
 /// dropped or kept as text, as the XML rules say.
-struct XMLReader {
+package struct XMLReader {
     /// Caps on what one document may contain; a SOAP Probe needs far less than any of them.
-    struct Limits: Sendable {
+    package struct Limits: Sendable {
         var maximumBytes = 64 * 1024
         var maximumDepth = 32
         var maximumElements = 512
         var maximumAttributesPerElement = 32
+
+        package init(maximumBytes: Int = 64 * 1024, maximumDepth: Int = 32, maximumElements: Int = 512, maximumAttributesPerElement: Int = 32) {
+            self.maximumBytes = maximumBytes
+            self.maximumDepth = maximumDepth
+            self.maximumElements = maximumElements
+            self.maximumAttributesPerElement = maximumAttributesPerElement
+        }
     }
 
     /// An element: its namespace-resolved name, attributes, child elements, its own text (the
     /// character data directly inside it, concatenated), and the prefixes in scope at it, which
     /// resolve QNames found in text (`wsd:Types` lists QNames).
-    struct Element: Sendable {
+    package struct Element: Sendable {
         struct Name: Hashable, Sendable {
             /// The namespace URI; empty for no namespace.
             var namespace: String
@@ -53,10 +60,10 @@ struct XMLReader {
     }
 
     /// Why a document was refused, and roughly where (a byte offset).
-    struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+    package struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
         var reason: String
         var offset: Int
-        var description: String { "\(reason) at byte \(offset)" }
+        package var description: String { "\(reason) at byte \(offset)" }
     }
 
     static let xmlNamespace = "http://www.w3.org/XML/1998/namespace"
@@ -67,7 +74,7 @@ struct XMLReader {
     private var elementCount = 0
 
     /// Reads `document` whole; throws unless it is one well-formed element within `limits`.
-    static func read(_ document: some Collection<UInt8>, limits: Limits = Limits()) throws(Error) -> Element {
+    package static func read(_ document: some Collection<UInt8>, limits: Limits = Limits()) throws(Error) -> Element {
         guard document.count <= limits.maximumBytes else {
             throw Error(reason: "document of \(document.count) bytes exceeds \(limits.maximumBytes)", offset: 0)
         }

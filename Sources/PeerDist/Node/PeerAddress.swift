@@ -12,14 +12,15 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `nil` when the text is not an address with a port in 1–65535 (or 0, "any free port", when
-    /// `listening`); a bare `[ADDRESS]` or host takes the default port.
+    /// `listening`); a bare `[ADDRESS]` or host takes the default port. No host holds a bracket:
+    /// `description` brackets IPv6 hosts, and must give text that parses back to this address.
     public init?(parsing text: String, listening: Bool = false) {
         let ports = (listening ? 0 : 1)...65_535
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
             let host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
-            guard !host.isEmpty else { return nil }
+            guard !host.isEmpty, !host.contains("[") else { return nil }
             if rest.isEmpty {
                 self.init(host: host, port: Self.defaultPort)
                 return
@@ -27,9 +28,10 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
             guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), ports.contains(port) else { return nil }
             self.init(host: host, port: port)
         } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
-            guard let port = Int(text[text.index(after: colon)...]), ports.contains(port), colon != text.startIndex else { return nil }
-            self.init(host: String(text[..<colon]), port: port)
-        } else if !text.isEmpty, !text.contains(" ") {
+            let host = text[..<colon]
+            guard let port = Int(text[text.index(after: colon)...]), ports.contains(port), !host.isEmpty, !host.contains("["), !host.contains("]") else { return nil }
+            self.init(host: String(host), port: port)
+        } else if !text.isEmpty, !text.contains(" "), !text.contains("["), !text.contains("]") {
             // A bare IPv6 address (several colons) or host name.
             self.init(host: text, port: Self.defaultPort)
         } else {

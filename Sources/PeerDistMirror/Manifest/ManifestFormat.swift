@@ -9,7 +9,7 @@ public enum ManifestFormat {
     static let magic: [UInt8] = Array("PDMF".utf8)
     /// Prefixed to a root's bytes before signing, so a manifest signature can never be replayed as
     /// a signature of anything else the key signs.
-    static let signatureContext: [UInt8] = Array("PeerDist mirror manifest v1".utf8)
+    package static let signatureContext: [UInt8] = Array("PeerDist mirror manifest v1".utf8)
 
     public static let maximumEntries = 2_000_000
     public static let maximumPages = 65_536

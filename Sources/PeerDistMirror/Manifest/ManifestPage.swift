@@ -36,7 +36,7 @@ public struct ManifestPage: Hashable, Sendable {
     }
 
     /// Encodes `entries`, already sorted and each no larger than a page, into pages.
-    static func paginate(_ entries: some Sequence<MirrorEntry>) -> [ManifestPage] {
+    package static func paginate(_ entries: some Sequence<MirrorEntry>) -> [ManifestPage] {
         var pages: [ManifestPage] = []
         var writer = BigEndianWriter(capacity: ManifestFormat.targetPageBytes)
         var count = 0
@@ -61,7 +61,7 @@ public struct ManifestPage: Hashable, Sendable {
 
     /// Page bytes from the network and their entries, checked against what the root says of
     /// them: their hash, size and entry count. The entries still need `ManifestValidator`.
-    static func decode(_ bytes: [UInt8], as reference: ManifestRoot.PageReference) throws(MirrorError) -> (page: ManifestPage, entries: [MirrorEntry]) {
+    package static func decode(_ bytes: [UInt8], as reference: ManifestRoot.PageReference) throws(MirrorError) -> (page: ManifestPage, entries: [MirrorEntry]) {
         let subject = "page \(reference.hash.hex.prefix(16))…"
         guard bytes.count == reference.byteCount else {
             throw MirrorError(.corruptPage, "\(subject) has \(bytes.count) bytes, the root says \(reference.byteCount)")

@@ -16,10 +16,10 @@ import PeerDistHashing
 ///   most 2^40 bytes and each entry small enough for a page;
 /// - link targets are relative, non-empty, at most 4096 bytes, and resolved within the tree,
 ///   following the manifest's other links (at most 40), never go above the root.
-enum ManifestValidator {
+package enum ManifestValidator {
     /// Checks `entries` and returns the total size of their files.
     @discardableResult
-    static func validate(_ entries: [MirrorEntry]) throws(MirrorError) -> UInt64 {
+    package static func validate(_ entries: [MirrorEntry]) throws(MirrorError) -> UInt64 {
         guard entries.count <= ManifestFormat.maximumEntries else {
             throw MirrorError(.tooLarge, "\(entries.count) entries are more than the limit of \(ManifestFormat.maximumEntries)")
         }

@@ -148,8 +148,10 @@ final class DirectoryHandle: Sendable {
     /// later); else one `O_NOFOLLOW` component at a time.
     func openFile(relativePath path: String, flags: Int32) throws(MirrorError) -> OpenFile? {
         // Tree paths name every component plainly; anything else is no path of the tree.
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else { return nil }
+        // As bytes: as Characters, a "/" followed by a combining mark is no "/" at all.
+        let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard !components.contains(where: { $0.isEmpty || $0.elementsEqual([UInt8(ascii: ".")]) || $0.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) })
+        else { return nil }
         if Self.kernelResolvesBeneath.load(ordering: .relaxed) {
             let descriptor = retryingInterrupts { peerdist_open_beneath(self.descriptor, path, flags | O_NOFOLLOW | O_CLOEXEC, 0) }
             if descriptor >= 0 { return OpenFile(descriptor: descriptor, path: display(path)) }
@@ -162,7 +164,7 @@ final class DirectoryHandle: Sendable {
             }
         }
         let (parentPath, name) = TreeWalker.split(path)
-        guard let parent = try openDirectory(components: parentPath.split(separator: "/")) else { return nil }
+        guard let parent = try openDirectory(components: parentPath.byteComponents) else { return nil }
         do throws(MirrorError) {
             return try parent.openFile(name, flags: flags)
         } catch where error.hasErrno(ENOENT) || error.hasErrno(ELOOP) {
@@ -370,5 +372,14 @@ private func retryingInterrupts(_ call: () -> Int32) -> Int32 {
     while true {
         let result = call()
         if result >= 0 || errno != EINTR { return result }
+    }
+}
+
+extension String {
+    /// The `/`-separated components of a tree path, split on the byte as the kernel splits it
+    /// (`split(separator: "/")` splits Characters, and a "/" followed by a combining mark is
+    /// none), empty ones left out.
+    var byteComponents: [Substring] {
+        utf8.split(separator: UInt8(ascii: "/")).map { Substring(String(decoding: $0, as: UTF8.self)) }
     }
 }

@@ -7,12 +7,17 @@ import PeerDistHashing
 /// path (u32 length + UTF-8), the stamp (kind u8, size u64, mtime and ctime as seconds i64 +
 /// nanoseconds u32, inode u64), a chunk count (u32) and each chunk (32-byte SHA-256, length u32).
 public struct ScanCache: Sendable, Equatable {
-    struct Record: Sendable, Equatable {
-        var stamp: PathStamp
-        var chunks: [ChunkReference]
+    package struct Record: Sendable, Equatable {
+        package var stamp: PathStamp
+        package var chunks: [ChunkReference]
+
+        package init(stamp: PathStamp, chunks: [ChunkReference]) {
+            self.stamp = stamp
+            self.chunks = chunks
+        }
     }
 
-    var records: [String: Record]
+    package var records: [String: Record]
 
     public init() {
         records = [:]

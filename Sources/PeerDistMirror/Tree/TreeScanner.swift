@@ -101,7 +101,7 @@ public struct TreeScanner: Sendable {
             if attempt == 1, let kept, kept.path == parentPath {
                 parent = kept.handle
             } else {
-                guard let opened = try root.openDirectory(components: parentPath.split(separator: "/")) else { return .vanished }
+                guard let opened = try root.openDirectory(components: parentPath.byteComponents) else { return .vanished }
                 parent = opened
                 kept = (parentPath, opened)
             }

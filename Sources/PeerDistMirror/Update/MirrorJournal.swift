@@ -16,14 +16,14 @@ import Glibc
 /// operation count (u32), the operations (a tag byte, then its fields; strings are u32 length +
 /// UTF-8, an optional stamp is a presence byte then the stamp), and the SHA-256 of everything
 /// before it, so a damaged journal is refused rather than half-followed.
-struct MirrorJournal: Sendable, Equatable {
-    var version: UInt64
-    var operations: [JournalOperation]
+package struct MirrorJournal: Sendable, Equatable {
+    package var version: UInt64
+    package var operations: [JournalOperation]
 
     private static let magic = Array("PDMJ".utf8)
     private static let format: UInt8 = 1
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = MirrorWriter()
         writer.append(raw: Self.magic)
         writer.append(Self.format)
@@ -34,12 +34,12 @@ struct MirrorJournal: Sendable, Equatable {
         return writer.bytes
     }
 
-    init(version: UInt64, operations: [JournalOperation]) {
+    package init(version: UInt64, operations: [JournalOperation]) {
         self.version = version
         self.operations = operations
     }
 
-    init(decoding bytes: [UInt8], source: String) throws(MirrorError) {
+    package init(decoding bytes: [UInt8], source: String) throws(MirrorError) {
         let checksumSize = SHA256.byteCount
         guard bytes.count >= Self.magic.count + 1 + 8 + 4 + checksumSize else {
             throw MirrorError(.corrupt, "\(source): truncated journal (\(bytes.count) bytes)")
@@ -108,7 +108,7 @@ struct MirrorJournal: Sendable, Equatable {
 /// One change of a commit. Paths are relative to the mirror's root; `replacing` and `expected`
 /// are the stamps the applied version left at the path (nil when it left nothing there), which
 /// tell a path that may be replaced from a local change that must be moved aside.
-enum JournalOperation: Sendable, Equatable {
+package enum JournalOperation: Sendable, Equatable {
     /// Makes `path` a directory (mode 0700 until `setDirectoryAttributes`). A directory already
     /// there is kept.
     case makeDirectory(path: String, replacing: PathStamp?)
@@ -120,7 +120,7 @@ enum JournalOperation: Sendable, Equatable {
     /// any more.
     case setDirectoryAttributes(path: String, mode: UInt32, modified: FileTime)
 
-    var path: String {
+    package var path: String {
         switch self {
         case .makeDirectory(let path, _), .place(_, let path, _), .remove(let path, _), .setDirectoryAttributes(let path, _, _):
             return path
@@ -161,7 +161,10 @@ enum JournalOperation: Sendable, Equatable {
             self = .makeDirectory(path: try Self.path(from: &reader), replacing: try Self.optionalStamp(from: &reader))
         case .place:
             let staged = try reader.string()
-            guard !staged.isEmpty, !staged.contains("/"), !staged.hasPrefix(".") else { throw reader.corrupt("bad staging name") }
+            // Bytes, as the kernel reads the name: a String would see "/" and a combining mark as one Character.
+            guard let first = staged.utf8.first, first != UInt8(ascii: "."), !staged.utf8.contains(UInt8(ascii: "/")) else {
+                throw reader.corrupt("bad staging name")
+            }
             self = .place(staged: staged, path: try Self.path(from: &reader), replacing: try Self.optionalStamp(from: &reader))
         case .remove:
             self = .remove(path: try Self.path(from: &reader), expected: try Self.optionalStamp(from: &reader))
@@ -185,13 +188,19 @@ enum JournalOperation: Sendable, Equatable {
     }
 
     /// A relative path with no empty, `.` or `..` component: even a journal that passed its
-    /// checksum only ever names paths below the root.
+    /// checksum only ever names paths below the root. Checked on the UTF-8 bytes, as the kernel
+    /// will read the path: split into Characters, `../` followed by a combining mark (U+0301)
+    /// holds no "/" at all, and passed for one harmless component.
     private static func path(from reader: inout MirrorReader) throws(MirrorError) -> String {
+        let start = reader.offset
         let path = try reader.string()
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard !path.isEmpty, components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
-            throw reader.corrupt("bad path \"\(path)\"")
+        let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard !path.isEmpty, components.allSatisfy({ !$0.isEmpty && !$0.elementsEqual(dot) && !$0.elementsEqual(dotDot) }) else {
+            throw reader.failure("the path \(MirrorError.quoted(path)) is not a plain relative path below the mirror", at: start)
         }
         return path
     }
+
+    private static let dot = Array(".".utf8)
+    private static let dotDot = Array("..".utf8)
 }

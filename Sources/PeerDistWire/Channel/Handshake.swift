@@ -12,18 +12,18 @@ import PeerDistHashing
 /// Each side signs a hash of the transcript so far with its Ed25519 identity, which binds both
 /// ephemeral X25519 keys to both identities. Session keys come from HKDF-SHA-256 over the X25519
 /// secret, salted with the whole transcript, one key per direction.
-enum Handshake {
-    static let magic = Array("PDST".utf8)
+package enum Handshake {
+    package static let magic = Array("PDST".utf8)
     static let protocolVersion: UInt16 = 1
-    static let clientHelloSize = 4 + 2 + 2 + 1 + 32 + 16
-    static let serverHelloSize = 4 + 2 + 1 + 32 + 32 + 64
-    static let clientAuthSize = 32 + 64
+    package static let clientHelloSize = 4 + 2 + 2 + 1 + 32 + 16
+    package static let serverHelloSize = 4 + 2 + 1 + 32 + 32 + 64
+    package static let clientAuthSize = 32 + 64
 
-    struct Keys {
-        let cipher: RecordCipher.Algorithm
-        let sending: [UInt8]
-        let receiving: [UInt8]
-        let remote: PeerKey
+    package struct Keys {
+        package let cipher: RecordCipher.Algorithm
+        package let sending: [UInt8]
+        package let receiving: [UInt8]
+        package let remote: PeerKey
     }
 
     /// An X25519 key pair used for one connection only.
@@ -48,11 +48,11 @@ enum Handshake {
         }
     }
 
-    static func serverSignedPart(clientHello: [UInt8], serverHelloPrefix: [UInt8]) -> [UInt8] {
+    package static func serverSignedPart(clientHello: [UInt8], serverHelloPrefix: [UInt8]) -> [UInt8] {
         Array("PeerDist handshake v1 server".utf8) + Array(SHA256.hash(data: clientHello + serverHelloPrefix))
     }
 
-    static func clientSignedPart(clientHello: [UInt8], serverHello: [UInt8], clientIdentity: [UInt8]) -> [UInt8] {
+    package static func clientSignedPart(clientHello: [UInt8], serverHello: [UInt8], clientIdentity: [UInt8]) -> [UInt8] {
         Array("PeerDist handshake v1 client".utf8) + Array(SHA256.hash(data: clientHello + serverHello + clientIdentity))
     }
 
@@ -72,12 +72,12 @@ enum Handshake {
 }
 
 /// The client's side: sends ClientHello, checks ServerHello, answers with ClientAuth.
-struct ClientHandshake {
+package struct ClientHandshake {
     private let identity: NodeIdentity
     private let ephemeral = Handshake.Ephemeral()
-    let clientHello: [UInt8]
+    package let clientHello: [UInt8]
 
-    init(identity: NodeIdentity) {
+    package init(identity: NodeIdentity) {
         self.identity = identity
         var hello = Handshake.magic
         hello += [UInt8(Handshake.protocolVersion >> 8), UInt8(Handshake.protocolVersion & 0xFF)]
@@ -89,7 +89,7 @@ struct ClientHandshake {
     }
 
     /// Checks the server's hello; returns the ClientAuth to send and the session keys.
-    func receive(serverHello: [UInt8]) throws(WireError) -> (clientAuth: [UInt8], keys: Handshake.Keys) {
+    package func receive(serverHello: [UInt8]) throws(WireError) -> (clientAuth: [UInt8], keys: Handshake.Keys) {
         guard serverHello.count == Handshake.serverHelloSize, Array(serverHello.prefix(4)) == Handshake.magic else {
             throw WireError("the peer did not answer with a PeerDist ServerHello")
         }
@@ -117,18 +117,18 @@ struct ClientHandshake {
 }
 
 /// The server's side: answers ClientHello, then checks ClientAuth.
-struct ServerHandshake {
+package struct ServerHandshake {
     private let identity: NodeIdentity
     private let ephemeral = Handshake.Ephemeral()
     private var clientHello: [UInt8] = []
     private var serverHello: [UInt8] = []
     private var cipher = RecordCipher.Algorithm.aes256GCM
 
-    init(identity: NodeIdentity) {
+    package init(identity: NodeIdentity) {
         self.identity = identity
     }
 
-    mutating func receive(clientHello: [UInt8]) throws(WireError) -> [UInt8] {
+    package mutating func receive(clientHello: [UInt8]) throws(WireError) -> [UInt8] {
         guard clientHello.count == Handshake.clientHelloSize, Array(clientHello.prefix(4)) == Handshake.magic else {
             throw WireError("the peer did not open with a PeerDist ClientHello")
         }
@@ -151,7 +151,7 @@ struct ServerHandshake {
         return hello
     }
 
-    func receive(clientAuth: [UInt8]) throws(WireError) -> Handshake.Keys {
+    package func receive(clientAuth: [UInt8]) throws(WireError) -> Handshake.Keys {
         guard clientAuth.count == Handshake.clientAuthSize else { throw WireError("the peer's ClientAuth has \(clientAuth.count) bytes, not 96") }
         let clientIdentity = PeerKey(Array(clientAuth[..<32]))
         let signed = Handshake.clientSignedPart(clientHello: clientHello, serverHello: serverHello, clientIdentity: clientIdentity.bytes)

@@ -7,12 +7,12 @@ import CSodium
 /// AES-256-GCM where the CPU has AES-NI and carry-less multiply, through swift-crypto
 /// (`AESGCMKey`), which measured several times faster here than libsodium's AES-GCM; libsodium's
 /// XChaCha20-Poly1305 otherwise. Both ends pick the first the other also offers.
-final class RecordCipher {
-    enum Algorithm: UInt8 {
+package final class RecordCipher {
+    package enum Algorithm: UInt8 {
         case aes256GCM = 1
         case xChaCha20Poly1305 = 2
 
-        var isSupported: Bool {
+        package var isSupported: Bool {
             Sodium.ensureInitialized()
             switch self {
             case .aes256GCM: return crypto_aead_aes256gcm_is_available() == 1
@@ -29,7 +29,7 @@ final class RecordCipher {
         }
     }
 
-    static let tagSize = 16
+    package static let tagSize = 16
 
     private let algorithm: Algorithm
     private let key: [UInt8]
@@ -39,7 +39,7 @@ final class RecordCipher {
     /// The nonce of the next record, rewritten in place rather than allocated per record.
     private var nonce: [UInt8]
 
-    init(algorithm: Algorithm, key: [UInt8]) {
+    package init(algorithm: Algorithm, key: [UInt8]) {
         self.algorithm = algorithm
         self.key = key
         self.aesKey = algorithm == .aes256GCM ? AESGCMKey(key) : nil
@@ -54,7 +54,7 @@ final class RecordCipher {
     }
 
     /// Encrypts `plaintext` in place and writes the tag into the 16 bytes that follow it.
-    func seal(_ buffer: UnsafeMutableRawBufferPointer, plaintextCount: Int) {
+    package func seal(_ buffer: UnsafeMutableRawBufferPointer, plaintextCount: Int) {
         seal(UnsafeRawBufferPointer(rebasing: buffer[..<plaintextCount]), into: buffer)
     }
 
@@ -74,7 +74,7 @@ final class RecordCipher {
     }
 
     /// Decrypts in place; `false` when the record was forged, altered or out of order.
-    func open(_ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    package func open(_ buffer: UnsafeMutableRawBufferPointer) -> Bool {
         open(UnsafeRawBufferPointer(buffer), into: buffer)
     }
 

@@ -4,11 +4,11 @@ import NIOCore
 ///
 /// Until the handshake completes, writes wait in a queue; `established` succeeds with the peer's
 /// identity once keys are agreed, or fails when the peer breaks the handshake or goes away.
-final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias InboundOut = ByteBuffer
+    package typealias OutboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
     private enum State {
         case client(ClientHandshake)
@@ -23,17 +23,17 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private let handshakeTimeout: TimeAmount
 
-    init(isClient: Bool, identity: NodeIdentity, established: EventLoopPromise<PeerKey>, handshakeTimeout: TimeAmount = .seconds(10)) {
+    package init(isClient: Bool, identity: NodeIdentity, established: EventLoopPromise<PeerKey>, handshakeTimeout: TimeAmount = .seconds(10)) {
         self.state = isClient ? .client(ClientHandshake(identity: identity)) : .serverAwaitingHello(ServerHandshake(identity: identity))
         self.established = established
         self.handshakeTimeout = handshakeTimeout
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context: context) }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()
     }
@@ -52,11 +52,11 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     /// A channel that never connected is torn down without going inactive; the promise must still complete.
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         established.fail(ChannelError.ioOnClosedChannel)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         established.fail(WireError("the connection closed during the handshake"))
         pending.forEach { $0.1?.fail(ChannelError.ioOnClosedChannel) }
         pending.removeAll()
@@ -64,11 +64,11 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail(context: context, error)
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var record = unwrapInboundIn(data)
         do {
             switch state {
@@ -95,7 +95,7 @@ final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         }
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let plaintext = unwrapOutboundIn(data)
         switch state {
         case .established(let sending, _):

@@ -94,12 +94,21 @@ extension PeerMessage {
         case .error(let requestID, let code, let message):
             buffer.writeHeader(.error, requestID)
             buffer.writeInteger(code)
-            buffer.writeBytesWithLength(Array(message.utf8.prefix(Limits.maximumErrorMessage)))
+            buffer.writeBytesWithLength(Array(Self.errorText(message).utf8))
         }
     }
 
+    /// `text` cut to whole characters within `Limits.maximumErrorMessage` bytes: what an
+    /// `.error` carries both ways. Received bytes that are not UTF-8 are replaced first, which can
+    /// make them longer than the limit; cutting bytes instead of characters would split one.
+    static func errorText(_ text: String) -> String {
+        var text = text
+        while text.utf8.count > Limits.maximumErrorMessage { text.removeLast() }
+        return text
+    }
+
     /// At least the bytes `write(to:)` takes, so the buffer it writes to need not grow.
-    var encodedSizeBound: Int {
+    package var encodedSizeBound: Int {
         switch self {
         case .contentInformation(_, _, _, let part), .availability(_, _, _, let part), .mirrorPart(_, _, _, let part): return 32 + part.count
         case .getChunks(_, _, let chunks): return 48 + 36 * chunks.count
@@ -207,7 +216,7 @@ extension PeerMessage {
         case .error:
             let code = try reader.integer(UInt16.self, "error code")
             let message = try reader.bytesWithLength("error message", limit: Limits.maximumErrorMessage)
-            self = .error(requestID: requestID, code: code, message: String(decoding: message, as: UTF8.self))
+            self = .error(requestID: requestID, code: code, message: Self.errorText(String(decoding: message, as: UTF8.self)))
         }
         guard reader.buffer.readableBytes == 0 else {
             throw WireError("\(reader.buffer.readableBytes) bytes follow a \(kind) message")

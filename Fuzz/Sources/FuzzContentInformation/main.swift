@@ -1,26 +1,19 @@
-import CLibFuzzer
+import FuzzSupport
 import PeerDistHashing
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Feeds bytes to the Content Information decoder as a peer could, then derives from whatever it
 /// accepts everything `peerdist info` and a fetcher do. A malformed blob must be refused with
 /// `ContentInformationError`; any trap, sanitizer report or broken round trip is a finding.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+func fuzz(_ bytes: [UInt8]) {
     let information: ContentInformation
     do {
         information = try ContentInformation(decoding: bytes)
     } catch {
         // The entry points of each version must agree with the auto-detecting one.
         let disagreement = "a version's own decoder accepted a blob the auto-detecting one refused"
-        if bytes.starts(with: [0x00, 0x01]) { check((try? ContentInformationV1(decoding: bytes)) == nil, disagreement) }
-        if bytes.starts(with: [0x00, 0x02]) { check((try? ContentInformationV2(decoding: bytes)) == nil, disagreement) }
-        return 0
+        if bytes.starts(with: [0x00, 0x01]) { Fuzzing.check((try? ContentInformationV1(decoding: bytes)) == nil, disagreement) }
+        if bytes.starts(with: [0x00, 0x02]) { Fuzzing.check((try? ContentInformationV2(decoding: bytes)) == nil, disagreement) }
+        return
     }
 
     // What `peerdist info` shows.
@@ -33,7 +26,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for segment in segments {
         for block in 0..<segment.blockCount {
             let range = segment.blockRange(block)
-            check(
+            Fuzzing.check(
                 !range.isEmpty && range.lowerBound >= segment.offset && range.upperBound - segment.offset <= UInt64(segment.length),
                 "block \(block) of segment \(segment.index) has range \(range)")
         }
@@ -45,26 +38,28 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // Round trip: the encoder reproduces the bytes, and they decode to the same value.
     let encoded = information.encoded()
-    check(encoded == bytes, "re-encoding changed the blob")
+    Fuzzing.check(encoded == bytes, "re-encoding changed the blob")
     do {
-        check(try ContentInformation(decoding: encoded) == information, "decode → encode → decode changed the value")
+        Fuzzing.check(try ContentInformation(decoding: encoded) == information, "decode → encode → decode changed the value")
     } catch {
-        check(false, "the re-encoded blob was refused: \(error)")
-    }
-    return 0
-}
-
-private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError(message()) }
-}
-
-/// SwiftPM renames an executable's `main` so that tests can link it, which leaves libFuzzer's own
-/// `main` out of the link; this one hands over to libFuzzer instead.
-@main enum Driver {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        // libFuzzer passes a valid pointer even for an empty input; a null one would be skipped.
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in data.map { fuzz($0, size) } ?? 0 })
+        Fuzzing.check(false, "the re-encoded blob was refused: \(error)")
     }
 }
+
+/// Blobs the hasher writes for a few small contents, both versions; the committed corpus adds
+/// Microsoft's own from the test vectors.
+func makeSeeds() -> [String: [UInt8]] {
+    var seeds: [String: [UInt8]] = [:]
+    for (name, length) in [("one-block", 1000), ("three-blocks", 150_000)] {
+        for version in ContentInformationVersion.allCases {
+            let hasher = StreamingContentHasher(version: version)
+            hasher.update((0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) })
+            let information = ContentInformation(hashed: hasher.finalize(), secret: ServerSecret(passphrase: "fuzz"))
+            seeds["hashed-v\(version)-\(name)"] = information.encoded()
+        }
+    }
+    return seeds
+}
+
+// Last: top-level code runs in order, and the globals above must be set before the first input.
+Fuzzing.main(fuzz, seeds: makeSeeds)
