@@ -461,7 +461,7 @@ import Testing
         #expect(pages?.code == .tooLarge)
 
         // A file entry claiming four billion chunks in a small page.
-        var writer = BigEndianWriter()
+        var writer = FieldWriter()
         Self.file("a", chunks: []).encode(into: &writer)
         var page = Array(writer.bytes.dropLast(4)) + [0xFF, 0xFF, 0xFF, 0xFF]
         var reference = ManifestRoot.PageReference(hash: HashValue(SHA256.hash(data: page)), entryCount: 1, byteCount: page.count)

@@ -3,6 +3,7 @@ import Foundation
 import PeerDistHashing
 import PeerDistStore
 import PeerDistMirror
+import PeerDistWire
 
 /// What a node keeps of each mirror in its data directory, so that a restarted node resumes
 /// publishing or following: `mirrors/<name>/record.json` (role, directory, watch), `manifest`
@@ -85,7 +86,7 @@ enum StoredStamps {
     static let magic = Array("PDAS".utf8)
 
     static func encode(_ applied: AppliedTree) -> [UInt8] {
-        var writer = MirrorWriter()
+        var writer = FieldWriter.mirrorFile()
         writer.append(raw: magic)
         writer.append(UInt8(1))
         writer.append(applied.version)

@@ -82,7 +82,7 @@ package struct ManifestDiff: Equatable, Sendable {
     }
 
     package func encoded() -> [UInt8] {
-        var writer = BigEndianWriter()
+        var writer = FieldWriter()
         writer.append(contentsOf: Self.magic)
         writer.append(UInt8(1))
         writer.append(UInt32(removed.count))

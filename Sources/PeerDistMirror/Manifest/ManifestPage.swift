@@ -38,11 +38,11 @@ public struct ManifestPage: Hashable, Sendable {
     /// Encodes `entries`, already sorted and each no larger than a page, into pages.
     package static func paginate(_ entries: some Sequence<MirrorEntry>) -> [ManifestPage] {
         var pages: [ManifestPage] = []
-        var writer = BigEndianWriter(capacity: ManifestFormat.targetPageBytes)
+        var writer = FieldWriter(capacity: ManifestFormat.targetPageBytes)
         var count = 0
         func finishPage() {
             pages.append(ManifestPage(bytes: writer.bytes, entryCount: count))
-            writer = BigEndianWriter(capacity: ManifestFormat.targetPageBytes)
+            writer = FieldWriter(capacity: ManifestFormat.targetPageBytes)
             count = 0
         }
         for entry in entries {

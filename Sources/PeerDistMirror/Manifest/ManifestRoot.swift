@@ -220,7 +220,7 @@ public struct ManifestRoot: Hashable, Sendable {
         publisher: PeerKey, classifier: String, version: UInt64, createdAt: FileTime,
         entryCount: Int, totalFileBytes: UInt64, pages: [PageReference]
     ) -> [UInt8] {
-        var writer = BigEndianWriter(capacity: 140 + pages.count * ManifestFormat.pageReferenceBytes + ManifestFormat.signatureBytes)
+        var writer = FieldWriter(capacity: 140 + pages.count * ManifestFormat.pageReferenceBytes + ManifestFormat.signatureBytes)
         writer.append(contentsOf: ManifestFormat.magic)
         writer.append(ManifestFormat.version)
         writer.append(contentsOf: publisher.bytes)

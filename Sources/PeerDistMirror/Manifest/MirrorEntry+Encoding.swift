@@ -30,7 +30,7 @@ extension MirrorEntry {
 
     /// - Precondition: the path and link target fit their 16-bit lengths, as every entry that
     ///   passed `ManifestValidator` does (4096 bytes at most).
-    func encode(into writer: inout BigEndianWriter) {
+    func encode(into writer: inout FieldWriter) {
         let pathBytes = path.utf8
         precondition(pathBytes.count <= Int(UInt16.max), "a manifest path is validated before it is encoded")
         writer.append(UInt16(pathBytes.count))

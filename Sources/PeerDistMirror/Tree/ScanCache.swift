@@ -1,4 +1,6 @@
 import PeerDistHashing
+import PeerDistWire
+
 /// What a publisher's previous scan learnt about each file: its stamp and its chunks. The next
 /// scan reuses the chunks of every file whose stamp is unchanged instead of reading it again.
 ///
@@ -33,7 +35,7 @@ public struct ScanCache: Sendable, Equatable {
     private static let format: UInt8 = 1
 
     public func encoded() -> [UInt8] {
-        var writer = MirrorWriter()
+        var writer = FieldWriter.mirrorFile()
         writer.append(raw: Self.magic)
         writer.append(Self.format)
         writer.append(UInt32(records.count))

@@ -1,22 +1,19 @@
 import PeerDistHashing
 import PeerDistWire
 
-/// Builds the little-endian binary files a mirror keeps for itself (the scan cache and the
-/// journal): fixed-width integers, and strings and byte runs prefixed with their length.
-package struct MirrorWriter {
-    package private(set) var bytes: [UInt8] = []
+/// The little-endian files a mirror keeps for itself (the scan cache and the journal) are written
+/// with the shared field writer: fixed-width integers, and strings and byte runs prefixed with
+/// their length.
+extension FieldWriter {
+    package static func mirrorFile() -> FieldWriter {
+        FieldWriter(endianness: .little)
+    }
 
-    package init() {}
-
-    package mutating func append(_ value: UInt8) { bytes.append(value) }
-    package mutating func append(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
-    package mutating func append(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
-    package mutating func append(_ value: Int64) { append(UInt64(bitPattern: value)) }
-    package mutating func append(raw: some Sequence<UInt8>) { bytes += raw }
+    package mutating func append(raw: some Sequence<UInt8>) { append(contentsOf: raw) }
 
     package mutating func append(_ string: String) {
         append(UInt32(string.utf8.count))
-        bytes += string.utf8
+        append(contentsOf: string.utf8)
     }
 
     package mutating func append(_ time: FileTime) {
@@ -38,7 +35,7 @@ package struct MirrorWriter {
     }
 }
 
-/// Reads what `MirrorWriter` wrote, with the shared field reader in little-endian order;
+/// Reads what `FieldWriter.mirrorFile()` wrote, with the shared field reader in little-endian order;
 /// anything short or out of range is a `.corrupt` error naming the file.
 package typealias MirrorReader = FieldReader<MirrorError>
 

@@ -3,6 +3,7 @@ import PeerDistHashing
 
 #if canImport(Glibc)
 import Glibc
+import PeerDistWire
 #endif
 
 /// The list of changes that turn a follower's tree into a new version, written to
@@ -24,7 +25,7 @@ package struct MirrorJournal: Sendable, Equatable {
     private static let format: UInt8 = 1
 
     package func encoded() -> [UInt8] {
-        var writer = MirrorWriter()
+        var writer = FieldWriter.mirrorFile()
         writer.append(raw: Self.magic)
         writer.append(Self.format)
         writer.append(version)
@@ -131,7 +132,7 @@ package enum JournalOperation: Sendable, Equatable {
         case makeDirectory = 1, place, remove, setDirectoryAttributes
     }
 
-    fileprivate func encode(into writer: inout MirrorWriter) {
+    fileprivate func encode(into writer: inout FieldWriter) {
         switch self {
         case .makeDirectory(let path, let replacing):
             writer.append(Tag.makeDirectory.rawValue)
@@ -173,7 +174,7 @@ package enum JournalOperation: Sendable, Equatable {
         }
     }
 
-    private static func encode(_ stamp: PathStamp?, into writer: inout MirrorWriter) {
+    private static func encode(_ stamp: PathStamp?, into writer: inout FieldWriter) {
         guard let stamp else { return writer.append(UInt8(0)) }
         writer.append(UInt8(1))
         writer.append(stamp)

@@ -156,7 +156,7 @@ public struct ChunkDelta: Hashable, Sendable {
     }
 
     public func encoded() -> [UInt8] {
-        var writer = BigEndianWriter(capacity: encodedCount)
+        var writer = FieldWriter(capacity: encodedCount)
         for operation in operations {
             switch operation {
             case .copy(let first, let count):

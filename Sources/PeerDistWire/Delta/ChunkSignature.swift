@@ -75,7 +75,7 @@ public struct ChunkSignature: Hashable, Sendable {
     public var encodedCount: Int { Self.headerBytes + Self.bytesPerBlock * blockCount }
 
     public func encoded() -> [UInt8] {
-        var writer = BigEndianWriter(capacity: encodedCount)
+        var writer = FieldWriter(capacity: encodedCount)
         writer.append(UInt16(blockSize))
         writer.append(UInt32(baseLength))
         for (weak, strong) in zip(weak, strong) {
