@@ -90,7 +90,10 @@ stress_cleanup() {
 spawn() {
     local log="$1"
     shift
-    "$binary" "$@" >"$log" 2>&1 &
+    # Emptied here, not by the background child's redirection: a reader must never see what a
+    # previous process wrote to the same log.
+    : >"$log"
+    "$binary" "$@" >>"$log" 2>&1 &
     spawned=$!
     tracked+=("$spawned")
 }
@@ -123,10 +126,12 @@ alive() { kill -0 "$1" 2>/dev/null; }
 # `wait_listening LOG PID`: waits for a node started by spawn to print its listening address and
 # prints the port.
 wait_listening() {
-    local log="$1" pid="$2" i
+    local log="$1" pid="$2" i port
     for ((i = 0; i < 300; i++)); do
-        if grep -qE 'listening on|serving on' "$log" 2>/dev/null; then
-            grep -oE '\]:[0-9]+' "$log" | head -1 | tr -d ']:'
+        port="$(awk 'match($0, /(listening on|serving on) \[[^]]*\]:[0-9]+/) {
+            address = substr($0, RSTART, RLENGTH); sub(/.*\]:/, "", address); print address; exit }' "$log")"
+        if [[ -n "$port" ]]; then
+            echo "$port"
             return
         fi
         alive "$pid" || { echo "the node exited before listening:" >&2; cat "$log" >&2; return 1; }
