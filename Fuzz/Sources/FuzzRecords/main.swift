@@ -17,7 +17,8 @@ func fuzz(_ input: [UInt8]) {
     let pieceSize = max(1, Fuzzing.take(1, from: &bytes))
     let stream = Array(bytes)
 
-    let channel = EmbeddedChannel(handler: ByteToMessageHandler(RecordDecoder()))
+    // Framing as after the handshake, at the full record limit.
+    let channel = EmbeddedChannel(handler: ByteToMessageHandler(RecordDecoder(limit: RecordDecoder.maximumRecord)))
     var refused = false
     for start in stride(from: 0, to: stream.count, by: pieceSize) where !refused {
         do {
@@ -65,8 +66,9 @@ func fuzz(_ input: [UInt8]) {
     let server = EmbeddedChannel()
     let established = server.eventLoop.makePromise(of: PeerKey.self)
     do {
-        try server.pipeline.syncOperations.addHandler(ByteToMessageHandler(RecordDecoder()))
-        try server.pipeline.syncOperations.addHandler(SecureChannelHandler(isClient: false, identity: identity, established: established))
+        let decoder = RecordDecoder()
+        try server.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
+        try server.pipeline.syncOperations.addHandler(SecureChannelHandler(isClient: false, identity: identity, established: established, decoder: decoder))
         for start in stride(from: 0, to: stream.count, by: pieceSize) {
             try server.writeInbound(ByteBuffer(bytes: stream[start..<min(start + pieceSize, stream.count)]))
         }

@@ -18,18 +18,35 @@ public final class PeerDirectory: Sendable {
     }
 
     private let entries = Mutex<[PeerKey: Entry]>([:])
+    /// Bounds on what is remembered: anyone can make identities and sign Hellos with them, so a
+    /// flood of strangers must not grow the directory without end. Beyond `maximumEntries` the
+    /// node heard from longest ago is forgotten; beyond `maximumAddresses` an entry's oldest address.
+    let maximumEntries: Int
+    let maximumAddresses: Int
 
-    public init() {}
+    public convenience init() {
+        self.init(maximumEntries: 1024, maximumAddresses: 16)
+    }
+
+    init(maximumEntries: Int, maximumAddresses: Int) {
+        self.maximumEntries = max(1, maximumEntries)
+        self.maximumAddresses = max(1, maximumAddresses)
+    }
 
     /// Records a Hello; `true` when the node was not known before.
     @discardableResult
     func heard(_ identity: PeerKey, name: String, address: String) -> Bool {
         entries.withLock { entries in
             let isNew = entries[identity] == nil
+            if isNew, entries.count >= maximumEntries, let oldest = entries.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
+                entries[oldest] = nil
+            }
             var entry = entries[identity] ?? Entry(fingerprint: identity.fingerprint, name: name, addresses: [], lastSeen: .now)
             entry.name = name
             entry.lastSeen = .now
-            if !entry.addresses.contains(address) { entry.addresses.append(address) }
+            if let known = entry.addresses.firstIndex(of: address) { entry.addresses.remove(at: known) }
+            entry.addresses.append(address)
+            if entry.addresses.count > maximumAddresses { entry.addresses.removeFirst(entry.addresses.count - maximumAddresses) }
             entries[identity] = entry
             return isNew
         }

@@ -18,8 +18,9 @@ public enum PeerNetwork {
         channel.eventLoop.makeCompletedFuture {
             let established = channel.eventLoop.makePromise(of: PeerKey.self)
             let operations = channel.pipeline.syncOperations
-            try operations.addHandler(ByteToMessageHandler(RecordDecoder()))
-            try operations.addHandler(SecureChannelHandler(isClient: isClient, identity: identity, established: established))
+            let decoder = RecordDecoder()
+            try operations.addHandler(ByteToMessageHandler(decoder))
+            try operations.addHandler(SecureChannelHandler(isClient: isClient, identity: identity, established: established, decoder: decoder))
             try operations.addHandler(PeerMessageCodec())
             let wrapped = try PeerChannel(wrappingChannelSynchronously: channel)
             return Connection(channel: wrapped, established: established.futureResult)

@@ -22,11 +22,17 @@ package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannel
     private let established: EventLoopPromise<PeerKey>
     private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private let handshakeTimeout: TimeAmount
+    /// The framing below, whose record limit stays at the handshake's until keys are agreed.
+    private let decoder: RecordDecoder?
 
-    package init(isClient: Bool, identity: NodeIdentity, established: EventLoopPromise<PeerKey>, handshakeTimeout: TimeAmount = .seconds(10)) {
+    package init(
+        isClient: Bool, identity: NodeIdentity, established: EventLoopPromise<PeerKey>, handshakeTimeout: TimeAmount = .seconds(10),
+        decoder: RecordDecoder? = nil
+    ) {
         self.state = isClient ? .client(ClientHandshake(identity: identity)) : .serverAwaitingHello(ServerHandshake(identity: identity))
         self.established = established
         self.handshakeTimeout = handshakeTimeout
+        self.decoder = decoder
     }
 
     package func handlerAdded(context: ChannelHandlerContext) {
@@ -143,6 +149,7 @@ package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannel
     private func establish(context: ChannelHandlerContext, _ keys: Handshake.Keys) {
         let sending = RecordCipher(algorithm: keys.cipher, key: keys.sending)
         state = .established(sending: sending, receiving: RecordCipher(algorithm: keys.cipher, key: keys.receiving))
+        decoder?.limit = RecordDecoder.maximumRecord
         for (plaintext, promise) in pending {
             context.write(wrapOutboundOut(seal(plaintext, with: sending, allocator: context.channel.allocator)), promise: promise)
         }
