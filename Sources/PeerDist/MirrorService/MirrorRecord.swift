@@ -101,7 +101,7 @@ enum StoredStamps {
     /// The applied tree of `manifest`'s entries with the stamps in `bytes`, which must be of the
     /// same version.
     static func decode(_ bytes: [UInt8], manifest: MirrorManifest, source: String) throws(MirrorError) -> AppliedTree {
-        var reader = MirrorReader(bytes, source: source)
+        var reader = FieldReader.mirrorFile(bytes, source: source)
         guard Array(try reader.raw(4)) == magic, try reader.uint8() == 1 else { throw reader.corrupt("not a stamps file") }
         let version = try reader.uint64()
         guard version == manifest.version else { throw reader.corrupt("stamps of version \(version) beside manifest version \(manifest.version)") }

@@ -4,11 +4,9 @@ import PeerDistWire
 /// Manifest roots, pages and diffs come from the network: they are read with the shared field
 /// reader, a short or out-of-range field being a `.malformed` `MirrorError` that names the
 /// subject, the byte offset and the field.
-typealias ManifestReader = FieldReader<MirrorError>
-
 extension FieldReader where Failure == MirrorError {
-    init(_ bytes: some Collection<UInt8>, subject: String) {
-        self.init(bytes, subject: subject, failure: { MirrorError(.malformed, $0) })
+    static func manifest(_ bytes: some Collection<UInt8>, subject: String) -> Self {
+        Self(bytes, subject: subject, failure: { MirrorError(.malformed, $0) })
     }
 
     /// An error with another code than `.malformed` (a root too large, a corrupt page) at the

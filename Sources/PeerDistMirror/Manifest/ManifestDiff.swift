@@ -117,7 +117,7 @@ package struct ManifestDiff: Equatable, Sendable {
 
     /// Parses a diff from a peer; every count is checked against the bytes left before use.
     package init(decoding bytes: [UInt8]) throws(MirrorError) {
-        var reader = ManifestReader(bytes, subject: "the manifest diff")
+        var reader = FieldReader.manifest(bytes, subject: "the manifest diff")
         guard Array(try reader.bytes(4, "magic")) == Self.magic, try reader.integer(UInt8.self, "format") == 1 else {
             throw reader.failure("not a manifest diff of a known format")
         }

@@ -72,7 +72,7 @@ public struct ManifestPage: Hashable, Sendable {
         // Sized by what the bytes can hold, whatever the count claims.
         var entries: [MirrorEntry] = []
         entries.reserveCapacity(min(reference.entryCount, bytes.count / ManifestFormat.minimumEntryBytes))
-        var reader = ManifestReader(bytes, subject: subject)
+        var reader = FieldReader.manifest(bytes, subject: subject)
         while !reader.isAtEnd {
             guard entries.count < reference.entryCount else {
                 throw reader.failure("bytes follow the \(reference.entryCount) entries the root gives the page", code: .corruptPage)

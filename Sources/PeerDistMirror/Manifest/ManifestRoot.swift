@@ -94,7 +94,7 @@ public struct ManifestRoot: Hashable, Sendable {
     /// limit is checked before anything is sized by it, then that the key is the name's
     /// authority and the classifier the name's, then the signature.
     public init(decoding bytes: [UInt8], expecting name: MirrorName) throws(MirrorError) {
-        var reader = ManifestReader(bytes, subject: "the manifest root of \(name)")
+        var reader = FieldReader.manifest(bytes, subject: "the manifest root of \(name)")
         guard bytes.count <= ManifestFormat.maximumRootBytes else {
             throw reader.failure("it has \(bytes.count) bytes, more than any root (\(ManifestFormat.maximumRootBytes))", code: .tooLarge)
         }

@@ -61,7 +61,7 @@ extension MirrorEntry {
     }
 
     /// Reads the next entry of a page.
-    init(decoding reader: inout ManifestReader) throws(MirrorError) {
+    init(decoding reader: inout FieldReader<MirrorError>) throws(MirrorError) {
         let start = reader.offset
         let pathLength = try reader.integer(UInt16.self, "path length")
         let pathBytes = try reader.bytes(Int(pathLength), "path")

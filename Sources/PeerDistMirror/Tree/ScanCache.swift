@@ -51,7 +51,7 @@ public struct ScanCache: Sendable, Equatable {
 
     /// Reads what `encoded()` wrote; anything else is a `.corrupt` error.
     public init(decoding bytes: [UInt8]) throws(MirrorError) {
-        var reader = MirrorReader(bytes, source: "scan cache")
+        var reader = FieldReader.mirrorFile(bytes, source: "scan cache")
         guard Array(try reader.raw(Self.magic.count)) == Self.magic else { throw reader.corrupt("not a PeerDist scan cache") }
         guard try reader.uint8() == Self.format else { throw reader.corrupt("unknown format") }
         // A record takes at least 4 (path length) + 41 (stamp) + 4 (chunk count) bytes.

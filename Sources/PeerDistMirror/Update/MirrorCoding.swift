@@ -37,11 +37,9 @@ extension FieldWriter {
 
 /// Reads what `FieldWriter.mirrorFile()` wrote, with the shared field reader in little-endian order;
 /// anything short or out of range is a `.corrupt` error naming the file.
-package typealias MirrorReader = FieldReader<MirrorError>
-
 extension FieldReader where Failure == MirrorError {
-    package init(_ bytes: some Collection<UInt8>, source: String) {
-        self.init(bytes, subject: source, endianness: .little, failure: { MirrorError(.corrupt, $0) })
+    package static func mirrorFile(_ bytes: some Collection<UInt8>, source: String) -> Self {
+        Self(bytes, subject: source, endianness: .little, failure: { MirrorError(.corrupt, $0) })
     }
 
     package func corrupt(_ what: String) -> MirrorError { failure(what) }

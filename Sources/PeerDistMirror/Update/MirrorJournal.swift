@@ -49,7 +49,7 @@ package struct MirrorJournal: Sendable, Equatable {
         guard Array(SHA256.hash(data: body)) == Array(bytes.suffix(checksumSize)) else {
             throw MirrorError(.corrupt, "\(source): journal checksum does not match its contents")
         }
-        var reader = MirrorReader(Array(body), source: source)
+        var reader = FieldReader.mirrorFile(Array(body), source: source)
         guard Array(try reader.raw(Self.magic.count)) == Self.magic else { throw reader.corrupt("not a PeerDist journal") }
         guard try reader.uint8() == Self.format else { throw reader.corrupt("unknown journal format") }
         version = try reader.uint64()
@@ -155,7 +155,7 @@ package enum JournalOperation: Sendable, Equatable {
         }
     }
 
-    fileprivate init(from reader: inout MirrorReader) throws(MirrorError) {
+    fileprivate init(from reader: inout FieldReader<MirrorError>) throws(MirrorError) {
         guard let tag = Tag(rawValue: try reader.uint8()) else { throw reader.corrupt("unknown operation") }
         switch tag {
         case .makeDirectory:
@@ -180,7 +180,7 @@ package enum JournalOperation: Sendable, Equatable {
         writer.append(stamp)
     }
 
-    private static func optionalStamp(from reader: inout MirrorReader) throws(MirrorError) -> PathStamp? {
+    private static func optionalStamp(from reader: inout FieldReader<MirrorError>) throws(MirrorError) -> PathStamp? {
         switch try reader.uint8() {
         case 0: return nil
         case 1: return try reader.stamp()
@@ -192,7 +192,7 @@ package enum JournalOperation: Sendable, Equatable {
     /// checksum only ever names paths below the root. Checked on the UTF-8 bytes, as the kernel
     /// will read the path: split into Characters, `../` followed by a combining mark (U+0301)
     /// holds no "/" at all, and passed for one harmless component.
-    private static func path(from reader: inout MirrorReader) throws(MirrorError) -> String {
+    private static func path(from reader: inout FieldReader<MirrorError>) throws(MirrorError) -> String {
         let start = reader.offset
         let path = try reader.string()
         let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
