@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PeerDistWire", targets: ["PeerDistWire"]),
         .library(name: "PeerDistStore", targets: ["PeerDistStore"]),
         .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
+        .library(name: "PeerDistCollaboration", targets: ["PeerDistCollaboration"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
         // For this checkout's benchmarks (`scripts/bench`), not for users.
@@ -48,11 +49,14 @@ let package = Package(
         .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
         // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.
         .target(name: "PeerDistMirror", dependencies: ["PeerDistHashing", "PeerDistWire", "CSystemCalls", crypto]),
+        // People: contact cards, presence, People Near Me, objects, invitations, and the book
+        // that keeps contacts and settings.
+        .target(name: "PeerDistCollaboration", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistHashing", crypto]),
         // The node: discovery, scheduling, serving, the mirror service and the control socket.
         .target(
             name: "PeerDist",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror",
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration",
                 crypto, nioCore, nioPosix, logging, serviceLifecycle,
             ]
         ),
@@ -62,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "peerdist-cli",
             dependencies: [
-                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistCommandSupport",
+                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistCommandSupport",
                 argumentParser, logging, serviceLifecycle,
             ]
         ),

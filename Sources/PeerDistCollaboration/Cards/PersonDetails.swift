@@ -1,0 +1,32 @@
+/// How a person presents themselves: the "Me" contact of Windows' Peer Collaboration. Each
+/// field is at most 255 characters, Windows' limit, and the display name is never empty.
+public struct PersonDetails: Codable, Hashable, Sendable {
+    public static let maximumCharacters = 255
+
+    public var displayName: String
+    public var nickname: String
+    public var email: String
+
+    public init(displayName: String, nickname: String = "", email: String = "") throws(CollaborationError) {
+        self.displayName = displayName
+        self.nickname = nickname
+        self.email = email
+        try validate()
+    }
+
+    /// Refuses an empty display name, a field over the limit, or control characters (a name
+    /// that could rewrite a terminal line is not a name).
+    public func validate() throws(CollaborationError) {
+        guard !displayName.allSatisfy(\.isWhitespace) else {
+            throw CollaborationError(.invalidValue, "the display name is empty")
+        }
+        for (field, value) in [("display name", displayName), ("nickname", nickname), ("e-mail address", email)] {
+            guard value.count <= Self.maximumCharacters else {
+                throw CollaborationError(.invalidValue, "the \(field) has \(value.count) characters, at most \(Self.maximumCharacters) allowed")
+            }
+            guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw CollaborationError(.invalidValue, "the \(field) contains a control character")
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+
+/// A small blob a person publishes for their contacts (or everyone near them) to read: a
+/// picture, a status card, a list of content IDs on offer. Windows' limits: more than 0 and
+/// fewer than 16 KiB of data, at most 128 per person, one per name.
+public struct PublishedObject: Codable, Hashable, Sendable {
+    public static let maximumSize = 16 * 1024 - 1
+    public static let maximumCount = 128
+    public static let maximumNameCharacters = 64
+
+    /// Who may read it.
+    public enum Scope: String, Codable, Hashable, Sendable, CaseIterable {
+        /// The contacts allowed to watch this person.
+        case contacts
+        /// Anyone on the LAN, while People Near Me is on.
+        case nearMe = "near-me"
+    }
+
+    public var name: String
+    public var data: [UInt8]
+    public var scope: Scope
+    public var modified: Date
+
+    public init(name: String, data: [UInt8], scope: Scope, modified: Date = Date()) throws(CollaborationError) {
+        try Self.validate(name: name)
+        guard !data.isEmpty else { throw CollaborationError(.invalidValue, "object \(name) is empty; an object holds 1 to \(Self.maximumSize) bytes") }
+        guard data.count <= Self.maximumSize else {
+            throw CollaborationError(.invalidValue, "object \(name) is \(data.count) bytes; an object holds less than 16 KiB (\(Self.maximumSize) bytes at most)")
+        }
+        self.name = name
+        self.data = data
+        self.scope = scope
+        self.modified = modified
+    }
+
+    /// Names are 1–64 letters, digits, `.`, `_` and `-`, so that they are safe as file names and
+    /// on a command line.
+    public static func validate(name: String) throws(CollaborationError) {
+        guard !name.isEmpty, name.count <= maximumNameCharacters,
+              name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }),
+              name != ".", name != ".."
+        else {
+            throw CollaborationError(.invalidValue, "object name \"\(name)\" is not 1 to \(maximumNameCharacters) letters, digits, '.', '_' or '-'")
+        }
+    }
+
+    public var summary: ObjectSummary {
+        ObjectSummary(name: name, size: UInt32(data.count), digest: Array(SHA256.hash(data: data)), scope: scope)
+    }
+}
+
+/// What a watcher learns of an object without its bytes: enough to see it changed.
+public struct ObjectSummary: Codable, Hashable, Sendable {
+    public var name: String
+    public var size: UInt32
+    public var digest: [UInt8]
+    public var scope: PublishedObject.Scope
+
+    public init(name: String, size: UInt32, digest: [UInt8], scope: PublishedObject.Scope) {
+        self.name = name
+        self.size = size
+        self.digest = digest
+        self.scope = scope
+    }
+}
