@@ -71,12 +71,18 @@ public final class MirrorService: Sendable {
 
     // MARK: Publishing
 
+    /// The name `publish` gives `directory` with `classifier` (default: the directory's name),
+    /// known before anything is published: a private mirror's audience is set first.
+    public func name(forDirectory directory: String, classifier: String?) throws -> MirrorName {
+        let classifier = classifier ?? MirrorName.classifier(suggestedBy: URL(fileURLWithPath: directory).lastPathComponent)
+        return try MirrorName(publisher: identity.publicKey, classifier: classifier)
+    }
+
     /// Publishes `directory` under `classifier` (default: the directory's name): scans it and,
     /// if it differs from the newest version, signs the next version. Returns at once for a
     /// directory already published; with `watch`, the node publishes again after each change.
     public func publish(directory: String, classifier: String?, watch: Bool) throws -> MirrorStatus {
-        let classifier = classifier ?? MirrorName.classifier(suggestedBy: URL(fileURLWithPath: directory).lastPathComponent)
-        let name = try MirrorName(publisher: identity.publicKey, classifier: classifier)
+        let name = try self.name(forDirectory: directory, classifier: classifier)
         let existing = self.mirror(named: name)
         if let existing {
             guard existing.role == .publisher else { throw NodeError(.invalidState, "this node follows \(name); it cannot publish it too") }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PeerDistCollaboration
 import PeerDistHashing
 import Synchronization
 import PeerDistWire
@@ -27,6 +28,9 @@ public final class PeerNode: Sendable {
         /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds. Off by default:
         /// the node does not serve blocks over MS-PCCRR yet, so such clients cannot fetch from it.
         public var answersBranchCacheProbes = false
+        /// How often a watched node tells its watchers it is still there; a watcher calls it
+        /// offline after three missed.
+        public var presenceHeartbeat: Duration = .seconds(20)
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -45,6 +49,9 @@ public final class PeerNode: Sendable {
     public let announcements = HolderAnnouncements()
     /// The directories this node publishes and follows as mirrors.
     public let mirrors: MirrorService
+    /// The person behind the node: contacts, presence, People Near Me, objects, invitations,
+    /// and who may read what is shared privately.
+    public let collaboration: Collaboration
     let logger: Logger
     private let listening = ListeningAddresses()
     private let holderLookup: HolderLookup
@@ -59,6 +66,9 @@ public final class PeerNode: Sendable {
         self.store = try ContentStore(directory: configuration.dataDirectory.path, quotaBytes: configuration.quotaBytes)
         let identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
         self.identity = identity
+        self.collaboration = try Collaboration(
+            dataDirectory: configuration.dataDirectory.path, identity: identity, peerDirectory: peerDirectory,
+            heartbeatInterval: configuration.presenceHeartbeat, logger: logger)
         let holders = HolderLookup(announcements: announcements, listening: listening, logger: logger)
         self.holderLookup = holders
         let dataDirectory = configuration.dataDirectory
@@ -87,27 +97,40 @@ public final class PeerNode: Sendable {
             let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
             listening.append(address.description)
             logger.info("listening for peers", metadata: ["address": "\(address)"])
+            collaboration.listening(on: address.port)
             let source = StoreContentSource(store: store)
             let server = PeerRequestServer(
-                source: source, mirrors: mirrors, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
-                uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
+                source: source, mirrors: mirrors, access: collaboration, collaboration: collaboration, counters: counters, logger: logger,
+                corruptsBlocks: configuration.corruptsBlocks, uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
             services.append(.init(service: PeerListenerService(listener: listener, server: server)))
-            let (identity, directory, announcements, mirrors, logger) = (identity, peerDirectory, announcements, mirrors, logger)
+            let (identity, directory, announcements, mirrors, collaboration, logger) = (identity, peerDirectory, announcements, mirrors, collaboration, logger)
+            // Private content and mirrors are never answered for on the LAN: who may read them
+            // asks their holder over a channel that proves who is asking.
+            let isHeld: @Sendable (HashValue) -> Bool = { key in
+                if let found = source.content(forDiscoveryKey: key) { return collaboration.audience(ofContent: found.id) == nil }
+                return mirrors.holds(key) && collaboration.audience(ofMirror: key) == nil
+            }
             let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger) {
                 try await LANDiscovery.answer(
                     tcpPort: address.port, identity: identity, name: ProcessInfo.processInfo.hostName, directory: directory,
-                    isHeld: { source.content(forDiscoveryKey: $0) != nil || mirrors.holds($0) }, announcements: announcements, logger: logger)
+                    isHeld: isHeld, announcements: announcements, collaboration: collaboration, logger: logger)
             }
             services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
             if configuration.answersBranchCacheProbes {
                 // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
                 let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
-                    try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: address.port, logger: logger)
+                    try await WSDiscoveryResponder.answerProbes(heldBlockCount: { segment in
+                        guard let id = source.contentID(ofSegment: segment), collaboration.audience(ofContent: id) == nil else { return 0 }
+                        return source.heldBlockCount(ofSegment: segment)
+                    }, port: address.port, logger: logger)
                 }
                 services.append(.init(service: responder, successTerminationBehavior: .ignore))
             }
         }
         services.append(.init(service: mirrors))
+        // After the listener and LAN discovery: services stop in reverse order, so watchers and
+        // the LAN hear "offline" while both still run.
+        services.append(.init(service: CollaborationService(collaboration: collaboration)))
         let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
         services.append(.init(service: control))
         ready()
@@ -121,15 +144,22 @@ public final class PeerNode: Sendable {
 
     /// Publishes the file at `path` in place. Hashing it blocks for as long as reading the file
     /// takes, so it runs on NIO's thread pool, never on the cooperative pool that serves peers.
-    public func publish(path: String, version: ContentInformationVersion) async throws -> PublishedContent {
-        try await NIOThreadPool.singleton.runIfActive { [store] in
+    ///
+    /// With an `audience`, the content is private: only connections authenticated as those keys
+    /// learn it exists (see `AccessRules`).
+    public func publish(path: String, version: ContentInformationVersion, audience: Set<PeerKey>? = nil) async throws -> PublishedContent {
+        let published = try await NIOThreadPool.singleton.runIfActive { [store] in
             try store.publish(path: path, version: version)
         }
+        if let audience { try collaboration.book.restrict(content: published.contentID.hex, to: audience) }
+        return published
     }
 
     /// Fetches `id` from `peers` into the store and places it at `output`.
+    ///
+    /// `hints` are tried besides whoever discovery finds: the sender of an invitation, say.
     public func fetch(
-        id: ContentID, peers: [PeerAddress], output: String, replace: Bool, maximumRate: UInt64? = nil,
+        id: ContentID, peers: [PeerAddress], hints: [PeerAddress] = [], output: String, replace: Bool, maximumRate: UInt64? = nil,
         progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws -> String {
         if !replace, FileManager.default.fileExists(atPath: output) {
@@ -141,7 +171,9 @@ public final class PeerNode: Sendable {
         let discovering = peers.isEmpty
         if discovering {
             peers = try configuration.dataDirectory.staticPeers()
-            for holder in await holders(of: id, askingTheLAN: true) where !peers.contains(holder) { peers.append(holder) }
+            for holder in await holders(of: id, askingTheLAN: true) + hints where !peers.contains(holder) { peers.append(holder) }
+            // Private content is not answered for on the LAN: its holders are among my contacts.
+            if peers.isEmpty { peers = contactAddresses() }
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
@@ -149,19 +181,25 @@ public final class PeerNode: Sendable {
         if let known = store.contentInformation(for: id) {
             information = known
         } else {
-            information = try await fetcher.contentInformation(for: id)
+            let found = try await fetcher.contentInformation(for: id)
+            information = found.information
+            // Shared privately with me: I keep it to the same people.
+            if let audience = found.audience { try collaboration.book.restrict(content: id.hex, to: audience) }
         }
+        let isPrivate = collaboration.audience(ofContent: id) != nil
         let download = try store.beginDownload(contentID: id, information: information)
         transfers.withLock { $0[id] = (download, nil) }
         // Others fetching the same content learn of this node now, and trade blocks with it.
-        announcements.announce(id.discoveryKey)
+        if !isPrivate { announcements.announce(id.discoveryKey) }
         defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
         do {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
             // blocks meanwhile are drawn on too.
             let discover: (@Sendable (Bool) async -> [PeerAddress])? = discovering
-                ? { @Sendable askTheLAN in await self.holders(of: id, askingTheLAN: askTheLAN) }
+                ? { @Sendable askTheLAN in
+                    isPrivate ? self.contactAddresses() + hints : await self.holders(of: id, askingTheLAN: askTheLAN) + hints
+                }
                 : nil
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
                 self.transfers.withLock { $0[id]?.peer = update.peer }
@@ -181,6 +219,15 @@ public final class PeerNode: Sendable {
     /// content (a resumed fetch does from the start).
     private func holders(of id: ContentID, askingTheLAN: Bool) async -> [PeerAddress] {
         await holderLookup.holders(of: id.discoveryKey, askingTheLAN: askingTheLAN)
+    }
+
+    /// Where my contacts' nodes are, as far as this node knows.
+    private func contactAddresses() -> [PeerAddress] {
+        var addresses: [PeerAddress] = []
+        for contact in collaboration.book.contacts {
+            for address in collaboration.addresses(of: contact.key) where !addresses.contains(address) { addresses.append(address) }
+        }
+        return addresses
     }
 
     public func status() -> NodeStatus {

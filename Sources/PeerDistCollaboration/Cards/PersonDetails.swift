@@ -7,6 +7,11 @@ public struct PersonDetails: Codable, Hashable, Sendable {
     public var nickname: String
     public var email: String
 
+    enum CodingKeys: String, CodingKey {
+        case nickname, email
+        case displayName = "display_name"
+    }
+
     public init(displayName: String, nickname: String = "", email: String = "") throws(CollaborationError) {
         self.displayName = displayName
         self.nickname = nickname

@@ -62,6 +62,8 @@ public struct Invitation: Codable, Hashable, Sendable {
 
 /// How an invitation ended, as the sender learns it.
 public enum InvitationOutcome: String, Codable, Hashable, Sendable {
+    /// Delivered; the recipient has not answered yet.
+    case pending
     case accepted, declined, expired
     /// The recipient takes no invitations from this sender (not a contact, or invitations off).
     case refused

@@ -18,7 +18,7 @@ import PeerDistWire
 /// kind 8  getObject      name(text)                 → object, or refused
 /// kind 9  object         name(text) scope(u8) data(u16 length)
 /// kind 10 invite         invitation                 → invitationAnswer (when answered or expired)
-/// kind 11 invitationAnswer  id(16) outcome(u8)
+/// kind 11 invitationAnswer  id(16) outcome(u8: 1 accepted, 2 declined, 3 expired, 4 refused, 5 pending)
 /// kind 12 audience       count(u16) keys(32 each)   before the Content Information of private content
 /// kind 13 refused        reason(text)
 /// ```
@@ -169,7 +169,7 @@ public enum CollaborationMessage: Hashable, Sendable {
         case 11:
             let id = try reader.bytes(16, "invitation ID")
             let code = try reader.integer(UInt8.self, "outcome")
-            guard let outcome = InvitationOutcome(code: code) else { throw reader.failure("outcome \(code) is not 1 to 4") }
+            guard let outcome = InvitationOutcome(code: code) else { throw reader.failure("outcome \(code) is not 1 to 5") }
             self = .invitationAnswer(id: id, outcome: outcome)
         case 12:
             let count = try reader.count(UInt16.self, ofItemsAtLeast: PeerKey.byteCount, "audience size")
@@ -193,6 +193,7 @@ extension InvitationOutcome {
         case .declined: 2
         case .expired: 3
         case .refused: 4
+        case .pending: 5
         }
     }
 
@@ -202,6 +203,7 @@ extension InvitationOutcome {
         case 2: self = .declined
         case 3: self = .expired
         case 4: self = .refused
+        case 5: self = .pending
         default: return nil
         }
     }

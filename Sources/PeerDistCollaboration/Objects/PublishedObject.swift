@@ -45,6 +45,27 @@ public struct PublishedObject: Codable, Hashable, Sendable {
         }
     }
 
+    enum CodingKeys: String, CodingKey {
+        case name, data, scope, modified
+    }
+
+    // The bytes as base64 in the book, not as a list of numbers.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        data = Array(try container.decode(Data.self, forKey: .data))
+        scope = try container.decode(Scope.self, forKey: .scope)
+        modified = try container.decode(Date.self, forKey: .modified)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(Data(data), forKey: .data)
+        try container.encode(scope, forKey: .scope)
+        try container.encode(modified, forKey: .modified)
+    }
+
     public var summary: ObjectSummary {
         ObjectSummary(name: name, size: UInt32(data.count), digest: Array(SHA256.hash(data: data)), scope: scope)
     }
