@@ -161,6 +161,16 @@ public final class Collaboration: Sendable {
         return texts.filter { seen.insert($0).inserted }.compactMap { PeerAddress(parsing: $0) }
     }
 
+    /// Where my contacts' nodes are, as far as this node knows: where private content and
+    /// mirrors, never answered for on the LAN, are looked for.
+    func contactAddresses() -> [PeerAddress] {
+        var addresses: [PeerAddress] = []
+        for contact in book.contacts {
+            for address in self.addresses(of: contact.key) where !addresses.contains(address) { addresses.append(address) }
+        }
+        return addresses
+    }
+
     /// The key whose fingerprint this is, among people near me and nodes heard on the LAN.
     func key(withFingerprint fingerprint: String) -> PeerKey? {
         nearMe.key(withFingerprint: fingerprint) ?? peerDirectory.key(withFingerprint: fingerprint)

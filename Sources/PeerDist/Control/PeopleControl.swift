@@ -159,8 +159,13 @@ struct PeopleControl: Sendable {
         case .mirror(let text):
             let name = try MirrorName(parsing: text)
             guard let output else { throw CollaborationError(.invalidValue, "accepting a mirror needs -o DIRECTORY") }
-            _ = try collaboration.inbox.decide(number, .accepted)
+            do {
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            } catch {
+                throw NodeError(.io, "cannot create \(output): \(error.localizedDescription)")
+            }
             _ = try node.mirrors.follow(name: name, directory: output)
+            _ = try collaboration.inbox.decide(number, .accepted)
             return nil
         case .application(let application, let data):
             guard let command = book.settings.applications[application] else {

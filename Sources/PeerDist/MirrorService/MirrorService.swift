@@ -19,6 +19,8 @@ public final class MirrorService: Sendable {
     /// Who holds the mirror with this discovery key: static peers, announcements, and with
     /// `true` a query on the LAN; never this node.
     let findHolders: @Sendable (_ key: HashValue, _ askTheLAN: Bool) async -> [PeerAddress]
+    /// A holder said a followed mirror is private: the node keeps it to that audience.
+    let privateMirrorHeard: @Sendable (_ key: HashValue, _ audience: Set<PeerKey>) -> Void
 
     private let mirrors = Mutex<[HashValue: Mirror]>([:])
     private let started: AsyncStream<Mirror>
@@ -28,9 +30,11 @@ public final class MirrorService: Sendable {
 
     init(
         identity: NodeIdentity, dataDirectory: DataDirectory, counters: NodeCounters, announcements: HolderAnnouncements, logger: Logger,
-        findHolders: @escaping @Sendable (HashValue, Bool) async -> [PeerAddress]
+        findHolders: @escaping @Sendable (HashValue, Bool) async -> [PeerAddress],
+        privateMirrorHeard: @escaping @Sendable (HashValue, Set<PeerKey>) -> Void = { _, _ in }
     ) {
         self.identity = identity
+        self.privateMirrorHeard = privateMirrorHeard
         self.dataDirectory = dataDirectory
         self.counters = counters
         self.announcements = announcements

@@ -66,19 +66,31 @@ public final class PeerNode: Sendable {
         self.store = try ContentStore(directory: configuration.dataDirectory.path, quotaBytes: configuration.quotaBytes)
         let identity = try NodeIdentity.loadOrCreate(in: configuration.dataDirectory.path)
         self.identity = identity
-        self.collaboration = try Collaboration(
-            dataDirectory: configuration.dataDirectory.path, identity: identity, peerDirectory: peerDirectory,
-            heartbeatInterval: configuration.presenceHeartbeat, logger: logger)
         let holders = HolderLookup(announcements: announcements, listening: listening, logger: logger)
         self.holderLookup = holders
         let dataDirectory = configuration.dataDirectory
+        let collaboration = try Collaboration(
+            dataDirectory: configuration.dataDirectory.path, identity: identity, peerDirectory: peerDirectory,
+            heartbeatInterval: configuration.presenceHeartbeat, logger: logger)
+        self.collaboration = collaboration
         self.mirrors = MirrorService(
-            identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger
-        ) { key, askTheLAN in
-            var found = (try? dataDirectory.staticPeers()) ?? []
-            for holder in await holders.holders(of: key, askingTheLAN: askTheLAN) where !found.contains(holder) { found.append(holder) }
-            return found
-        }
+            identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger,
+            findHolders: { key, askTheLAN in
+                var found = (try? dataDirectory.staticPeers()) ?? []
+                for holder in await holders.holders(of: key, askingTheLAN: askTheLAN) where !found.contains(holder) { found.append(holder) }
+                // Private mirrors are not answered for on the LAN: their holders are among my contacts.
+                if found.isEmpty || collaboration.audience(ofMirror: key) != nil {
+                    for address in collaboration.contactAddresses() where !found.contains(address) { found.append(address) }
+                }
+                return found
+            },
+            privateMirrorHeard: { key, audience in
+                do {
+                    try collaboration.book.restrict(mirror: key.hex, to: audience)
+                } catch {
+                    logger.warning("cannot keep a private mirror private", metadata: ["error": "\(error)"])
+                }
+            })
     }
 
     /// Serves peers and the control socket until a graceful shutdown (see `ServiceLifecycle`) or
@@ -173,7 +185,7 @@ public final class PeerNode: Sendable {
             peers = try configuration.dataDirectory.staticPeers()
             for holder in await holders(of: id, askingTheLAN: true) + hints where !peers.contains(holder) { peers.append(holder) }
             // Private content is not answered for on the LAN: its holders are among my contacts.
-            if peers.isEmpty { peers = contactAddresses() }
+            if peers.isEmpty { peers = collaboration.contactAddresses() }
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
@@ -198,7 +210,7 @@ public final class PeerNode: Sendable {
             // blocks meanwhile are drawn on too.
             let discover: (@Sendable (Bool) async -> [PeerAddress])? = discovering
                 ? { @Sendable askTheLAN in
-                    isPrivate ? self.contactAddresses() + hints : await self.holders(of: id, askingTheLAN: askTheLAN) + hints
+                    isPrivate ? self.collaboration.contactAddresses() + hints : await self.holders(of: id, askingTheLAN: askTheLAN) + hints
                 }
                 : nil
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
@@ -219,15 +231,6 @@ public final class PeerNode: Sendable {
     /// content (a resumed fetch does from the start).
     private func holders(of id: ContentID, askingTheLAN: Bool) async -> [PeerAddress] {
         await holderLookup.holders(of: id.discoveryKey, askingTheLAN: askingTheLAN)
-    }
-
-    /// Where my contacts' nodes are, as far as this node knows.
-    private func contactAddresses() -> [PeerAddress] {
-        var addresses: [PeerAddress] = []
-        for contact in collaboration.book.contacts {
-            for address in collaboration.addresses(of: contact.key) where !addresses.contains(address) { addresses.append(address) }
-        }
-        return addresses
     }
 
     public func status() -> NodeStatus {

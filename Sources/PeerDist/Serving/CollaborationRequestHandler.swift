@@ -66,6 +66,7 @@ struct CollaborationRequestHandler: Sendable {
             }
             group.addTask {
                 var sent: UInt64?
+                var pending = changes.makeAsyncIterator()
                 repeat {
                     guard collaboration.mayWatch(remote) else {
                         try await reply(.refused(reason: "not shared"))
@@ -75,7 +76,7 @@ struct CollaborationRequestHandler: Sendable {
                     let objects = collaboration.visibleObjects(for: remote).map(\.summary)
                     try await reply(.update(presence: presence.sequence == sent ? nil : presence, objects: objects))
                     sent = presence.sequence
-                } while await changes.first(where: { _ in true }) != nil
+                } while await pending.next() != nil
             }
             try await group.next()
             group.cancelAll()

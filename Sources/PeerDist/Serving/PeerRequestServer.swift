@@ -37,7 +37,7 @@ struct PeerRequestServer: Sendable {
     /// The handlers for one connection, seeing only what `remote` may read.
     private func handlers(for remote: PeerKey) -> (content: ContentRequestHandler, mirrors: MirrorRequestHandler) {
         (ContentRequestHandler(source: AudienceFilteredContent(base: source, rules: access, remote: remote), policy: policy, access: access),
-         MirrorRequestHandler(source: AudienceFilteredMirrors(base: mirrorSource, rules: access, remote: remote), policy: policy))
+         MirrorRequestHandler(source: AudienceFilteredMirrors(base: mirrorSource, rules: access, remote: remote), policy: policy, access: access))
     }
 
     func serve(_ connection: PeerNetwork.Connection) async {

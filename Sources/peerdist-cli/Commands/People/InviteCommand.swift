@@ -44,12 +44,12 @@ struct InviteCommand: AsyncParsableCommand {
         }
         let reply = try await node.askPeople(.invite(contact: contact, subject: subject, message: message, wait: wait))
         let outcome = reply.outcome ?? .pending
+        if outcome == .refused { throw CommandFailure("\(contact) takes no invitations from you") }
         if node.json {
             try Output.json(["outcome": outcome.rawValue])
         } else {
             Output.line(outcome == .pending ? "sent; waiting for \(contact) to answer" : outcome.rawValue)
         }
-        if outcome == .refused { throw CommandFailure("\(contact) takes no invitations from you") }
     }
 }
 
