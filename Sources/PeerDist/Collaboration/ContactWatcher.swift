@@ -116,11 +116,13 @@ extension Collaboration {
 
     /// An update from `key`'s node: the presence must be theirs and newer than the last.
     func received(presence: Presence?, objects: [ObjectSummary], from key: PeerKey) throws {
-        if let presence {
-            guard presence.key == key else {
-                throw CollaborationError(.wrongKey, "a presence signed by \(presence.key.fingerprint) came from \(key.fingerprint)'s node")
+        var presence = presence
+        if let offered = presence {
+            guard offered.key == key else {
+                throw CollaborationError(.wrongKey, "a presence signed by \(offered.key.fingerprint) came from \(key.fingerprint)'s node")
             }
-            guard try watched.accept(presence) else { return }
+            // The one already held (a new connection starts with it): nothing changed.
+            if try !watched.accept(offered) { presence = nil }
         }
         let (before, after) = watched.update(key) { state in
             if let presence { state.presence = presence }
