@@ -28,6 +28,8 @@ public final class Collaboration: Sendable {
     private let presenceState: Mutex<(presence: Presence, clock: SequenceClock)>
     /// The port peers reach this node on, once it listens; 0 for a node that does not.
     private let listeningPort = Mutex<UInt16>(0)
+    /// When this node last answered a newcomer near me with its announcement.
+    private let lastAnswer = Mutex<ContinuousClock.Instant>(.now - .seconds(60))
     /// How often a watched node says it is still there, and how long a watcher waits before it
     /// calls a silent contact offline (three missed heartbeats).
     let heartbeatInterval: Duration
@@ -112,10 +114,16 @@ public final class Collaboration: Sendable {
     }
 
     /// Takes an announcement from LAN discovery; a newcomer hears mine at once rather than at my
-    /// next refresh.
+    /// next refresh (at most once a second, however many arrive together).
     func heardNearMe(_ bytes: [UInt8], from host: String) {
         let isNew = nearMe.heard(bytes, from: host, own: identity.publicKey)
-        if isNew, book.settings.nearMe { announceNearMe() }
+        guard isNew, book.settings.nearMe else { return }
+        let due = lastAnswer.withLock { last in
+            guard ContinuousClock.now - last >= .seconds(1) else { return false }
+            last = .now
+            return true
+        }
+        if due { announceNearMe() }
     }
 
     // MARK: Rules

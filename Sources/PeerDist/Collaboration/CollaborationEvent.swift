@@ -21,6 +21,8 @@ public struct CollaborationEvent: Codable, Sendable, Equatable {
     public var name: String?
     public var status: PresenceStatus?
     public var note: String?
+    /// For presence: when the person set it, by their clock.
+    public var since: Date?
     /// What happened to it: "arrived", "left", "changed", "added", "removed".
     public var change: String?
     public var object: String?

@@ -135,6 +135,7 @@ extension Collaboration {
             var event = CollaborationEvent(.presence, fingerprint: key.fingerprint, name: name)
             event.status = after.presence?.status ?? .offline
             event.note = after.presence?.note
+            event.since = after.presence?.date
             emit(event)
         }
         let old = Dictionary(before.objects.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -226,7 +226,13 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        // Milliseconds: how long a change took to arrive is measured from these.
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(format.string(from: date))
+        }
         _ = try await node.askPeople(.events) { line in
             guard line.event == .update, let event = line.people?.event else { return }
             if node.json {
