@@ -130,6 +130,7 @@ struct CollaborationTests {
         for person in [alice, bob, otherAlice] { try person.start() }
 
         // Off by default: nobody is near.
+        let bobsEvents = try bob.events()
         Thread.sleep(forTimeInterval: 1)
         #expect((try bob.json(["near"]) as? [Any])?.isEmpty == true)
 
@@ -150,6 +151,9 @@ struct CollaborationTests {
             let people = try bob.json(["near"]) as? [[String: Any]] ?? []
             return people.count == 1 && people.first?["shares_name"] as? Bool == false
         }
+        let otherFingerprint = try otherAlice.fingerprint
+        #expect(bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "arrived" })
+        #expect(bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "left" })
     }
 
     @Test func cardsObjectsAndSettingsRefuseMistakesAndSurviveAKill() throws {

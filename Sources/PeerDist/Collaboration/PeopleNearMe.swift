@@ -48,7 +48,7 @@ public final class PeopleNearMe: Sendable {
     let outgoing: AsyncStream<[UInt8]>
     private let outgoingContinuation: AsyncStream<[UInt8]>.Continuation
     /// Called with each person who arrives or leaves.
-    let changes = Broadcast<(PeerKey, Heard?)>()
+    let changes = Broadcast<(key: PeerKey, heard: Heard?, isNew: Bool)>()
     /// Announcements refused, by reason: for tests and the log.
     private let refusals = Mutex<[String: Int]>([:])
 
@@ -77,7 +77,7 @@ public final class PeopleNearMe: Sendable {
         }
         let address = host.contains(":") ? "[\(host)]:\(announcement.port)" : "\(host):\(announcement.port)"
         if announcement.leaving {
-            if people.withLock({ $0.removeValue(forKey: announcement.key) }) != nil { changes.yield((announcement.key, nil)) }
+            if people.withLock({ $0.removeValue(forKey: announcement.key) }) != nil { changes.yield((announcement.key, nil, false)) }
             return false
         }
         let (isNew, heard) = people.withLock { people in
@@ -95,7 +95,7 @@ public final class PeopleNearMe: Sendable {
             people[announcement.key] = entry
             return (isNew, isNew || changed ? entry : nil)
         }
-        if let heard { changes.yield((announcement.key, heard)) }
+        if let heard { changes.yield((announcement.key, heard, isNew)) }
         return isNew
     }
 
@@ -106,7 +106,7 @@ public final class PeopleNearMe: Sendable {
             for key in gone { people[key] = nil }
             return gone
         }
-        for key in gone { changes.yield((key, nil)) }
+        for key in gone { changes.yield((key, nil, false)) }
     }
 
     func forgetAll() {
@@ -114,7 +114,7 @@ public final class PeopleNearMe: Sendable {
             defer { people = [:] }
             return Array(people.keys)
         }
-        for key in gone { changes.yield((key, nil)) }
+        for key in gone { changes.yield((key, nil, false)) }
     }
 
     func announcement(of key: PeerKey) -> NearMeAnnouncement? { people.withLock { $0[key]?.announcement } }
@@ -137,6 +137,16 @@ public final class PeopleNearMe: Sendable {
 }
 
 extension Collaboration {
+    /// Tells `peerdist events` of each person who arrives near me, changes or leaves.
+    func relayNearMeChanges() async {
+        for await (key, heard, isNew) in nearMe.changes.subscribe(bufferingNewest: 256) {
+            var event = CollaborationEvent(.nearMe, fingerprint: key.fingerprint, name: heard?.announcement.displayName ?? displayName(of: key))
+            event.change = heard == nil ? "left" : isNew ? "arrived" : "changed"
+            event.status = heard?.announcement.status
+            emit(event)
+        }
+    }
+
     /// While People Near Me is on, announces me at start and every `refreshInterval`; forgets
     /// people not heard for their lifetime.
     func runNearMe() async {

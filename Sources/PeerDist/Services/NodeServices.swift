@@ -68,6 +68,7 @@ struct CollaborationService: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await collaboration.runWatchers() }
                 group.addTask { await collaboration.runNearMe() }
+                group.addTask { await collaboration.relayNearMeChanges() }
             }
         }
         collaboration.goOffline()
