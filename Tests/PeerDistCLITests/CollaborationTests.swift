@@ -142,6 +142,14 @@ struct CollaborationTests {
         #expect(Set(near.compactMap { $0["fingerprint"] as? String }) == [try alice.fingerprint, try otherAlice.fingerprint])
         #expect(try bob.expectSuccess(["near"]).standardOutput.contains("same name as another person near you"))
 
+        // Someone near me is added by fingerprint: their node hands over the card for that key.
+        let aliceFingerprint = try alice.fingerprint
+        try bob.expectSuccess(["contacts", "add", aliceFingerprint.uppercased()])
+        let contacts = try bob.json(["contacts"]) as? [[String: Any]] ?? []
+        #expect(contacts.map { $0["fingerprint"] as? String } == [aliceFingerprint])
+        let nobody = try bob.run(["contacts", "add", "aaaa-bbbb-cccc-dddd"])
+        #expect(nobody.status != 0 && nobody.standardError.contains("no one with fingerprint aaaa-bbbb-cccc-dddd is near"), "\(nobody.standardError)")
+
         // Kept across a restart; turned off, the person leaves at once.
         alice.stop()
         try alice.start()
