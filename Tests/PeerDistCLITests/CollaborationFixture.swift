@@ -17,8 +17,8 @@ final class Person {
         try expectSuccess(["me", "set", "--name", name])
     }
 
-    func start() throws {
-        node = try NodeProcess(dataDirectory: dataDirectory, listen: "[::]:0", namespace: namespace)
+    func start(_ arguments: [String] = []) throws {
+        node = try NodeProcess(dataDirectory: dataDirectory, listen: "[::]:0", namespace: namespace, extraArguments: arguments)
     }
 
     /// Kills the node with SIGKILL, as a crash would.
@@ -116,7 +116,7 @@ extension CollaborationTests {
 
     /// Alice and Bob, contacts of each other; Carol, who has Alice's and Bob's cards but is
     /// nobody's contact. Each on a host of one bridge, nodes running.
-    static func threePeople(hosts: NetworkHosts, scratch: ScratchDirectory) throws -> (alice: Person, bob: Person, carol: Person) {
+    static func threePeople(hosts: NetworkHosts, scratch: ScratchDirectory, serving arguments: [String] = []) throws -> (alice: Person, bob: Person, carol: Person) {
         let alice = try Person("Alice", namespace: hosts.hosts[0].namespace, scratch: scratch)
         let bob = try Person("Bob", namespace: hosts.hosts[1].namespace, scratch: scratch)
         let carol = try Person("Carol", namespace: hosts.hosts[2].namespace, scratch: scratch)
@@ -125,7 +125,7 @@ extension CollaborationTests {
         try bob.expectSuccess(["contacts", "add", aliceCard])
         try carol.expectSuccess(["contacts", "add", aliceCard])
         try carol.expectSuccess(["contacts", "add", bobCard])
-        for person in [alice, bob, carol] { try person.start() }
+        for person in [alice, bob, carol] { try person.start(arguments) }
         return (alice, bob, carol)
     }
 }

@@ -38,6 +38,26 @@ struct CollaborationTests {
         }
     }
 
+    /// A node cut off without a word (its link down, no FIN) is shown offline after three missed
+    /// heartbeats: one second each here, twenty by default.
+    @Test func aContactWhoVanishesGoesOfflineAfterTheTimeout() throws {
+        let hosts = try NetworkHosts(count: 3)
+        let scratch = try ScratchDirectory()
+        let (alice, bob, _) = try Self.threePeople(hosts: hosts, scratch: scratch, serving: ["--presence-heartbeat", "1"])
+        let alicePrint = try alice.fingerprint
+        try Self.eventually("Bob never saw Alice online") { try Self.status(of: alicePrint, seenBy: bob) == "online" }
+        // Still online after several heartbeats: quiet is not absence.
+        Thread.sleep(forTimeInterval: 4)
+        #expect(try Self.status(of: alicePrint, seenBy: bob) == "online")
+        // A cable pulled: the link goes, without a word from Alice's node.
+        _ = try NetworkHosts.ip("-n", hosts.hosts[0].namespace, "link", "set", hosts.hosts[0].interface, "down")
+        try Self.eventually("Bob still saw Alice online with her link down", timeout: 20) { try Self.status(of: alicePrint, seenBy: bob) == "offline" }
+        // Plugged back in, with the static address the kernel dropped when the link went down.
+        _ = try NetworkHosts.ip("-n", hosts.hosts[0].namespace, "link", "set", hosts.hosts[0].interface, "up")
+        _ = try NetworkHosts.ip("-n", hosts.hosts[0].namespace, "-6", "addr", "add", "\(hosts.hosts[0].address)/64", "dev", hosts.hosts[0].interface, "nodad")
+        try Self.eventually("Bob never saw Alice again once her link was back", timeout: 30) { try Self.status(of: alicePrint, seenBy: bob) == "online" }
+    }
+
     @Test func privateContentAndMirrorsReachOnlyTheirAudience() throws {
         let hosts = try NetworkHosts(count: 3)
         let scratch = try ScratchDirectory()

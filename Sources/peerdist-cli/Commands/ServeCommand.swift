@@ -27,7 +27,15 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: "BranchCache clients then learn which segments this node holds. Blocks are not yet served over MS-PCCRR, so they fall back to their server for the data."))
     var answersBranchCacheProbes = false
 
+    @Option(name: .customLong("presence-heartbeat"), help: ArgumentHelp(
+        "Seconds between the heartbeats this node sends its watchers; it calls a watched contact offline after three of its own missed (default 20).",
+        valueName: "seconds", visibility: .hidden))
+    var presenceHeartbeat: Double?
+
     func validate() throws {
+        if let presenceHeartbeat, !(0.1...3600).contains(presenceHeartbeat) {
+            throw ValidationError("--presence-heartbeat takes 0.1 to 3600 seconds.")
+        }
         guard PeerAddress(parsing: listen, listening: true) != nil else {
             throw ValidationError("--listen takes [address]:port, e.g. [::]:7740 or [fe80::1%eth0]:7740.")
         }
@@ -36,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let node = try NodeRunner.open(
             node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
-            answersBranchCacheProbes: answersBranchCacheProbes)
+            answersBranchCacheProbes: answersBranchCacheProbes, presenceHeartbeat: presenceHeartbeat.map { .milliseconds(Int($0 * 1000)) })
         try await NodeRunner.runUntilSignalled(node, logger: self.node.logger(), announce: { node in
             if self.node.json {
                 try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])
