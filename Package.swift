@@ -81,6 +81,7 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistTests",
             dependencies: [
