@@ -37,6 +37,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // QR codes of contact cards, for `peerdist me card --qr`.
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Linux system calls the Glibc module leaves out.
         .target(name: "CSystemCalls"),
 
@@ -67,7 +69,7 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistCommandSupport",
-                argumentParser, logging, serviceLifecycle,
+                "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
