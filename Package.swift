@@ -118,6 +118,8 @@ func fuzzTargets() -> [Target] {
         ("FuzzDiscovery", ["PeerDistHashing", "PeerDistWire", "PeerDist"] + nio),
         ("FuzzWSDiscovery", ["PeerDist"]),
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
+        ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
+        ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.
