@@ -37,6 +37,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // QR codes of contact cards, for `peerdist me card --qr`.
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Linux system calls the Glibc module leaves out.
         .target(name: "CSystemCalls"),
 
@@ -67,7 +69,7 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistCommandSupport",
-                argumentParser, logging, serviceLifecycle,
+                "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
@@ -81,6 +83,7 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistTests",
             dependencies: [
@@ -115,6 +118,8 @@ func fuzzTargets() -> [Target] {
         ("FuzzDiscovery", ["PeerDistHashing", "PeerDistWire", "PeerDist"] + nio),
         ("FuzzWSDiscovery", ["PeerDist"]),
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
+        ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
+        ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.

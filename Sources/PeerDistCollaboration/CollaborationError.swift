@@ -72,6 +72,16 @@ extension FieldReader where Failure == CollaborationError {
     }
 }
 
+extension String {
+    /// Whether `FieldReader.text` takes it back within `maximumCharacters`: at most that many
+    /// characters, in at most four bytes each. A character can take many more (a family emoji
+    /// takes 25, and combining marks have no limit), so counting characters alone lets through
+    /// text that every decoder refuses.
+    package func fitsText(maximumCharacters: Int) -> Bool {
+        count <= maximumCharacters && utf8.count <= maximumCharacters * 4
+    }
+}
+
 extension FieldWriter {
     /// A string as `FieldReader.text` reads it: u16 length, UTF-8.
     package mutating func append(text: String) {

@@ -28,6 +28,19 @@ public final class CollaborationBook: Sendable {
             case privateContent = "private_content"
             case privateMirrors = "private_mirrors"
         }
+
+        init() {}
+
+        /// A section missing from the file (written by hand, or before it existed) is empty.
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            me = try container.decodeIfPresent(PersonDetails.self, forKey: .me)
+            settings = try container.decodeIfPresent(CollaborationSettings.self, forKey: .settings) ?? CollaborationSettings()
+            contacts = try container.decodeIfPresent([Contact].self, forKey: .contacts) ?? []
+            objects = try container.decodeIfPresent([PublishedObject].self, forKey: .objects) ?? []
+            privateContent = try container.decodeIfPresent([String: [String]].self, forKey: .privateContent) ?? [:]
+            privateMirrors = try container.decodeIfPresent([String: [String]].self, forKey: .privateMirrors) ?? [:]
+        }
     }
 
     public let path: String
@@ -36,9 +49,13 @@ public final class CollaborationBook: Sendable {
     /// Opens the book in `directory`, or an empty one where there is none yet.
     public init(directory: String) throws(CollaborationError) {
         path = "\(directory)/\(Self.fileName)"
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             state = Mutex(State())
             return
+        }
+        // One that exists but cannot be read is not an empty book: saving one would replace it.
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CollaborationError(.io, "\(path) exists but cannot be read; check its permissions, or move it aside to start an empty book")
         }
         do {
             state = Mutex(try JSONDecoder.book.decode(State.self, from: data))

@@ -17,7 +17,8 @@ public struct Contact: Hashable, Sendable {
         self.mayWatchMe = mayWatchMe
         self.watchThem = watchThem
         self.mayInvite = mayInvite
-        self.added = added
+        // Whole seconds, as the book keeps it, so that a contact equals itself reloaded.
+        self.added = Date(timeIntervalSince1970: added.timeIntervalSince1970.rounded(.down))
     }
 
     public var key: PeerKey { card.key }

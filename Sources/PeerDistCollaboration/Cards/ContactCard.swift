@@ -42,7 +42,7 @@ public struct ContactCard: Hashable, Sendable {
         // Whole seconds: what the bytes carry, so a card equals itself decoded.
         self.created = Date(timeIntervalSince1970: created.timeIntervalSince1970.rounded(.down))
         self.expires = Date(timeIntervalSince1970: (created.timeIntervalSince1970 + validity).rounded(.down))
-        self.endpoints = Array(endpoints.filter { $0.count <= Self.maximumEndpointCharacters }.prefix(Self.maximumEndpoints))
+        self.endpoints = Array(endpoints.filter { $0.fitsText(maximumCharacters: Self.maximumEndpointCharacters) }.prefix(Self.maximumEndpoints))
         self.signature = identity.sign(Self.signedPart(key: key, displayName: displayName, nickname: nickname, created: self.created, expires: self.expires, endpoints: self.endpoints))
     }
 
@@ -145,7 +145,7 @@ public enum Fingerprint {
     /// `ABCD efgh-ijklmnop` → `abcd-efgh-ijkl-mnop`; `nil` when it is not 16 base32 characters.
     public static func parse(_ text: String) -> String? {
         let characters = Array(text.lowercased().filter { $0 != "-" && $0 != " " })
-        guard characters.count == 16, characters.allSatisfy({ ("a"..."z").contains($0) || ("2"..."7").contains($0) }) else { return nil }
+        guard characters.count == 16, characters.allSatisfy({ $0.isASCII && (("a"..."z").contains($0) || ("2"..."7").contains($0)) }) else { return nil }
         return stride(from: 0, to: 16, by: 4).map { String(characters[$0..<$0 + 4]) }.joined(separator: "-")
     }
 

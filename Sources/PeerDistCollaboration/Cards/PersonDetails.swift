@@ -29,6 +29,10 @@ public struct PersonDetails: Codable, Hashable, Sendable {
             guard value.count <= Self.maximumCharacters else {
                 throw CollaborationError(.invalidValue, "the \(field) has \(value.count) characters, at most \(Self.maximumCharacters) allowed")
             }
+            // What a card or an announcement can carry: four bytes a character on average.
+            guard value.fitsText(maximumCharacters: Self.maximumCharacters) else {
+                throw CollaborationError(.invalidValue, "the \(field) takes \(value.utf8.count) bytes of UTF-8, at most \(Self.maximumCharacters * 4) allowed")
+            }
             guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw CollaborationError(.invalidValue, "the \(field) contains a control character")
             }

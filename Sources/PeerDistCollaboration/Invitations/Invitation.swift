@@ -37,8 +37,8 @@ public struct Invitation: Codable, Hashable, Sendable {
 
     public func validate() throws(CollaborationError) {
         guard id.count == 16 else { throw CollaborationError(.malformed, "an invitation ID is 16 bytes, not \(id.count)") }
-        guard message.count <= Self.maximumMessageCharacters else {
-            throw CollaborationError(.invalidValue, "the message has \(message.count) characters, at most \(Self.maximumMessageCharacters) allowed")
+        guard message.fitsText(maximumCharacters: Self.maximumMessageCharacters) else {
+            throw CollaborationError(.invalidValue, "the message has \(message.count) characters in \(message.utf8.count) bytes, at most \(Self.maximumMessageCharacters) characters of four bytes allowed")
         }
         guard lifetime >= 1, lifetime <= Self.maximumLifetime else {
             throw CollaborationError(.invalidValue, "an invitation lasts 1 s to 7 days, not \(lifetime) s")
@@ -47,7 +47,7 @@ public struct Invitation: Codable, Hashable, Sendable {
         case .content(let id), .mirror(let id):
             guard !id.isEmpty, id.utf8.count <= 512 else { throw CollaborationError(.invalidValue, "the invitation names no content or mirror") }
         case .application(let name, let data):
-            guard !name.isEmpty, name.count <= Self.maximumApplicationNameCharacters else {
+            guard !name.isEmpty, name.fitsText(maximumCharacters: Self.maximumApplicationNameCharacters) else {
                 throw CollaborationError(.invalidValue, "application name \"\(name)\" is not 1 to \(Self.maximumApplicationNameCharacters) characters")
             }
             guard data.count <= Self.maximumDataSize else {

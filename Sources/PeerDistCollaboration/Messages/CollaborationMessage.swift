@@ -112,7 +112,10 @@ public enum CollaborationMessage: Hashable, Sendable {
             writer.append(UInt16(keys.count))
             for key in keys { writer.append(contentsOf: key.bytes) }
         case .refused(let reason):
-            writer.append(text: String(reason.prefix(255)))
+            // Cut to what the decoder takes back: 255 characters, of four bytes each at most.
+            var cut = String(reason.prefix(255))
+            while !cut.fitsText(maximumCharacters: 255) { cut.removeLast() }
+            writer.append(text: cut)
         }
         return writer.bytes
     }

@@ -20,6 +20,8 @@ public struct PublishedObject: Codable, Hashable, Sendable {
     public var name: String
     public var data: [UInt8]
     public var scope: Scope
+    /// When this node stored it, in whole seconds (what the book keeps). Not on the wire, and
+    /// not part of equality: an object received equals the one sent.
     public var modified: Date
 
     public init(name: String, data: [UInt8], scope: Scope, modified: Date = Date()) throws(CollaborationError) {
@@ -31,7 +33,17 @@ public struct PublishedObject: Codable, Hashable, Sendable {
         self.name = name
         self.data = data
         self.scope = scope
-        self.modified = modified
+        self.modified = Date(timeIntervalSince1970: modified.timeIntervalSince1970.rounded(.down))
+    }
+
+    public static func == (left: Self, right: Self) -> Bool {
+        left.name == right.name && left.data == right.data && left.scope == right.scope
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(data)
+        hasher.combine(scope)
     }
 
     /// Names are 1–64 letters, digits, `.`, `_` and `-`, so that they are safe as file names and

@@ -24,6 +24,9 @@ public struct Presence: Hashable, Sendable {
         guard note.count <= Self.maximumNoteCharacters else {
             throw CollaborationError(.invalidValue, "the note has \(note.count) characters, at most \(Self.maximumNoteCharacters) allowed")
         }
+        guard note.fitsText(maximumCharacters: Self.maximumNoteCharacters) else {
+            throw CollaborationError(.invalidValue, "the note takes \(note.utf8.count) bytes of UTF-8, at most \(Self.maximumNoteCharacters * 4) allowed")
+        }
         self.key = identity.publicKey
         self.sequence = sequence
         self.status = status
