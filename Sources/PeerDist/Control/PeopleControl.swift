@@ -112,7 +112,8 @@ struct PeopleControl: Sendable {
             }
             try book.updateSettings { settings in
                 if let policy { settings.invitationPolicy = policy }
-                if let lifetime { settings.invitationLifetime = lifetime }
+                // Whole seconds: what an invitation carries.
+                if let lifetime { settings.invitationLifetime = lifetime.rounded() }
             }
             reply.me = meListing()
         case .registerApplication(let name, let command):
@@ -222,9 +223,16 @@ struct PeopleControl: Sendable {
         if queries == ["*"] {
             let all = book.contacts
             guard !all.isEmpty else { throw CollaborationError(.notFound, "you have no contacts to share with (see `peerdist contacts add`)") }
+            guard all.count <= CollaborationMessage.maximumAudience else {
+                throw CollaborationError(.invalidValue, "\(all.count) contacts; private content can have at most \(CollaborationMessage.maximumAudience) readers")
+            }
             return Set(all.map(\.key))
         }
-        return Set(try queries.map { query throws(CollaborationError) in try book.resolve(query).key })
+        let keys = Set(try queries.map { query throws(CollaborationError) in try book.resolve(query).key })
+        guard keys.count <= CollaborationMessage.maximumAudience else {
+            throw CollaborationError(.invalidValue, "\(keys.count) readers; private content can have at most \(CollaborationMessage.maximumAudience)")
+        }
+        return keys
     }
 }
 
