@@ -27,6 +27,19 @@ struct CollaborationTests {
         let carolsView = try carol.json(["presence"]) as? [[String: Any]] ?? []
         #expect(carolsView.first { $0["fingerprint"] as? String == alicePrint }?["note"] as? String == "")
 
+        // An object Alice publishes reaches Bob's events; he lists and fetches it; Carol cannot.
+        let card = try scratch.file("card.txt", bytes: Array("Alice's status card\n".utf8))
+        try alice.expectSuccess(["objects", "set", "status-card", card])
+        try Self.eventually("Alice's object never reached Bob's events") {
+            bobsEvents.contains("object") { $0["object"] as? String == "status-card" && $0["change"] as? String == "added" }
+        }
+        let listed = try bob.json(["objects", "ls", "Alice"]) as? [[String: Any]] ?? []
+        #expect(listed.map { $0["name"] as? String } == ["status-card"])
+        try bob.expectSuccess(["objects", "get", "alice", "status-card", "-o", scratch.child("got")])
+        #expect(FileComparison.identical(card, scratch.child("got")))
+        let carolsObjects = try carol.run(["objects", "get", "Alice", "status-card"])
+        #expect(carolsObjects.status != 0 && carolsObjects.output.isEmpty, "\(carolsObjects.standardError)")
+
         // Blocked from watching, Bob sees her offline; a stopped node says offline too.
         try alice.expectSuccess(["contacts", "set", "Bob", "--watch-me", "block"])
         try Self.eventually("a blocked watcher still saw Alice") { try Self.status(of: alicePrint, seenBy: bob) == "offline" }
