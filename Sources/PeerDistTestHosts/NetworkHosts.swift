@@ -46,7 +46,9 @@ package final class NetworkHosts: @unchecked Sendable {
         }
         do {
             try Self.ip("netns", "add", bridgeNamespace)
-            try Self.ip("-n", bridgeNamespace, "link", "add", bridge, "type", "bridge")
+            // Without MLD snooping, like an unmanaged switch: a Linux bridge that snoops but has
+            // no querier forwards a multicast group only to ports whose reports it happened to see.
+            try Self.ip("-n", bridgeNamespace, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
             try Self.ip("-n", bridgeNamespace, "link", "set", bridge, "up")
             for host in hosts {
                 try Self.ip("netns", "add", host.namespace)

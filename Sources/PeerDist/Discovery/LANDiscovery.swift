@@ -106,14 +106,17 @@ public enum LANDiscovery {
         let membership = MulticastMembership(group: group, port: port)
         let hello = DiscoveryMessage.hello(from: identity, port: UInt16(tcpPort), name: name).encoded()
         let groups = await membership.joinNewInterfaces(multicast, logger: logger)
+        // This socket only listens: what the node says goes out through `sender`.
+        let sender = DatagramSender(logger: logger)
+        defer { sender.close() }
         try await withTaskCancellationHandler {
-            try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(contentsOf: groups.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
+            try await channel.executeThenClose { inbound, _ in
+                await sender.send(groups.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                 try await withThrowingDiscardingTaskGroup { replies in
                     // Interfaces come and go: join (and greet) new ones as they appear.
                     replies.addTask {
                         try await membership.keepJoining(multicast, every: rescanInterval, logger: logger) { added in
-                            try await outbound.write(contentsOf: added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
+                            await sender.send(added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                         }
                     }
                     // People Near Me: this person's announcements, on every interface.
@@ -121,7 +124,7 @@ public enum LANDiscovery {
                         replies.addTask {
                             for await announcement in collaboration.nearMe.outgoing {
                                 let message = DiscoveryMessage.nearMe(nonce: UInt64.random(in: .min ... .max), announcement: announcement).encoded()
-                                try await outbound.write(contentsOf: membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: message) })
+                                await sender.send(membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: message) })
                             }
                         }
                     }
@@ -129,12 +132,15 @@ public enum LANDiscovery {
                     replies.addTask {
                         for await key in announcements.outgoing where isHeld(key) {
                             let have = DiscoveryMessage.have(nonce: announcements.instance, discoveryKey: key, port: UInt16(tcpPort)).encoded()
-                            try await outbound.write(contentsOf: membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: have) })
+                            await sender.send(membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: have) })
                         }
                     }
                     for try await envelope in inbound {
                         guard let message = DiscoveryMessage(decoding: envelope.data), message.isAuthentic else { continue }
                         let reply: ByteBuffer
+                        // Answers go to the asker's socket; a Hello in return goes to the discovery
+                        // port of the newcomer's host, since nodes say Hello from their sending socket.
+                        var destination = envelope.remoteAddress
                         switch message {
                         case .whoHas(let nonce, let key) where isHeld(key):
                             reply = DiscoveryMessage.have(nonce: nonce, discoveryKey: key, port: UInt16(tcpPort)).encoded()
@@ -144,7 +150,8 @@ public enum LANDiscovery {
                             // A newcomer learns of this node without waiting for its next announcement.
                             guard isNew else { continue }
                             reply = hello
-                        case .bye(_, let sender, _):
+                            destination.port = port
+                        case .bye(_, let sender, _) where sender != identity.publicKey:
                             directory.left(sender)
                             continue
                         case .nearMe(_, let announcement):
@@ -157,9 +164,10 @@ public enum LANDiscovery {
                         default:
                             continue
                         }
+                        let answer = AddressedEnvelope(remoteAddress: destination, data: reply)
                         replies.addTask {
                             try await Task.sleep(for: .milliseconds(Int.random(in: 1...maximumBackoffMilliseconds)))
-                            try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply))
+                            await sender.send(answer)
                         }
                     }
                     // The socket closed: stop the rescans too, or the group would wait on them forever.
@@ -169,10 +177,12 @@ public enum LANDiscovery {
         } onCancel: {
             // Say goodbye on every interface, then close.
             let bye = DiscoveryMessage.bye(from: identity).encoded()
-            let writes = membership.groupAddresses.map { channel.channel.write(AddressedEnvelope(remoteAddress: $0, data: bye)) }
-            channel.channel.flush()
-            EventLoopFuture.andAllComplete(writes, on: channel.channel.eventLoop).whenComplete { _ in
-                channel.channel.close(promise: nil)
+            let sent = sender.sendNow(membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: bye) })
+            let closing = channel.channel
+            if let sent {
+                sent.whenComplete { _ in closing.close(promise: nil) }
+            } else {
+                closing.close(promise: nil)
             }
         }
     }

@@ -122,7 +122,7 @@ public final class PeerNode: Sendable {
                 if let found = source.content(forDiscoveryKey: key) { return collaboration.audience(ofContent: found.id) == nil }
                 return mirrors.holds(key) && collaboration.audience(ofMirror: key) == nil
             }
-            let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger) {
+            let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger, restarts: true) {
                 try await LANDiscovery.answer(
                     tcpPort: address.port, identity: identity, name: ProcessInfo.processInfo.hostName, directory: directory,
                     isHeld: isHeld, announcements: announcements, collaboration: collaboration, logger: logger)

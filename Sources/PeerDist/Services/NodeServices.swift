@@ -36,19 +36,50 @@ extension NIOAsyncChannel where Outbound == Never, Inbound: Sendable {
 }
 
 /// A part of the node that may fail without taking the node down (LAN discovery, the
-/// BranchCache responder): its failure is logged as the part being off, and the node serves on.
+/// BranchCache responder): its failure is logged, and the node serves on. With `restarts`, the
+/// part is started again after a pause (1 s, doubling to 30 s) whenever it ends: a UDP socket
+/// that NIO closes on an ICMP error (a reply to a host that vanished comes back unreachable)
+/// must not leave the node deaf to the LAN for the rest of its life.
 struct OptionalPartService: Service {
     /// For the log: "LAN discovery", "BranchCache discovery".
     let name: String
     let logger: Logger
+    var restarts = false
     let body: @Sendable () async throws -> Void
 
+    init(name: String, logger: Logger, restarts: Bool = false, body: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.logger = logger
+        self.restarts = restarts
+        self.body = body
+    }
+
     func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await body() }
-        } catch is CancellationError {
-        } catch {
-            logger.warning("\(name) is off", metadata: ["error": "\(error)"])
+        var pause: Duration = .seconds(1)
+        while true {
+            let started = ContinuousClock.now
+            do {
+                try await cancelWhenGracefulShutdown { try await body() }
+                guard restarts, !Task.isCancelled else { return }
+                logger.warning("\(name) stopped; starting it again", metadata: ["pause": "\(pause)"])
+            } catch is CancellationError where Task.isCancelled {
+                return
+            } catch {
+                guard restarts, !Task.isCancelled else {
+                    logger.warning("\(name) is off", metadata: ["error": "\(error)"])
+                    return
+                }
+                logger.warning("\(name) failed; starting it again", metadata: ["error": "\(error)", "pause": "\(pause)"])
+            }
+            // A part that ran a while before it ended starts again at once-ish; one that keeps
+            // failing at start waits longer each time.
+            let wait = ContinuousClock.now - started > .seconds(60) ? .seconds(1) : pause
+            pause = min(wait * 2, .seconds(30))
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            } catch {
+                return
+            }
         }
     }
 }

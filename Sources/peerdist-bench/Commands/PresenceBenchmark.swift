@@ -180,14 +180,19 @@ final class PresenceCrowd {
     func waitUntilEveryoneIsWatched(timeout: Duration) throws {
         let deadline = ContinuousClock.now + timeout
         var pending = Set(0..<count)
+        var example = ""
         while !pending.isEmpty {
             for watcher in pending {
                 let listing = (try? JSONSerialization.jsonObject(with: Data(try peerdist(watcher, ["presence", "--json"]).utf8))) as? [[String: Any]] ?? []
                 let watched = listing.filter { $0["me"] as? Bool == false }
-                if watched.count == watchers, watched.allSatisfy({ $0["status"] as? String == "online" }) { pending.remove(watcher) }
+                if watched.count == watchers, watched.allSatisfy({ $0["status"] as? String == "online" }) {
+                    pending.remove(watcher)
+                } else if let missing = watched.first(where: { $0["status"] as? String != "online" }) {
+                    example = "person \(watcher) sees \(missing["name"] ?? "?") \(missing["status"] ?? "?"): \(missing["reason"] ?? "")"
+                }
             }
             guard ContinuousClock.now < deadline else {
-                throw CommandFailure("\(pending.count) of \(count) watchers never saw all their contacts online")
+                throw CommandFailure("\(pending.count) of \(count) watchers never saw all their contacts online (\(example))")
             }
             if !pending.isEmpty { Thread.sleep(forTimeInterval: 0.5) }
         }
