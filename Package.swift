@@ -6,6 +6,7 @@ let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto"
 let cryptoExtras: Target.Dependency = .product(name: "CryptoExtras", package: "swift-crypto")
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
@@ -18,6 +19,7 @@ let package = Package(
         .library(name: "PeerDistWire", targets: ["PeerDistWire"]),
         .library(name: "PeerDistStore", targets: ["PeerDistStore"]),
         .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
+        .library(name: "PeerDistBranchCache", targets: ["PeerDistBranchCache"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
         // For this checkout's benchmarks (`scripts/bench`), not for users.
@@ -48,6 +50,14 @@ let package = Package(
         .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
         // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.
         .target(name: "PeerDistMirror", dependencies: ["PeerDistHashing", "PeerDistWire", "CSystemCalls", crypto]),
+        // BranchCache's own protocols: MS-PCCRR messages, block encryption, and the HTTP server
+        // that answers BranchCache clients from any source of verified blocks.
+        .target(
+            name: "PeerDistBranchCache",
+            dependencies: [
+                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
+            ]
+        ),
         // The node: discovery, scheduling, serving, the mirror service and the control socket.
         .target(
             name: "PeerDist",
@@ -77,6 +87,10 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(
+            name: "PeerDistBranchCacheTests",
+            dependencies: ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging]
+        ),
         .testTarget(
             name: "PeerDistTests",
             dependencies: [
@@ -111,6 +125,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzDiscovery", ["PeerDistHashing", "PeerDistWire", "PeerDist"] + nio),
         ("FuzzWSDiscovery", ["PeerDist"]),
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
+        ("FuzzPCCRR", ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache"] + nio),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.
