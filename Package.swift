@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "PeerDist",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror",
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistBranchCache",
                 crypto, nioCore, nioPosix, logging, serviceLifecycle,
             ]
         ),
@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "peerdist-cli",
             dependencies: [
-                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistCommandSupport",
+                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache", "PeerDistCommandSupport",
                 argumentParser, logging, serviceLifecycle,
             ]
         ),

@@ -6,6 +6,7 @@ import PeerDistHashing
 import Synchronization
 import PeerDistWire
 import PeerDistStore
+import PeerDistBranchCache
 import PeerDistMirror
 import ServiceLifecycle
 
@@ -24,9 +25,17 @@ public final class PeerNode: Sendable {
         package var corruptsBlocks = false
         /// Bytes per second to send to peers at most, all connections together.
         public var maximumUploadRate: UInt64?
-        /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds. Off by default:
-        /// the node does not serve blocks over MS-PCCRR yet, so such clients cannot fetch from it.
+        /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds even without an
+        /// MS-PCCRR server (XAddrs then names the peer port); with `branchCachePort` set they are
+        /// answered anyway.
         public var answersBranchCacheProbes = false
+        /// Serve BranchCache clients over MS-PCCRR (HTTP) on this port (0: any), and answer
+        /// their MS-PCCRD probes naming it; `nil` for no BranchCache server.
+        public var branchCachePort: Int?
+        /// Which bytes of a segment's secret make its blocks' AES key (see `PCCRRBlockCipher`).
+        public var branchCacheKeyRule = PCCRRBlockCipher.KeyRule.leadingBytes
+        /// MS-PCCRR requests served at once before replies go empty (Active Client Count).
+        public var branchCacheActiveClientLimit = PCCRRServer.defaultActiveClientLimit
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -47,6 +56,7 @@ public final class PeerNode: Sendable {
     public let mirrors: MirrorService
     let logger: Logger
     private let listening = ListeningAddresses()
+    let branchCacheListening = ListeningAddresses()
     private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
@@ -99,13 +109,7 @@ public final class PeerNode: Sendable {
                     isHeld: { source.content(forDiscoveryKey: $0) != nil || mirrors.holds($0) }, announcements: announcements, logger: logger)
             }
             services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
-            if configuration.answersBranchCacheProbes {
-                // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
-                let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
-                    try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: address.port, logger: logger)
-                }
-                services.append(.init(service: responder, successTerminationBehavior: .ignore))
-            }
+            services += try await branchCacheServices(source: source, peerPort: address.port)
         }
         services.append(.init(service: mirrors))
         let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)

@@ -24,10 +24,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("answer-branchcache-probes"), help: ArgumentHelp(
         "Also answer BranchCache (MS-PCCRD) segment probes on [ff02::c]:3702.",
-        discussion: "BranchCache clients then learn which segments this node holds. Blocks are not yet served over MS-PCCRR, so they fall back to their server for the data."))
+        discussion: "BranchCache clients then learn which segments this node holds. Implied by --branchcache-port, which also serves them the blocks; alone, XAddrs names the peer port, where BranchCache clients find no MS-PCCRR server."))
     var answersBranchCacheProbes = false
 
+    @OptionGroup(title: "BranchCache") var branchCache: BranchCacheServeOptions
+
     func validate() throws {
+        try branchCache.validate()
         guard PeerAddress(parsing: listen, listening: true) != nil else {
             throw ValidationError("--listen takes [address]:port, e.g. [::]:7740 or [fe80::1%eth0]:7740.")
         }
@@ -36,12 +39,15 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let node = try NodeRunner.open(
             node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
-            answersBranchCacheProbes: answersBranchCacheProbes)
+            answersBranchCacheProbes: answersBranchCacheProbes, configure: branchCache.apply(to:))
         try await NodeRunner.runUntilSignalled(node, logger: self.node.logger(), announce: { node in
             if self.node.json {
-                try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])
+                var fields = ["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")]
+                if !node.branchCacheAddresses.isEmpty { fields["branchcache"] = node.branchCacheAddresses.joined(separator: " ") }
+                try? Output.json(fields)
             } else {
                 Output.line("node \(node.identity.fingerprint) listening on \(node.listeningAddresses.joined(separator: ", "))")
+                for address in node.branchCacheAddresses { Output.line("serving BranchCache (MS-PCCRR) on \(address)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })

@@ -1,0 +1,41 @@
+import Logging
+import PeerDistBranchCache
+import PeerDistHashing
+import ServiceLifecycle
+
+/// The node's store serves BranchCache clients as it serves PeerDist peers: the same verified
+/// blocks, found by the same segment IDs.
+extension StoreContentSource: BranchCacheSegmentSource {}
+
+extension PeerNode {
+    /// The node's BranchCache parts: the MS-PCCRR server when a port is configured, and the
+    /// MS-PCCRD responder whenever it runs (or when asked to answer probes alone), its XAddrs
+    /// naming the MS-PCCRR listener.
+    ///
+    /// - Parameter peerPort: what XAddrs names when no MS-PCCRR server runs (answering probes
+    ///   alone, as before the server existed).
+    func branchCacheServices(source: StoreContentSource, peerPort: Int) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var advertisedPort = peerPort
+        if let port = configuration.branchCachePort {
+            let server = try await PCCRRServer.bind(
+                port: port, responder: PCCRRResponder(source: source, cipher: PCCRRBlockCipher(keyRule: configuration.branchCacheKeyRule)),
+                activeClientLimit: configuration.branchCacheActiveClientLimit, logger: logger)
+            advertisedPort = server.port
+            branchCacheListening.append("[::]:\(server.port)")
+            logger.info("serving BranchCache (MS-PCCRR)", metadata: ["port": "\(server.port)"])
+            services.append(.init(service: server))
+        }
+        guard configuration.answersBranchCacheProbes || configuration.branchCachePort != nil else { return services }
+        // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
+        let (logger, port) = (self.logger, advertisedPort)
+        let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
+            try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: port, logger: logger)
+        }
+        services.append(.init(service: responder, successTerminationBehavior: .ignore))
+        return services
+    }
+
+    /// Where the node serves BranchCache clients (MS-PCCRR over HTTP), once `run` has bound it.
+    public var branchCacheAddresses: [String] { branchCacheListening.all }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import PeerDist
+import PeerDistBranchCache
+
+/// `serve`'s BranchCache options: the MS-PCCRR (HTTP) server and how it encrypts blocks.
+struct BranchCacheServeOptions: ParsableArguments {
+    @Option(name: .customLong("branchcache-port"), help: ArgumentHelp(
+        "Serve BranchCache clients (MS-PCCRR over HTTP) on this port, and answer their MS-PCCRD probes naming it.",
+        discussion: "Windows peers use 80; any port works, since clients learn it from the probe answer. 0 takes any free port.",
+        valueName: "port"))
+    var port: Int?
+
+    @Option(name: .customLong("branchcache-key"), help: ArgumentHelp(
+        "Which bytes of a segment's secret Kp key the AES of the blocks served: 'leading' (the first 16/24/32 bytes, as iPXE expects) or 'whole' (AES-256 with all of Kp).",
+        valueName: "rule"))
+    var keyRule: PCCRRBlockCipher.KeyRule = .leadingBytes
+
+    @Option(name: .customLong("branchcache-active-clients"), help: ArgumentHelp(
+        "MS-PCCRR requests served at once; beyond it replies are empty and clients turn to other peers.", valueName: "count"))
+    var activeClientLimit = PCCRRServer.defaultActiveClientLimit
+
+    func validate() throws {
+        if let port, !(0...65_535).contains(port) {
+            throw ValidationError("--branchcache-port takes a port from 0 to 65535 (80 is Windows' default).")
+        }
+        guard (1...16_384).contains(activeClientLimit) else {
+            throw ValidationError("--branchcache-active-clients takes 1 to 16384 (MS-PCCRR's range; the default is 64).")
+        }
+    }
+
+    func apply(to configuration: inout PeerNode.Configuration) {
+        configuration.branchCachePort = port
+        configuration.branchCacheKeyRule = keyRule
+        configuration.branchCacheActiveClientLimit = activeClientLimit
+    }
+}
+
+extension PCCRRBlockCipher.KeyRule: ExpressibleByArgument {}
