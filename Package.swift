@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "PeerDistTests",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist",
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache",
                 crypto, nioCore, nioPosix, logging,
             ]
         ),
@@ -123,7 +123,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzManifests", ["PeerDistHashing", "PeerDistWire", "PeerDistMirror"]),
         ("FuzzMirrorFiles", ["PeerDistHashing", "PeerDistMirror"]),
         ("FuzzDiscovery", ["PeerDistHashing", "PeerDistWire", "PeerDist"] + nio),
-        ("FuzzWSDiscovery", ["PeerDist"]),
+        ("FuzzWSDiscovery", ["PeerDist", "PeerDistHashing"]),
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
         ("FuzzPCCRR", ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache"] + nio),
     ]

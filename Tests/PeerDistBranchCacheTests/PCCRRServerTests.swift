@@ -11,7 +11,7 @@ import Testing
 /// block lists, encrypted blocks verified against the Content Information, busy replies, and
 /// HTTP errors that leave the connection serving.
 @Suite struct PCCRRServerTests {
-    static let logger = Logger(label: "test")
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     private func withServer(
         _ source: TestSegments = TestSegments([TestSegments.version1, TestSegments.version2]), activeClientLimit: Int = 64,

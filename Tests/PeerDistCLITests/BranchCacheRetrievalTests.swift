@@ -83,4 +83,20 @@ import Testing
         #expect(fetched.status == 0, "\(fetched.standardError)")
         #expect(FileComparison.identical(file, scratch.child("fetched")))
     }
+
+    /// The other direction: a fetch by ID probes MS-PCCRD for the content's segments too, and
+    /// draws blocks over MS-PCCRR from the holder that answers, beside its PeerDist transport
+    /// (slowed down, so the probe is answered before the PeerDist transport alone is done).
+    @Test(.needsNetworkHosts) func aFetchDrawsOnBranchCachePeersFoundByProbing() throws {
+        let hosts = try NetworkHosts(count: 2)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(
+            size: 4 * 1024 * 1024 + 3, seed: 17, listen: "[::]:0", namespace: hosts.first, extraArguments: ["--branchcache-port", "8080"])
+        defer { seeder.stop() }
+        let output = scratch.child("fetched")
+        let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", scratch.child("leecher"), "-o", output, "--peers", "--max-download", "4MiB"])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(FileComparison.identical(file, output))
+        let branchCacheLine = fetch.standardOutput.split(separator: "\n").first { $0.contains("]:8080 ") }
+        #expect(branchCacheLine != nil, "the MS-PCCRR server sent blocks: \(fetch.standardOutput)")
+    }
 }

@@ -36,6 +36,17 @@ extension PeerNode {
         return services
     }
 
+    /// An MS-PCCRD probe for the segments of `id`, once its Content Information is in the store:
+    /// BranchCache peers (Windows, iPXE's hosts, other nodes' MS-PCCRR servers) join the fetch.
+    func branchCacheDiscovery(for id: ContentID) -> @Sendable () async -> [PeerAddress] {
+        let (store, logger) = (store, logger)
+        let ownPort = branchCacheAddresses.first.flatMap { PeerAddress(parsing: $0)?.port }
+        return {
+            guard let information = store.contentInformation(for: id) else { return [] }
+            return await BranchCacheHolderLookup.findHolders(of: information.segments(prefix: BranchCacheHolderLookup.maximumProbedSegments).map(\.segmentID), ownPort: ownPort, logger: logger)
+        }
+    }
+
     /// Where the node serves BranchCache clients (MS-PCCRR over HTTP), once `run` has bound it.
     public var branchCacheAddresses: [String] { branchCacheListening.all }
 }

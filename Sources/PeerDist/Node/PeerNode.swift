@@ -149,6 +149,7 @@ public final class PeerNode: Sendable {
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
+        if discovering { fetcher.discoverBranchCache = branchCacheDiscovery(for: id) }
         let information: ContentInformation
         if let known = store.contentInformation(for: id) {
             information = known

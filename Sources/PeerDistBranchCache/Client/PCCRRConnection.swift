@@ -15,9 +15,11 @@ public struct PCCRRConnection {
     /// The Host header: the address as XAddrs gave it.
     private let hostHeader: String
 
-    /// Connects to `host:port`, runs `body` with the connection, and closes it.
+    /// Connects to `host:port`, runs `body` with the connection, and closes it. A peer that
+    /// sends nothing for `idleTimeout` while an answer is awaited (or between requests) has the
+    /// connection closed under it, which ends the exchange with an error.
     public static func withConnection<Result: Sendable>(
-        host: String, port: Int, _ body: (inout PCCRRConnection) async throws -> Result
+        host: String, port: Int, idleTimeout: TimeAmount = .seconds(30), _ body: (inout PCCRRConnection) async throws -> Result
     ) async throws -> Result {
         let channel: Channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -25,6 +27,8 @@ public struct PCCRRConnection {
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try pipeline.addHandler(CloseOnIdleHandler())
                     try pipeline.addHTTPClientHandlers()
                     try pipeline.addHandler(NIOHTTPClientResponseAggregator(maxContentLength: 4 + PCCRR.Limits.maximumResponseBytes))
                     return try Channel(wrappingChannelSynchronously: channel)

@@ -124,7 +124,7 @@ public final class PCCRRServer: Service, Sendable {
 }
 
 /// Closes a connection that sent nothing for the idle timeout.
-private final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
