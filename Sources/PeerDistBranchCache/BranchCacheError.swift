@@ -26,6 +26,8 @@ extension ErrorCode where Domain == BranchCacheError {
     public static let unsupportedVersion = Self("unsupported version")
     /// A block whose ciphertext, key or IV cannot be decrypted as its header says.
     public static let undecryptable = Self("undecryptable")
+    /// A file or directory an origin was asked for that is not there.
+    public static let notFound = Self("not found")
 }
 
 extension FieldReader where Failure == BranchCacheError {

@@ -16,6 +16,13 @@ extension PeerNode {
     ///   alone, as before the server existed).
     func branchCacheServices(source: StoreContentSource, peerPort: Int) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let origin = configuration.httpOrigin {
+            let files = try OriginFiles(directory: origin.directory, secret: origin.secret)
+            let server = try await PCCRTPOriginServer.bind(host: origin.listen.host, port: origin.listen.port, files: files, logger: logger)
+            originListening.append(PeerAddress(host: origin.listen.host, port: server.port).description)
+            logger.info("serving files over HTTP (MS-PCCRTP origin)", metadata: ["directory": "\(files.root)", "port": "\(server.port)"])
+            services.append(.init(service: server))
+        }
         var advertisedPort = peerPort
         if let port = configuration.branchCachePort {
             let server = try await PCCRRServer.bind(
@@ -47,6 +54,24 @@ extension PeerNode {
         }
     }
 
+    /// Where the node serves files as an HTTP origin, once `run` has bound it.
+    public var originAddresses: [String] { originListening.all }
+
     /// Where the node serves BranchCache clients (MS-PCCRR over HTTP), once `run` has bound it.
     public var branchCacheAddresses: [String] { branchCacheListening.all }
+}
+
+/// An MS-PCCRTP origin: the directory whose files it serves, where it listens, and the server
+/// secret its Content Information is keyed with (`nil`: content-addressed, so its segment IDs are
+/// those every PeerDist node derives for the same bytes).
+public struct HTTPOrigin: Sendable {
+    public var directory: String
+    public var listen: PeerAddress
+    public var secret: ServerSecret?
+
+    public init(directory: String, listen: PeerAddress, secret: ServerSecret?) {
+        self.directory = directory
+        self.listen = listen
+        self.secret = secret
+    }
 }

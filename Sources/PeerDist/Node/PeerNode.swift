@@ -36,6 +36,9 @@ public final class PeerNode: Sendable {
         public var branchCacheKeyRule = PCCRRBlockCipher.KeyRule.leadingBytes
         /// MS-PCCRR requests served at once before replies go empty (Active Client Count).
         public var branchCacheActiveClientLimit = PCCRRServer.defaultActiveClientLimit
+        /// Serve the files under a directory as an MS-PCCRTP origin (HTTP, handing out Content
+        /// Information to BranchCache clients); `nil` for none.
+        public var httpOrigin: HTTPOrigin?
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -57,6 +60,7 @@ public final class PeerNode: Sendable {
     let logger: Logger
     private let listening = ListeningAddresses()
     let branchCacheListening = ListeningAddresses()
+    let originListening = ListeningAddresses()
     private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])

@@ -29,6 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "BranchCache") var branchCache: BranchCacheServeOptions
 
+    @OptionGroup(title: "HTTP origin") var origin: OriginServeOptions
+
     func validate() throws {
         try branchCache.validate()
         guard PeerAddress(parsing: listen, listening: true) != nil else {
@@ -39,7 +41,10 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let node = try NodeRunner.open(
             node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
-            answersBranchCacheProbes: answersBranchCacheProbes, configure: branchCache.apply(to:))
+            answersBranchCacheProbes: answersBranchCacheProbes, configure: { [origin = try origin.origin()] configuration in
+                branchCache.apply(to: &configuration)
+                configuration.httpOrigin = origin
+            })
         try await NodeRunner.runUntilSignalled(node, logger: self.node.logger(), announce: { node in
             if self.node.json {
                 var fields = ["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")]
@@ -48,6 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
             } else {
                 Output.line("node \(node.identity.fingerprint) listening on \(node.listeningAddresses.joined(separator: ", "))")
                 for address in node.branchCacheAddresses { Output.line("serving BranchCache (MS-PCCRR) on \(address)") }
+                for address in node.originAddresses { Output.line("serving files over HTTP (MS-PCCRTP origin) on \(address)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })
