@@ -63,7 +63,7 @@ let package = Package(
             name: "PeerDist",
             dependencies: [
                 "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistBranchCache",
-                crypto, nioCore, nioPosix, logging, serviceLifecycle,
+                crypto, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
             ]
         ),
         // What the package's command-line programs share (sizes, output, failures, child

@@ -62,4 +62,68 @@ import Testing
         #expect(lines.contains("empty 200 None 0"), "an empty file goes as bytes")
         #expect(lines.filter { $0.hasPrefix("refused") }.allSatisfy { $0.hasSuffix(" 404") }, "\(lines)")
     }
+
+    /// `fetch http://…` as BranchCache means it: the first client gets everything from the origin;
+    /// once it serves what it fetched, a second client takes the Content Information from the
+    /// origin and nearly every block from the first.
+    @Test(.needsNetworkHosts) func aSecondFetchFromAnOriginGetsItsBlocksFromPeers() throws {
+        let hosts = try NetworkHosts(count: 3)
+        let scratch = try ScratchDirectory()
+        let site = scratch.child("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        let size = 6 * 1024 * 1024 + 5
+        try PublishFetchTests.makeFile(site + "/file.bin", size: size, seed: 12)
+        let origin = try NodeProcess(
+            dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
+        defer { origin.stop() }
+
+        let first = try fetch(on: 1, of: hosts, dataDirectory: scratch.child("first"), output: scratch.child("first.bin"))
+        #expect(first.fromOrigin >= size && first.fromPeers == 0 && first.rejected == 0, "\(first)")
+        #expect(FileComparison.identical(site + "/file.bin", scratch.child("first.bin")))
+        let server = try NodeProcess(dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.hosts[1].namespace)
+        defer { server.stop() }
+
+        let second = try fetch(on: 2, of: hosts, dataDirectory: scratch.child("second"), output: scratch.child("second.bin"))
+        #expect(FileComparison.identical(site + "/file.bin", scratch.child("second.bin")))
+        #expect(Double(second.fromPeers) >= 0.95 * Double(size), "\(second)")
+        #expect(second.fromOrigin <= size / 20, "\(second)")
+    }
+
+    /// A peer that serves a corrupted block is banned, and the fetch completes from the origin.
+    @Test(.needsNetworkHosts) func aLyingPeerIsBannedAndTheOriginFillsIn() throws {
+        let hosts = try NetworkHosts(count: 3)
+        let scratch = try ScratchDirectory()
+        let site = scratch.child("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        let size = 2 * 1024 * 1024 + 7
+        try PublishFetchTests.makeFile(site + "/file.bin", size: size, seed: 13)
+        let origin = try NodeProcess(
+            dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
+        defer { origin.stop() }
+        let liar = try NodeProcess(
+            dataDirectory: scratch.child("liar"), listen: "[::]:0", namespace: hosts.hosts[1].namespace, program: [Peerdist.liar.path])
+        defer { liar.stop() }
+        _ = try PublishFetchTests.publish(site + "/file.bin", on: liar)
+
+        let result = try fetch(on: 2, of: hosts, dataDirectory: scratch.child("client"), output: scratch.child("client.bin"))
+        #expect(FileComparison.identical(site + "/file.bin", scratch.child("client.bin")))
+        #expect(result.rejected >= 1, "the liar was tried: \(result)")
+        #expect(result.fromOrigin > 0 && result.fromPeers < size, "\(result)")
+    }
+
+    private struct Sources: CustomStringConvertible {
+        var fromPeers: Int
+        var fromOrigin: Int
+        var rejected: Int
+        var description: String { "\(fromPeers) bytes from peers, \(fromOrigin) from the origin, \(rejected) blocks rejected" }
+    }
+
+    /// `fetch http://[fe80::1%IF]:8000/file.bin --json` on host `index`; where its bytes came from.
+    private func fetch(on index: Int, of hosts: NetworkHosts, dataDirectory: String, output: String) throws -> Sources {
+        let url = "http://[\(hosts.hosts[0].address)%\(hosts.hosts[index].interface)]:8000/file.bin"
+        let result = try hosts.peerdist(in: hosts.hosts[index].namespace, ["fetch", url, "--data-dir", dataDirectory, "-o", output, "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let done = try #require(try JSONSerialization.jsonObject(with: result.output) as? [String: Any], "\(result.standardOutput)")
+        return Sources(fromPeers: done["from_peers"] as? Int ?? -1, fromOrigin: done["from_origin"] as? Int ?? -1, rejected: done["rejected_blocks"] as? Int ?? -1)
+    }
 }
