@@ -126,6 +126,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzWSDiscovery", ["PeerDist", "PeerDistHashing"]),
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
         ("FuzzPCCRR", ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache"] + nio),
+        ("FuzzPCHC", ["PeerDistHashing", "PeerDistBranchCache"]),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.
