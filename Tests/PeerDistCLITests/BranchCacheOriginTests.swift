@@ -127,3 +127,53 @@ import Testing
         return Sources(fromPeers: done["from_peers"] as? Int ?? -1, fromOrigin: done["from_origin"] as? Int ?? -1, rejected: done["rejected_blocks"] as? Int ?? -1)
     }
 }
+
+/// `serve --hosted-cache-port` and `--hosted-cache-server`: a client that fetched from an origin
+/// offers its segments to the branch's hosted cache (MS-PCHC), which pulls them over MS-PCCRR;
+/// a second client with multicast off then fetches from the hosted cache, not the origin.
+@Suite(.serialized) struct HostedCacheTests {
+    @Test(.needsNetworkHosts) func aHostedCachePullsOfferedSegmentsAndServesThem() throws {
+        let hosts = try NetworkHosts(count: 4)
+        let scratch = try ScratchDirectory()
+        let site = scratch.child("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        let size = 3 * 1024 * 1024 + 11
+        try PublishFetchTests.makeFile(site + "/file.bin", size: size, seed: 21)
+        let origin = try NodeProcess(
+            dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
+        defer { origin.stop() }
+        let cache = try NodeProcess(
+            dataDirectory: scratch.child("cache"), listen: "[::]:0", namespace: hosts.hosts[1].namespace, extraArguments: ["--hosted-cache-port", "8090"])
+        defer { cache.stop() }
+
+        func url(from index: Int) -> String { "http://[\(hosts.hosts[0].address)%\(hosts.hosts[index].interface)]:8000/file.bin" }
+        let first = try hosts.peerdist(in: hosts.hosts[2].namespace, ["fetch", url(from: 2), "--data-dir", scratch.child("first"), "-o", scratch.child("first.bin")])
+        #expect(first.status == 0, "\(first.standardError)")
+        let offering = try NodeProcess(
+            dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.hosts[2].namespace,
+            extraArguments: ["--branchcache-port", "8080", "--hosted-cache-server", "[\(hosts.hosts[1].address)%\(hosts.hosts[2].interface)]:8090"])
+        // 49 blocks of one segment: wait until the cache holds them all.
+        let held = { () -> Int in
+            let folder = scratch.child("cache") + "/hosted-cache"
+            let segments = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return segments.reduce(0) { count, segment in
+                count + ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(segment)")) ?? []).filter { Int($0) != nil }.count
+            }
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while held() < 49, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(held() == 49, "the hosted cache pulled \(held()) blocks: \(cache.log)\n\(offering.log)")
+        offering.stop()
+
+        // Multicast off: only the hosted cache, named, can help.
+        try NetworkHosts.ip("-n", hosts.hosts[3].namespace, "link", "set", hosts.hosts[3].interface, "multicast", "off")
+        let second = try hosts.peerdist(in: hosts.hosts[3].namespace, [
+            "fetch", url(from: 3), "--data-dir", scratch.child("second"), "-o", scratch.child("second.bin"), "--json",
+            "--hosted-cache", "[\(hosts.hosts[1].address)%\(hosts.hosts[3].interface)]:8090",
+        ])
+        #expect(second.status == 0, "\(second.standardError)")
+        #expect(FileComparison.identical(site + "/file.bin", scratch.child("second.bin")))
+        let done = try #require(try JSONSerialization.jsonObject(with: second.output) as? [String: Any])
+        #expect((done["from_peers"] as? Int ?? 0) >= size && (done["from_origin"] as? Int ?? -1) == 0, "\(done)")
+    }
+}

@@ -33,6 +33,27 @@ extension PeerNode {
             logger.info("serving BranchCache (MS-PCCRR)", metadata: ["port": "\(server.port)"])
             services.append(.init(service: server))
         }
+        if let port = configuration.hostedCachePort {
+            let hosted = HostedCache(
+                segments: try HostedSegments(directory: configuration.dataDirectory.path + "/hosted-cache"), logger: logger)
+            let server = try await PCCRRServer.bind(
+                port: port, responder: PCCRRResponder(source: CombinedSegmentSource([source, hosted.segments])), hostedCache: hosted,
+                activeClientLimit: 1024, logger: logger)
+            logger.info("hosted cache (MS-PCHC) for the branch", metadata: ["port": "\(server.port)"])
+            hostedCacheListening.append("[::]:\(server.port)")
+            services.append(.init(service: server))
+            services.append(.init(service: hosted))
+        }
+        if let hostedCache = configuration.hostedCacheServer, configuration.branchCachePort != nil {
+            let (store, logger, port) = (store, logger, advertisedPort)
+            let offers = OptionalPartService(name: "offers to the hosted cache", logger: logger) {
+                while true {
+                    await HostedCacheOffers.offerAll(in: store, source: source, to: hostedCache, port: port, logger: logger)
+                    try await Task.sleep(for: HostedCacheOffers.interval)
+                }
+            }
+            services.append(.init(service: offers, successTerminationBehavior: .ignore))
+        }
         guard configuration.answersBranchCacheProbes || configuration.branchCachePort != nil else { return services }
         // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
         let (logger, port) = (self.logger, advertisedPort)
@@ -53,6 +74,9 @@ extension PeerNode {
             return await BranchCacheHolderLookup.findHolders(of: information.segments(prefix: BranchCacheHolderLookup.maximumProbedSegments).map(\.segmentID), ownPort: ownPort, logger: logger)
         }
     }
+
+    /// Where the node is its branch's hosted cache, once `run` has bound it.
+    public var hostedCacheAddresses: [String] { hostedCacheListening.all }
 
     /// Where the node serves files as an HTTP origin, once `run` has bound it.
     public var originAddresses: [String] { originListening.all }

@@ -58,8 +58,11 @@ extension PeerNode {
     /// what none of them has (Range requests marked `MissingDataRequest=true`), verifies every
     /// block, keeps the content in the store (so this node serves it afterwards) and places it at
     /// `output`. An origin that declines sends the file, which is written as it is.
+    ///
+    /// With `hostedCache`, the branch's hosted cache (MS-PCHC) is asked for blocks too, as
+    /// BranchCache clients in hosted-cache mode ask it before the origin.
     public func fetch(
-        url: OriginURL, output: String, replace: Bool, progress: @escaping @Sendable (FetchProgress) -> Void
+        url: OriginURL, output: String, replace: Bool, hostedCache: PeerAddress? = nil, progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws -> OriginFetchResult {
         if !replace, FileManager.default.fileExists(atPath: output) {
             throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
@@ -116,6 +119,7 @@ extension PeerNode {
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.discoverBranchCache = branchCacheDiscovery(for: id)
+        if let hostedCache { fetcher.branchCachePeers = [hostedCache] }
         do {
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: nil, progress: progress)
         } catch let error as NodeError where error.code == .notFound {

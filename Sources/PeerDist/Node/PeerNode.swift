@@ -39,6 +39,11 @@ public final class PeerNode: Sendable {
         /// Serve the files under a directory as an MS-PCCRTP origin (HTTP, handing out Content
         /// Information to BranchCache clients); `nil` for none.
         public var httpOrigin: HTTPOrigin?
+        /// Be a branch's hosted cache (MS-PCHC) on this port: take clients' offers, pull and keep
+        /// the segments, serve them over MS-PCCRR on the same port; `nil` for none.
+        public var hostedCachePort: Int?
+        /// A hosted cache to offer the node's content to (MS-PCHC), at its PCHC/PCCRR port.
+        public var hostedCacheServer: PeerAddress?
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -61,6 +66,7 @@ public final class PeerNode: Sendable {
     private let listening = ListeningAddresses()
     let branchCacheListening = ListeningAddresses()
     let originListening = ListeningAddresses()
+    let hostedCacheListening = ListeningAddresses()
     private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])

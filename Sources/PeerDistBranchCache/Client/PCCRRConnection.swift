@@ -50,6 +50,13 @@ public struct PCCRRConnection {
         return try PCCRRMessage(response: body)
     }
 
+    /// Offers content to a hosted cache (MS-PCHC), which shares the MS-PCCRR port.
+    public mutating func offer(_ message: PCHCMessage) async throws -> PCHCResponse {
+        let (status, body) = try await send(method: .POST, uri: PCHCMessage.httpPath, body: message.encoded())
+        guard status == .ok else { throw BranchCacheError(.malformed, "the hosted cache answered an offer with HTTP \(status.code)") }
+        return try PCHCResponse(decoding: body.readableBytesView)
+    }
+
     /// One HTTP request and its response, whatever they hold (tests send malformed ones).
     mutating func send(method: HTTPMethod, uri: String, body: [UInt8]) async throws -> (HTTPResponseStatus, ByteBuffer) {
         var headers = HTTPHeaders()

@@ -25,6 +25,9 @@ public final class PCCRRServer: Service, Sendable {
 
     private let listener: NIOAsyncChannel<Connection, Never>
     private let responder: PCCRRResponder
+    /// Offers from a branch's clients (MS-PCHC), answered on the same port when this node is
+    /// their hosted cache.
+    private let hostedCache: HostedCache?
     private let activeClientLimit: Int
     private let logger: Logger
     private let activeRequests = Atomic<Int>(0)
@@ -32,9 +35,12 @@ public final class PCCRRServer: Service, Sendable {
     /// The port bound (the one asked for, or the system's choice for 0).
     public let port: Int
 
-    private init(listener: NIOAsyncChannel<Connection, Never>, responder: PCCRRResponder, activeClientLimit: Int, logger: Logger) {
+    private init(
+        listener: NIOAsyncChannel<Connection, Never>, responder: PCCRRResponder, hostedCache: HostedCache?, activeClientLimit: Int, logger: Logger
+    ) {
         self.listener = listener
         self.responder = responder
+        self.hostedCache = hostedCache
         self.activeClientLimit = activeClientLimit
         self.logger = logger
         self.port = listener.channel.localAddress?.port ?? 0
@@ -43,7 +49,8 @@ public final class PCCRRServer: Service, Sendable {
     /// Binds the listening socket now, so the port is known (and taken) before the node
     /// announces itself; `run` serves it.
     public static func bind(
-        host: String = "::", port: Int, responder: PCCRRResponder, activeClientLimit: Int = defaultActiveClientLimit, logger: Logger
+        host: String = "::", port: Int, responder: PCCRRResponder, hostedCache: HostedCache? = nil,
+        activeClientLimit: Int = defaultActiveClientLimit, logger: Logger
     ) async throws -> PCCRRServer {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -58,7 +65,7 @@ public final class PCCRRServer: Service, Sendable {
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
-        return PCCRRServer(listener: listener, responder: responder, activeClientLimit: activeClientLimit, logger: logger)
+        return PCCRRServer(listener: listener, responder: responder, hostedCache: hostedCache, activeClientLimit: activeClientLimit, logger: logger)
     }
 
     /// Serves until a graceful shutdown or cancellation, which closes the listening socket.
@@ -91,7 +98,7 @@ public final class PCCRRServer: Service, Sendable {
         do {
             try await connection.executeThenClose { requests, replies in
                 for try await request in requests {
-                    let (status, body) = answer(request)
+                    let (status, body) = answer(request, from: connection.channel.remoteAddress)
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Length", value: "\(body.count)")
                     headers.add(name: "Connection", value: request.head.isKeepAlive ? "keep-alive" : "close")
@@ -108,8 +115,11 @@ public final class PCCRRServer: Service, Sendable {
     }
 
     /// The status and body for one request: the MS-PCCRR response, or an error status.
-    func answer(_ request: NIOHTTPServerRequestFull) -> (HTTPResponseStatus, [UInt8]) {
+    func answer(_ request: NIOHTTPServerRequestFull, from client: SocketAddress? = nil) -> (HTTPResponseStatus, [UInt8]) {
         guard request.head.method == .POST else { return (.methodNotAllowed, []) }
+        if let hostedCache, request.head.uri.lowercased() == PCHCMessage.httpPath.lowercased() {
+            return hostedCache.answer(request.body ?? ByteBuffer(), from: client)
+        }
         // Windows' path is mixed case; python-peerdist matches it without regard to case.
         guard request.head.uri.lowercased() == PCCRR.path.lowercased() else { return (.notFound, []) }
         let busy = activeRequests.add(1, ordering: .relaxed).newValue > activeClientLimit

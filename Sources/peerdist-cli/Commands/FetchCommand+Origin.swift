@@ -18,7 +18,7 @@ extension FetchCommand {
         let bar = node.json ? nil : ProgressBar(label: "fetch \(name.prefix(12))")
         let perPeer = PeerTally()
         let fetch = Task {
-            try await running.fetch(url: url, output: destination, replace: force) { update in
+            try await running.fetch(url: url, output: destination, replace: force, hostedCache: hostedCache.flatMap { PeerAddress(parsing: $0) }) { update in
                 perPeer.update(update.bytesByPeer)
                 bar?.update(done: update.heldBytes, total: update.totalBytes)
             }

@@ -33,11 +33,17 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("peers"), help: "After the fetch, show how much each peer sent and at what rate.")
     var showPeers = false
 
+    @Option(name: .customLong("hosted-cache"), help: ArgumentHelp("With an http:// URL: the branch's hosted cache (MS-PCHC), asked for blocks before the origin.", valueName: "[addr]:port"))
+    var hostedCache: String?
+
     @OptionGroup var node: NodeOptions
 
     func validate() throws {
         guard ContentID(parsing: id) != nil || OriginURL(id) != nil else {
             throw ValidationError("'\(id)' is not a content ID; give the peerdist:… URI, 52 base32 or 64 hex characters that `peerdist publish` printed, or an http:// URL.")
+        }
+        if let hostedCache, PeerAddress(parsing: hostedCache) == nil || OriginURL(id) == nil {
+            throw ValidationError("--hosted-cache takes [address]:port, and goes with an http:// URL.")
         }
         for peer in peers where PeerAddress(parsing: peer) == nil {
             throw ValidationError("'\(peer)' is not a peer address; use [address]:port, e.g. [fe80::1%eth0]:7740.")

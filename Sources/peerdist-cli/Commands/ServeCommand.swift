@@ -53,6 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
             } else {
                 Output.line("node \(node.identity.fingerprint) listening on \(node.listeningAddresses.joined(separator: ", "))")
                 for address in node.branchCacheAddresses { Output.line("serving BranchCache (MS-PCCRR) on \(address)") }
+                for address in node.hostedCacheAddresses { Output.line("hosted cache (MS-PCHC) for the branch on \(address)") }
                 for address in node.originAddresses { Output.line("serving files over HTTP (MS-PCCRTP origin) on \(address)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }

@@ -19,7 +19,28 @@ struct BranchCacheServeOptions: ParsableArguments {
         "MS-PCCRR requests served at once; beyond it replies are empty and clients turn to other peers.", valueName: "count"))
     var activeClientLimit = PCCRRServer.defaultActiveClientLimit
 
+    @Flag(name: .customLong("hosted-cache"), help: "Be the branch's BranchCache hosted cache (MS-PCHC): take clients' offers, pull and keep their segments, serve them over MS-PCCRR.")
+    var hostsCache = false
+
+    @Option(name: .customLong("hosted-cache-port"), help: ArgumentHelp("Port of the hosted cache, for offers and MS-PCCRR alike (default 80, as Windows).", valueName: "port"))
+    var hostedCachePort: Int?
+
+    @Option(name: .customLong("hosted-cache-server"), help: ArgumentHelp(
+        "A hosted cache to offer what this node holds to; it pulls from --branchcache-port.", valueName: "[addr]:port"))
+    var hostedCacheServer: String?
+
     func validate() throws {
+        if let hostedCachePort, !(0...65_535).contains(hostedCachePort) {
+            throw ValidationError("--hosted-cache-port takes a port from 0 to 65535 (80 is Windows' default).")
+        }
+        if let hostedCacheServer {
+            guard PeerAddress(parsing: hostedCacheServer) != nil else {
+                throw ValidationError("--hosted-cache-server takes [address]:port, e.g. [fe80::1%eth0]:80 or 10.0.0.5:80.")
+            }
+            guard port != nil else {
+                throw ValidationError("--hosted-cache-server needs --branchcache-port: the hosted cache pulls the offered blocks from there.")
+            }
+        }
         if let port, !(0...65_535).contains(port) {
             throw ValidationError("--branchcache-port takes a port from 0 to 65535 (80 is Windows' default).")
         }
@@ -32,6 +53,8 @@ struct BranchCacheServeOptions: ParsableArguments {
         configuration.branchCachePort = port
         configuration.branchCacheKeyRule = keyRule
         configuration.branchCacheActiveClientLimit = activeClientLimit
+        if hostsCache || hostedCachePort != nil { configuration.hostedCachePort = hostedCachePort ?? 80 }
+        configuration.hostedCacheServer = hostedCacheServer.flatMap { PeerAddress(parsing: $0) }
     }
 }
 
