@@ -22,7 +22,7 @@ public final class WSDiscoveryResponder: Sendable {
 
     private let heldBlockCount: @Sendable (HashValue) -> Int
     private let transportPort: Int
-    private let logger: Logger
+    let logger: Logger
     private let endpoint = WSDiscoveryProbeMatch.Endpoint.fresh()
     private let messageNumbers = Atomic<UInt64>(0)
     private let pendingReplies = Atomic<Int>(0)
@@ -45,9 +45,21 @@ public final class WSDiscoveryResponder: Sendable {
         try await WSDiscoveryResponder(heldBlockCount: heldBlockCount, transportPort: port, logger: logger).run()
     }
 
-    /// Answers Probes on `[::]:3702` until cancelled.
+    /// Answers Probes on `[::]:3702`, and on `239.255.255.250:3702` where the host has IPv4,
+    /// until cancelled.
     public func run() async throws {
-        try await run(listeningOn: PCCRD.port)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                do {
+                    try await self.runIPv4(listeningOn: PCCRD.port)
+                } catch {
+                    // IPv4 is optional: the IPv6 responder serves on.
+                    self.logger.info("BranchCache discovery over IPv4 is off", metadata: ["error": "\(error)"])
+                }
+            }
+            try await run(listeningOn: PCCRD.port)
+            group.cancelAll()
+        }
     }
 
     typealias DatagramChannel = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
