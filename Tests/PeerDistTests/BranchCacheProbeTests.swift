@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import NIOCore
 import PeerDistHashing
 import Testing
@@ -38,5 +40,31 @@ import Testing
         #expect(throws: WSDiscoveryReply.Malformed.self, "a Probe is not a reply") { try WSDiscoveryReply(parsing: probe.encoded()) }
         #expect(throws: WSDiscoveryReply.Malformed.self) { try WSDiscoveryReply(parsing: Array("<a/>".utf8)) }
         #expect(throws: WSDiscoveryReply.Malformed.self) { try WSDiscoveryReply(parsing: Array("not xml".utf8)) }
+    }
+
+    /// Version 2 Probes get the availability bitmap: two bits per probed segment, in the order
+    /// the Probe listed them, packed as configured.
+    @Test(arguments: [(PCCRDBitOrder.mostSignificantFirst, UInt8(0x30)), (.leastSignificantFirst, UInt8(0x0C))])
+    func version2ProbesGetTheBitmap(_ order: PCCRDBitOrder, _ expected: UInt8) throws {
+        let held = HashValue(hex: WSDiscoveryTests.ipxeV2[1])!
+        let responder = WSDiscoveryResponder(
+            heldBlockCount: { $0 == held ? 1 : 0 }, transportPort: 8080, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            version2BitOrder: order)
+        let reply = try #require(responder.reply(to: try WSDiscoveryTests.envelope(try WSDiscoveryTests.fixture("pccrd-probe-v2.xml"), from: "::1")))
+        let envelope = try XMLReader.read(reply)
+        let match = try #require(envelope.children(PCCRD.Namespace.soap, "Body").first?
+            .children(PCCRD.Namespace.discovery, "ProbeMatches").first?.children(PCCRD.Namespace.discovery, "ProbeMatch").first)
+        #expect(match.children(PCCRD.Namespace.discovery, "Types").first?.trimmedText == "PeerDist:PeerDistDataV2")
+        let scopes = try #require(match.children(PCCRD.Namespace.discovery, "Scopes").first?.trimmedText)
+        #expect(Data(base64Encoded: scopes).map(Array.init) == [expected], "segment 0 absent, segment 1 held whole")
+        let ages = match.children(PCCRD.Namespace.peerDist, "PeerDistDataV2").first?.children(PCCRD.Namespace.peerDist, "SegmentAges").first?.trimmedText
+        #expect(ages == "AAEDAA==", "an extensible blob with no ages")
+        #expect(match.children(PCCRD.Namespace.discovery, "XAddrs").first?.trimmedText.hasSuffix(":8080") == true)
+    }
+
+    @Test func theBitmapPacksFourSegmentsToAByte() {
+        let states: [(some: Bool, all: Bool)] = [(true, true), (true, false), (false, false), (true, true), (true, true)]
+        #expect(WSDiscoveryProbeMatchV2(states: states, order: .mostSignificantFirst).availability == [0b11_10_00_11, 0b11_00_00_00])
+        #expect(WSDiscoveryProbeMatchV2(states: states, order: .leastSignificantFirst).availability == [0b11_00_10_11, 0b00_00_00_11])
     }
 }

@@ -56,9 +56,9 @@ extension PeerNode {
         }
         guard configuration.answersBranchCacheProbes || configuration.branchCachePort != nil else { return services }
         // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
-        let (logger, port) = (self.logger, advertisedPort)
+        let (logger, port, order) = (self.logger, advertisedPort, configuration.branchCacheV2BitOrder)
         let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
-            try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: port, logger: logger)
+            try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: port, logger: logger, version2BitOrder: order)
         }
         services.append(.init(service: responder, successTerminationBehavior: .ignore))
         return services

@@ -22,6 +22,8 @@ public final class WSDiscoveryResponder: Sendable {
 
     private let heldBlockCount: @Sendable (HashValue) -> Int
     private let transportPort: Int
+    /// How version 2 replies pack their bits; see `PCCRDBitOrder`.
+    private let version2BitOrder: PCCRDBitOrder
     let logger: Logger
     private let endpoint = WSDiscoveryProbeMatch.Endpoint.fresh()
     private let messageNumbers = Atomic<UInt64>(0)
@@ -33,16 +35,22 @@ public final class WSDiscoveryResponder: Sendable {
     ///   - heldBlockCount: how many blocks of the segment with this ID (HoHoDk) the node holds
     ///     and has verified; 0 when it holds none.
     ///   - transportPort: the port of the node's MS-PCCRR (HTTP) listener, advertised in XAddrs.
-    public init(heldBlockCount: @escaping @Sendable (HashValue) -> Int, transportPort: Int, logger: Logger) {
+    public init(
+        heldBlockCount: @escaping @Sendable (HashValue) -> Int, transportPort: Int, logger: Logger,
+        version2BitOrder: PCCRDBitOrder = .mostSignificantFirst
+    ) {
         self.heldBlockCount = heldBlockCount
         self.transportPort = transportPort
+        self.version2BitOrder = version2BitOrder
         self.logger = logger
         refreshDevices()
     }
 
     /// Answers Probes on `[::]:3702` until cancelled.
-    public static func answerProbes(heldBlockCount: @escaping @Sendable (HashValue) -> Int, port: Int, logger: Logger) async throws {
-        try await WSDiscoveryResponder(heldBlockCount: heldBlockCount, transportPort: port, logger: logger).run()
+    public static func answerProbes(
+        heldBlockCount: @escaping @Sendable (HashValue) -> Int, port: Int, logger: Logger, version2BitOrder: PCCRDBitOrder = .mostSignificantFirst
+    ) async throws {
+        try await WSDiscoveryResponder(heldBlockCount: heldBlockCount, transportPort: port, logger: logger, version2BitOrder: version2BitOrder).run()
     }
 
     /// Answers Probes on `[::]:3702`, and on `239.255.255.250:3702` where the host has IPv4,
@@ -138,13 +146,21 @@ public final class WSDiscoveryResponder: Sendable {
             logger.trace("not a PeerDist probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "reason": "\(error)"])
             return nil
         }
-        // Version 2 probes would need the availability bitmap, whose bit order no source pins
-        // down; Windows and iPXE also probe version 1 for version 2 segments.
-        guard probe.version == .v1 else { return nil }
         let devices = self.devices.withLock { $0 }
         guard let sender = Self.addressBytes(envelope.remoteAddress), Self.isOnLink(sender, devices: devices) else {
             logger.debug("PCCRD probe from off the link ignored", metadata: ["peer.address": "\(envelope.remoteAddress)"])
             return nil
+        }
+        if probe.version == .v2 {
+            // A version 2 segment is one block: held at all is held whole.
+            let states = probe.scopes.map { scope in heldBlockCount(scope.segmentID) > 0 }.map { (some: $0, all: $0) }
+            guard states.contains(where: \.some) else { return nil }
+            let interface = envelope.metadata?.packetInfo?.interfaceIndex ?? Self.interfaceIndex(of: envelope.remoteAddress, sender: sender, devices: devices)
+            guard let interface, let host = Self.advertisedHost(onInterface: interface, devices: devices) else { return nil }
+            logger.debug("answering PCCRD version 2 probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "segments": "\(states.count)"])
+            return WSDiscoveryProbeMatchV2(states: states, order: version2BitOrder).encoded(
+                answering: probe, endpoint: endpoint, messageNumber: messageNumbers.add(1, ordering: .relaxed).newValue,
+                transportAddress: "\(host):\(transportPort)")
         }
         let matches = probe.scopes.compactMap { scope -> WSDiscoveryProbeMatch.Match? in
             let count = heldBlockCount(scope.segmentID)

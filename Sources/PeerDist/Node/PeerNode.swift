@@ -36,6 +36,8 @@ public final class PeerNode: Sendable {
         public var branchCacheKeyRule = PCCRRBlockCipher.KeyRule.leadingBytes
         /// MS-PCCRR requests served at once before replies go empty (Active Client Count).
         public var branchCacheActiveClientLimit = PCCRRServer.defaultActiveClientLimit
+        /// How version 2 MS-PCCRD replies pack their availability bits (undocumented; see `PCCRDBitOrder`).
+        public var branchCacheV2BitOrder = PCCRDBitOrder.mostSignificantFirst
         /// Serve the files under a directory as an MS-PCCRTP origin (HTTP, handing out Content
         /// Information to BranchCache clients); `nil` for none.
         public var httpOrigin: HTTPOrigin?

@@ -19,6 +19,11 @@ struct BranchCacheServeOptions: ParsableArguments {
         "MS-PCCRR requests served at once; beyond it replies are empty and clients turn to other peers.", valueName: "count"))
     var activeClientLimit = PCCRRServer.defaultActiveClientLimit
 
+    @Option(name: .customLong("branchcache-v2-bit-order"), help: ArgumentHelp(
+        "How version 2 MS-PCCRD replies pack two bits per probed segment: 'msb' (first segment in the high bits) or 'lsb'; undocumented by Microsoft.",
+        valueName: "order"))
+    var version2BitOrder: PCCRDBitOrder = .mostSignificantFirst
+
     @Flag(name: .customLong("hosted-cache"), help: "Be the branch's BranchCache hosted cache (MS-PCHC): take clients' offers, pull and keep their segments, serve them over MS-PCCRR.")
     var hostsCache = false
 
@@ -53,9 +58,11 @@ struct BranchCacheServeOptions: ParsableArguments {
         configuration.branchCachePort = port
         configuration.branchCacheKeyRule = keyRule
         configuration.branchCacheActiveClientLimit = activeClientLimit
+        configuration.branchCacheV2BitOrder = version2BitOrder
         if hostsCache || hostedCachePort != nil { configuration.hostedCachePort = hostedCachePort ?? 80 }
         configuration.hostedCacheServer = hostedCacheServer.flatMap { PeerAddress(parsing: $0) }
     }
 }
 
 extension PCCRRBlockCipher.KeyRule: ExpressibleByArgument {}
+extension PCCRDBitOrder: ExpressibleByArgument {}
