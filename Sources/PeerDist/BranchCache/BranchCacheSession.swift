@@ -8,8 +8,8 @@ import PeerDistWire
 /// One BranchCache peer's part of a fetch: the same role as `PeerSession`, over MS-PCCRR.
 ///
 /// It learns which blocks the peer holds with one MSG_GETBLKLIST per segment, then takes work
-/// from the fetch's `SwarmScheduler` and asks for it one MSG_GETBLKS at a time on a keep-alive
-/// connection (MS-PCCRR names one block per request). Each block is decrypted with the segment
+/// from the fetch's `SwarmScheduler` and asks for it one MSG_GETBLKS at a time on each of a few
+/// keep-alive connections (MS-PCCRR names one block per request). Each block is decrypted with the segment
 /// secret and kept only if the download target verifies it against the Content Information. A
 /// block that fails to verify under the usual AES key (the leading bytes of Kp) is tried once
 /// under the other rule (AES-256 with all of Kp); if that fails too, or the peer answers for
@@ -28,8 +28,10 @@ struct BranchCacheSession: Sendable {
     var downloadLimit: RateLimiter?
     /// What the requests ask for; the response says what was used.
     var cryptoAlgorithm: PCCRRCryptoAlgorithm = .aes128
-    /// Blocks taken from the scheduler at a time.
-    var budget = 8
+    /// Blocks each connection takes from the scheduler at a time.
+    var budget = 4
+    /// Connections to the peer at once.
+    var connections = 4
     /// How often the peer is asked again what it holds, while it lacks what is missing.
     var availabilityInterval: Duration = .seconds(1)
     var received: @Sendable (UInt64) -> Void
@@ -38,9 +40,25 @@ struct BranchCacheSession: Sendable {
         scheduler.join(peer) {}
         defer { scheduler.leave(peer) }
         let timeout = TimeAmount.seconds(max(1, stallTimeout.components.seconds))
+        // What the peer holds first, on a connection of its own: the workers take work by it.
         try await PCCRRConnection.withConnection(host: peer.host, port: peer.port, idleTimeout: timeout) { connection in
-            var keyRule = PCCRRBlockCipher.KeyRule.leadingBytes
             try await learnAvailability(&connection)
+        }
+        // MS-PCCRR has one block per request and one request at a time per connection, so a
+        // few connections keep the peer's pipe full; a failure (a bad block) ends them all.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<connections {
+                group.addTask { try await work(relearnsAvailability: worker == 0, idleTimeout: timeout) }
+            }
+            while try await group.next() != nil {}
+        }
+    }
+
+    /// One connection's loop: takes blocks from the scheduler and fetches them until nothing
+    /// this peer has is wanted (or, with `waitsForBlocks`, until the fetch completes).
+    private func work(relearnsAvailability: Bool, idleTimeout: TimeAmount) async throws {
+        try await PCCRRConnection.withConnection(host: peer.host, port: peer.port, idleTimeout: idleTimeout) { connection in
+            var keyRule = PCCRRBlockCipher.KeyRule.leadingBytes
             var lastAvailability = ContinuousClock.now
             while !scheduler.isComplete {
                 let requests = scheduler.take(for: peer, budget: budget)
@@ -50,7 +68,7 @@ struct BranchCacheSession: Sendable {
                         return
                     }
                     try await Task.sleep(for: .milliseconds(100))
-                    if ContinuousClock.now - lastAvailability >= availabilityInterval {
+                    if relearnsAvailability, ContinuousClock.now - lastAvailability >= availabilityInterval {
                         try await learnAvailability(&connection)
                         lastAvailability = .now
                     }
