@@ -67,4 +67,24 @@ import Testing
         #expect(WSDiscoveryProbeMatchV2(states: states, order: .mostSignificantFirst).availability == [0b11_10_00_11, 0b11_00_00_00])
         #expect(WSDiscoveryProbeMatchV2(states: states, order: .leastSignificantFirst).availability == [0b11_00_10_11, 0b00_00_00_11])
     }
+
+    /// MS-PCCRD's damping: silent when ten holders answered with the whole segment, one time in
+    /// three when ten answered with less, always otherwise.
+    @Test func dampingFollowsWhatThisNodesOwnProbeHeard() throws {
+        let damping = PCCRDDamping()
+        let id = Self.ids[0]
+        #expect(damping.shouldAnswer(id), "nothing heard")
+        damping.record(id, replies: 9, fullReplies: 9)
+        #expect(damping.shouldAnswer(id, random: { 0.99 }), "fewer than ten replies")
+        damping.record(id, replies: 10, fullReplies: 10)
+        #expect(!damping.shouldAnswer(id, random: { 0 }), "well served")
+        damping.record(id, replies: 12, fullReplies: 3)
+        #expect(damping.shouldAnswer(id, random: { 0.32 }) && !damping.shouldAnswer(id, random: { 0.34 }))
+
+        let responder = WSDiscoveryResponder(
+            heldBlockCount: { _ in 2 }, transportPort: 8080, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            answersFor: { $0 != HashValue(hex: WSDiscoveryTests.ipxeV1)! })
+        let probe = WSDiscoveryTests.probe(scopes: "\(WSDiscoveryTests.ipxeV1)")
+        #expect(responder.reply(to: try WSDiscoveryTests.envelope(probe, from: "::1")) == nil, "damped")
+    }
 }

@@ -14,12 +14,18 @@ enum BranchCacheHolderLookup {
 
     /// Holders answering for any of `segmentIDs`; replies from this host's own MS-PCCRR server
     /// (`ownPort`) are left out, as is anything that is not a ProbeMatch for this Probe.
+    ///
+    /// The replies are counted per segment into `damping`, which decides whether this node
+    /// answers others' probes for those segments.
     static func findHolders(
-        of segmentIDs: [HashValue], ownPort: Int?, window: Duration = .milliseconds(300), settle: Duration = .milliseconds(80), logger: Logger
+        of segments: [SegmentDescription], ownPort: Int?, damping: PCCRDDamping? = nil,
+        window: Duration = .milliseconds(300), settle: Duration = .milliseconds(80), logger: Logger
     ) async -> [PeerAddress] {
         let devices = LANDiscovery.interfaces()
-        guard !devices.isEmpty, !segmentIDs.isEmpty else { return [] }
-        let probe = WSDiscoveryProbe.version1(segmentIDs: Array(segmentIDs.prefix(maximumProbedSegments)))
+        guard !devices.isEmpty, !segments.isEmpty else { return [] }
+        let probed = Array(segments.prefix(maximumProbedSegments))
+        let probe = WSDiscoveryProbe.version1(segmentIDs: probed.map(\.segmentID))
+        let tally = ReplyTally()
         let ownAddresses = Set(((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress })
         do {
             let channel: LANDiscovery.DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -44,7 +50,10 @@ enum BranchCacheHolderLookup {
                                ownAddresses.contains(sender) || sender == "::1" || sender == "127.0.0.1" {
                                 continue
                             }
-                            if !holders.contains(holder) { holders.append(holder) }
+                            if !holders.contains(holder) {
+                                holders.append(holder)
+                                tally.add(reply)
+                            }
                             firstAnswer.record()
                         }
                         return holders
@@ -56,6 +65,12 @@ enum BranchCacheHolderLookup {
                     }
                     channel.channel.close(promise: nil)
                     let holders = try await group.next() ?? []
+                    if let damping {
+                        for segment in probed {
+                            let (replies, full) = tally.counts(segment)
+                            damping.record(segment.segmentID, replies: replies, fullReplies: full)
+                        }
+                    }
                     logger.debug("BranchCache discovery", metadata: ["holders": "\(holders)"])
                     return holders
                 }
@@ -84,4 +99,19 @@ private final class FirstReply: Sendable {
 
     func record() { value.withLock { $0 = $0 ?? .now } }
     var instant: ContinuousClock.Instant? { value.withLock { $0 } }
+}
+
+/// The replies to one probe, per segment: how many holders answered for it, and how many hold
+/// all of its blocks.
+private final class ReplyTally: Sendable {
+    private let replies = Mutex<[WSDiscoveryReply]>([])
+
+    func add(_ reply: WSDiscoveryReply) { replies.withLock { $0.append(reply) } }
+
+    func counts(_ segment: SegmentDescription) -> (replies: Int, full: Int) {
+        replies.withLock { replies in
+            let counts = replies.compactMap { $0.segments[segment.segmentID] }
+            return (counts.count, counts.filter { $0 >= segment.blockCount }.count)
+        }
+    }
 }

@@ -56,9 +56,10 @@ extension PeerNode {
         }
         guard configuration.answersBranchCacheProbes || configuration.branchCachePort != nil else { return services }
         // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
-        let (logger, port, order) = (self.logger, advertisedPort, configuration.branchCacheV2BitOrder)
+        let (logger, port, order, damping) = (self.logger, advertisedPort, configuration.branchCacheV2BitOrder, branchCacheDamping)
         let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
-            try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: port, logger: logger, version2BitOrder: order)
+            try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: port, logger: logger, version2BitOrder: order,
+                answersFor: { damping.shouldAnswer($0) })
         }
         services.append(.init(service: responder, successTerminationBehavior: .ignore))
         return services
@@ -67,11 +68,12 @@ extension PeerNode {
     /// An MS-PCCRD probe for the segments of `id`, once its Content Information is in the store:
     /// BranchCache peers (Windows, iPXE's hosts, other nodes' MS-PCCRR servers) join the fetch.
     func branchCacheDiscovery(for id: ContentID) -> @Sendable () async -> [PeerAddress] {
-        let (store, logger) = (store, logger)
+        let (store, logger, damping) = (store, logger, branchCacheDamping)
         let ownPort = branchCacheAddresses.first.flatMap { PeerAddress(parsing: $0)?.port }
         return {
             guard let information = store.contentInformation(for: id) else { return [] }
-            return await BranchCacheHolderLookup.findHolders(of: information.segments(prefix: BranchCacheHolderLookup.maximumProbedSegments).map(\.segmentID), ownPort: ownPort, logger: logger)
+            return await BranchCacheHolderLookup.findHolders(
+                of: information.segments(prefix: BranchCacheHolderLookup.maximumProbedSegments), ownPort: ownPort, damping: damping, logger: logger)
         }
     }
 

@@ -24,6 +24,8 @@ public final class WSDiscoveryResponder: Sendable {
     private let transportPort: Int
     /// How version 2 replies pack their bits; see `PCCRDBitOrder`.
     private let version2BitOrder: PCCRDBitOrder
+    /// Whether to answer for a segment at all (MS-PCCRD's damping; see `PCCRDDamping`).
+    private let answersFor: @Sendable (HashValue) -> Bool
     let logger: Logger
     private let endpoint = WSDiscoveryProbeMatch.Endpoint.fresh()
     private let messageNumbers = Atomic<UInt64>(0)
@@ -37,8 +39,9 @@ public final class WSDiscoveryResponder: Sendable {
     ///   - transportPort: the port of the node's MS-PCCRR (HTTP) listener, advertised in XAddrs.
     public init(
         heldBlockCount: @escaping @Sendable (HashValue) -> Int, transportPort: Int, logger: Logger,
-        version2BitOrder: PCCRDBitOrder = .mostSignificantFirst
+        version2BitOrder: PCCRDBitOrder = .mostSignificantFirst, answersFor: @escaping @Sendable (HashValue) -> Bool = { _ in true }
     ) {
+        self.answersFor = answersFor
         self.heldBlockCount = heldBlockCount
         self.transportPort = transportPort
         self.version2BitOrder = version2BitOrder
@@ -48,9 +51,12 @@ public final class WSDiscoveryResponder: Sendable {
 
     /// Answers Probes on `[::]:3702` until cancelled.
     public static func answerProbes(
-        heldBlockCount: @escaping @Sendable (HashValue) -> Int, port: Int, logger: Logger, version2BitOrder: PCCRDBitOrder = .mostSignificantFirst
+        heldBlockCount: @escaping @Sendable (HashValue) -> Int, port: Int, logger: Logger, version2BitOrder: PCCRDBitOrder = .mostSignificantFirst,
+        answersFor: @escaping @Sendable (HashValue) -> Bool = { _ in true }
     ) async throws {
-        try await WSDiscoveryResponder(heldBlockCount: heldBlockCount, transportPort: port, logger: logger, version2BitOrder: version2BitOrder).run()
+        try await WSDiscoveryResponder(
+            heldBlockCount: heldBlockCount, transportPort: port, logger: logger, version2BitOrder: version2BitOrder, answersFor: answersFor
+        ).run()
     }
 
     /// Answers Probes on `[::]:3702`, and on `239.255.255.250:3702` where the host has IPv4,
@@ -153,7 +159,7 @@ public final class WSDiscoveryResponder: Sendable {
         }
         if probe.version == .v2 {
             // A version 2 segment is one block: held at all is held whole.
-            let states = probe.scopes.map { scope in heldBlockCount(scope.segmentID) > 0 }.map { (some: $0, all: $0) }
+            let states = probe.scopes.map { scope in heldBlockCount(scope.segmentID) > 0 && answersFor(scope.segmentID) }.map { (some: $0, all: $0) }
             guard states.contains(where: \.some) else { return nil }
             let interface = envelope.metadata?.packetInfo?.interfaceIndex ?? Self.interfaceIndex(of: envelope.remoteAddress, sender: sender, devices: devices)
             guard let interface, let host = Self.advertisedHost(onInterface: interface, devices: devices) else { return nil }
@@ -164,7 +170,7 @@ public final class WSDiscoveryResponder: Sendable {
         }
         let matches = probe.scopes.compactMap { scope -> WSDiscoveryProbeMatch.Match? in
             let count = heldBlockCount(scope.segmentID)
-            guard count > 0 else { return nil }
+            guard count > 0, answersFor(scope.segmentID) else { return nil }
             return WSDiscoveryProbeMatch.Match(scope: scope.text, blockCount: UInt32(clamping: count))
         }
         guard !matches.isEmpty else { return nil }

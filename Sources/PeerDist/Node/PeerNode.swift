@@ -69,6 +69,8 @@ public final class PeerNode: Sendable {
     let branchCacheListening = ListeningAddresses()
     let originListening = ListeningAddresses()
     let hostedCacheListening = ListeningAddresses()
+    /// How many BranchCache holders answered this node's own probes, per segment.
+    let branchCacheDamping = PCCRDDamping()
     private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
