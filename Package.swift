@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "PeerDistStore", targets: ["PeerDistStore"]),
         .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
         .library(name: "PeerDistBranchCache", targets: ["PeerDistBranchCache"]),
+        .library(name: "PeerDistCollaboration", targets: ["PeerDistCollaboration"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
         // For this checkout's benchmarks (`scripts/bench`), not for users.
@@ -38,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // QR codes of contact cards, for `peerdist me card --qr`.
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Linux system calls the Glibc module leaves out.
         .target(name: "CSystemCalls"),
 
@@ -58,11 +61,14 @@ let package = Package(
                 "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
             ]
         ),
+        // People: contact cards, presence, People Near Me, objects, invitations, and the book
+        // that keeps contacts and settings.
+        .target(name: "PeerDistCollaboration", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistHashing", crypto]),
         // The node: discovery, scheduling, serving, the mirror service and the control socket.
         .target(
             name: "PeerDist",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistBranchCache",
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDistBranchCache",
                 crypto, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
             ]
         ),
@@ -72,8 +78,8 @@ let package = Package(
         .executableTarget(
             name: "peerdist-cli",
             dependencies: [
-                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache", "PeerDistCommandSupport",
-                argumentParser, logging, serviceLifecycle,
+                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistBranchCache",
+                "PeerDistCommandSupport", "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
@@ -87,6 +93,7 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistBranchCacheTests",
             dependencies: ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging]
@@ -127,6 +134,8 @@ func fuzzTargets() -> [Target] {
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
         ("FuzzPCCRR", ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache"] + nio),
         ("FuzzPCHC", ["PeerDistHashing", "PeerDistBranchCache"]),
+        ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
+        ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.

@@ -27,6 +27,17 @@ struct ControlRequestTests {
             .mirrorPublish(directory: "/srv/docs", classifier: "docs", watch: true),
             .mirrorPublish(directory: "/srv/docs", classifier: nil, watch: false),
             .mirrorFollow(name: name, directory: "/srv/copy"),
+            .publish(path: "/srv/b", version: .v1, audience: ["bob", "abcd-efgh-ijkl-mnop"]),
+            .mirrorPublish(directory: "/srv/docs", classifier: nil, watch: false, audience: ["*"]),
+            .people(.setMe(name: "Alice", nickname: nil, email: "a@example.org")),
+            .people(.setContact(query: "bob", mayWatchMe: false, watchThem: nil, mayInvite: true)),
+            .people(.setPresence(status: .onThePhone, note: "call")),
+            .people(.setObject(name: "pic", data: [1, 2, 3], scope: .nearMe)),
+            .people(.invite(contact: "bob", subject: .application(name: "chat", data: [104, 105]), message: "talk?", wait: true)),
+            .people(.invite(contact: "bob", subject: .content(Self.id.hex), message: "", wait: false)),
+            .people(.acceptInvitation(number: 3, output: nil)),
+            .people(.setInvitations(policy: .nearMe, lifetime: 60)),
+            .people(.events),
         ]
         for request in requests {
             #expect(try Self.roundTrip(request) == request)
@@ -36,6 +47,14 @@ struct ControlRequestTests {
     /// Found by FuzzControl: a bare host with a bracket (`_fe80::1%eth0]:7740`, several colons) was
     /// taken as an IPv6 address, which prints as `[_fe80::1%eth0]:7740]:7740` and so could not
     /// be sent on: the node refused the request the client had accepted.
+    /// The seeds of FuzzControl's people requests are requests the node takes.
+    @Test(arguments: ["request-people-set-me", "request-people-invite", "request-people-set-object", "request-publish-private"])
+    func peopleSeedsDecode(name: String) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz/Corpus/Control/\(name)")
+        let bytes = try Data(contentsOf: url).dropFirst()
+        #expect(throws: Never.self) { try ControlSocket.decode(ControlRequest.self, from: ByteBuffer(bytes: bytes)) }
+    }
+
     @Test(arguments: ["_fe80::1%eth0]:7740", "fe80::1]", "[fe80::[1]:7740", "host]:7740", "[x"])
     func peerAddressesWithStrayBracketsAreRefused(text: String) throws {
         #expect(PeerAddress(parsing: text) == nil)

@@ -11,12 +11,15 @@ enum HostedCacheOffers {
     /// request each, and the cache may have lost or not yet pulled what it was offered.
     static let interval: Duration = .seconds(30)
 
-    static func offerAll(in store: ContentStore, source: StoreContentSource, to cache: PeerAddress, port: Int, logger: Logger) async {
+    static func offerAll(in store: ContentStore, source: PublicSegments, to cache: PeerAddress, port: Int, logger: Logger) async {
         var offered = 0
         do {
             try await PCCRRConnection.withConnection(host: cache.host, port: cache.port) { connection in
                 for entry in store.entries() {
-                    guard let information = store.contentInformation(for: entry.contentID), information.version == 1 else { continue }
+                    // Private content is never offered: the cache would serve it to anyone.
+                    guard source.rules.audience(ofContent: entry.contentID) == nil,
+                          let information = store.contentInformation(for: entry.contentID), information.version == 1
+                    else { continue }
                     // The content tag groups a content's segments; the content ID's first bytes do.
                     let tag = Array(entry.contentID.value.bytes.prefix(16))
                     for segment in information.segments where source.heldBlocks(of: segment).reduce(0, { $0 + Int($1.count) }) == segment.blockCount {

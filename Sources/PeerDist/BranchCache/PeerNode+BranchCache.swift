@@ -1,11 +1,38 @@
 import Logging
 import PeerDistBranchCache
 import PeerDistHashing
+import PeerDistWire
 import ServiceLifecycle
 
 /// The node's store serves BranchCache clients as it serves PeerDist peers: the same verified
 /// blocks, found by the same segment IDs.
 extension StoreContentSource: BranchCacheSegmentSource {}
+
+/// The node's public content, as BranchCache clients may see it: MS-PCCRR and MS-PCCRD carry no
+/// identity, so content shared with an audience (`publish --to`) is answered as not held.
+struct PublicSegments: BranchCacheSegmentSource {
+    let base: StoreContentSource
+    let rules: any AccessRules
+
+    func segment(withID segmentID: HashValue) -> SegmentDescription? {
+        guard let id = base.contentID(ofSegment: segmentID), rules.audience(ofContent: id) == nil else { return nil }
+        return base.segment(withID: segmentID)
+    }
+
+    func heldBlocks(of segment: SegmentDescription) -> [BlockRange] {
+        self.segment(withID: segment.segmentID) == nil ? [] : base.heldBlocks(of: segment)
+    }
+
+    func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {
+        self.segment(withID: segment.segmentID) == nil ? nil : base.verifiedBlock(of: segment, index: index)
+    }
+
+    /// Blocks of the segment held and verified; 0 for private content and segments not held.
+    func heldBlockCount(ofSegment segmentID: HashValue) -> Int {
+        guard let segment = segment(withID: segmentID) else { return 0 }
+        return base.heldBlocks(of: segment).reduce(0) { $0 + Int($1.count) }
+    }
+}
 
 extension PeerNode {
     /// The node's BranchCache parts: the MS-PCCRR server when a port is configured, and the
@@ -14,7 +41,12 @@ extension PeerNode {
     ///
     /// - Parameter peerPort: what XAddrs names when no MS-PCCRR server runs (answering probes
     ///   alone, as before the server existed).
-    func branchCacheServices(source: StoreContentSource, peerPort: Int) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    /// - Parameter access: who may read what; BranchCache clients have no identity, so only
+    ///   public content is served, answered for and offered to them.
+    func branchCacheServices(
+        source store: StoreContentSource, peerPort: Int, access: any AccessRules
+    ) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let source = PublicSegments(base: store, rules: access)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let origin = configuration.httpOrigin {
             let files = try OriginFiles(directory: origin.directory, secret: origin.secret)
@@ -45,7 +77,7 @@ extension PeerNode {
             services.append(.init(service: hosted))
         }
         if let hostedCache = configuration.hostedCacheServer, configuration.branchCachePort != nil {
-            let (store, logger, port) = (store, logger, advertisedPort)
+            let (store, logger, port) = (self.store, logger, advertisedPort)
             let offers = OptionalPartService(name: "offers to the hosted cache", logger: logger) {
                 while true {
                     await HostedCacheOffers.offerAll(in: store, source: source, to: hostedCache, port: port, logger: logger)

@@ -3,6 +3,8 @@
 public struct ControlEvent: Codable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case result, progress, error
+        /// One line of a stream that lasts: `peerdist events`.
+        case update
     }
 
     public var event: Kind
@@ -21,9 +23,10 @@ public struct ControlEvent: Codable, Sendable {
     public var peers: [PeerDirectory.Entry]?
     public var bytesByPeer: [String: UInt64]?
     public var mirrors: [MirrorStatus]?
+    public var people: PeopleReply?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers, mirrors
+        case event, message, uri, path, peer, status, entries, peers, mirrors, people
         case rejectedBlocks = "rejected_blocks"
         case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"

@@ -10,15 +10,17 @@ import PeerDistMirror
 /// needs, or whose value does not parse, is refused when it is decoded, naming the field.
 public enum ControlRequest: Sendable, Hashable {
     case status
-    case publish(path: String, version: ContentInformationVersion)
+    /// With an `audience` (contacts' fingerprints, display names or nicknames), private to them.
+    case publish(path: String, version: ContentInformationVersion, audience: [String] = [])
     case fetch(FetchRequest)
     case peers
     case storeList
     case storeRemove(ContentID)
     case storeCollect
-    case mirrorPublish(directory: String, classifier: String?, watch: Bool)
+    case mirrorPublish(directory: String, classifier: String?, watch: Bool, audience: [String] = [])
     case mirrorFollow(name: MirrorName, directory: String)
     case mirrorStatus
+    case people(PeopleRequest)
 
     /// A fetch of `id` into `output`, from `peers` or, when there are none, from whoever holds it.
     public struct FetchRequest: Sendable, Hashable {
@@ -47,6 +49,7 @@ public enum ControlRequest: Sendable, Hashable {
         case mirrorPublish = "mirror-publish"
         case mirrorFollow = "mirror-follow"
         case mirrorStatus = "mirror-status"
+        case people
     }
 
     public var operation: Operation {
@@ -61,13 +64,14 @@ public enum ControlRequest: Sendable, Hashable {
         case .mirrorPublish: .mirrorPublish
         case .mirrorFollow: .mirrorFollow
         case .mirrorStatus: .mirrorStatus
+        case .people: .people
         }
     }
 }
 
 extension ControlRequest: Codable {
     enum CodingKeys: String, CodingKey {
-        case op, path, id, peers, output, replace, classifier, watch
+        case op, path, id, peers, output, replace, classifier, watch, audience, request
         case contentVersion = "content_version"
         case maximumRate = "max_download"
     }
@@ -85,7 +89,9 @@ extension ControlRequest: Codable {
             guard let version = ContentInformationVersion(rawValue: number) else {
                 throw DecodingError.dataCorruptedError(forKey: .contentVersion, in: container, debugDescription: "content version \(number) is not 1 or 2")
             }
-            self = .publish(path: try container.decode(String.self, forKey: .path), version: version)
+            self = .publish(
+                path: try container.decode(String.self, forKey: .path), version: version,
+                audience: try container.decodeIfPresent([String].self, forKey: .audience) ?? [])
         case .fetch:
             let peers = try (container.decodeIfPresent([String].self, forKey: .peers) ?? []).map { text in
                 guard let address = PeerAddress(parsing: text) else {
@@ -103,7 +109,10 @@ extension ControlRequest: Codable {
             self = .mirrorPublish(
                 directory: try container.decode(String.self, forKey: .path),
                 classifier: try container.decodeIfPresent(String.self, forKey: .classifier),
-                watch: try container.decodeIfPresent(Bool.self, forKey: .watch) ?? false)
+                watch: try container.decodeIfPresent(Bool.self, forKey: .watch) ?? false,
+                audience: try container.decodeIfPresent([String].self, forKey: .audience) ?? [])
+        case .people:
+            self = .people(try container.decode(PeopleRequest.self, forKey: .request))
         case .mirrorFollow:
             let text = try container.decode(String.self, forKey: .id)
             let name: MirrorName
@@ -130,9 +139,10 @@ extension ControlRequest: Codable {
         switch self {
         case .status, .peers, .storeList, .storeCollect, .mirrorStatus:
             break
-        case .publish(let path, let version):
+        case .publish(let path, let version, let audience):
             try container.encode(path, forKey: .path)
             try container.encode(version.rawValue, forKey: .contentVersion)
+            if !audience.isEmpty { try container.encode(audience, forKey: .audience) }
         case .fetch(let fetch):
             try container.encode(fetch.id.hex, forKey: .id)
             if !fetch.peers.isEmpty { try container.encode(fetch.peers.map(\.description), forKey: .peers) }
@@ -141,10 +151,13 @@ extension ControlRequest: Codable {
             try container.encodeIfPresent(fetch.maximumRate, forKey: .maximumRate)
         case .storeRemove(let id):
             try container.encode(id.hex, forKey: .id)
-        case .mirrorPublish(let directory, let classifier, let watch):
+        case .mirrorPublish(let directory, let classifier, let watch, let audience):
             try container.encode(directory, forKey: .path)
             try container.encodeIfPresent(classifier, forKey: .classifier)
             try container.encode(watch, forKey: .watch)
+            if !audience.isEmpty { try container.encode(audience, forKey: .audience) }
+        case .people(let request):
+            try container.encode(request, forKey: .request)
         case .mirrorFollow(let name, let directory):
             try container.encode(name.description, forKey: .id)
             try container.encode(directory, forKey: .path)

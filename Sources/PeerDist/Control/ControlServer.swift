@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PeerDistHashing
+import PeerDistMirror
 import ServiceLifecycle
 
 /// Serves a node's control socket: decodes each request line, has the node carry it out, and
@@ -43,6 +44,10 @@ struct ControlServer: Sendable {
                         try await outbound.write(ControlSocket.encode(ControlEvent.failure("malformed control request: \(Self.describe(error))")))
                         return
                     }
+                    if case .people(.events) = request {
+                        try await streamEvents(to: outbound)
+                        return
+                    }
                     // Progress goes through a one-slot buffer: a slow reader sees fewer updates but
                     // never stalls the fetch.
                     let (progress, continuation) = AsyncStream.makeStream(of: ControlEvent.self, bufferingPolicy: .bufferingNewest(1))
@@ -72,8 +77,8 @@ struct ControlServer: Sendable {
         switch request {
         case .status:
             reply.status = node.status()
-        case .publish(let path, let version):
-            let published = try await node.publish(path: path, version: version)
+        case .publish(let path, let version, let audience):
+            let published = try await node.publish(path: path, version: version, audience: try PeopleControl(node: node).audience(audience))
             reply.contentID = published.contentID.hex
             reply.uri = published.contentID.uri
             reply.path = published.path
@@ -101,8 +106,12 @@ struct ControlServer: Sendable {
             try node.store.remove(contentID: id)
         case .storeCollect:
             reply.freedBytes = node.store.collectGarbage().freedBytes
-        case .mirrorPublish(let directory, let classifier, let watch):
+        case .mirrorPublish(let directory, let classifier, let watch, let audience):
             let mirrors = node.mirrors
+            // The audience first: the new mirror is announced on the LAN as it is published.
+            if let readers = try PeopleControl(node: node).audience(audience) {
+                try node.restrict(mirror: try mirrors.name(forDirectory: directory, classifier: classifier).description, to: readers)
+            }
             let status = try await mirrors.offload {
                 try mirrors.publish(directory: directory, classifier: classifier, watch: watch)
             }
@@ -111,8 +120,20 @@ struct ControlServer: Sendable {
             reply.mirrors = [try node.mirrors.follow(name: name, directory: directory)]
         case .mirrorStatus:
             reply.mirrors = node.mirrors.statuses()
+        case .people(let request):
+            reply.people = try await PeopleControl(node: node).perform(request, emit: emit)
         }
         return reply
+    }
+
+    /// Writes each collaboration event as an `update` line until the reader hangs up.
+    private func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        for await event in node.collaboration.events.subscribe(bufferingNewest: 1024) {
+            var line = ControlEvent(event: .update)
+            line.people = PeopleReply()
+            line.people?.event = event
+            try await outbound.write(ControlSocket.encode(line))
+        }
     }
 
     /// A decoding failure in one line: which field, and what was wrong with it.

@@ -44,7 +44,8 @@ public enum ControlSocket {
     }
 
     /// Sends one request to the node serving `dataDirectory` and hands each reply line to
-    /// `onEvent` until a `result` or `error`. Returns `nil` when no node listens there.
+    /// `onEvent` until a `result` or `error` (`progress` and `update` lines come before). Returns
+    /// `nil` when no node listens there.
     public static func send(
         _ request: ControlRequest, dataDirectory: String, onEvent: (ControlEvent) throws -> Void
     ) async throws -> ControlEvent? {
@@ -63,7 +64,7 @@ public enum ControlSocket {
             for try await line in inbound {
                 let event = try decode(ControlEvent.self, from: line)
                 try onEvent(event)
-                if event.event != .progress { return event }
+                if event.event != .progress, event.event != .update { return event }
             }
             throw NodeError(.unreachable, "the node closed the control connection before answering")
         }

@@ -11,6 +11,7 @@ import PeerDistWire
 /// type 2  Have        discovery key(32) TCP port(2)
 /// type 3  Hello       identity(32) TCP port(2) name length(1) name signature(64)
 /// type 4  Bye         identity(32) signature(64)
+/// type 5  NearMe      a signed `NearMeAnnouncement` (People Near Me), checked by its receiver
 /// ```
 /// The discovery key derives from the content ID, so an eavesdropper learns only that some
 /// nodes share some content, never what or how to read it. Answers go by unicast to the asker.
@@ -21,6 +22,11 @@ public enum DiscoveryMessage: Hashable, Sendable {
     case hello(nonce: UInt64, identity: PeerKey, port: UInt16, name: String, signature: [UInt8])
     /// A node leaving.
     case bye(nonce: UInt64, identity: PeerKey, signature: [UInt8])
+    /// A person's People Near Me announcement, carried unread: `Collaboration` checks it.
+    case nearMe(nonce: UInt64, announcement: [UInt8])
+
+    /// The largest announcement carried: two names of 255 four-byte characters and the rest.
+    static let maximumAnnouncement = 2200
 
     static let maximumNameLength = 64
 
@@ -55,7 +61,7 @@ public enum DiscoveryMessage: Hashable, Sendable {
             identity.isValidSignature(signature, for: Self.helloSignedPart(nonce: nonce, identity: identity, port: port, name: name))
         case .bye(let nonce, let identity, let signature):
             identity.isValidSignature(signature, for: Self.byeSignedPart(nonce: nonce, identity: identity))
-        case .whoHas, .have:
+        case .whoHas, .have, .nearMe:
             true
         }
     }
@@ -90,6 +96,10 @@ public enum DiscoveryMessage: Hashable, Sendable {
             buffer.writeInteger(nonce)
             buffer.writeBytes(identity.bytes)
             buffer.writeBytes(signature)
+        case .nearMe(let nonce, let announcement):
+            buffer.writeInteger(UInt8(5))
+            buffer.writeInteger(nonce)
+            buffer.writeBytes(announcement)
         }
         return buffer
     }
@@ -99,9 +109,14 @@ public enum DiscoveryMessage: Hashable, Sendable {
     public init?(decoding datagram: ByteBuffer) {
         var buffer = datagram
         guard buffer.readBytes(length: 4) == Self.magic, buffer.readInteger(as: UInt8.self) == Self.version,
-              let type = buffer.readInteger(as: UInt8.self), let nonce = buffer.readInteger(as: UInt64.self),
-              let key = buffer.readBytes(length: 32)
+              let type = buffer.readInteger(as: UInt8.self), let nonce = buffer.readInteger(as: UInt64.self)
         else { return nil }
+        if type == 5 {
+            guard buffer.readableBytes <= Self.maximumAnnouncement, let announcement = buffer.readBytes(length: buffer.readableBytes) else { return nil }
+            self = .nearMe(nonce: nonce, announcement: announcement)
+            return
+        }
+        guard let key = buffer.readBytes(length: 32) else { return nil }
         switch type {
         case 1 where buffer.readableBytes == 0:
             self = .whoHas(nonce: nonce, discoveryKey: HashValue(key))

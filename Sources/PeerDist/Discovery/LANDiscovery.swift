@@ -90,10 +90,11 @@ public enum LANDiscovery {
 
     /// Answers queries for content `isHeld` says this node holds, and keeps `directory` up to date
     /// with the nodes that announce themselves, until cancelled. The node says Hello on every
-    /// interface when it starts (and to each newcomer it hears), and Bye when it stops.
+    /// interface when it starts (and to each newcomer it hears), and Bye when it stops. With
+    /// `collaboration`, it also carries People Near Me's announcements both ways.
     static func answer(
         tcpPort: Int, identity: NodeIdentity, name: String, directory: PeerDirectory, isHeld: @escaping @Sendable (HashValue) -> Bool,
-        announcements: HolderAnnouncements, logger: Logger
+        announcements: HolderAnnouncements, collaboration: Collaboration? = nil, logger: Logger
     ) async throws {
         // SO_REUSEADDR lets several nodes on one host share the port; each receives the multicast queries.
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -115,9 +116,18 @@ public enum LANDiscovery {
                             try await outbound.write(contentsOf: added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                         }
                     }
+                    // People Near Me: this person's announcements, on every interface.
+                    if let collaboration {
+                        replies.addTask {
+                            for await announcement in collaboration.nearMe.outgoing {
+                                let message = DiscoveryMessage.nearMe(nonce: UInt64.random(in: .min ... .max), announcement: announcement).encoded()
+                                try await outbound.write(contentsOf: membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: message) })
+                            }
+                        }
+                    }
                     // Content this node begins to hold, announced on every interface.
                     replies.addTask {
-                        for await key in announcements.outgoing {
+                        for await key in announcements.outgoing where isHeld(key) {
                             let have = DiscoveryMessage.have(nonce: announcements.instance, discoveryKey: key, port: UInt16(tcpPort)).encoded()
                             try await outbound.write(contentsOf: membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: have) })
                         }
@@ -136,6 +146,9 @@ public enum LANDiscovery {
                             reply = hello
                         case .bye(_, let sender, _):
                             directory.left(sender)
+                            continue
+                        case .nearMe(_, let announcement):
+                            if let host = scopedHost(envelope.remoteAddress) { collaboration?.heardNearMe(announcement, from: host) }
                             continue
                         case .have(let nonce, let key, let senderPort) where nonce != announcements.instance:
                             // Answers to queries go to the asker's own socket: a Have here is an announcement.

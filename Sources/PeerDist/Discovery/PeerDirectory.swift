@@ -56,6 +56,15 @@ public final class PeerDirectory: Sendable {
         entries.withLock { _ = $0.removeValue(forKey: identity) }
     }
 
+    /// Where the node with this identity said it accepts peers, newest last.
+    func addresses(of identity: PeerKey) -> [String] {
+        entries.withLock { $0[identity]?.addresses ?? [] }
+    }
+
+    func key(withFingerprint fingerprint: String) -> PeerKey? {
+        entries.withLock { $0.keys.first { $0.fingerprint == fingerprint } }
+    }
+
     public var all: [Entry] {
         entries.withLock { Array($0.values) }.sorted { $0.fingerprint < $1.fingerprint }
     }

@@ -1,5 +1,6 @@
 import Crypto
 import NIOCore
+import PeerDistCollaboration
 import PeerDistHashing
 import PeerDistWire
 import PeerDistMirror
@@ -10,6 +11,8 @@ import PeerDistMirror
 struct MirrorManifestClient: Sendable {
     let identity: NodeIdentity
     let counters: NodeCounters
+    /// Called when a holder says the mirror is private, with who may follow it (the holder too).
+    var heardAudience: @Sendable (Set<PeerKey>) -> Void = { _ in }
     /// Largest root or page accepted: a page holds entries of at most a few MiB; the cap only
     /// keeps a hostile peer from making us buffer without bound.
     static let maximumSize = 64 << 20
@@ -20,10 +23,12 @@ struct MirrorManifestClient: Sendable {
     func withConnection<Result: Sendable>(
         to peer: PeerAddress, _ body: (_ session: Session) async throws -> Result
     ) async throws -> Result {
-        let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+        let (channel, remote) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
         return try await channel.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
-            let session = Session(counters: counters, next: { try await iterator.next() }, write: { try await outbound.write($0) })
+            let session = Session(
+                counters: counters, next: { try await iterator.next() }, write: { try await outbound.write($0) },
+                heardAudience: { [heardAudience] in heardAudience($0.union([remote])) })
             return try await body(session)
         }
     }
@@ -32,6 +37,7 @@ struct MirrorManifestClient: Sendable {
         let counters: NodeCounters
         let next: () async throws -> PeerMessage?
         let write: (PeerMessage) async throws -> Void
+        let heardAudience: (Set<PeerKey>) -> Void
 
         /// The root the peer holds for `name`, opened; `nil` when it holds none.
         func root(of name: MirrorName) async throws -> [UInt8]? {
@@ -77,6 +83,12 @@ struct MirrorManifestClient: Sendable {
             var result: [UInt32: [UInt8]] = [:]
             while !open.isEmpty {
                 guard let message = try await next() else { throw NodeError(.unreachable, "the peer closed the connection mid-manifest") }
+                if case .collaboration(let id, let kind, let payload) = message, open[id] != nil,
+                   case .audience(let keys) = try CollaborationMessage(kind: kind, payload: payload) {
+                    // A private mirror: its followers keep it to the same people.
+                    heardAudience(Set(keys))
+                    continue
+                }
                 guard case .mirrorPart(let id, let total, let offset, let part) = message, var assembly = open[id] else {
                     throw NodeError(.protocolViolation, "the peer answered a manifest request with something else")
                 }

@@ -51,7 +51,8 @@ extension MirrorService {
         let holders = await findHolders(name.discoveryKey, askingTheLAN)
         mirror.update { $0.peers = holders.count }
         guard !holders.isEmpty else { return }
-        let client = MirrorManifestClient(identity: identity, counters: counters)
+        var client = MirrorManifestClient(identity: identity, counters: counters)
+        client.heardAudience = { [privateMirrorHeard] audience in privateMirrorHeard(name.discoveryKey, audience) }
         let current = mirror.state.withLock { $0.manifest }
 
         // The newest root on offer, checked against the name before anything in it is used.

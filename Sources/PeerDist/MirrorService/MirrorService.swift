@@ -19,6 +19,8 @@ public final class MirrorService: Sendable {
     /// Who holds the mirror with this discovery key: static peers, announcements, and with
     /// `true` a query on the LAN; never this node.
     let findHolders: @Sendable (_ key: HashValue, _ askTheLAN: Bool) async -> [PeerAddress]
+    /// A holder said a followed mirror is private: the node keeps it to that audience.
+    let privateMirrorHeard: @Sendable (_ key: HashValue, _ audience: Set<PeerKey>) -> Void
 
     private let mirrors = Mutex<[HashValue: Mirror]>([:])
     private let started: AsyncStream<Mirror>
@@ -28,9 +30,11 @@ public final class MirrorService: Sendable {
 
     init(
         identity: NodeIdentity, dataDirectory: DataDirectory, counters: NodeCounters, announcements: HolderAnnouncements, logger: Logger,
-        findHolders: @escaping @Sendable (HashValue, Bool) async -> [PeerAddress]
+        findHolders: @escaping @Sendable (HashValue, Bool) async -> [PeerAddress],
+        privateMirrorHeard: @escaping @Sendable (HashValue, Set<PeerKey>) -> Void = { _, _ in }
     ) {
         self.identity = identity
+        self.privateMirrorHeard = privateMirrorHeard
         self.dataDirectory = dataDirectory
         self.counters = counters
         self.announcements = announcements
@@ -71,12 +75,18 @@ public final class MirrorService: Sendable {
 
     // MARK: Publishing
 
+    /// The name `publish` gives `directory` with `classifier` (default: the directory's name),
+    /// known before anything is published: a private mirror's audience is set first.
+    public func name(forDirectory directory: String, classifier: String?) throws -> MirrorName {
+        let classifier = classifier ?? MirrorName.classifier(suggestedBy: URL(fileURLWithPath: directory).lastPathComponent)
+        return try MirrorName(publisher: identity.publicKey, classifier: classifier)
+    }
+
     /// Publishes `directory` under `classifier` (default: the directory's name): scans it and,
     /// if it differs from the newest version, signs the next version. Returns at once for a
     /// directory already published; with `watch`, the node publishes again after each change.
     public func publish(directory: String, classifier: String?, watch: Bool) throws -> MirrorStatus {
-        let classifier = classifier ?? MirrorName.classifier(suggestedBy: URL(fileURLWithPath: directory).lastPathComponent)
-        let name = try MirrorName(publisher: identity.publicKey, classifier: classifier)
+        let name = try self.name(forDirectory: directory, classifier: classifier)
         let existing = self.mirror(named: name)
         if let existing {
             guard existing.role == .publisher else { throw NodeError(.invalidState, "this node follows \(name); it cannot publish it too") }

@@ -1,4 +1,5 @@
 import Logging
+import PeerDistCollaboration
 import NIOCore
 import PeerDistHashing
 import Synchronization
@@ -45,14 +46,16 @@ public struct Fetcher: Sendable {
     }
 
     /// The content's Content Information from the first peer that has it, verified against `id`.
-    public func contentInformation(for id: ContentID) async throws -> ContentInformation {
+    /// The content's Content Information from the first peer that has it, and, when that peer
+    /// shares it privately, who may read it (see `CollaborationMessage.audience`).
+    public func contentInformation(for id: ContentID) async throws -> (information: ContentInformation, audience: Set<PeerKey>?) {
         guard !peers.isEmpty else {
             throw NodeError(.notFound, "no peer on the LAN answered for \(id.uri); name one with --peer [address]:port")
         }
         var failures: [String] = []
         for peer in peers {
             do {
-                if let information = try await requestContentInformation(id, from: peer) { return information }
+                if let found = try await requestContentInformation(id, from: peer) { return found }
                 failures.append("\(peer): does not have it")
             } catch {
                 failures.append("\(peer): \(error)")
@@ -61,13 +64,20 @@ public struct Fetcher: Sendable {
         throw NodeError(.notFound, "no peer has content \(id.uri)" + (failures.isEmpty ? " (no peers given)" : " (" + failures.joined(separator: "; ") + ")"))
     }
 
-    private func requestContentInformation(_ id: ContentID, from peer: PeerAddress) async throws -> ContentInformation? {
-        let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
+    private func requestContentInformation(_ id: ContentID, from peer: PeerAddress) async throws -> (information: ContentInformation, audience: Set<PeerKey>?)? {
+        let (channel, remote) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(.getContentInformation(requestID: 1, discoveryKey: id.discoveryKey))
             var assembly = PartAssembly(of: "Content Information", limit: SealedContentInformation.maximumSize)
             var sealed: [UInt8] = []
+            var audience: Set<PeerKey>?
             receiving: for try await message in inbound {
+                if case .collaboration(1, let kind, let payload) = message, audience == nil,
+                   case .audience(let keys) = try CollaborationMessage(kind: kind, payload: payload) {
+                    // The holder shares it privately: whoever it names may read it, and the holder.
+                    audience = Set(keys + [remote])
+                    continue
+                }
                 guard case .contentInformation(1, let total, let offset, let part) = message else {
                     throw NodeError(.protocolViolation, "the peer answered a Content Information request with something else")
                 }
@@ -82,7 +92,7 @@ public struct Fetcher: Sendable {
             let blob = try SealedContentInformation.open(sealed, for: id)
             let information = try ContentInformation(decoding: blob)
             try id.verify(information)
-            return information
+            return (information, audience)
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PeerDistCollaboration
 import PeerDistHashing
 import Synchronization
 import PeerDistWire
@@ -46,6 +47,9 @@ public final class PeerNode: Sendable {
         public var hostedCachePort: Int?
         /// A hosted cache to offer the node's content to (MS-PCHC), at its PCHC/PCCRR port.
         public var hostedCacheServer: PeerAddress?
+        /// How often a watched node tells its watchers it is still there; a watcher calls it
+        /// offline after three missed.
+        public var presenceHeartbeat: Duration = .seconds(20)
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -64,6 +68,9 @@ public final class PeerNode: Sendable {
     public let announcements = HolderAnnouncements()
     /// The directories this node publishes and follows as mirrors.
     public let mirrors: MirrorService
+    /// The person behind the node: contacts, presence, People Near Me, objects, invitations,
+    /// and who may read what is shared privately.
+    public let collaboration: Collaboration
     let logger: Logger
     private let listening = ListeningAddresses()
     let branchCacheListening = ListeningAddresses()
@@ -86,13 +93,28 @@ public final class PeerNode: Sendable {
         let holders = HolderLookup(announcements: announcements, listening: listening, logger: logger)
         self.holderLookup = holders
         let dataDirectory = configuration.dataDirectory
+        let collaboration = try Collaboration(
+            dataDirectory: configuration.dataDirectory.path, identity: identity, peerDirectory: peerDirectory,
+            heartbeatInterval: configuration.presenceHeartbeat, logger: logger)
+        self.collaboration = collaboration
         self.mirrors = MirrorService(
-            identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger
-        ) { key, askTheLAN in
-            var found = (try? dataDirectory.staticPeers()) ?? []
-            for holder in await holders.holders(of: key, askingTheLAN: askTheLAN) where !found.contains(holder) { found.append(holder) }
-            return found
-        }
+            identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger,
+            findHolders: { key, askTheLAN in
+                var found = (try? dataDirectory.staticPeers()) ?? []
+                for holder in await holders.holders(of: key, askingTheLAN: askTheLAN) where !found.contains(holder) { found.append(holder) }
+                // Private mirrors are not answered for on the LAN: their holders are among my contacts.
+                if found.isEmpty || collaboration.audience(ofMirror: key) != nil {
+                    for address in collaboration.contactAddresses() where !found.contains(address) { found.append(address) }
+                }
+                return found
+            },
+            privateMirrorHeard: { key, audience in
+                do {
+                    try collaboration.book.restrict(mirror: key.hex, to: audience)
+                } catch {
+                    logger.warning("cannot keep a private mirror private", metadata: ["error": "\(error)"])
+                }
+            })
     }
 
     /// Serves peers and the control socket until a graceful shutdown (see `ServiceLifecycle`) or
@@ -111,21 +133,31 @@ public final class PeerNode: Sendable {
             let address = PeerAddress(host: bound?.ipAddress ?? listen.host, port: bound?.port ?? listen.port)
             listening.append(address.description)
             logger.info("listening for peers", metadata: ["address": "\(address)"])
+            collaboration.listening(on: address.port)
             let source = StoreContentSource(store: store)
             let server = PeerRequestServer(
-                source: source, mirrors: mirrors, counters: counters, logger: logger, corruptsBlocks: configuration.corruptsBlocks,
-                uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
+                source: source, mirrors: mirrors, access: collaboration, collaboration: collaboration, counters: counters, logger: logger,
+                corruptsBlocks: configuration.corruptsBlocks, uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
             services.append(.init(service: PeerListenerService(listener: listener, server: server)))
-            let (identity, directory, announcements, mirrors, logger) = (identity, peerDirectory, announcements, mirrors, logger)
+            let (identity, directory, announcements, mirrors, collaboration, logger) = (identity, peerDirectory, announcements, mirrors, collaboration, logger)
+            // Private content and mirrors are never answered for on the LAN: who may read them
+            // asks their holder over a channel that proves who is asking.
+            let isHeld: @Sendable (HashValue) -> Bool = { key in
+                if let found = source.content(forDiscoveryKey: key) { return collaboration.audience(ofContent: found.id) == nil }
+                return mirrors.holds(key) && collaboration.audience(ofMirror: key) == nil
+            }
             let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger) {
                 try await LANDiscovery.answer(
                     tcpPort: address.port, identity: identity, name: ProcessInfo.processInfo.hostName, directory: directory,
-                    isHeld: { source.content(forDiscoveryKey: $0) != nil || mirrors.holds($0) }, announcements: announcements, logger: logger)
+                    isHeld: isHeld, announcements: announcements, collaboration: collaboration, logger: logger)
             }
             services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
-            services += try await branchCacheServices(source: source, peerPort: address.port)
+            services += try await branchCacheServices(source: source, peerPort: address.port, access: collaboration)
         }
         services.append(.init(service: mirrors))
+        // After the listener and LAN discovery: services stop in reverse order, so watchers and
+        // the LAN hear "offline" while both still run.
+        services.append(.init(service: CollaborationService(collaboration: collaboration)))
         let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
         services.append(.init(service: control))
         ready()
@@ -139,15 +171,22 @@ public final class PeerNode: Sendable {
 
     /// Publishes the file at `path` in place. Hashing it blocks for as long as reading the file
     /// takes, so it runs on NIO's thread pool, never on the cooperative pool that serves peers.
-    public func publish(path: String, version: ContentInformationVersion) async throws -> PublishedContent {
-        try await NIOThreadPool.singleton.runIfActive { [store] in
+    ///
+    /// With an `audience`, the content is private: only connections authenticated as those keys
+    /// learn it exists (see `AccessRules`).
+    public func publish(path: String, version: ContentInformationVersion, audience: Set<PeerKey>? = nil) async throws -> PublishedContent {
+        let published = try await NIOThreadPool.singleton.runIfActive { [store] in
             try store.publish(path: path, version: version)
         }
+        if let audience { try collaboration.book.restrict(content: published.contentID.hex, to: audience) }
+        return published
     }
 
     /// Fetches `id` from `peers` into the store and places it at `output`.
+    ///
+    /// `hints` are tried besides whoever discovery finds: the sender of an invitation, say.
     public func fetch(
-        id: ContentID, peers: [PeerAddress], output: String, replace: Bool, maximumRate: UInt64? = nil,
+        id: ContentID, peers: [PeerAddress], hints: [PeerAddress] = [], output: String, replace: Bool, maximumRate: UInt64? = nil,
         progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws -> String {
         if !replace, FileManager.default.fileExists(atPath: output) {
@@ -159,7 +198,9 @@ public final class PeerNode: Sendable {
         let discovering = peers.isEmpty
         if discovering {
             peers = try configuration.dataDirectory.staticPeers()
-            for holder in await holders(of: id, askingTheLAN: true) where !peers.contains(holder) { peers.append(holder) }
+            for holder in await holders(of: id, askingTheLAN: true) + hints where !peers.contains(holder) { peers.append(holder) }
+            // Private content is not answered for on the LAN: its holders are among my contacts.
+            if peers.isEmpty { peers = collaboration.contactAddresses() }
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
@@ -168,19 +209,25 @@ public final class PeerNode: Sendable {
         if let known = store.contentInformation(for: id) {
             information = known
         } else {
-            information = try await fetcher.contentInformation(for: id)
+            let found = try await fetcher.contentInformation(for: id)
+            information = found.information
+            // Shared privately with me: I keep it to the same people.
+            if let audience = found.audience { try collaboration.book.restrict(content: id.hex, to: audience) }
         }
+        let isPrivate = collaboration.audience(ofContent: id) != nil
         let download = try store.beginDownload(contentID: id, information: information)
         transfers.withLock { $0[id] = (download, nil) }
         // Others fetching the same content learn of this node now, and trade blocks with it.
-        announcements.announce(id.discoveryKey)
+        if !isPrivate { announcements.announce(id.discoveryKey) }
         defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
         do {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
             // blocks meanwhile are drawn on too.
             let discover: (@Sendable (Bool) async -> [PeerAddress])? = discovering
-                ? { @Sendable askTheLAN in await self.holders(of: id, askingTheLAN: askTheLAN) }
+                ? { @Sendable askTheLAN in
+                    isPrivate ? self.collaboration.contactAddresses() + hints : await self.holders(of: id, askingTheLAN: askTheLAN) + hints
+                }
                 : nil
             try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
                 self.transfers.withLock { $0[id]?.peer = update.peer }

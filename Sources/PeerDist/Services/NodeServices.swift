@@ -56,3 +56,23 @@ struct OptionalPartService: Service {
 extension MirrorService: Service {}
 
 extension ControlServer: Service {}
+
+/// Runs the live part of Peer Collaboration: watching contacts, People Near Me's refreshes and
+/// expiry. On a graceful shutdown it says "offline" to watchers and the LAN before it returns,
+/// while the listener and LAN discovery (which stop after it) still carry the words.
+struct CollaborationService: Service {
+    let collaboration: Collaboration
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await collaboration.runWatchers() }
+                group.addTask { await collaboration.runNearMe() }
+                group.addTask { await collaboration.relayNearMeChanges() }
+            }
+        }
+        collaboration.goOffline()
+        // Long enough for the updates to leave; returns at once when the node is cancelled.
+        try? await Task.sleep(for: .milliseconds(300))
+    }
+}

@@ -1,4 +1,5 @@
 import NIOCore
+import PeerDistCollaboration
 import PeerDistHashing
 import PeerDistWire
 
@@ -8,6 +9,7 @@ import PeerDistWire
 struct ContentRequestHandler: Sendable {
     let source: any ContentSource
     let policy: ReplyPolicy
+    var access: any AccessRules = PublicAccess()
 
     /// Block messages handed to the channel in one write (8 × 64 KiB).
     static let blocksPerWrite = 8
@@ -18,6 +20,11 @@ struct ContentRequestHandler: Sendable {
             return
         }
         let sealed = SealedContentInformation.seal(information.encoded(), for: id)
+        if let audience = access.audience(ofContent: id) {
+            // Private content: its readers learn who else may read it, and keep it to them.
+            let message = CollaborationMessage.audience(audience.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) })
+            try await context.outbound.write(.collaboration(requestID: requestID, kind: message.kind, payload: message.payload()))
+        }
         try await context.outbound.write(contentsOf: ReplyContext.parts(of: sealed) { .contentInformation(requestID: requestID, total: $0, offset: $1, part: $2) })
     }
 

@@ -13,6 +13,8 @@ public protocol ContentSource: Sendable {
     func availability(of id: ContentID) -> (blockCount: Int, bits: [UInt8])?
     /// The segment with this ID (HoHoDk): its description, where the node holds any of it.
     func segment(withID segmentID: HashValue) -> SegmentDescription?
+    /// The content the segment with this ID belongs to, where the node holds any of it.
+    func contentID(ofSegment segmentID: HashValue) -> ContentID?
     /// Which blocks of the segment the node holds and has verified.
     func heldBlocks(of segment: SegmentDescription) -> [BlockRange]
     /// The verified bytes of a block, or `nil` when the node does not hold it (or it went stale).

@@ -1,4 +1,5 @@
 import NIOCore
+import PeerDistCollaboration
 import PeerDistHashing
 import PeerDistWire
 
@@ -7,9 +8,15 @@ import PeerDistWire
 struct MirrorRequestHandler: Sendable {
     let source: any MirrorSource
     let policy: ReplyPolicy
+    var access: any AccessRules = PublicAccess()
 
     func root(requestID: UInt32, discoveryKey: HashValue, context: ReplyContext) async throws {
         let sealed = source.sealedRoot(forDiscoveryKey: discoveryKey) ?? []
+        if !sealed.isEmpty, let audience = access.audience(ofMirror: discoveryKey) {
+            // A private mirror: its followers learn who else may follow it, and keep it to them.
+            let message = CollaborationMessage.audience(audience.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) })
+            try await context.outbound.write(.collaboration(requestID: requestID, kind: message.kind, payload: message.payload()))
+        }
         try await context.outbound.write(contentsOf: ReplyContext.parts(of: sealed) { .mirrorPart(requestID: requestID, total: $0, offset: $1, part: $2) })
     }
 

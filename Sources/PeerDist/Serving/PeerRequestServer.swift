@@ -9,8 +9,12 @@ import PeerDistWire
 /// that is still queued or being sent; each request goes to the handler for what it asks about:
 /// content (Content Information, availability, blocks) or mirrors (roots, pages, diffs, chunks).
 struct PeerRequestServer: Sendable {
-    let content: ContentRequestHandler
-    let mirrors: MirrorRequestHandler
+    let source: any ContentSource
+    let mirrorSource: any MirrorSource
+    let policy: ReplyPolicy
+    /// Who may read private content and mirrors; each connection sees only what its peer may.
+    let access: any AccessRules
+    let collaboration: CollaborationRequestHandler?
     let counters: NodeCounters
     let logger: Logger
 
@@ -18,14 +22,22 @@ struct PeerRequestServer: Sendable {
     static let maximumQueuedRequests = 1024
 
     init(
-        source: any ContentSource, mirrors: any MirrorSource = NoMirrors(), counters: NodeCounters, logger: Logger, corruptsBlocks: Bool,
-        uploadLimit: RateLimiter?
+        source: any ContentSource, mirrors: any MirrorSource = NoMirrors(), access: any AccessRules = PublicAccess(),
+        collaboration: Collaboration? = nil, counters: NodeCounters, logger: Logger, corruptsBlocks: Bool, uploadLimit: RateLimiter?
     ) {
-        let policy = ReplyPolicy(counters: counters, corruptsBlocks: corruptsBlocks, uploadLimit: uploadLimit)
-        self.content = ContentRequestHandler(source: source, policy: policy)
-        self.mirrors = MirrorRequestHandler(source: mirrors, policy: policy)
+        self.policy = ReplyPolicy(counters: counters, corruptsBlocks: corruptsBlocks, uploadLimit: uploadLimit)
+        self.source = source
+        self.mirrorSource = mirrors
+        self.access = access
+        self.collaboration = collaboration.map(CollaborationRequestHandler.init)
         self.counters = counters
         self.logger = logger
+    }
+
+    /// The handlers for one connection, seeing only what `remote` may read.
+    private func handlers(for remote: PeerKey) -> (content: ContentRequestHandler, mirrors: MirrorRequestHandler) {
+        (ContentRequestHandler(source: AudienceFilteredContent(base: source, rules: access, remote: remote), policy: policy, access: access),
+         MirrorRequestHandler(source: AudienceFilteredMirrors(base: mirrorSource, rules: access, remote: remote), policy: policy, access: access))
     }
 
     func serve(_ connection: PeerNetwork.Connection) async {
@@ -57,10 +69,21 @@ struct PeerRequestServer: Sendable {
                         }
                     }
                     let context = ReplyContext(outbound: outbound, compressor: BlockCompressor(), book: book)
+                    let (content, mirrors) = handlers(for: remote)
                     for try await message in requests {
-                        try await route(message, context: context)
+                        if case .collaboration(let requestID, let kind, let payload) = message {
+                            guard let collaboration else { throw NodeError(.protocolViolation, "this node takes no collaboration requests") }
+                            // A watch or an invitation lasts: it runs beside the requests that follow.
+                            if let work = try await collaboration.handle(requestID: requestID, kind: kind, payload: payload, remote: remote, outbound: outbound) {
+                                group.addTask(operation: work)
+                            }
+                        } else {
+                            try await route(message, content: content, mirrors: mirrors, context: context)
+                        }
                         book.answered(message)
                     }
+                    // The peer hung up: what still runs for it (a watch, a waiting invitation) ends.
+                    group.cancelAll()
                     try await group.waitForAll()
                 }
             }
@@ -70,7 +93,7 @@ struct PeerRequestServer: Sendable {
         }
     }
 
-    private func route(_ message: PeerMessage, context: ReplyContext) async throws {
+    private func route(_ message: PeerMessage, content: ContentRequestHandler, mirrors: MirrorRequestHandler, context: ReplyContext) async throws {
         switch message {
         case .getContentInformation(let requestID, let discoveryKey):
             try await content.contentInformation(requestID: requestID, discoveryKey: discoveryKey, context: context)
@@ -92,6 +115,9 @@ struct PeerRequestServer: Sendable {
             try await mirrors.chunkDelta(requestID: requestID, discoveryKey: discoveryKey, chunk: chunk, base: base, context: context)
         case .cancel:
             // Taken by the reader as it arrives.
+            break
+        case .collaboration:
+            // Taken by the serving loop.
             break
         case .contentInformation, .availability, .blockList, .block, .replyEnd, .error, .mirrorPart, .chunk, .chunks:
             throw NodeError(.protocolViolation, "a peer sent a reply where a request was expected")

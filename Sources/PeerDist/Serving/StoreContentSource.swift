@@ -41,6 +41,10 @@ final class StoreContentSource: ContentSource {
         return all.indices.contains(located.segmentIndex) ? all[located.segmentIndex] : nil
     }
 
+    func contentID(ofSegment segmentID: HashValue) -> ContentID? {
+        store.locateSegment(id: segmentID)?.contentID
+    }
+
     func heldBlocks(of segment: SegmentDescription) -> [BlockRange] {
         guard let located = store.locateSegment(id: segment.segmentID) else { return [] }
         // One look at the segment (and at a published file's status), not one per block.

@@ -8,6 +8,7 @@ extension PeerMessage {
     enum Kind: UInt8 {
         case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, replyEnd, cancel, error, getAvailability, availability
         case getMirrorRoot, getMirrorPage, mirrorPart, getChunks, chunk, getMirrorDiff, getChunkDelta, chunks
+        case collaboration
     }
 
     /// A `.chunks` message's bytes before its replies (type, request ID, count), and each reply's
@@ -89,6 +90,10 @@ extension PeerMessage {
                 buffer.writeMultipleIntegers(reply.index, reply.flags.rawValue, UInt32(reply.payload.readableBytes))
                 buffer.writeImmutableBuffer(reply.payload)
             }
+        case .collaboration(let requestID, let kind, let payload):
+            buffer.writeHeader(.collaboration, requestID)
+            buffer.writeInteger(kind)
+            buffer.writeBytesWithLength(payload)
         case .cancel(let requestID):
             buffer.writeHeader(.cancel, requestID)
         case .error(let requestID, let code, let message):
@@ -119,6 +124,7 @@ extension PeerMessage {
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
         case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
         case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
+        case .collaboration(_, _, let payload): return 16 + payload.count
         case .getContentInformation, .getAvailability, .replyEnd, .cancel: return 48
         }
     }
@@ -213,6 +219,10 @@ extension PeerMessage {
                 replies.append(ChunkReply(index: index, flags: flags, payload: try reader.sliceWithLength("chunk payload", limit: Limits.maximumBlockPayload)))
             }
             self = .chunks(requestID: requestID, replies: replies)
+        case .collaboration:
+            let collaborationKind = try reader.integer(UInt8.self, "collaboration kind")
+            let payload = try reader.bytesWithLength("collaboration payload", limit: Limits.maximumCollaborationPayload)
+            self = .collaboration(requestID: requestID, kind: collaborationKind, payload: payload)
         case .error:
             let code = try reader.integer(UInt16.self, "error code")
             let message = try reader.bytesWithLength("error message", limit: Limits.maximumErrorMessage)

@@ -47,6 +47,10 @@ public enum PeerMessage: Hashable, Sendable {
     /// Send this chunk of the mirror's files as one `.chunk` (index 0), then `.replyEnd`: as a
     /// delta from the chunk `base` describes, which the asker holds, when that is smaller.
     case getChunkDelta(requestID: UInt32, discoveryKey: HashValue, chunk: ChunkReference, base: ChunkSignature)
+    /// What two nodes say about the people behind them (cards, presence, objects, invitations):
+    /// `kind` and `payload` are a `CollaborationMessage` of the PeerDistCollaboration module,
+    /// which this module carries without reading.
+    case collaboration(requestID: UInt32, kind: UInt8, payload: [UInt8])
     /// Drops an outstanding request; replies already under way may still arrive.
     case cancel(requestID: UInt32)
     case error(requestID: UInt32, code: UInt16, message: String)
@@ -60,6 +64,8 @@ public enum PeerMessage: Hashable, Sendable {
         public static let maximumPart = 256 * 1024
         public static let maximumBlockPayload = ContentInformationV2.maximumSegmentSize + 1024
         public static let maximumErrorMessage = 1024
+        /// A collaboration message's payload: an object or application data (< 16 KiB) and headers.
+        public static let maximumCollaborationPayload = 40 * 1024
         /// Largest plaintext record: a block plus its header.
         public static let maximumMessage = maximumPart + 1024
     }

@@ -33,14 +33,25 @@ struct MirrorCommand: AsyncParsableCommand {
         @Flag(help: "Publish a new version whenever the files change (within a second of changes settling).")
         var watch = false
 
+        @Option(name: .customLong("to"), parsing: .upToNextOption, help: ArgumentHelp(
+            "Let only these contacts (fingerprints, names or nicknames) follow it: no one else learns it exists.", valueName: "contact"))
+        var audience: [String] = []
+
+        @Flag(name: .customLong("contacts"), help: "Let only your contacts follow it.")
+        var allContacts = false
+
         @OptionGroup var node: NodeOptions
         @OptionGroup var serving: ServeOptions
 
         func run() async throws {
             let path = try MirrorCommand.existingDirectory(directory)
-            let request = ControlRequest.mirrorPublish(directory: path, classifier: name, watch: watch)
+            let readers = allContacts ? ["*"] : audience
+            let request = ControlRequest.mirrorPublish(directory: path, classifier: name, watch: watch, audience: readers)
             try await MirrorCommand.perform(request, node: node, serving: serving) { node in
-                try node.mirrors.publish(directory: path, classifier: name, watch: watch)
+                if let audience = try node.audience(readers) {
+                    try node.restrict(mirror: try node.mirrors.name(forDirectory: path, classifier: name).description, to: audience)
+                }
+                return try node.mirrors.publish(directory: path, classifier: name, watch: watch)
             }
         }
     }

@@ -20,6 +20,13 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(name: .customLong("content-version"), help: "Content Information version: 1 or 2.")
     var contentVersion = 1
 
+    @Option(name: .customLong("to"), parsing: .upToNextOption, help: ArgumentHelp(
+        "Share it only with these contacts (fingerprints, names or nicknames): no one else learns it exists.", valueName: "contact"))
+    var audience: [String] = []
+
+    @Flag(name: .customLong("contacts"), help: "Share it only with your contacts.")
+    var allContacts = false
+
     @Flag(help: "When no node runs on the data directory, run one in the foreground after publishing.")
     var serve = false
 
@@ -29,11 +36,15 @@ struct PublishCommand: AsyncParsableCommand {
     func validate() throws {
         guard ContentInformationVersion(rawValue: contentVersion) != nil else { throw ValidationError("--content-version takes 1 or 2.") }
         guard PeerAddress(parsing: listen, listening: true) != nil else { throw ValidationError("--listen takes [address]:port.") }
+        if allContacts, !audience.isEmpty { throw ValidationError("give --to or --contacts, not both.") }
     }
+
+    /// The contacts to share with, as the node resolves them (`*`: all).
+    var readers: [String] { allContacts ? ["*"] : audience }
 
     func run() async throws {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        let request = ControlRequest.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)
+        let request = ControlRequest.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1, audience: readers)
         if let reply = try await node.askRunningNode(request), let text = reply.contentID, let id = ContentID(parsing: text) {
             report(id)
             return
@@ -41,7 +52,8 @@ struct PublishCommand: AsyncParsableCommand {
         let running = try NodeRunner.open(node, listen: serve ? PeerAddress(parsing: listen, listening: true) : nil)
         let published: PublishedContent
         do {
-            published = try await running.publish(path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1)
+            published = try await running.publish(
+                path: absolute, version: ContentInformationVersion(rawValue: contentVersion) ?? .v1, audience: try running.audience(readers))
         } catch {
             throw CommandFailure("\(error)")
         }

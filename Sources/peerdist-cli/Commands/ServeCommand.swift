@@ -31,8 +31,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "HTTP origin") var origin: OriginServeOptions
 
+    @Option(name: .customLong("presence-heartbeat"), help: ArgumentHelp(
+        "Seconds between the heartbeats this node sends its watchers; it calls a watched contact offline after three of its own missed (default 20).",
+        valueName: "seconds", visibility: .hidden))
+    var presenceHeartbeat: Double?
+
     func validate() throws {
         try branchCache.validate()
+        if let presenceHeartbeat, !(0.1...3600).contains(presenceHeartbeat) {
+            throw ValidationError("--presence-heartbeat takes 0.1 to 3600 seconds.")
+        }
         guard PeerAddress(parsing: listen, listening: true) != nil else {
             throw ValidationError("--listen takes [address]:port, e.g. [::]:7740 or [fe80::1%eth0]:7740.")
         }
@@ -41,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let node = try NodeRunner.open(
             node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
-            answersBranchCacheProbes: answersBranchCacheProbes, configure: { [origin = try origin.origin()] configuration in
+            answersBranchCacheProbes: answersBranchCacheProbes, presenceHeartbeat: presenceHeartbeat.map { .milliseconds(Int($0 * 1000)) },
+            configure: { [origin = try origin.origin()] configuration in
                 branchCache.apply(to: &configuration)
                 configuration.httpOrigin = origin
             })

@@ -11,13 +11,14 @@ enum NodeRunner {
 
     static func open(
         _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil,
-        answersBranchCacheProbes: Bool = false, configure: (inout PeerNode.Configuration) -> Void = { _ in }
+        answersBranchCacheProbes: Bool = false, presenceHeartbeat: Duration? = nil, configure: (inout PeerNode.Configuration) -> Void = { _ in }
     ) throws -> PeerNode {
         OpenFileLimit.raiseToHardLimit()
         HeapTuning.apply()
         var configuration = PeerNode.Configuration(dataDirectory: options.directory, listen: listen, quotaBytes: quota.map { UInt64($0.bytes) })
         configuration.answersBranchCacheProbes = answersBranchCacheProbes
         configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
+        if let presenceHeartbeat { configuration.presenceHeartbeat = presenceHeartbeat }
         configure(&configuration)
         do {
             return try PeerNode(configuration: configuration, logger: options.logger())
