@@ -6,6 +6,7 @@ let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto"
 let cryptoExtras: Target.Dependency = .product(name: "CryptoExtras", package: "swift-crypto")
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
@@ -18,6 +19,7 @@ let package = Package(
         .library(name: "PeerDistWire", targets: ["PeerDistWire"]),
         .library(name: "PeerDistStore", targets: ["PeerDistStore"]),
         .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
+        .library(name: "PeerDistBranchCache", targets: ["PeerDistBranchCache"]),
         .library(name: "PeerDistCollaboration", targets: ["PeerDistCollaboration"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
@@ -51,6 +53,14 @@ let package = Package(
         .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
         // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.
         .target(name: "PeerDistMirror", dependencies: ["PeerDistHashing", "PeerDistWire", "CSystemCalls", crypto]),
+        // BranchCache's own protocols: MS-PCCRR messages, block encryption, and the HTTP server
+        // that answers BranchCache clients from any source of verified blocks.
+        .target(
+            name: "PeerDistBranchCache",
+            dependencies: [
+                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
+            ]
+        ),
         // People: contact cards, presence, People Near Me, objects, invitations, and the book
         // that keeps contacts and settings.
         .target(name: "PeerDistCollaboration", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistHashing", crypto]),
@@ -58,8 +68,8 @@ let package = Package(
         .target(
             name: "PeerDist",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration",
-                crypto, nioCore, nioPosix, logging, serviceLifecycle,
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDistBranchCache",
+                crypto, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
             ]
         ),
         // What the package's command-line programs share (sizes, output, failures, child
@@ -68,8 +78,8 @@ let package = Package(
         .executableTarget(
             name: "peerdist-cli",
             dependencies: [
-                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistCommandSupport",
-                "CQREncode", argumentParser, logging, serviceLifecycle,
+                "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistBranchCache",
+                "PeerDistCommandSupport", "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
@@ -85,9 +95,13 @@ let package = Package(
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
         .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
+            name: "PeerDistBranchCacheTests",
+            dependencies: ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging]
+        ),
+        .testTarget(
             name: "PeerDistTests",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist",
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache",
                 crypto, nioCore, nioPosix, logging,
             ]
         ),
@@ -116,8 +130,10 @@ func fuzzTargets() -> [Target] {
         ("FuzzManifests", ["PeerDistHashing", "PeerDistWire", "PeerDistMirror"]),
         ("FuzzMirrorFiles", ["PeerDistHashing", "PeerDistMirror"]),
         ("FuzzDiscovery", ["PeerDistHashing", "PeerDistWire", "PeerDist"] + nio),
-        ("FuzzWSDiscovery", ["PeerDist"]),
+        ("FuzzWSDiscovery", ["PeerDist", "PeerDistHashing"]),
         ("FuzzControl", ["PeerDist", "PeerDistMirror"]),
+        ("FuzzPCCRR", ["PeerDistHashing", "PeerDistWire", "PeerDistBranchCache"] + nio),
+        ("FuzzPCHC", ["PeerDistHashing", "PeerDistBranchCache"]),
         ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
         ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
     ]

@@ -297,7 +297,7 @@ import Testing
         #expect(responder.reply(to: try Self.envelope(Self.probe(scopes: Self.unknown), from: "::1")) == nil, "nothing held")
         #expect(responder.reply(to: try Self.envelope(probe, from: "2001:db8::1")) == nil, "off the link")
         #expect(responder.reply(to: try Self.envelope(probe, from: "198.51.100.1")) == nil, "off the link")
-        #expect(responder.reply(to: try Self.envelope(try Self.fixture("pccrd-probe-v2.xml"), from: "::1")) == nil, "version 2")
+        #expect(responder.reply(to: try Self.envelope(try Self.fixture("pccrd-probe-v2.xml"), from: "::1")) == nil, "version 2, nothing held")
         #expect(Self.responder(holding: [Self.ipxeV1: 0]).reply(to: try Self.envelope(probe, from: "::1")) == nil, "no blocks held")
     }
 

@@ -22,7 +22,11 @@ public final class WSDiscoveryResponder: Sendable {
 
     private let heldBlockCount: @Sendable (HashValue) -> Int
     private let transportPort: Int
-    private let logger: Logger
+    /// How version 2 replies pack their bits; see `PCCRDBitOrder`.
+    private let version2BitOrder: PCCRDBitOrder
+    /// Whether to answer for a segment at all (MS-PCCRD's damping; see `PCCRDDamping`).
+    private let answersFor: @Sendable (HashValue) -> Bool
+    let logger: Logger
     private let endpoint = WSDiscoveryProbeMatch.Endpoint.fresh()
     private let messageNumbers = Atomic<UInt64>(0)
     private let pendingReplies = Atomic<Int>(0)
@@ -33,21 +37,43 @@ public final class WSDiscoveryResponder: Sendable {
     ///   - heldBlockCount: how many blocks of the segment with this ID (HoHoDk) the node holds
     ///     and has verified; 0 when it holds none.
     ///   - transportPort: the port of the node's MS-PCCRR (HTTP) listener, advertised in XAddrs.
-    public init(heldBlockCount: @escaping @Sendable (HashValue) -> Int, transportPort: Int, logger: Logger) {
+    public init(
+        heldBlockCount: @escaping @Sendable (HashValue) -> Int, transportPort: Int, logger: Logger,
+        version2BitOrder: PCCRDBitOrder = .mostSignificantFirst, answersFor: @escaping @Sendable (HashValue) -> Bool = { _ in true }
+    ) {
+        self.answersFor = answersFor
         self.heldBlockCount = heldBlockCount
         self.transportPort = transportPort
+        self.version2BitOrder = version2BitOrder
         self.logger = logger
         refreshDevices()
     }
 
     /// Answers Probes on `[::]:3702` until cancelled.
-    public static func answerProbes(heldBlockCount: @escaping @Sendable (HashValue) -> Int, port: Int, logger: Logger) async throws {
-        try await WSDiscoveryResponder(heldBlockCount: heldBlockCount, transportPort: port, logger: logger).run()
+    public static func answerProbes(
+        heldBlockCount: @escaping @Sendable (HashValue) -> Int, port: Int, logger: Logger, version2BitOrder: PCCRDBitOrder = .mostSignificantFirst,
+        answersFor: @escaping @Sendable (HashValue) -> Bool = { _ in true }
+    ) async throws {
+        try await WSDiscoveryResponder(
+            heldBlockCount: heldBlockCount, transportPort: port, logger: logger, version2BitOrder: version2BitOrder, answersFor: answersFor
+        ).run()
     }
 
-    /// Answers Probes on `[::]:3702` until cancelled.
+    /// Answers Probes on `[::]:3702`, and on `239.255.255.250:3702` where the host has IPv4,
+    /// until cancelled.
     public func run() async throws {
-        try await run(listeningOn: PCCRD.port)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                do {
+                    try await self.runIPv4(listeningOn: PCCRD.port)
+                } catch {
+                    // IPv4 is optional: the IPv6 responder serves on.
+                    self.logger.info("BranchCache discovery over IPv4 is off", metadata: ["error": "\(error)"])
+                }
+            }
+            try await run(listeningOn: PCCRD.port)
+            group.cancelAll()
+        }
     }
 
     typealias DatagramChannel = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
@@ -126,17 +152,25 @@ public final class WSDiscoveryResponder: Sendable {
             logger.trace("not a PeerDist probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "reason": "\(error)"])
             return nil
         }
-        // Version 2 probes would need the availability bitmap, whose bit order no source pins
-        // down; Windows and iPXE also probe version 1 for version 2 segments.
-        guard probe.version == .v1 else { return nil }
         let devices = self.devices.withLock { $0 }
         guard let sender = Self.addressBytes(envelope.remoteAddress), Self.isOnLink(sender, devices: devices) else {
             logger.debug("PCCRD probe from off the link ignored", metadata: ["peer.address": "\(envelope.remoteAddress)"])
             return nil
         }
+        if probe.version == .v2 {
+            // A version 2 segment is one block: held at all is held whole.
+            let states = probe.scopes.map { scope in heldBlockCount(scope.segmentID) > 0 && answersFor(scope.segmentID) }.map { (some: $0, all: $0) }
+            guard states.contains(where: \.some) else { return nil }
+            let interface = envelope.metadata?.packetInfo?.interfaceIndex ?? Self.interfaceIndex(of: envelope.remoteAddress, sender: sender, devices: devices)
+            guard let interface, let host = Self.advertisedHost(onInterface: interface, devices: devices) else { return nil }
+            logger.debug("answering PCCRD version 2 probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "segments": "\(states.count)"])
+            return WSDiscoveryProbeMatchV2(states: states, order: version2BitOrder).encoded(
+                answering: probe, endpoint: endpoint, messageNumber: messageNumbers.add(1, ordering: .relaxed).newValue,
+                transportAddress: "\(host):\(transportPort)")
+        }
         let matches = probe.scopes.compactMap { scope -> WSDiscoveryProbeMatch.Match? in
             let count = heldBlockCount(scope.segmentID)
-            guard count > 0 else { return nil }
+            guard count > 0, answersFor(scope.segmentID) else { return nil }
             return WSDiscoveryProbeMatch.Match(scope: scope.text, blockCount: UInt32(clamping: count))
         }
         guard !matches.isEmpty else { return nil }

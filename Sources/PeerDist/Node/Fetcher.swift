@@ -32,6 +32,11 @@ public struct Fetcher: Sendable {
     /// land thousands of times a second, and whoever watches (a progress bar, JSON events over
     /// the control socket) would spend more reporting them than the fetch spends on them.
     public var progressInterval: Duration = .milliseconds(100)
+    /// BranchCache peers (MS-PCCRR servers) to draw blocks from beside the PeerDist peers.
+    public var branchCachePeers: [PeerAddress] = []
+    /// Finds more BranchCache peers (an MS-PCCRD probe); asked once as the fetch starts and
+    /// again with each query of the LAN, its finds joining the fetch as they come.
+    public var discoverBranchCache: (@Sendable () async -> [PeerAddress])?
 
     public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
         self.identity = identity
@@ -126,8 +131,10 @@ public struct Fetcher: Sendable {
         enum Event {
             case sessionEnded(PeerAddress)
             case discovered([PeerAddress])
+            case discoveredBranchCache([PeerAddress])
         }
         var known = peers
+        var branchCache = branchCachePeers
         var running = Set<PeerAddress>()
         var lastProgress = ContinuousClock.now
         var lastReceived: UInt64 = 0
@@ -156,6 +163,28 @@ public struct Fetcher: Sendable {
                     return .sessionEnded(peer)
                 }
             }
+            func startBranchCache(_ peer: PeerAddress) {
+                running.insert(peer)
+                let session = BranchCacheSession(
+                    peer: peer, segments: segments, scheduler: scheduler, target: target, counters: counters, logger: logger,
+                    stallTimeout: stallTimeout, waitsForBlocks: discover != nil, downloadLimit: downloadLimit
+                ) { bytes in
+                    tally.received.wrappingAdd(bytes, ordering: .relaxed)
+                    tally.bytesByPeer.withLock { $0[peer.description, default: 0] += bytes }
+                    if throttle.admits(peer) { report(peer) }
+                }
+                group.addTask {
+                    do {
+                        try await session.run()
+                    } catch let failure as LocalFailure {
+                        throw failure
+                    } catch {
+                        tally.failures.withLock { $0[peer] = "\(error)" }
+                        logger.info("leaving BranchCache peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                    }
+                    return .sessionEnded(peer)
+                }
+            }
             func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
             var lastQuery = ContinuousClock.now
             func scheduleDiscovery() {
@@ -166,9 +195,16 @@ public struct Fetcher: Sendable {
                     try await Task.sleep(for: announcementInterval)
                     return .discovered(await discover(askTheLAN))
                 }
+                if askTheLAN, let discoverBranchCache {
+                    group.addTask { .discoveredBranchCache(await discoverBranchCache()) }
+                }
             }
 
             known.forEach(start)
+            branchCache.filter { !running.contains($0) }.forEach(startBranchCache)
+            if let discoverBranchCache {
+                group.addTask { .discoveredBranchCache(await discoverBranchCache()) }
+            }
             scheduleDiscovery()
             do {
                 while let event = try await group.next() {
@@ -184,6 +220,11 @@ public struct Fetcher: Sendable {
                     switch event {
                     case .sessionEnded(let peer):
                         running.remove(peer)
+                    case .discoveredBranchCache(let found):
+                        for peer in found where !branchCache.contains(peer) && !known.contains(peer) {
+                            branchCache.append(peer)
+                            startBranchCache(peer)
+                        }
                     case .discovered(let found):
                         for peer in found where !known.contains(peer) { known.append(peer) }
                         if ContinuousClock.now - lastProgress < stallTimeout { scheduleDiscovery() }
@@ -201,7 +242,7 @@ public struct Fetcher: Sendable {
         if let peer = throttle.withheld { report(peer) }
         let missing = scheduler.missingCount
         guard missing == 0 else {
-            let reasons = tally.failures.withLock { failures in known.compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
+            let reasons = tally.failures.withLock { failures in (known + branchCache).compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
             throw NodeError(.notFound, "\(missing) blocks could not be fetched (" + (reasons.isEmpty ? "no peer has them" : reasons.joined(separator: "; ")) + ")")
         }
     }

@@ -7,6 +7,7 @@ import PeerDistHashing
 import Synchronization
 import PeerDistWire
 import PeerDistStore
+import PeerDistBranchCache
 import PeerDistMirror
 import ServiceLifecycle
 
@@ -25,9 +26,27 @@ public final class PeerNode: Sendable {
         package var corruptsBlocks = false
         /// Bytes per second to send to peers at most, all connections together.
         public var maximumUploadRate: UInt64?
-        /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds. Off by default:
-        /// the node does not serve blocks over MS-PCCRR yet, so such clients cannot fetch from it.
+        /// Answer BranchCache (MS-PCCRD) probes for the segments the node holds even without an
+        /// MS-PCCRR server (XAddrs then names the peer port); with `branchCachePort` set they are
+        /// answered anyway.
         public var answersBranchCacheProbes = false
+        /// Serve BranchCache clients over MS-PCCRR (HTTP) on this port (0: any), and answer
+        /// their MS-PCCRD probes naming it; `nil` for no BranchCache server.
+        public var branchCachePort: Int?
+        /// Which bytes of a segment's secret make its blocks' AES key (see `PCCRRBlockCipher`).
+        public var branchCacheKeyRule = PCCRRBlockCipher.KeyRule.leadingBytes
+        /// MS-PCCRR requests served at once before replies go empty (Active Client Count).
+        public var branchCacheActiveClientLimit = PCCRRServer.defaultActiveClientLimit
+        /// How version 2 MS-PCCRD replies pack their availability bits (undocumented; see `PCCRDBitOrder`).
+        public var branchCacheV2BitOrder = PCCRDBitOrder.mostSignificantFirst
+        /// Serve the files under a directory as an MS-PCCRTP origin (HTTP, handing out Content
+        /// Information to BranchCache clients); `nil` for none.
+        public var httpOrigin: HTTPOrigin?
+        /// Be a branch's hosted cache (MS-PCHC) on this port: take clients' offers, pull and keep
+        /// the segments, serve them over MS-PCCRR on the same port; `nil` for none.
+        public var hostedCachePort: Int?
+        /// A hosted cache to offer the node's content to (MS-PCHC), at its PCHC/PCCRR port.
+        public var hostedCacheServer: PeerAddress?
         /// How often a watched node tells its watchers it is still there; a watcher calls it
         /// offline after three missed.
         public var presenceHeartbeat: Duration = .seconds(20)
@@ -54,6 +73,11 @@ public final class PeerNode: Sendable {
     public let collaboration: Collaboration
     let logger: Logger
     private let listening = ListeningAddresses()
+    let branchCacheListening = ListeningAddresses()
+    let originListening = ListeningAddresses()
+    let hostedCacheListening = ListeningAddresses()
+    /// How many BranchCache holders answered this node's own probes, per segment.
+    let branchCacheDamping = PCCRDDamping()
     private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
     private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
@@ -128,16 +152,7 @@ public final class PeerNode: Sendable {
                     isHeld: isHeld, announcements: announcements, collaboration: collaboration, logger: logger)
             }
             services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
-            if configuration.answersBranchCacheProbes {
-                // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
-                let responder = OptionalPartService(name: "BranchCache discovery", logger: logger) {
-                    try await WSDiscoveryResponder.answerProbes(heldBlockCount: { segment in
-                        guard let id = source.contentID(ofSegment: segment), collaboration.audience(ofContent: id) == nil else { return 0 }
-                        return source.heldBlockCount(ofSegment: segment)
-                    }, port: address.port, logger: logger)
-                }
-                services.append(.init(service: responder, successTerminationBehavior: .ignore))
-            }
+            services += try await branchCacheServices(source: source, peerPort: address.port, access: collaboration)
         }
         services.append(.init(service: mirrors))
         // After the listener and LAN discovery: services stop in reverse order, so watchers and
@@ -189,6 +204,7 @@ public final class PeerNode: Sendable {
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
+        if discovering { fetcher.discoverBranchCache = branchCacheDiscovery(for: id) }
         let information: ContentInformation
         if let known = store.contentInformation(for: id) {
             information = known

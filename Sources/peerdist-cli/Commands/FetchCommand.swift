@@ -15,7 +15,7 @@ struct FetchCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The content ID: peerdist:… URI, base32 or hex.", valueName: "id"))
+    @Argument(help: ArgumentHelp("The content ID (peerdist:… URI, base32 or hex), or an http:// URL of an origin that speaks BranchCache (MS-PCCRTP).", valueName: "id"))
     var id: String
 
     @Option(name: .customLong("peer"), help: ArgumentHelp("A peer to fetch from; repeat for several.", valueName: "[addr]:port"))
@@ -33,11 +33,17 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("peers"), help: "After the fetch, show how much each peer sent and at what rate.")
     var showPeers = false
 
+    @Option(name: .customLong("hosted-cache"), help: ArgumentHelp("With an http:// URL: the branch's hosted cache (MS-PCHC), asked for blocks before the origin.", valueName: "[addr]:port"))
+    var hostedCache: String?
+
     @OptionGroup var node: NodeOptions
 
     func validate() throws {
-        guard ContentID(parsing: id) != nil else {
-            throw ValidationError("'\(id)' is not a content ID; give the peerdist:… URI, 52 base32 or 64 hex characters that `peerdist publish` printed.")
+        guard ContentID(parsing: id) != nil || OriginURL(id) != nil else {
+            throw ValidationError("'\(id)' is not a content ID; give the peerdist:… URI, 52 base32 or 64 hex characters that `peerdist publish` printed, or an http:// URL.")
+        }
+        if let hostedCache, PeerAddress(parsing: hostedCache) == nil || OriginURL(id) == nil {
+            throw ValidationError("--hosted-cache takes [address]:port, and goes with an http:// URL.")
         }
         for peer in peers where PeerAddress(parsing: peer) == nil {
             throw ValidationError("'\(peer)' is not a peer address; use [address]:port, e.g. [fe80::1%eth0]:7740.")
@@ -45,6 +51,7 @@ struct FetchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let url = OriginURL(id) { return try await fetch(from: url) }
         guard let contentID = ContentID(parsing: id) else { return }
         let destination = URL(fileURLWithPath: output ?? contentID.base32).standardizedFileURL.path
         if !force, FileManager.default.fileExists(atPath: destination) {

@@ -24,8 +24,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("answer-branchcache-probes"), help: ArgumentHelp(
         "Also answer BranchCache (MS-PCCRD) segment probes on [ff02::c]:3702.",
-        discussion: "BranchCache clients then learn which segments this node holds. Blocks are not yet served over MS-PCCRR, so they fall back to their server for the data."))
+        discussion: "BranchCache clients then learn which segments this node holds. Implied by --branchcache-port, which also serves them the blocks; alone, XAddrs names the peer port, where BranchCache clients find no MS-PCCRR server."))
     var answersBranchCacheProbes = false
+
+    @OptionGroup(title: "BranchCache") var branchCache: BranchCacheServeOptions
+
+    @OptionGroup(title: "HTTP origin") var origin: OriginServeOptions
 
     @Option(name: .customLong("presence-heartbeat"), help: ArgumentHelp(
         "Seconds between the heartbeats this node sends its watchers; it calls a watched contact offline after three of its own missed (default 20).",
@@ -33,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
     var presenceHeartbeat: Double?
 
     func validate() throws {
+        try branchCache.validate()
         if let presenceHeartbeat, !(0.1...3600).contains(presenceHeartbeat) {
             throw ValidationError("--presence-heartbeat takes 0.1 to 3600 seconds.")
         }
@@ -44,12 +49,21 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let node = try NodeRunner.open(
             node, listen: PeerAddress(parsing: listen, listening: true), quota: quota, maximumUpload: maximumUpload,
-            answersBranchCacheProbes: answersBranchCacheProbes, presenceHeartbeat: presenceHeartbeat.map { .milliseconds(Int($0 * 1000)) })
+            answersBranchCacheProbes: answersBranchCacheProbes, presenceHeartbeat: presenceHeartbeat.map { .milliseconds(Int($0 * 1000)) },
+            configure: { [origin = try origin.origin()] configuration in
+                branchCache.apply(to: &configuration)
+                configuration.httpOrigin = origin
+            })
         try await NodeRunner.runUntilSignalled(node, logger: self.node.logger(), announce: { node in
             if self.node.json {
-                try? Output.json(["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")])
+                var fields = ["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")]
+                if !node.branchCacheAddresses.isEmpty { fields["branchcache"] = node.branchCacheAddresses.joined(separator: " ") }
+                try? Output.json(fields)
             } else {
                 Output.line("node \(node.identity.fingerprint) listening on \(node.listeningAddresses.joined(separator: ", "))")
+                for address in node.branchCacheAddresses { Output.line("serving BranchCache (MS-PCCRR) on \(address)") }
+                for address in node.hostedCacheAddresses { Output.line("hosted cache (MS-PCHC) for the branch on \(address)") }
+                for address in node.originAddresses { Output.line("serving files over HTTP (MS-PCCRTP origin) on \(address)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })

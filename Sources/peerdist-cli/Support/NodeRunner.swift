@@ -11,7 +11,7 @@ enum NodeRunner {
 
     static func open(
         _ options: NodeOptions, listen: PeerAddress? = nil, quota: ByteCount? = nil, maximumUpload: ByteCount? = nil,
-        answersBranchCacheProbes: Bool = false, presenceHeartbeat: Duration? = nil
+        answersBranchCacheProbes: Bool = false, presenceHeartbeat: Duration? = nil, configure: (inout PeerNode.Configuration) -> Void = { _ in }
     ) throws -> PeerNode {
         OpenFileLimit.raiseToHardLimit()
         HeapTuning.apply()
@@ -19,6 +19,7 @@ enum NodeRunner {
         configuration.answersBranchCacheProbes = answersBranchCacheProbes
         configuration.maximumUploadRate = maximumUpload.flatMap { $0.bytes > 0 ? UInt64($0.bytes) : nil }
         if let presenceHeartbeat { configuration.presenceHeartbeat = presenceHeartbeat }
+        configure(&configuration)
         do {
             return try PeerNode(configuration: configuration, logger: options.logger())
         } catch {

@@ -1,0 +1,16 @@
+import PeerDistHashing
+import PeerDistWire
+
+/// The blocks a BranchCache server may hand out: segments found by their public ID (HoHoDk),
+/// which blocks of each are held, and their bytes, each already checked against its hash.
+///
+/// The node's content store is one (`PeerDist.ContentSource` has the same three requirements);
+/// tests use a dictionary.
+public protocol BranchCacheSegmentSource: Sendable {
+    /// The segment with this ID, where any of it is held; its segment secret keys the blocks.
+    func segment(withID segmentID: HashValue) -> SegmentDescription?
+    /// Which blocks of the segment are held and verified.
+    func heldBlocks(of segment: SegmentDescription) -> [BlockRange]
+    /// A block's verified bytes, or `nil` when it is not held (or went stale).
+    func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]?
+}

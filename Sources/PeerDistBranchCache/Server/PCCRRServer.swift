@@ -1,0 +1,147 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The MS-PCCRR retrieval server: HTTP/1.1 on a TCP port, one request message per POST body to
+/// `/116B50EB-ECE2-41ac-8429-9F9E963361B7/`, one response per reply, connections kept alive.
+///
+/// HTTP is swift-nio's (NIOHTTP1): its parser, and its aggregator that caps a body at MS-PCCRR's
+/// largest request before it is buffered (413 and the connection closed beyond that). Anything
+/// but a well-formed request on the path gets an HTTP error status (400, 404, 405) and the
+/// connection serves on; one client's failure never reaches another's. Connections idle for
+/// longer than `idleTimeout` are closed, so held sockets cannot pile up.
+public final class PCCRRServer: Service, Sendable {
+    /// MS-PCCRR's default Active Client Count: requests served at once before replies go empty.
+    public static let defaultActiveClientLimit = 64
+    /// Connections open at once at most; more are closed as they arrive.
+    static let maximumConnections = 1024
+    /// Windows closes an upload after 15 s; an idle keep-alive connection gets a little longer.
+    static let idleTimeout: TimeAmount = .seconds(30)
+
+    typealias Connection = NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>
+
+    private let listener: NIOAsyncChannel<Connection, Never>
+    private let responder: PCCRRResponder
+    /// Offers from a branch's clients (MS-PCHC), answered on the same port when this node is
+    /// their hosted cache.
+    private let hostedCache: HostedCache?
+    private let activeClientLimit: Int
+    private let logger: Logger
+    private let activeRequests = Atomic<Int>(0)
+    private let openConnections = Atomic<Int>(0)
+    /// The port bound (the one asked for, or the system's choice for 0).
+    public let port: Int
+
+    private init(
+        listener: NIOAsyncChannel<Connection, Never>, responder: PCCRRResponder, hostedCache: HostedCache?, activeClientLimit: Int, logger: Logger
+    ) {
+        self.listener = listener
+        self.responder = responder
+        self.hostedCache = hostedCache
+        self.activeClientLimit = activeClientLimit
+        self.logger = logger
+        self.port = listener.channel.localAddress?.port ?? 0
+    }
+
+    /// Binds the listening socket now, so the port is known (and taken) before the node
+    /// announces itself; `run` serves it.
+    public static func bind(
+        host: String = "::", port: Int, responder: PCCRRResponder, hostedCache: HostedCache? = nil,
+        activeClientLimit: Int = defaultActiveClientLimit, logger: Logger
+    ) async throws -> PCCRRServer {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try pipeline.addHandler(CloseOnIdleHandler())
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: PCCRR.Limits.maximumRequestBytes))
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+        return PCCRRServer(listener: listener, responder: responder, hostedCache: hostedCache, activeClientLimit: activeClientLimit, logger: logger)
+    }
+
+    /// Serves until a graceful shutdown or cancellation, which closes the listening socket.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await withTaskCancellationHandler {
+                try await self.listener.executeThenClose { connections in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        for try await connection in connections {
+                            guard self.openConnections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
+                                self.openConnections.subtract(1, ordering: .relaxed)
+                                try? await connection.channel.close()
+                                continue
+                            }
+                            group.addTask {
+                                defer { self.openConnections.subtract(1, ordering: .relaxed) }
+                                await self.serve(connection)
+                            }
+                        }
+                    }
+                }
+            } onCancel: {
+                self.listener.channel.close(promise: nil)
+            }
+        }
+    }
+
+    private func serve(_ connection: Connection) async {
+        let peer = "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"
+        do {
+            try await connection.executeThenClose { requests, replies in
+                for try await request in requests {
+                    let (status, body) = answer(request, from: connection.channel.remoteAddress)
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Length", value: "\(body.count)")
+                    headers.add(name: "Connection", value: request.head.isKeepAlive ? "keep-alive" : "close")
+                    try await replies.write(.head(HTTPResponseHead(version: request.head.version, status: status, headers: headers)))
+                    try await replies.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+                    try await replies.write(.end(nil))
+                    guard request.head.isKeepAlive else { return }
+                }
+            }
+        } catch {
+            // Resets, idle closes and HTTP errors end one connection, never the server.
+            logger.debug("PCCRR connection ended", metadata: ["peer.address": "\(peer)", "error": "\(error)"])
+        }
+    }
+
+    /// The status and body for one request: the MS-PCCRR response, or an error status.
+    func answer(_ request: NIOHTTPServerRequestFull, from client: SocketAddress? = nil) -> (HTTPResponseStatus, [UInt8]) {
+        guard request.head.method == .POST else { return (.methodNotAllowed, []) }
+        if let hostedCache, request.head.uri.lowercased() == PCHCMessage.httpPath.lowercased() {
+            return hostedCache.answer(request.body ?? ByteBuffer(), from: client)
+        }
+        // Windows' path is mixed case; python-peerdist matches it without regard to case.
+        guard request.head.uri.lowercased() == PCCRR.path.lowercased() else { return (.notFound, []) }
+        let busy = activeRequests.add(1, ordering: .relaxed).newValue > activeClientLimit
+        defer { activeRequests.subtract(1, ordering: .relaxed) }
+        do {
+            return (.ok, try responder.respond(toRequest: request.body ?? ByteBuffer(), busy: busy))
+        } catch {
+            logger.debug("malformed PCCRR request", metadata: ["error": "\(error)"])
+            return (.badRequest, [])
+        }
+    }
+}
+
+/// Closes a connection that sent nothing for the idle timeout.
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
