@@ -91,6 +91,15 @@ struct PresenceBenchmark: ParsableCommand {
             Output.line(String(format: "  median %.1f ms, 90th percentile %.1f ms, maximum %.1f ms (goals: median ≤ 100 ms, maximum ≤ 1000 ms)",
                                median, milliseconds[min(milliseconds.count - 1, milliseconds.count * 9 / 10)], maximum))
         }
+        if missed > 0 {
+            // The nodes' logs and event streams, for finding out why.
+            let kept = "\(FileManager.default.temporaryDirectory.path)/peerdist-presence-logs-\(getpid())"
+            try? FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: work)) ?? [] where file.hasSuffix(".log") || file.hasSuffix(".jsonl") {
+                try? FileManager.default.copyItem(atPath: "\(work)/\(file)", toPath: "\(kept)/\(file)")
+            }
+            Output.line("  the logs and event streams of this run are kept in \(kept)")
+        }
         if let median = Statistics.median(rates), let maximum = rates.max() {
             Output.line(String(format: "idle traffic sent per node over %.0f s: median %.0f B/s, maximum %.0f B/s (goal ≤ 1024 B/s)", seconds, median, maximum))
         }
