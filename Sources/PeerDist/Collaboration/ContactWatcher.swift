@@ -74,6 +74,7 @@ extension Collaboration {
             } catch is CancellationError {
                 return
             } catch {
+                logger.info("watch ended", metadata: ["peer.fingerprint": "\(key.fingerprint)", "error": "\(error)"])
                 setUnreachable(key, reason: "\(error)")
                 backoff = min(backoff * 2, .seconds(5))
             }

@@ -77,6 +77,9 @@ struct CollaborationRequestHandler: Sendable {
                     try await reply(.update(presence: presence.sequence == sent ? nil : presence, objects: objects))
                     sent = presence.sequence
                 } while await pending.next() != nil
+                if !Task.isCancelled {
+                    collaboration.logger.warning("a watch stopped receiving changes", metadata: ["peer.fingerprint": "\(remote.fingerprint)"])
+                }
             }
             try await group.next()
             group.cancelAll()
