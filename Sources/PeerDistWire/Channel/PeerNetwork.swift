@@ -14,11 +14,13 @@ public enum PeerNetwork {
         public let established: EventLoopFuture<PeerKey>
     }
 
-    static func configure(_ channel: any Channel, isClient: Bool, identity: NodeIdentity) -> EventLoopFuture<Connection> {
+    /// `unfinished`: the budget for records begun and not finished that the connections of one
+    /// listener share.
+    static func configure(_ channel: any Channel, isClient: Bool, identity: NodeIdentity, unfinished: UnfinishedRecords? = nil) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
             let established = channel.eventLoop.makePromise(of: PeerKey.self)
             let operations = channel.pipeline.syncOperations
-            let decoder = RecordDecoder()
+            let decoder = RecordDecoder(unfinished: unfinished)
             try operations.addHandler(ByteToMessageHandler(decoder))
             try operations.addHandler(SecureChannelHandler(isClient: isClient, identity: identity, established: established, decoder: decoder))
             try operations.addHandler(PeerMessageCodec())
@@ -65,16 +67,19 @@ public enum PeerNetwork {
         return "\(error)"
     }
 
-    /// Listens for peers; each accepted connection still has to finish its handshake.
+    /// Listens for peers; each accepted connection still has to finish its handshake. A record
+    /// must arrive whole within `RecordDecoder.recordDeadline` of its first byte, and the records
+    /// the connections have begun and not finished share one `UnfinishedRecords` budget.
     public static func listen(
         host: String, port: Int, identity: NodeIdentity, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> NIOAsyncChannel<Connection, Never> {
-        try await ServerBootstrap(group: group)
+        let unfinished = UnfinishedRecords()
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
-                configure(channel, isClient: false, identity: identity)
+                configure(channel, isClient: false, identity: identity, unfinished: unfinished)
             }
     }
 }
