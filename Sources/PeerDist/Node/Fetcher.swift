@@ -21,6 +21,11 @@ public struct Fetcher: Sendable {
     public var blocksPerRequest = 16
     /// A peer that sends nothing for this long is given up.
     public var stallTimeout: Duration = .seconds(15)
+    /// Without discovery, a named peer whose connection fails is connected to again after this
+    /// long, doubling up to `maximumReconnectDelay` while the fetch makes no progress, until
+    /// nothing has been delivered for `stallTimeout` (a peer restarting, a link that dropped).
+    public var reconnectDelay: Duration = .milliseconds(250)
+    public var maximumReconnectDelay: Duration = .seconds(4)
     /// Bytes per second to receive at most; `nil` for no limit.
     public var maximumRate: UInt64?
     /// How often a fetch with discovery asks the LAN again who holds the content.
@@ -91,7 +96,10 @@ public struct Fetcher: Sendable {
     /// it takes those heard announcing themselves (`discover(false)`), and every
     /// `rediscoveryInterval` it asks the LAN again (`discover(true)`), so peers that gain blocks
     /// meanwhile (other fetchers, in a swarm) are drawn on too. It gives up only when nobody has
-    /// delivered anything for `stallTimeout`.
+    /// delivered anything for `stallTimeout`. Without, the named peers are all there is: one whose
+    /// connection fails (it restarts, the link drops) is connected to again, with back-off, within
+    /// the same `stallTimeout` of the last progress; one that broke the protocol or sent a bad
+    /// block is not.
     public func fetchBlocks(
         of information: ContentInformation, contentID: ContentID, into target: any DownloadTarget,
         discover: (@Sendable (_ askTheLAN: Bool) async -> [PeerAddress])? = nil,
@@ -114,11 +122,15 @@ public struct Fetcher: Sendable {
         if scheduler.isComplete { return }
 
         enum Event {
-            case sessionEnded(PeerAddress)
+            case sessionEnded(PeerAddress, retry: Bool)
             case discovered([PeerAddress])
+            case reconnect(PeerAddress)
         }
         var known = peers
         var running = Set<PeerAddress>()
+        /// Named peers waiting to be connected to again, and how many times in a row each was.
+        var reconnecting = Set<PeerAddress>()
+        var reconnects: [PeerAddress: (count: Int, receivedAtStart: UInt64)] = [:]
         var lastProgress = ContinuousClock.now
         var lastReceived: UInt64 = 0
 
@@ -142,8 +154,23 @@ public struct Fetcher: Sendable {
                     } catch {
                         tally.failures.withLock { $0[peer] = "\(error)" }
                         logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        return .sessionEnded(peer, retry: Self.isWorthReconnecting(after: error))
                     }
-                    return .sessionEnded(peer)
+                    return .sessionEnded(peer, retry: false)
+                }
+            }
+            /// Connects to a named peer again after a back-off that doubles while it delivers nothing.
+            func reconnect(_ peer: PeerAddress) {
+                let received = tally.bytesByPeer.withLock { $0[peer.description, default: 0] }
+                var count = reconnects[peer]?.count ?? 0
+                if let last = reconnects[peer], received > last.receivedAtStart { count = 0 }
+                reconnects[peer] = (count + 1, received)
+                let delay = min(reconnectDelay * (1 << min(count, 16)), maximumReconnectDelay)
+                reconnecting.insert(peer)
+                logger.info("connecting to the peer again", metadata: ["peer": "\(peer)", "in": "\(delay)"])
+                group.addTask {
+                    try await Task.sleep(for: delay)
+                    return .reconnect(peer)
                 }
             }
             func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
@@ -172,8 +199,13 @@ public struct Fetcher: Sendable {
                         lastProgress = .now
                     }
                     switch event {
-                    case .sessionEnded(let peer):
+                    case .sessionEnded(let peer, let retry):
                         running.remove(peer)
+                        if discover == nil, retry, ContinuousClock.now - lastProgress < stallTimeout { reconnect(peer) }
+                    case .reconnect(let peer):
+                        reconnecting.remove(peer)
+                        tally.failures.withLock { _ = $0.removeValue(forKey: peer) }
+                        start(peer)
                     case .discovered(let found):
                         for peer in found where !known.contains(peer) { known.append(peer) }
                         if ContinuousClock.now - lastProgress < stallTimeout { scheduleDiscovery() }
@@ -181,7 +213,7 @@ public struct Fetcher: Sendable {
                         // closed while they had nothing wanted), are drawn on.
                         for peer in known where !running.contains(peer) && isHealthy(peer) { start(peer) }
                     }
-                    if running.isEmpty, discover == nil || ContinuousClock.now - lastProgress >= stallTimeout { break }
+                    if running.isEmpty, reconnecting.isEmpty, discover == nil || ContinuousClock.now - lastProgress >= stallTimeout { break }
                 }
             } catch let failure as LocalFailure {
                 throw failure.error
@@ -194,6 +226,15 @@ public struct Fetcher: Sendable {
             let reasons = tally.failures.withLock { failures in known.compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
             throw NodeError(.notFound, "\(missing) blocks could not be fetched (" + (reasons.isEmpty ? "no peer has them" : reasons.joined(separator: "; ")) + ")")
         }
+    }
+}
+
+extension Fetcher {
+    /// Whether a session that failed this way may succeed on a new connection: yes when the
+    /// connection failed or closed, no when the peer broke the protocol or sent a bad block.
+    static func isWorthReconnecting(after error: any Error) -> Bool {
+        guard let error = error as? NodeError else { return true }
+        return error.code != .protocolViolation && error.code != .verificationFailed
     }
 }
 
