@@ -14,13 +14,16 @@ public enum PeerNetwork {
         public let established: EventLoopFuture<PeerKey>
     }
 
-    /// `unfinished`: the budget for records begun and not finished that the connections of one
-    /// listener share.
+    /// An accepted connection's records have a deadline, and `unfinished` is the budget for
+    /// records begun and not finished that the connections of its listener share. A connection
+    /// this node opened has neither: it reads only as fast as it handles what arrived (a fetch
+    /// under `--max-download` may leave a record half read for long), and whoever uses it gives
+    /// up on a silent peer (the fetch's watchdog).
     static func configure(_ channel: any Channel, isClient: Bool, identity: NodeIdentity, unfinished: UnfinishedRecords? = nil) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
             let established = channel.eventLoop.makePromise(of: PeerKey.self)
             let operations = channel.pipeline.syncOperations
-            let decoder = RecordDecoder(unfinished: unfinished)
+            let decoder = RecordDecoder(deadline: isClient ? nil : RecordDecoder.recordDeadline, unfinished: unfinished)
             try operations.addHandler(ByteToMessageHandler(decoder))
             try operations.addHandler(SecureChannelHandler(isClient: isClient, identity: identity, established: established, decoder: decoder))
             try operations.addHandler(PeerMessageCodec())
