@@ -240,9 +240,9 @@ extension Fetcher {
 
 /// What the sessions of one fetch report together: why peers were left, and bytes received.
 private final class FetchTally: Sendable {
-    let failures = Mutex<[PeerAddress: String]>([:])
+    let failures = PThreadMutex<[PeerAddress: String]>([:])
     let received = Atomic<UInt64>(0)
-    let bytesByPeer = Mutex<[String: UInt64]>([:])
+    let bytesByPeer = PThreadMutex<[String: UInt64]>([:])
 }
 
 /// A failure of this node rather than of the peer, which ends the whole fetch.

@@ -11,11 +11,11 @@ import Glibc
 /// intercepts `pthread_mutex_lock` and `pthread_mutex_unlock`, so state behind this lock is
 /// checked for real. Used where the lock is contended as a matter of course (the writers of one
 /// download, the connections of one listener).
-package final class PThreadMutex<Value> {
+package final class PThreadMutex<Value: ~Copyable> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
-    package init(_ value: Value) {
+    package init(_ value: consuming Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -35,4 +35,4 @@ package final class PThreadMutex<Value> {
     }
 }
 
-extension PThreadMutex: @unchecked Sendable where Value: Sendable {}
+extension PThreadMutex: @unchecked Sendable where Value: ~Copyable & Sendable {}
