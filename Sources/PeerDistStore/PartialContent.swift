@@ -1,4 +1,5 @@
 import PeerDistHashing
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ final class PartialContent: Sendable {
     /// Held around each block's write. Writes to one file take the kernel's inode lock, whose
     /// waiters spin while the holder runs; on a machine where a write is slow (fresh pages of a
     /// virtual machine) that spinning cost more CPU than the writes. Waiting here sleeps instead.
-    private let writeTurn = PThreadMutex(())
+    private let writeTurn = Mutex(())
 
     private enum Phase {
         case downloading(StoreFile)
