@@ -102,7 +102,7 @@ let package = Package(
             name: "PeerDistTests",
             dependencies: [
                 "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache",
-                crypto, nioCore, nioPosix, logging,
+                crypto, nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
             ]
         ),
         // Runs the built binaries as a user would; depending on the executables makes

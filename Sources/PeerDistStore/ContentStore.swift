@@ -1,6 +1,5 @@
 import Foundation
 import PeerDistHashing
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +25,7 @@ public final class ContentStore: Sendable {
     let cacheDirectory: String
     let flushInterval: UInt64
     private let lock: StoreLock
-    let state: Mutex<State>
+    let state: PThreadMutex<State>
 
     struct State: ~Copyable {
         var index = StoreIndex()
@@ -73,7 +72,7 @@ public final class ContentStore: Sendable {
             let compacted = state.index.snapshot()
             if state.log.size > 2 * StoreLog.compactedSize(of: compacted) { _ = try state.log.rewrite(with: compacted) }
         }
-        self.state = Mutex(state)
+        self.state = PThreadMutex(state)
     }
 
     // MARK: Publishing

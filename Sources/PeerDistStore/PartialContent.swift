@@ -19,7 +19,9 @@ final class PartialContent: Sendable {
     let bitmapPath: String
     /// Unflushed bytes after which a write flushes by itself.
     private let flushInterval: UInt64
-    private let state: Mutex<State>
+    /// A pthread mutex rather than `Mutex`: a download's writers contend for it all the time, and
+    /// ThreadSanitizer does not see `Mutex` hand over a contended lock (see `PThreadMutex`).
+    private let state: PThreadMutex<State>
     /// Held around each block's write. Writes to one file take the kernel's inode lock, whose
     /// waiters spin while the holder runs; on a machine where a write is slow (fresh pages of a
     /// virtual machine) that spinning cost more CPU than the writes. Waiting here sleeps instead.
@@ -65,7 +67,7 @@ final class PartialContent: Sendable {
         if try file.status().size != layout.length { try file.truncate(to: layout.length) }
         var heldBytes: UInt64 = 0
         for number in 0..<layout.blockCount where held.contains(number) { heldBytes += layout.byteRange(ofBlock: number).count64 }
-        state = Mutex(State(phase: .downloading(file), held: held, heldBytes: heldBytes))
+        state = PThreadMutex(State(phase: .downloading(file), held: held, heldBytes: heldBytes))
     }
 
     /// A download of content the cache already holds whole.
@@ -77,7 +79,7 @@ final class PartialContent: Sendable {
         self.flushInterval = .max
         var held = BlockBitmap(count: layout.blockCount)
         for number in 0..<layout.blockCount { held.insert(number) }
-        state = Mutex(State(phase: .finished(nil), held: held, heldBytes: layout.length))
+        state = PThreadMutex(State(phase: .finished(nil), held: held, heldBytes: layout.length))
     }
 
     /// The bitmap stored at `path`, or nil when there is none or it is damaged (then nothing is held).

@@ -12,6 +12,15 @@ import Testing
     private func fetchUntil(
         _ arguments: [String], heldAtLeast threshold: Int, signal: Int32, scratch: ScratchDirectory
     ) throws -> (process: Process, held: Int, standardError: String) {
+        try fetchWatching(arguments, heldAtLeast: threshold, scratch: scratch) { kill($0.processIdentifier, signal) }
+    }
+
+    /// Starts `peerdist ARGUMENTS --json`, reads its progress events, and runs `atThreshold` once
+    /// `held_bytes` reaches `threshold`; then waits for it to end. Returns the process, the bytes
+    /// held at the last event read, and where its standard error went.
+    private func fetchWatching(
+        _ arguments: [String], heldAtLeast threshold: Int, scratch: ScratchDirectory, atThreshold: (Process) throws -> Void
+    ) throws -> (process: Process, held: Int, standardError: String) {
         let process = Process()
         process.executableURL = Peerdist.binary
         process.arguments = arguments + ["--json"]
@@ -35,7 +44,7 @@ import Testing
                 else { continue }
                 held = bytes
                 if held >= threshold {
-                    kill(process.processIdentifier, signal)
+                    try atThreshold(process)
                     break reading
                 }
             }
@@ -111,6 +120,29 @@ import Testing
         // About half again: what was verified and flushed before the kill is not fetched twice.
         #expect(received > 0 && received <= size - heldAtKill + 16 * 1024 * 1024, "received \(received) after holding \(heldAtKill)")
         #expect(received < size * 6 / 10)
+    }
+
+    @Test func aFetchFromOneNamedPeerConnectsAgainWhenThePeerRestarts() throws {
+        let size = 32 * 1024 * 1024
+        let (scratch, file, seeder, uri) = try Helpers.published(size: size, seed: 13)
+        let output = scratch.child("fetched")
+        var restarted: NodeProcess?
+        defer { restarted?.stop() }
+        // Slowed down, so that the peer goes away mid-fetch: killed, down for a second (the
+        // fetch's first attempts to connect again are refused), then back on the same port.
+        let (fetch, held, errors) = try fetchWatching(
+            ["fetch", uri, "--peer", seeder.address, "--data-dir", scratch.child("leecher"), "-o", output, "--max-download", "16MiB"],
+            heldAtLeast: size / 4, scratch: scratch
+        ) { _ in
+            kill(seeder.process.processIdentifier, SIGKILL)
+            seeder.process.waitUntilExit()
+            Thread.sleep(forTimeInterval: 1)
+            restarted = try NodeProcess(dataDirectory: seeder.dataDirectory, listen: "[::1]:\(seeder.port)")
+        }
+        #expect(held >= size / 4 && held < size, "the fetch held \(held) bytes when its peer was killed")
+        #expect(restarted != nil)
+        #expect(fetch.terminationStatus == 0, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+        #expect(FileComparison.identical(file, output))
     }
 
     @Test func anInterruptedFetchKeepsEveryVerifiedBlock() throws {

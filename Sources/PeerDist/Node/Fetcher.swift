@@ -22,6 +22,11 @@ public struct Fetcher: Sendable {
     public var blocksPerRequest = 16
     /// A peer that sends nothing for this long is given up.
     public var stallTimeout: Duration = .seconds(15)
+    /// Without discovery, a named peer whose connection fails is connected to again after this
+    /// long, doubling up to `maximumReconnectDelay` while the fetch makes no progress, until
+    /// nothing has been delivered for `stallTimeout` (a peer restarting, a link that dropped).
+    public var reconnectDelay: Duration = .milliseconds(250)
+    public var maximumReconnectDelay: Duration = .seconds(4)
     /// Bytes per second to receive at most; `nil` for no limit.
     public var maximumRate: UInt64?
     /// How often a fetch with discovery asks the LAN again who holds the content.
@@ -106,7 +111,10 @@ public struct Fetcher: Sendable {
     /// it takes those heard announcing themselves (`discover(false)`), and every
     /// `rediscoveryInterval` it asks the LAN again (`discover(true)`), so peers that gain blocks
     /// meanwhile (other fetchers, in a swarm) are drawn on too. It gives up only when nobody has
-    /// delivered anything for `stallTimeout`.
+    /// delivered anything for `stallTimeout`. Without, the named peers are all there is: one whose
+    /// connection fails (it restarts, the link drops) is connected to again, with back-off, within
+    /// the same `stallTimeout` of the last progress; one that broke the protocol or sent a bad
+    /// block is not.
     public func fetchBlocks(
         of information: ContentInformation, contentID: ContentID, into target: any DownloadTarget,
         discover: (@Sendable (_ askTheLAN: Bool) async -> [PeerAddress])? = nil,
@@ -129,13 +137,17 @@ public struct Fetcher: Sendable {
         if scheduler.isComplete { return }
 
         enum Event {
-            case sessionEnded(PeerAddress)
+            case sessionEnded(PeerAddress, retry: Bool)
             case discovered([PeerAddress])
             case discoveredBranchCache([PeerAddress])
+            case reconnect(PeerAddress)
         }
         var known = peers
         var branchCache = branchCachePeers
         var running = Set<PeerAddress>()
+        /// Named peers waiting to be connected to again, and how many times in a row each was.
+        var reconnecting = Set<PeerAddress>()
+        var reconnects: [PeerAddress: (count: Int, receivedAtStart: UInt64)] = [:]
         var lastProgress = ContinuousClock.now
         var lastReceived: UInt64 = 0
 
@@ -159,8 +171,23 @@ public struct Fetcher: Sendable {
                     } catch {
                         tally.failures.withLock { $0[peer] = "\(error)" }
                         logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        return .sessionEnded(peer, retry: Self.isWorthReconnecting(after: error))
                     }
-                    return .sessionEnded(peer)
+                    return .sessionEnded(peer, retry: false)
+                }
+            }
+            /// Connects to a named peer again after a back-off that doubles while it delivers nothing.
+            func reconnect(_ peer: PeerAddress) {
+                let received = tally.bytesByPeer.withLock { $0[peer.description, default: 0] }
+                var count = reconnects[peer]?.count ?? 0
+                if let last = reconnects[peer], received > last.receivedAtStart { count = 0 }
+                reconnects[peer] = (count + 1, received)
+                let delay = min(reconnectDelay * (1 << min(count, 16)), maximumReconnectDelay)
+                reconnecting.insert(peer)
+                logger.info("connecting to the peer again", metadata: ["peer": "\(peer)", "in": "\(delay)"])
+                group.addTask {
+                    try await Task.sleep(for: delay)
+                    return .reconnect(peer)
                 }
             }
             func startBranchCache(_ peer: PeerAddress) {
@@ -182,7 +209,7 @@ public struct Fetcher: Sendable {
                         tally.failures.withLock { $0[peer] = "\(error)" }
                         logger.info("leaving BranchCache peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
                     }
-                    return .sessionEnded(peer)
+                    return .sessionEnded(peer, retry: false)
                 }
             }
             func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
@@ -218,8 +245,13 @@ public struct Fetcher: Sendable {
                         lastProgress = .now
                     }
                     switch event {
-                    case .sessionEnded(let peer):
+                    case .sessionEnded(let peer, let retry):
                         running.remove(peer)
+                        if discover == nil, retry, ContinuousClock.now - lastProgress < stallTimeout { reconnect(peer) }
+                    case .reconnect(let peer):
+                        reconnecting.remove(peer)
+                        tally.failures.withLock { _ = $0.removeValue(forKey: peer) }
+                        start(peer)
                     case .discoveredBranchCache(let found):
                         for peer in found where !branchCache.contains(peer) && !known.contains(peer) {
                             branchCache.append(peer)
@@ -232,7 +264,7 @@ public struct Fetcher: Sendable {
                         // closed while they had nothing wanted), are drawn on.
                         for peer in known where !running.contains(peer) && isHealthy(peer) { start(peer) }
                     }
-                    if running.isEmpty, discover == nil || ContinuousClock.now - lastProgress >= stallTimeout { break }
+                    if running.isEmpty, reconnecting.isEmpty, discover == nil || ContinuousClock.now - lastProgress >= stallTimeout { break }
                 }
             } catch let failure as LocalFailure {
                 throw failure.error
@@ -248,11 +280,20 @@ public struct Fetcher: Sendable {
     }
 }
 
+extension Fetcher {
+    /// Whether a session that failed this way may succeed on a new connection: yes when the
+    /// connection failed or closed, no when the peer broke the protocol or sent a bad block.
+    static func isWorthReconnecting(after error: any Error) -> Bool {
+        guard let error = error as? NodeError else { return true }
+        return error.code != .protocolViolation && error.code != .verificationFailed
+    }
+}
+
 /// What the sessions of one fetch report together: why peers were left, and bytes received.
 private final class FetchTally: Sendable {
-    let failures = Mutex<[PeerAddress: String]>([:])
+    let failures = PThreadMutex<[PeerAddress: String]>([:])
     let received = Atomic<UInt64>(0)
-    let bytesByPeer = Mutex<[String: UInt64]>([:])
+    let bytesByPeer = PThreadMutex<[String: UInt64]>([:])
 }
 
 /// A failure of this node rather than of the peer, which ends the whole fetch.

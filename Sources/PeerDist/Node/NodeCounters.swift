@@ -1,8 +1,8 @@
-import Synchronization
+import PeerDistHashing
 
 /// Running totals a node reports in `status`, and tests assert on.
 public final class NodeCounters: Sendable {
-    private let values = Mutex<Snapshot>(Snapshot())
+    private let values = PThreadMutex<Snapshot>(Snapshot())
 
     public struct Snapshot: Sendable, Codable, Equatable {
         /// Block bytes received from peers (after opening, before verification), including rejected ones.

@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import PeerDistHashing
-import Synchronization
 import PeerDistWire
 import PeerDistStore
 
@@ -14,7 +13,7 @@ final class ProgressThrottle: Sendable {
     }
 
     private let interval: Duration
-    private let state = Mutex(State())
+    private let state = PThreadMutex(State())
 
     init(interval: Duration) {
         self.interval = interval

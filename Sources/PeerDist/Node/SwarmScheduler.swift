@@ -1,4 +1,4 @@
-import Synchronization
+import PeerDistHashing
 
 /// Decides which blocks of one fetch each peer is asked for.
 ///
@@ -45,7 +45,7 @@ final class SwarmScheduler: Sendable {
         var peers: [PeerAddress: Peer] = [:]
     }
 
-    private let state: Mutex<State>
+    private let state: PThreadMutex<State>
 
     init(blockCounts: [Int], blocksPerRequest: Int, isHeld: (_ segment: Int, _ block: Int) -> Bool) {
         var first = [0]
@@ -57,7 +57,7 @@ final class SwarmScheduler: Sendable {
         for (segment, count) in blockCounts.enumerated() {
             for block in 0..<count where !isHeld(segment, block) { missing.insert(first[segment] + block) }
         }
-        state = Mutex(State(
+        state = PThreadMutex(State(
             missing: missing, open: missing, askedOf: [UInt8](repeating: 0, count: total),
             availability: [UInt16](repeating: 0, count: total)))
     }

@@ -1,14 +1,13 @@
 import Logging
 import NIOCore
 import PeerDistHashing
-import Synchronization
 import PeerDistWire
 import PeerDistStore
 
 /// Closes a connection that has been silent for too long.
 final class Watchdog: Sendable {
-    private let lastActivity = Mutex<ContinuousClock.Instant>(.now)
-    private let finished = Mutex(false)
+    private let lastActivity = PThreadMutex<ContinuousClock.Instant>(.now)
+    private let finished = PThreadMutex(false)
     let timeout: Duration
 
     init(timeout: Duration) {

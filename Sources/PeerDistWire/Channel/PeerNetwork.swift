@@ -14,11 +14,16 @@ public enum PeerNetwork {
         public let established: EventLoopFuture<PeerKey>
     }
 
-    static func configure(_ channel: any Channel, isClient: Bool, identity: NodeIdentity) -> EventLoopFuture<Connection> {
+    /// An accepted connection's records have a deadline, and `unfinished` is the budget for
+    /// records begun and not finished that the connections of its listener share. A connection
+    /// this node opened has neither: it reads only as fast as it handles what arrived (a fetch
+    /// under `--max-download` may leave a record half read for long), and whoever uses it gives
+    /// up on a silent peer (the fetch's watchdog).
+    static func configure(_ channel: any Channel, isClient: Bool, identity: NodeIdentity, unfinished: UnfinishedRecords? = nil) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
             let established = channel.eventLoop.makePromise(of: PeerKey.self)
             let operations = channel.pipeline.syncOperations
-            let decoder = RecordDecoder()
+            let decoder = RecordDecoder(deadline: isClient ? nil : RecordDecoder.recordDeadline, unfinished: unfinished)
             try operations.addHandler(ByteToMessageHandler(decoder))
             try operations.addHandler(SecureChannelHandler(isClient: isClient, identity: identity, established: established, decoder: decoder))
             try operations.addHandler(PeerMessageCodec())
@@ -65,16 +70,19 @@ public enum PeerNetwork {
         return "\(error)"
     }
 
-    /// Listens for peers; each accepted connection still has to finish its handshake.
+    /// Listens for peers; each accepted connection still has to finish its handshake. A record
+    /// must arrive whole within `RecordDecoder.recordDeadline` of its first byte, and the records
+    /// the connections have begun and not finished share one `UnfinishedRecords` budget.
     public static func listen(
         host: String, port: Int, identity: NodeIdentity, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> NIOAsyncChannel<Connection, Never> {
-        try await ServerBootstrap(group: group)
+        let unfinished = UnfinishedRecords()
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
-                configure(channel, isClient: false, identity: identity)
+                configure(channel, isClient: false, identity: identity, unfinished: unfinished)
             }
     }
 }
