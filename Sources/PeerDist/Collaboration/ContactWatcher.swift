@@ -117,6 +117,7 @@ extension Collaboration {
 
     /// An update from `key`'s node: the presence must be theirs and newer than the last.
     func received(presence: Presence?, objects: [ObjectSummary], from key: PeerKey) throws {
+        logger.debug("update from a watched contact", metadata: ["peer.fingerprint": "\(key.fingerprint)", "sequence": "\(presence?.sequence ?? 0)"])
         var presence = presence
         if let offered = presence {
             guard offered.key == key else {

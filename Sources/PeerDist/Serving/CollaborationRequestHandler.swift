@@ -75,6 +75,7 @@ struct CollaborationRequestHandler: Sendable {
                     let presence = collaboration.presence
                     let objects = collaboration.visibleObjects(for: remote).map(\.summary)
                     try await reply(.update(presence: presence.sequence == sent ? nil : presence, objects: objects))
+                    collaboration.logger.debug("sent a watcher an update", metadata: ["peer.fingerprint": "\(remote.fingerprint)", "sequence": "\(presence.sequence)"])
                     sent = presence.sequence
                 } while await pending.next() != nil
                 if !Task.isCancelled {

@@ -32,6 +32,9 @@ struct PresenceBenchmark: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds of quiet over which idle traffic is measured.", valueName: "seconds"))
     var idle = 60
 
+    @Flag(help: "Run the nodes with --verbose, their logs kept with a run that misses events.")
+    var verbose = false
+
     func validate() throws {
         guard (2...200).contains(nodes) else { throw ValidationError("--nodes must be between 2 and 200.") }
         guard (1..<nodes).contains(watchers) else { throw ValidationError("--watchers must be between 1 and --nodes minus 1.") }
@@ -49,7 +52,7 @@ struct PresenceBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let floor = try PresenceFloor.pingRoundTrip(network: network)
 
-        let people = try PresenceCrowd(network: network, executable: try PeerdistBinary.path(), work: work, watchers: watchers)
+        let people = try PresenceCrowd(network: network, executable: try PeerdistBinary.path(), work: work, watchers: watchers, verbose: verbose)
         Output.error("setting up \(nodes) people, each watched by \(watchers)…")
         try people.prepare()
         Output.error("starting \(nodes) nodes…")
@@ -125,10 +128,12 @@ final class PresenceCrowd {
     let executable: String
     let work: String
     let watchers: Int
+    let verbose: Bool
     private(set) var fingerprints: [String] = []
     private var processes: [RunningProcess] = []
 
-    init(network: NetworkHosts, executable: String, work: String, watchers: Int) throws {
+    init(network: NetworkHosts, executable: String, work: String, watchers: Int, verbose: Bool) throws {
+        self.verbose = verbose
         self.network = network
         self.executable = executable
         self.work = work
@@ -170,7 +175,7 @@ final class PresenceCrowd {
     func start() throws {
         for (person, host) in network.hosts.enumerated() {
             processes.append(try ChildProcess.start(
-                ["ip", "netns", "exec", host.namespace, executable, "serve", "--data-dir", directory(person), "--listen", "[::]:7000"],
+                ["ip", "netns", "exec", host.namespace, executable, "serve", "--data-dir", directory(person), "--listen", "[::]:7000"] + (verbose ? ["--verbose"] : []),
                 logPath: "\(work)/node-\(person).log"))
         }
         for person in 0..<count {
