@@ -71,9 +71,12 @@ extension Collaboration {
             do {
                 try await watchOnce(key)
                 backoff = .milliseconds(250)
-            } catch is CancellationError {
+            } catch where Task.isCancelled {
                 return
             } catch {
+                // Including a CancellationError from a channel NIO closed under us: only this
+                // task's own cancellation ends the watch, or a contact could be left unwatched
+                // for good while shown as online.
                 logger.info("watch ended", metadata: ["peer.fingerprint": "\(key.fingerprint)", "error": "\(error)"])
                 setUnreachable(key, reason: "\(error)")
                 backoff = min(backoff * 2, .seconds(5))

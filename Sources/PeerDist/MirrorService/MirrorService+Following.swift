@@ -32,7 +32,7 @@ extension MirrorService {
                 do {
                     try await update(mirror, askingTheLAN: queryDue)
                     mirror.update { $0.error = nil }
-                } catch is CancellationError {
+                } catch is CancellationError where Task.isCancelled {
                     return
                 } catch {
                     record(error, for: mirror)

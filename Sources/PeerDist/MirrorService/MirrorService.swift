@@ -194,7 +194,7 @@ public final class MirrorService: Sendable {
             do {
                 try await watcher.nextChange()
                 try await offload { try self.publishVersion(of: mirror) }
-            } catch is CancellationError {
+            } catch is CancellationError where Task.isCancelled {
                 return
             } catch {
                 record(error, for: mirror)
