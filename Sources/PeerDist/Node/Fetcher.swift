@@ -152,29 +152,37 @@ public struct Fetcher: Sendable {
         var lastReceived: UInt64 = 0
 
         try await withThrowingTaskGroup(of: Event.self) { group in
-            func start(_ peer: PeerAddress) {
-                running.insert(peer)
-                let session = PeerSession(
-                    peer: peer, identity: identity, discoveryKey: contentID.discoveryKey, segments: segments, scheduler: scheduler,
-                    target: target, counters: counters, logger: logger, stallTimeout: stallTimeout, maximumWindow: maximumWindow,
-                    waitsForBlocks: discover != nil, downloadLimit: downloadLimit
-                ) { bytes in
+            /// What a session reports for each verified block: the fetch's tallies and progress.
+            func delivered(by peer: PeerAddress) -> @Sendable (UInt64) -> Void {
+                { bytes in
                     tally.received.wrappingAdd(bytes, ordering: .relaxed)
                     tally.bytesByPeer.withLock { $0[peer.description, default: 0] += bytes }
                     if throttle.admits(peer) { report(peer) }
                 }
+            }
+            /// Runs one peer's session beside the others; its failure leaves the peer, and with
+            /// `reconnects` a failure worth it has the peer connected to again.
+            func run(_ peer: PeerAddress, _ what: String, reconnects: Bool, _ session: @escaping @Sendable () async throws -> Void) {
+                running.insert(peer)
                 group.addTask {
                     do {
-                        try await session.run()
+                        try await session()
                     } catch let failure as LocalFailure {
                         throw failure
                     } catch {
                         tally.failures.withLock { $0[peer] = "\(error)" }
-                        logger.info("leaving peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                        return .sessionEnded(peer, retry: Self.isWorthReconnecting(after: error))
+                        logger.info("leaving \(what)", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        return .sessionEnded(peer, retry: reconnects && Self.isWorthReconnecting(after: error))
                     }
                     return .sessionEnded(peer, retry: false)
                 }
+            }
+            func start(_ peer: PeerAddress) {
+                let session = PeerSession(
+                    peer: peer, identity: identity, discoveryKey: contentID.discoveryKey, segments: segments, scheduler: scheduler,
+                    target: target, counters: counters, logger: logger, stallTimeout: stallTimeout, maximumWindow: maximumWindow,
+                    waitsForBlocks: discover != nil, downloadLimit: downloadLimit, received: delivered(by: peer))
+                run(peer, "peer", reconnects: true) { try await session.run() }
             }
             /// Connects to a named peer again after a back-off that doubles while it delivers nothing.
             func reconnect(_ peer: PeerAddress) {
@@ -191,26 +199,10 @@ public struct Fetcher: Sendable {
                 }
             }
             func startBranchCache(_ peer: PeerAddress) {
-                running.insert(peer)
                 let session = BranchCacheSession(
                     peer: peer, segments: segments, scheduler: scheduler, target: target, counters: counters, logger: logger,
-                    stallTimeout: stallTimeout, waitsForBlocks: discover != nil, downloadLimit: downloadLimit
-                ) { bytes in
-                    tally.received.wrappingAdd(bytes, ordering: .relaxed)
-                    tally.bytesByPeer.withLock { $0[peer.description, default: 0] += bytes }
-                    if throttle.admits(peer) { report(peer) }
-                }
-                group.addTask {
-                    do {
-                        try await session.run()
-                    } catch let failure as LocalFailure {
-                        throw failure
-                    } catch {
-                        tally.failures.withLock { $0[peer] = "\(error)" }
-                        logger.info("leaving BranchCache peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                    }
-                    return .sessionEnded(peer, retry: false)
-                }
+                    stallTimeout: stallTimeout, waitsForBlocks: discover != nil, downloadLimit: downloadLimit, received: delivered(by: peer))
+                run(peer, "BranchCache peer", reconnects: false) { try await session.run() }
             }
             func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
             var lastQuery = ContinuousClock.now
