@@ -301,6 +301,25 @@ import Testing
         #expect(Self.responder(holding: [Self.ipxeV1: 0]).reply(to: try Self.envelope(probe, from: "::1")) == nil, "no blocks held")
     }
 
+    @Test func aRepeatedProbeIsAnsweredOnce() throws {
+        let responder = Self.responder(holding: [Self.ipxeV1: 2])
+        let probe = Self.probe(scopes: Self.ipxeV1)
+        #expect(responder.reply(to: try Self.envelope(probe, from: "::1")) != nil)
+        #expect(responder.reply(to: try Self.envelope(probe, from: "::1")) == nil, "the same MessageID again")
+        #expect(responder.reply(to: try Self.envelope(Self.probe(messageID: Self.socketProbeID, scopes: Self.ipxeV1), from: "::1")) != nil, "a new MessageID")
+    }
+
+    @Test func recentMessagesForgetAfterTheWindowAndStayBounded() {
+        var recent = RecentMessages()
+        let start = ContinuousClock.now
+        let first = recent.isNew("a", at: start)
+        let repeated = recent.isNew("a", at: start + .milliseconds(500))
+        let later = recent.isNew("a", at: start + RecentMessages.window + .seconds(1))
+        #expect(first && !repeated && later)
+        for index in 0..<(RecentMessages.capacity * 4) { _ = recent.isNew("flood \(index)", at: start) }
+        #expect(recent.count <= RecentMessages.capacity)
+    }
+
     @Test func linkLocalAndLoopbackSendersAreOnTheLink() {
         func onLink(_ host: String) -> Bool {
             guard let address = try? SocketAddress(ipAddress: host, port: 1), let bytes = WSDiscoveryResponder.addressBytes(address) else { return false }

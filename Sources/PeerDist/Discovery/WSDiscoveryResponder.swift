@@ -32,6 +32,8 @@ public final class WSDiscoveryResponder: Sendable {
     private let pendingReplies = Atomic<Int>(0)
     /// The host's interfaces, read again at each rescan rather than for every datagram.
     private let devices = Mutex<[NIONetworkDevice]>([])
+    /// Probes answered lately, so that a repeated copy is not answered again.
+    private let recentProbes = Mutex(RecentMessages())
 
     /// - Parameters:
     ///   - heldBlockCount: how many blocks of the segment with this ID (HoHoDk) the node holds
@@ -163,6 +165,7 @@ public final class WSDiscoveryResponder: Sendable {
             guard states.contains(where: \.some) else { return nil }
             let interface = envelope.metadata?.packetInfo?.interfaceIndex ?? Self.interfaceIndex(of: envelope.remoteAddress, sender: sender, devices: devices)
             guard let interface, let host = Self.advertisedHost(onInterface: interface, devices: devices) else { return nil }
+            guard isFirstCopy(of: probe, from: envelope.remoteAddress) else { return nil }
             logger.debug("answering PCCRD version 2 probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "segments": "\(states.count)"])
             return WSDiscoveryProbeMatchV2(states: states, order: version2BitOrder).encoded(
                 answering: probe, endpoint: endpoint, messageNumber: messageNumbers.add(1, ordering: .relaxed).newValue,
@@ -179,11 +182,19 @@ public final class WSDiscoveryResponder: Sendable {
             logger.debug("PCCRD probe on an interface without an address to give", metadata: ["peer.address": "\(envelope.remoteAddress)"])
             return nil
         }
+        guard isFirstCopy(of: probe, from: envelope.remoteAddress) else { return nil }
         let match = WSDiscoveryProbeMatch(
             answering: probe, matches: matches, endpoint: endpoint,
             messageNumber: messageNumbers.add(1, ordering: .relaxed).newValue, transportAddress: "\(host):\(transportPort)")
         logger.debug("answering PCCRD probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "segments": "\(matches.count)"])
         return match.encoded()
+    }
+
+    /// SOAP-over-UDP sends a message more than once under one MessageID; receivers answer the first copy.
+    private func isFirstCopy(of probe: WSDiscoveryProbe, from sender: SocketAddress) -> Bool {
+        let first = recentProbes.withLock { $0.isNew("\(sender) \(probe.messageID)", at: .now) }
+        if !first { logger.trace("repeated PCCRD probe ignored", metadata: ["peer.address": "\(sender)"]) }
+        return first
     }
 
     private func refreshDevices() {
