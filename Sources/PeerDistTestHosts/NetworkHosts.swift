@@ -21,6 +21,8 @@ package final class NetworkHosts: @unchecked Sendable {
     private let bridge: String
     private let bridgeNamespace: String
     private let rate: String?
+    /// Room made in the kernel's shared neighbour tables for this many hosts, given back at tear-down.
+    private let neighbourLimits: NeighbourTableLimits?
 
     /// Whether this machine can make them: root, with `ip` installed.
     package static var canBeMade: Bool {
@@ -41,6 +43,7 @@ package final class NetworkHosts: @unchecked Sendable {
         bridgeNamespace = "pd-\(tag)-br"
         bridge = "pdbr\(tag)"
         self.rate = rate
+        neighbourLimits = NeighbourTableLimits.makeRoom(forHosts: count)
         hosts = (0..<count).map {
             Host(namespace: "pd-\(tag)-\($0)", interface: "pdh\(tag)x\($0)", address: "fe80::\($0 + 1)", ipv4Address: ipv4 ? "10.77.0.\($0 + 1)" : nil)
         }
@@ -99,6 +102,7 @@ package final class NetworkHosts: @unchecked Sendable {
             }
             _ = try? Self.ip("netns", "del", namespace)
         }
+        neighbourLimits?.restore()
     }
 
     deinit {

@@ -51,6 +51,7 @@ struct PresenceBenchmark: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: work) }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let floor = try PresenceFloor.pingRoundTrip(network: network)
+        let overflowsBefore = NeighbourTableLimits.overflowsSoFar()
 
         let people = try PresenceCrowd(network: network, executable: try PeerdistBinary.path(), work: work, watchers: watchers, verbose: verbose)
         Output.error("setting up \(nodes) people, each watched by \(watchers)…")
@@ -102,6 +103,10 @@ struct PresenceBenchmark: ParsableCommand {
                 try? FileManager.default.copyItem(atPath: "\(work)/\(file)", toPath: "\(kept)/\(file)")
             }
             Output.line("  the logs and event streams of this run are kept in \(kept)")
+        }
+        if let before = overflowsBefore, let after = NeighbourTableLimits.overflowsSoFar() {
+            // Drops that no LAN of separate machines has: all namespaces share one neighbour table.
+            Output.line("the kernel's neighbour table was full \(after - before) times during the run (0 expected: packets are lost when it is)")
         }
         if let median = Statistics.median(rates), let maximum = rates.max() {
             Output.line(String(format: "idle traffic sent per node over %.0f s: median %.0f B/s, maximum %.0f B/s (goal ≤ 1024 B/s)", seconds, median, maximum))
