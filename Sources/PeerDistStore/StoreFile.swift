@@ -1,3 +1,4 @@
+import PeerDistHashing
 import Synchronization
 
 #if canImport(Glibc)
@@ -191,7 +192,7 @@ enum StorePaths {
 /// Wall-clock time for last-access stamps, in nanoseconds since the epoch; strictly increasing
 /// within the process, so two touches in a row are always ordered for least-recently-used eviction.
 enum StoreClock {
-    private static let last = Mutex<Int64>(0)
+    private static let last = PThreadMutex<Int64>(0)
 
     static func now() -> Int64 {
         var time = timespec()

@@ -1,3 +1,4 @@
+import PeerDistHashing
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 /// it was closed. Record locks do not exclude the process holding them, so within the process a
 /// registry of open directories does that.
 final class StoreLock: Sendable {
-    private static let openDirectories = Mutex<Set<String>>([])
+    private static let openDirectories = PThreadMutex<Set<String>>([])
 
     private let directory: String
     private let descriptor: Int32

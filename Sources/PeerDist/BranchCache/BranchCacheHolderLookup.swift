@@ -95,7 +95,7 @@ enum BranchCacheHolderLookup {
 
 /// When the first reply to a Probe arrived.
 private final class FirstReply: Sendable {
-    private let value = Mutex<ContinuousClock.Instant?>(nil)
+    private let value = PThreadMutex<ContinuousClock.Instant?>(nil)
 
     func record() { value.withLock { $0 = $0 ?? .now } }
     var instant: ContinuousClock.Instant? { value.withLock { $0 } }
@@ -104,7 +104,7 @@ private final class FirstReply: Sendable {
 /// The replies to one probe, per segment: how many holders answered for it, and how many hold
 /// all of its blocks.
 private final class ReplyTally: Sendable {
-    private let replies = Mutex<[WSDiscoveryReply]>([])
+    private let replies = PThreadMutex<[WSDiscoveryReply]>([])
 
     func add(_ reply: WSDiscoveryReply) { replies.withLock { $0.append(reply) } }
 

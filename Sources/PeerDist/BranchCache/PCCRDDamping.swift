@@ -12,7 +12,7 @@ final class PCCRDDamping: Sendable {
     /// Segments remembered at most; the oldest half is forgotten past it.
     static let maximumSegments = 65_536
 
-    private let counts = Mutex<(order: [HashValue], replies: [HashValue: (all: Int, full: Int)])>(([], [:]))
+    private let counts = PThreadMutex<(order: [HashValue], replies: [HashValue: (all: Int, full: Int)])>(([], [:]))
 
     /// What the replies to this node's own probe said of a segment.
     func record(_ segmentID: HashValue, replies: Int, fullReplies: Int) {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import PeerDistHashing
 import Synchronization
 
 extension WSDiscoveryResponder {
@@ -75,6 +76,6 @@ extension WSDiscoveryResponder {
 
 /// What the IPv4 responder's tasks share: the interfaces joined, and replies waiting.
 private final class IPv4ResponderState: Sendable {
-    let joined = Mutex<Set<Int>>([])
+    let joined = PThreadMutex<Set<Int>>([])
     let pending = Atomic<Int>(0)
 }

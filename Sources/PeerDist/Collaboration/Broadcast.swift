@@ -1,3 +1,4 @@
+import PeerDistHashing
 import Synchronization
 
 /// Hands each value to every current subscriber's stream: collaboration events to `peerdist
@@ -5,7 +6,7 @@ import Synchronization
 /// A subscriber that reads slowly loses the oldest values beyond its buffer, never stalls the
 /// sender.
 final class Broadcast<Element: Sendable>: Sendable {
-    private let subscribers = Mutex<(next: Int, streams: [Int: AsyncStream<Element>.Continuation])>((0, [:]))
+    private let subscribers = PThreadMutex<(next: Int, streams: [Int: AsyncStream<Element>.Continuation])>((0, [:]))
 
     func subscribe(bufferingNewest limit: Int) -> AsyncStream<Element> {
         let (stream, continuation) = AsyncStream.makeStream(of: Element.self, bufferingPolicy: .bufferingNewest(limit))

@@ -25,11 +25,11 @@ public final class Collaboration: Sendable {
     let inbox = InvitationInbox()
     let watched = WatchedContacts()
     let sentInvitations = SentInvitations()
-    private let presenceState: Mutex<(presence: Presence, clock: SequenceClock)>
+    private let presenceState: PThreadMutex<(presence: Presence, clock: SequenceClock)>
     /// The port peers reach this node on, once it listens; 0 for a node that does not.
-    private let listeningPort = Mutex<UInt16>(0)
+    private let listeningPort = PThreadMutex<UInt16>(0)
     /// When this node last answered a newcomer near me with its announcement.
-    private let lastAnswer = Mutex<ContinuousClock.Instant>(.now - .seconds(60))
+    private let lastAnswer = PThreadMutex<ContinuousClock.Instant>(.now - .seconds(60))
     /// How often a watched node says it is still there, and how long a watcher waits before it
     /// calls a silent contact offline (three missed heartbeats).
     let heartbeatInterval: Duration
@@ -43,7 +43,7 @@ public final class Collaboration: Sendable {
         var clock = SequenceClock()
         let settings = book.settings
         let presence = try Presence(status: settings.status, note: settings.note, identity: identity, sequence: clock.next())
-        self.presenceState = Mutex((presence, clock))
+        self.presenceState = PThreadMutex((presence, clock))
     }
 
     var silenceTimeout: Duration { heartbeatInterval * 3 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PeerDistCollaboration
+import PeerDistHashing
 import PeerDistWire
 import Synchronization
 
@@ -17,8 +18,8 @@ final class WatchedContacts: Sendable {
         var objects: [ObjectSummary] = []
     }
 
-    private let states = Mutex<[PeerKey: State]>([:])
-    private let sequences = Mutex(SequenceWindow())
+    private let states = PThreadMutex<[PeerKey: State]>([:])
+    private let sequences = PThreadMutex(SequenceWindow())
 
     func state(of key: PeerKey) -> State? { states.withLock { $0[key] } }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PeerDistCollaboration
+import PeerDistHashing
 import PeerDistWire
 import Synchronization
 
@@ -16,7 +17,7 @@ final class InvitationInbox: Sendable {
         let decision: AsyncStream<InvitationOutcome>.Continuation
     }
 
-    private let entries = Mutex<(next: Int, pending: [Int: Entry])>((0, [:]))
+    private let entries = PThreadMutex<(next: Int, pending: [Int: Entry])>((0, [:]))
     /// At most this many wait at once: each holds a connection, and a flood must not pile up.
     static let maximumPending = 64
 

@@ -1,5 +1,6 @@
 import Foundation
 import PeerDistCollaboration
+import PeerDistHashing
 import PeerDistWire
 import Synchronization
 
@@ -42,15 +43,15 @@ public final class PeopleNearMe: Sendable {
 
     static let maximumPeople = 1024
 
-    private let people = Mutex<[PeerKey: Heard]>([:])
-    private let sequences = Mutex(SequenceWindow(capacity: 4096))
+    private let people = PThreadMutex<[PeerKey: Heard]>([:])
+    private let sequences = PThreadMutex(SequenceWindow(capacity: 4096))
     /// Announcements to send, as datagram payloads; LAN discovery sends them on every interface.
     let outgoing: AsyncStream<[UInt8]>
     private let outgoingContinuation: AsyncStream<[UInt8]>.Continuation
     /// Called with each person who arrives or leaves.
     let changes = Broadcast<(key: PeerKey, heard: Heard?, isNew: Bool)>()
     /// Announcements refused, by reason: for tests and the log.
-    private let refusals = Mutex<[String: Int]>([:])
+    private let refusals = PThreadMutex<[String: Int]>([:])
 
     init() {
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(8))

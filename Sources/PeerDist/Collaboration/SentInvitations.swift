@@ -1,5 +1,6 @@
 import Foundation
 import PeerDistCollaboration
+import PeerDistHashing
 import PeerDistWire
 import Synchronization
 
@@ -13,7 +14,7 @@ final class SentInvitations: Sendable {
         var outcome: InvitationOutcome?
     }
 
-    private let entries = Mutex<[Entry]>([])
+    private let entries = PThreadMutex<[Entry]>([])
     static let remembered = 256
 
     func sent(_ entry: Entry) {

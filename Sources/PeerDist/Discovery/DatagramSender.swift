@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import PeerDistHashing
 import Synchronization
 
 /// Sends LAN discovery's datagrams (Hellos, answers, announcements) from a socket of their own,
@@ -11,7 +12,7 @@ import Synchronization
 /// a departed peer could leave the node deaf to the LAN; a sending socket that dies is opened
 /// again for the next datagram, and a datagram that cannot be sent is dropped, as UDP allows.
 final class DatagramSender: Sendable {
-    private let channel = Mutex<(any Channel)?>(nil)
+    private let channel = PThreadMutex<(any Channel)?>(nil)
     private let logger: Logger
 
     init(logger: Logger) {

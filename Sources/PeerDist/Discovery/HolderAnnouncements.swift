@@ -12,10 +12,10 @@ public final class HolderAnnouncements: Sendable {
     let instance = UInt64.random(in: 1 ... .max)
     let outgoing: AsyncStream<HashValue>
     private let continuation: AsyncStream<HashValue>.Continuation
-    private let heard = Mutex<[HashValue: [PeerAddress]]>([:])
+    private let heard = PThreadMutex<[HashValue: [PeerAddress]]>([:])
     /// Announcements heard per key, repeated ones included: a mirror's holders announce each
     /// new version, and followers watch this count to learn of it.
-    private let counts = Mutex<[HashValue: Int]>([:])
+    private let counts = PThreadMutex<[HashValue: Int]>([:])
     /// Bounds on what is remembered of strangers' announcements.
     static let maximumKeys = 1024
     static let maximumHoldersPerKey = 64

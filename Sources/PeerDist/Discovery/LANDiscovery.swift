@@ -190,7 +190,7 @@ public enum LANDiscovery {
 
 /// When the first answer to a query arrived.
 private final class FirstAnswer: Sendable {
-    private let value = Mutex<ContinuousClock.Instant?>(nil)
+    private let value = PThreadMutex<ContinuousClock.Instant?>(nil)
 
     func record() { value.withLock { $0 = $0 ?? .now } }
     var instant: ContinuousClock.Instant? { value.withLock { $0 } }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PeerDistHashing
 import Synchronization
 
 /// Keeps a UDP socket in a link-local IPv6 multicast group on every interface that can carry it
@@ -8,7 +9,7 @@ import Synchronization
 final class MulticastMembership: Sendable {
     let group: String
     let port: Int
-    private let joined = Mutex<[Int: SocketAddress]>([:])
+    private let joined = PThreadMutex<[Int: SocketAddress]>([:])
 
     init(group: String, port: Int) {
         self.group = group

@@ -1,6 +1,7 @@
 import Foundation
-import Synchronization
+import PeerDistHashing
 import PeerDistWire
+import Synchronization
 
 /// The nodes this node has heard announce themselves on the LAN, for `peerdist peers`.
 public final class PeerDirectory: Sendable {
@@ -17,7 +18,7 @@ public final class PeerDirectory: Sendable {
         }
     }
 
-    private let entries = Mutex<[PeerKey: Entry]>([:])
+    private let entries = PThreadMutex<[PeerKey: Entry]>([:])
     /// Bounds on what is remembered: anyone can make identities and sign Hellos with them, so a
     /// flood of strangers must not grow the directory without end. Beyond `maximumEntries` the
     /// node heard from longest ago is forgotten; beyond `maximumAddresses` an entry's oldest address.

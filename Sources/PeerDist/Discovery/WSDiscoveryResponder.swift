@@ -31,9 +31,9 @@ public final class WSDiscoveryResponder: Sendable {
     private let messageNumbers = Atomic<UInt64>(0)
     private let pendingReplies = Atomic<Int>(0)
     /// The host's interfaces, read again at each rescan rather than for every datagram.
-    private let devices = Mutex<[NIONetworkDevice]>([])
+    private let devices = PThreadMutex<[NIONetworkDevice]>([])
     /// Probes answered lately, so that a repeated copy is not answered again.
-    private let recentProbes = Mutex(RecentMessages())
+    private let recentProbes = PThreadMutex(RecentMessages())
 
     /// - Parameters:
     ///   - heldBlockCount: how many blocks of the segment with this ID (HoHoDk) the node holds

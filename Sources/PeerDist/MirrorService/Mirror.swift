@@ -1,6 +1,6 @@
 import PeerDistHashing
-import Synchronization
 import PeerDistMirror
+import Synchronization
 
 /// One mirror a node publishes or follows, as it stands: the newest version its directory
 /// holds, where each of that version's chunks lies on disk (what the node serves from), and
@@ -29,7 +29,7 @@ final class Mirror: Sendable {
     let role: MirrorStatus.Role
     let directory: String
     let watching: Bool
-    let state = Mutex(State())
+    let state = PThreadMutex(State())
     static let previousVersionsKept = 4
 
     init(name: MirrorName, role: MirrorStatus.Role, directory: String, watching: Bool) {

@@ -20,7 +20,7 @@ final class MirrorChunkQueue: Sendable {
         var unassigned: [HashValue] { returned + order[next...] }
     }
 
-    private let state: Mutex<State>
+    private let state: PThreadMutex<State>
 
     /// `missing` deduplicated by hash.
     init(missing: [ChunkReference]) {
@@ -29,7 +29,7 @@ final class MirrorChunkQueue: Sendable {
         var order: [HashValue] = []
         order.reserveCapacity(missing.count)
         for chunk in missing where lengths.updateValue(chunk.length, forKey: chunk.hash) == nil { order.append(chunk.hash) }
-        state = Mutex(State(lengths: lengths, order: order, remaining: order.count))
+        state = PThreadMutex(State(lengths: lengths, order: order, remaining: order.count))
     }
 
     var isComplete: Bool { state.withLock { $0.remaining == 0 } }

@@ -22,11 +22,11 @@ public final class MirrorService: Sendable {
     /// A holder said a followed mirror is private: the node keeps it to that audience.
     let privateMirrorHeard: @Sendable (_ key: HashValue, _ audience: Set<PeerKey>) -> Void
 
-    private let mirrors = Mutex<[HashValue: Mirror]>([:])
+    private let mirrors = PThreadMutex<[HashValue: Mirror]>([:])
     private let started: AsyncStream<Mirror>
     private let starting: AsyncStream<Mirror>.Continuation
     /// Serialises the scans of the mirrors this node publishes: each uses every core already.
-    private let work = Mutex(())
+    private let work = PThreadMutex(())
 
     init(
         identity: NodeIdentity, dataDirectory: DataDirectory, counters: NodeCounters, announcements: HolderAnnouncements, logger: Logger,

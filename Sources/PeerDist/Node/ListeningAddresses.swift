@@ -10,7 +10,7 @@ import PeerDistMirror
 
 /// The addresses a node listens on, once bound.
 final class ListeningAddresses: Sendable {
-    private let value = Mutex<[String]>([])
+    private let value = PThreadMutex<[String]>([])
 
     func append(_ address: String) { value.withLock { $0.append(address) } }
     var all: [String] { value.withLock { $0 } }

@@ -80,7 +80,7 @@ public final class PeerNode: Sendable {
     let branchCacheDamping = PCCRDDamping()
     private let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
-    private let transfers = Mutex<[ContentID: (download: Download, peer: String?)]>([:])
+    private let transfers = PThreadMutex<[ContentID: (download: Download, peer: String?)]>([:])
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()

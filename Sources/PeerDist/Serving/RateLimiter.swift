@@ -1,3 +1,4 @@
+import PeerDistHashing
 import Synchronization
 
 /// Keeps a flow of bytes under a rate, shared by every connection that draws on it: each caller
@@ -6,7 +7,7 @@ import Synchronization
 public final class RateLimiter: Sendable {
     public let bytesPerSecond: UInt64
     /// When the bytes reserved so far will have gone out at the rate.
-    private let nextFree = Mutex<ContinuousClock.Instant?>(nil)
+    private let nextFree = PThreadMutex<ContinuousClock.Instant?>(nil)
 
     public init(bytesPerSecond: UInt64) {
         precondition(bytesPerSecond > 0, "a rate limit is positive")

@@ -1,3 +1,4 @@
+import PeerDistHashing
 import PeerDistWire
 import Synchronization
 
@@ -9,7 +10,7 @@ final class RequestBook: Sendable {
         var cancelled: Set<UInt32> = []
     }
 
-    private let state = Mutex(State())
+    private let state = PThreadMutex(State())
 
     /// Notes a request read; returns how many wait now.
     func enqueue(_ message: PeerMessage) -> Int {

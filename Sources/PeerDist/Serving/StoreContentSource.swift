@@ -1,15 +1,15 @@
 import PeerDistHashing
-import Synchronization
-import PeerDistWire
 import PeerDistStore
+import PeerDistWire
+import Synchronization
 
 /// Serves blocks from a `ContentStore`: looks content up by discovery key (computed from each
 /// stored content ID, and recomputed when the store gains content) and reads verified blocks.
 final class StoreContentSource: ContentSource {
     private let store: ContentStore
-    private let discoveryKeys = Mutex<[HashValue: ContentID]>([:])
+    private let discoveryKeys = PThreadMutex<[HashValue: ContentID]>([:])
     /// Segment descriptions per content: deriving them costs an HMAC each, so it is done once.
-    private let descriptions = Mutex<[ContentID: [SegmentDescription]]>([:])
+    private let descriptions = PThreadMutex<[ContentID: [SegmentDescription]]>([:])
 
     init(store: ContentStore) {
         self.store = store

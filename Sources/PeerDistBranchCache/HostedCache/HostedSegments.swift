@@ -11,7 +11,7 @@ import Synchronization
 /// each written under a temporary name and renamed, so a crash never leaves half a block.
 public final class HostedSegments: BranchCacheSegmentSource, Sendable {
     public let directory: String
-    private let entries = Mutex<[HashValue: Entry]>([:])
+    private let entries = PThreadMutex<[HashValue: Entry]>([:])
 
     struct Entry {
         var segment: SegmentDescription

@@ -10,7 +10,7 @@ public final class OriginFiles: Sendable {
     /// The server secret; `nil` for content-addressed segment secrets, which give the segment IDs
     /// every PeerDist node derives for the same bytes.
     let secret: ServerSecret?
-    private let cache = Mutex<[String: (stamp: Stamp, version: Int, information: [UInt8])]>([:])
+    private let cache = PThreadMutex<[String: (stamp: Stamp, version: Int, information: [UInt8])]>([:])
 
     struct Stamp: Hashable {
         var size: UInt64

@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistHashing
 import PeerDistStore
 import PeerDistWire
 import Synchronization
@@ -44,13 +45,13 @@ public final class CollaborationBook: Sendable {
     }
 
     public let path: String
-    private let state: Mutex<State>
+    private let state: PThreadMutex<State>
 
     /// Opens the book in `directory`, or an empty one where there is none yet.
     public init(directory: String) throws(CollaborationError) {
         path = "\(directory)/\(Self.fileName)"
         guard FileManager.default.fileExists(atPath: path) else {
-            state = Mutex(State())
+            state = PThreadMutex(State())
             return
         }
         // One that exists but cannot be read is not an empty book: saving one would replace it.
@@ -58,7 +59,7 @@ public final class CollaborationBook: Sendable {
             throw CollaborationError(.io, "\(path) exists but cannot be read; check its permissions, or move it aside to start an empty book")
         }
         do {
-            state = Mutex(try JSONDecoder.book.decode(State.self, from: data))
+            state = PThreadMutex(try JSONDecoder.book.decode(State.self, from: data))
         } catch {
             throw CollaborationError(.io, "\(path) cannot be read: \(Self.describe(error)); move it aside to start an empty book")
         }

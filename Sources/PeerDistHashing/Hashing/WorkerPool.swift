@@ -41,7 +41,7 @@ package enum WorkerPool {
 
     private final class Shared<Failure: Error>: Sendable {
         let next = Atomic<Int>(0)
-        let failure = Mutex<Failure?>(nil)
+        let failure = PThreadMutex<Failure?>(nil)
 
         func work<WorkerState: ~Copyable>(
             taskCount: Int, state: inout WorkerState, _ body: (_ task: Int, _ state: inout WorkerState) throws(Failure) -> Void

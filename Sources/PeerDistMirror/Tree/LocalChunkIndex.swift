@@ -37,9 +37,9 @@ public final class LocalChunkIndex: Sendable {
 
     public let root: String
     private let rootHandle: DirectoryHandle
-    private let table: Mutex<[HashValue: [Location]]>
+    private let table: PThreadMutex<[HashValue: [Location]]>
     /// Files whose listed chunks need no hashing while they keep these stamps, by path.
-    private let unchanged: Mutex<[String: PathStamp]>
+    private let unchanged: PThreadMutex<[String: PathStamp]>
     private let openFiles = OpenFileCache(capacity: OpenFileCache.capacityForOpenFileLimit)
     /// Locations kept per chunk: enough to survive several changed files, without a file of
     /// zeros (one chunk repeated thousands of times) growing the index without bound.
@@ -52,8 +52,8 @@ public final class LocalChunkIndex: Sendable {
     public init(root: String, entries: [MirrorEntry] = [], unchanged: [String: PathStamp] = [:]) throws(MirrorError) {
         self.root = root
         rootHandle = try DirectoryHandle.open(root: root)
-        table = Mutex(Self.locations(of: entries))
-        self.unchanged = Mutex(unchanged)
+        table = PThreadMutex(Self.locations(of: entries))
+        self.unchanged = PThreadMutex(unchanged)
     }
 
     /// Replaces the stamps of files known unchanged since hashing (after a scan found the same

@@ -1,4 +1,5 @@
 import Glibc
+import PeerDistHashing
 import Synchronization
 
 /// Files read from lately, kept open by path (by `LocalChunkIndex` for the chunks it serves and
@@ -57,7 +58,7 @@ final class OpenFileCache: Sendable {
 
     let capacity: Int
     private let budget: Budget
-    private let state = Mutex(State())
+    private let state = PThreadMutex(State())
 
     init(capacity: Int = 32, budget: Budget = .shared) {
         precondition(capacity > 0, "a cache of open files holds at least one")

@@ -71,7 +71,7 @@ public struct TreeScanner: Sendable {
 
     /// Hashes `files` on up to `threads` threads; outcomes are in the same order as `files`.
     private func hash(_ files: [Walk.PendingFile], root: DirectoryHandle) throws(MirrorError) -> [HashOutcome] {
-        let outcomes = Mutex<[HashOutcome]>(Array(repeating: .vanished, count: files.count))
+        let outcomes = PThreadMutex<[HashOutcome]>(Array(repeating: .vanished, count: files.count))
         let afterReading = afterReading
         try WorkerPool.run(tasks: files.count, workers: threads, state: { _ in HashingWorker() }) { (index, worker: inout HashingWorker) throws(MirrorError) in
             let outcome = try Self.hash(files[index], root: root, parent: &worker.parent, hasher: worker.hasher, afterReading: afterReading)

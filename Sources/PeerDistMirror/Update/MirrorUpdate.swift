@@ -66,7 +66,7 @@ public final class MirrorUpdate: Sendable {
     private let applied: AppliedTree
     private let target: [MirrorEntry]
     private let plan: UpdatePlan
-    private let state: Mutex<State>
+    private let state: PThreadMutex<State>
 
     private struct State: ~Copyable {
         enum Phase { case prepared, committed, abandoned, journaled }
@@ -101,7 +101,7 @@ public final class MirrorUpdate: Sendable {
         self.applied = applied
         self.target = target
         self.plan = plan
-        state = Mutex(State(missing: missing, heldBytes: heldBytes, writer: writer))
+        state = PThreadMutex(State(missing: missing, heldBytes: heldBytes, writer: writer))
     }
 
     // MARK: Prepare
