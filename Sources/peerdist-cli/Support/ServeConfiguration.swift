@@ -87,8 +87,13 @@ struct ServeConfiguration {
             } catch {
                 // …unless it only fails for want of another option (the file may give that one too).
                 guard (try? ServeCommand.parse(arguments)) == nil else { continue }
-                throw ConfigurationFileError(
-                    path: filePath, line: setting.line, message: "\(setting.key): \(Self.oneLine(ServeCommand.message(for: error)))")
+                var message = Self.oneLine(ServeCommand.message(for: error))
+                // argument-parser's own refusal names the option but not what it takes.
+                if message.contains("is invalid for"), !message.contains("Please provide"),
+                   let abstract = Self.options.first(where: { $0.key == setting.key })?.abstract {
+                    message += "; expected: \(abstract)"
+                }
+                throw ConfigurationFileError(path: filePath, line: setting.line, message: "\(setting.key): \(message)")
             }
         }
         do {

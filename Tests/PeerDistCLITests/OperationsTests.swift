@@ -1,0 +1,228 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import PeerDistTestHosts
+import Testing
+
+/// `serve --metrics` and `serve --web` watched during a real transfer between two nodes, the
+/// status page read by headless Chromium, and `peerdist.toml` as `serve` and `config show` read it.
+@Suite(.serialized) struct OperationsTests {
+    /// Large enough, at the seeder's upload limit, to be under way for several seconds.
+    static let size = 24 * 1024 * 1024
+    static let uploadLimit = "2MiB"
+
+    /// A seeder (upload limited) and a leecher, both serving `leecherArguments`' endpoints, and a
+    /// fetch of the seeder's file started through the leecher's control socket.
+    struct Transfer {
+        let scratch: ScratchDirectory
+        let file: String
+        let seeder: NodeProcess
+        let leecher: NodeProcess
+        let fetch: Process
+        let output: String
+        let uri: String
+
+        init(seederArguments: [String] = [], leecherArguments: [String]) throws {
+            let (scratch, file, seeder, uri) = try PublishFetchTests.published(
+                size: OperationsTests.size, seed: 20, extraArguments: ["--max-upload", OperationsTests.uploadLimit] + seederArguments)
+            self.scratch = scratch
+            self.file = file
+            self.seeder = seeder
+            self.uri = uri
+            leecher = try NodeProcess(dataDirectory: scratch.child("leecher"), extraArguments: leecherArguments)
+            output = scratch.child("fetched")
+            fetch = Process()
+            fetch.executableURL = Peerdist.binary
+            fetch.arguments = ["fetch", uri, "--peer", seeder.address, "--data-dir", leecher.dataDirectory, "-o", output, "--json"]
+            try fetch.run(output: scratch.child("fetch.out"), error: scratch.child("fetch.err"))
+        }
+
+        func finish() throws {
+            fetch.waitUntilExit()
+            #expect(fetch.terminationStatus == 0, "\((try? String(contentsOfFile: scratch.child("fetch.err"), encoding: .utf8)) ?? "")")
+            #expect(FileComparison.identical(file, output))
+        }
+    }
+
+    /// The URL a node printed for an endpoint (`metrics on http://…`, `status page on http://…`).
+    static func endpoint(_ prefix: String, of node: NodeProcess) throws -> String {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let line = node.log.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                return String(line.dropFirst(prefix.count))
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw EndpointMissing(prefix: prefix, log: node.log)
+    }
+
+    struct EndpointMissing: Error, CustomStringConvertible {
+        let prefix: String
+        let log: String
+        var description: String { "no '\(prefix)' line: \(log)" }
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, type: String, body: String) {
+        let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+        let http = try #require(response as? HTTPURLResponse)
+        return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self))
+    }
+
+    /// The value of the sample `name` (with its labels, if any) in a Prometheus text exposition.
+    static func sample(_ name: String, in exposition: String) -> Double? {
+        for line in exposition.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == name { return Double(parts[1]) }
+        }
+        return nil
+    }
+
+    /// Polls `body` until it returns a value, for at most `seconds`.
+    static func eventually<Value>(_ seconds: Double = 20, _ body: () async throws -> Value?) async throws -> Value? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let value = try await body() { return value }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    @Test func metricsAreScrapedDuringATransfer() async throws {
+        let transfer = try Transfer(seederArguments: ["--metrics", "0"], leecherArguments: ["--metrics", "127.0.0.1:0"])
+        let seederMetrics = try Self.endpoint("metrics on ", of: transfer.seeder)
+        let leecherMetrics = try Self.endpoint("metrics on ", of: transfer.leecher)
+        #expect(seederMetrics.hasPrefix("http://127.0.0.1:"), "a port alone listens on loopback")
+
+        // Mid-transfer: one fetch under way, some but not all of its bytes in.
+        let during = try await Self.eventually { () -> String? in
+            let scraped = try await Self.get(leecherMetrics)
+            let received = Self.sample("peerdist_block_bytes_received_total", in: scraped.body) ?? 0
+            return Self.sample("peerdist_transfers_active", in: scraped.body) == 1 && received > 0 ? scraped.body : nil
+        }
+        let midway = try #require(during, "the leecher's metrics never showed the transfer under way")
+        #expect((Self.sample("peerdist_block_bytes_received_total", in: midway) ?? 0) < Double(Self.size))
+        #expect((Self.sample("peerdist_blocks_verified_total", in: midway) ?? 0) > 0)
+        let seederScrape = try await Self.get(seederMetrics)
+        #expect(seederScrape.status == 200)
+        #expect(seederScrape.type.hasPrefix("text/plain; version=0.0.4"))
+        #expect((Self.sample("peerdist_block_bytes_sent_total", in: seederScrape.body) ?? 0) > 0)
+        #expect(Self.sample("peerdist_store_published_bytes", in: seederScrape.body) == Double(Self.size))
+        #expect(seederScrape.body.contains("# TYPE peerdist_block_bytes_sent_total counter"))
+
+        try transfer.finish()
+        let after = try await Self.get(leecherMetrics).body
+        #expect(Self.sample("peerdist_block_bytes_received_total", in: after) == Double(Self.size))
+        #expect(Self.sample("peerdist_blocks_verified_total", in: after) == Double(Self.size / 65_536))
+        #expect(Self.sample("peerdist_blocks_rejected_total", in: after) == 0)
+        #expect(Self.sample("peerdist_transfers_active", in: after) == 0)
+        #expect(Self.sample("peerdist_transfers_total{result=\"complete\"}", in: after) == 1)
+        #expect(Self.sample("peerdist_transfer_duration_seconds_count", in: after) == 1)
+        #expect(after.contains("# TYPE peerdist_transfer_duration_seconds histogram"))
+        #expect(Self.sample("peerdist_store_cached_bytes", in: after) == Double(Self.size))
+        // The seeder sent every byte the leecher received, and the scrape after the transfer
+        // adds to what the one during it exported, never restarts.
+        let sent = try await Self.get(seederMetrics).body
+        #expect(Self.sample("peerdist_block_bytes_sent_total", in: sent) == Double(Self.size))
+        #expect(try await Self.get(leecherMetrics.replacingOccurrences(of: "/metrics", with: "/other")).status == 404)
+    }
+
+    @Test func statusPageShowsTheTransferInChromium() async throws {
+        let transfer = try Transfer(leecherArguments: ["--web", "0"])
+        let page = try Self.endpoint("status page on ", of: transfer.leecher)
+        let fingerprint = try #require(
+            transfer.leecher.log.split(separator: "\n").first { $0.hasPrefix("node ") }?.split(separator: " ").dropFirst().first)
+        // Under way before the browser looks.
+        _ = try await Self.eventually {
+            try await Self.get(page + "status.json").body.contains("\"transfers\":[{") ? true : nil
+        }
+
+        let profile = transfer.scratch.child("chromium")
+        let screenshot = transfer.scratch.child("status.png")
+        let browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)", "--virtual-time-budget=3000"]
+        let dom = try Peerdist.runTool(browser + ["--dump-dom", page])
+        #expect(dom.status == 0, "\(dom.standardError)")
+        let html = dom.standardOutput
+        // What the script drew: the node's identity and a transfer row with its progress.
+        #expect(html.contains("<code id=\"fingerprint\">\(fingerprint)</code>"), "\(html)")
+        let row = try #require(html.range(of: "<tr class=\"transfer\""), "no transfer row in \(html)")
+        let rowHTML = String(html[row.lowerBound...].prefix { $0 != "\n" }.prefix(2000))
+        #expect(rowHTML.contains("<progress"))
+        let percent = rowHTML.firstMatch(of: /data-percent="(\d+)"/).flatMap { Int($0.output.1) }
+        #expect(percent.map { (0..<100).contains($0) } == true, "\(rowHTML)")
+        #expect(rowHTML.contains(transfer.seeder.address), "the row names the peer: \(rowHTML)")
+
+        let shot = try Peerdist.runTool(browser + ["--window-size=1100,900", "--screenshot=\(screenshot)", page])
+        #expect(shot.status == 0, "\(shot.standardError)")
+        let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        try transfer.finish()
+    }
+
+    @Test func configurationFileSetsServeOptionsAndFlagsWin() async throws {
+        let scratch = try ScratchDirectory()
+        let directory = scratch.child("node")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = directory + "/peerdist.toml"
+        try """
+        # settings of this node
+        quota = "2GiB"
+        listen = "[::1]:9"
+
+        web = "127.0.0.1:0"
+        verbose = true
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let shown = try Peerdist.run("config", "show", "--data-dir", directory, "--json", "--quota", "3GiB")
+        #expect(shown.status == 0, "\(shown.standardError)")
+        let report = try #require(try JSONSerialization.jsonObject(with: shown.output) as? [String: Any])
+        let settings = try #require(report["settings"] as? [[String: Any]])
+        func setting(_ key: String) -> [String: Any]? { settings.first { $0["key"] as? String == key } }
+        #expect(setting("quota")?["value"] as? String == "3GiB")
+        #expect(setting("quota")?["source"] as? String == "flag")
+        #expect(setting("listen")?["value"] as? String == "[::1]:9")
+        #expect(setting("listen")?["source"] as? String == "file")
+        #expect(setting("listen")?["line"] as? Int == 3)
+        #expect(setting("web")?["line"] as? Int == 5)
+        #expect(setting("verbose")?["value"] as? String == "true")
+        #expect(setting("http-listen")?["value"] as? String == "[::]:8080")
+        #expect(setting("http-listen")?["source"] as? String == "default")
+        #expect(setting("data-dir") == nil)
+        let text = try Peerdist.run("config", "show", "--data-dir", directory)
+        #expect(text.standardOutput.contains("# \(file):3"))
+
+        // `serve` reads the file (the status page it asks for opens) and its --listen wins
+        // over the file's port 9.
+        let node = try NodeProcess(dataDirectory: directory)
+        defer { node.stop() }
+        #expect(node.port != "9")
+        let page = try Self.endpoint("status page on ", of: node)
+        #expect(try await Self.get(page).body.contains("<title>PeerDist node</title>"))
+    }
+
+    @Test(arguments: [
+        ("quota = \"lots\"\n", ":1: quota: The value 'lots' is invalid for '--quota <quota>'; expected: Largest size"),
+        ("# a comment\n\nmetrics = \"nowhere\"\n", ":3: metrics: --metrics takes [address]:port or a port"),
+        ("verbose = \"yes\"\n", ":1: verbose: expected true or false, found a string"),
+        ("quota = true\n", ":1: quota: expected a value for --quota, found a boolean"),
+        ("listen = [\"[::]:1\"]\n", ":1: listen: expected a string, a number or a boolean, found array"),
+        ("quota = \"1GiB\"\nbogus = 1\n", ":2: unknown setting 'bogus'; expected one of"),
+        ("data-dir = \"/tmp\"\n", ":1: unknown setting 'data-dir' (the file is in the data directory"),
+        ("[serve]\nquota = \"1GiB\"\n", ":1: [serve]: expected settings at the top level"),
+        ("quota = \n", ":1: not TOML"),
+    ])
+    func badSettingsAreRefusedWithFileAndLine(contents: String, expected: String) throws {
+        let scratch = try ScratchDirectory()
+        let directory = scratch.child("node")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = directory + "/peerdist.toml"
+        try contents.write(toFile: file, atomically: true, encoding: .utf8)
+        for command in [["serve", "--data-dir", directory, "--listen", "[::1]:0"], ["config", "show", "--data-dir", directory]] {
+            let result = try Peerdist.run(command)
+            #expect(result.status != 0)
+            #expect(result.errorLines == ["Error: \(file)\(expected)"[...]] || result.errorLines.first?.hasPrefix("Error: \(file)\(expected)") == true,
+                    "\(command[0]): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1, "one line: \(result.standardError)")
+        }
+    }
+}
