@@ -105,6 +105,7 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(name: "PeerDistOperationsTests", dependencies: ["PeerDistOperations", "PeerDist", prometheus, logging]),
         .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistBranchCacheTests",
@@ -148,6 +149,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzPCHC", ["PeerDistHashing", "PeerDistBranchCache"]),
         ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
         ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
+        ("FuzzConfigurationFile", ["PeerDistOperations"]),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.
