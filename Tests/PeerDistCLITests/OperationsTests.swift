@@ -127,6 +127,42 @@ import Testing
         #expect(try await Self.get(leecherMetrics.replacingOccurrences(of: "/metrics", with: "/other")).status == 404)
     }
 
+    /// Metrics of a fetch found by LAN discovery between two hosts: the question and its answer
+    /// counted on both sides, and each node seeing the other.
+    @Test(.needsNetworkHosts) func discoveryIsCountedOnBothSides() throws {
+        let hosts = try NetworkHosts(count: 2)
+        let (scratch, file, seeder, uri) = try PublishFetchTests.published(
+            size: 1024 * 1024, seed: 21, listen: "[::]:0", namespace: hosts.first, extraArguments: ["--metrics", "0"])
+        defer { seeder.stop() }
+        let leecher = try NodeProcess(dataDirectory: scratch.child("leecher"), listen: "[::]:0", namespace: hosts.second, extraArguments: ["--metrics", "0"])
+        defer { leecher.stop() }
+        let output = scratch.child("fetched")
+        // Through the leecher's control socket: the running node asks the link.
+        let fetch = try Peerdist.run(["fetch", uri, "--data-dir", leecher.dataDirectory, "-o", output])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(FileComparison.identical(file, output))
+
+        // Each endpoint listens on its own namespace's loopback: scraped from inside it.
+        func scrape(_ node: NodeProcess, in namespace: String) throws -> String {
+            let url = try Self.endpoint("metrics on ", of: node)
+            let result = try Peerdist.runTool(
+                ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", url],
+                namespace: namespace)
+            #expect(result.status == 0, "\(result.standardError)")
+            return result.standardOutput
+        }
+        let asked = try scrape(leecher, in: hosts.second)
+        let answered = try scrape(seeder, in: hosts.first)
+        #expect((Self.sample("peerdist_discovery_queries_sent_total", in: asked) ?? 0) >= 1, "\(asked)")
+        #expect((Self.sample("peerdist_discovery_answers_received_total", in: asked) ?? 0) >= 1)
+        #expect((Self.sample("peerdist_discovery_queries_received_total", in: answered) ?? 0) >= 1, "\(answered)")
+        #expect((Self.sample("peerdist_discovery_answers_sent_total", in: answered) ?? 0) >= 1)
+        #expect(Self.sample("peerdist_peers_seen", in: asked) == 1)
+        #expect(Self.sample("peerdist_peers_seen", in: answered) == 1)
+        #expect(Self.sample("peerdist_block_bytes_received_total", in: asked) == Double(1024 * 1024))
+        #expect(Self.sample("peerdist_block_bytes_sent_total", in: answered) == Double(1024 * 1024))
+    }
+
     @Test func statusPageShowsTheTransferInChromium() async throws {
         let transfer = try Transfer(leecherArguments: ["--web", "0"])
         let page = try Self.endpoint("status page on ", of: transfer.leecher)
