@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "PeerDistBranchCache",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
+                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
             ]
         ),
         // People: contact cards, presence, People Near Me, objects, invitations, and the book

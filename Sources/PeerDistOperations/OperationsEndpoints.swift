@@ -12,7 +12,7 @@ public enum OperationsEndpoints {
     public static func metrics(_ metrics: NodeMetrics, host: String, port: Int, logger: Logger) async throws -> OperationsHTTPServer {
         try await OperationsHTTPServer.bind(host: host, port: port, logger: logger) { path in
             switch path {
-            case "/metrics": OperationsHTTPResponse(contentType: metricsContentType, body: metrics.exposition())
+            case "/metrics": OperationsHTTPResponse(contentType: metricsContentType, body: await metrics.exposition())
             case "/": .text("PeerDist node metrics: /metrics\n")
             default: .text("not found: the metrics are at /metrics\n", status: .notFound)
             }

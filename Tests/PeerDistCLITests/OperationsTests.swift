@@ -78,6 +78,17 @@ import Testing
         return nil
     }
 
+    /// The metrics of a node in a network namespace, whose endpoint listens on that namespace's
+    /// loopback: scraped from inside it.
+    static func scrape(_ node: NodeProcess, in namespace: String) throws -> String {
+        let url = try endpoint("metrics on ", of: node)
+        let result = try Peerdist.runTool(
+            ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", url],
+            namespace: namespace)
+        #expect(result.status == 0, "\(result.standardError)")
+        return result.standardOutput
+    }
+
     /// Polls `body` until it returns a value, for at most `seconds`.
     static func eventually<Value>(_ seconds: Double = 20, _ body: () async throws -> Value?) async throws -> Value? {
         let deadline = Date().addingTimeInterval(seconds)
@@ -142,17 +153,8 @@ import Testing
         #expect(fetch.status == 0, "\(fetch.standardError)")
         #expect(FileComparison.identical(file, output))
 
-        // Each endpoint listens on its own namespace's loopback: scraped from inside it.
-        func scrape(_ node: NodeProcess, in namespace: String) throws -> String {
-            let url = try Self.endpoint("metrics on ", of: node)
-            let result = try Peerdist.runTool(
-                ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", url],
-                namespace: namespace)
-            #expect(result.status == 0, "\(result.standardError)")
-            return result.standardOutput
-        }
-        let asked = try scrape(leecher, in: hosts.second)
-        let answered = try scrape(seeder, in: hosts.first)
+        let asked = try Self.scrape(leecher, in: hosts.second)
+        let answered = try Self.scrape(seeder, in: hosts.first)
         #expect((Self.sample("peerdist_discovery_queries_sent_total", in: asked) ?? 0) >= 1, "\(asked)")
         #expect((Self.sample("peerdist_discovery_answers_received_total", in: asked) ?? 0) >= 1)
         #expect((Self.sample("peerdist_discovery_queries_received_total", in: answered) ?? 0) >= 1, "\(answered)")

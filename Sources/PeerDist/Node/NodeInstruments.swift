@@ -16,6 +16,10 @@ public enum NodeInstruments {
     static let discoveryQueriesReceived = Counter(label: "peerdist_discovery_queries_received_total")
     static let discoveryAnswersSent = Counter(label: "peerdist_discovery_answers_sent_total")
 
+    /// BranchCache (MS-PCCRD) probes heard from clients on the link, and the answers sent.
+    static let branchCacheProbesReceived = Counter(label: "peerdist_branchcache_probes_received_total")
+    static let branchCacheProbesAnswered = Counter(label: "peerdist_branchcache_probes_answered_total")
+
     /// Fetches of content by ID the node ran, by how they ended, and how long they took.
     static let transfersCompleted = Counter(label: "peerdist_transfers_total", dimensions: [("result", "complete")])
     static let transfersFailed = Counter(label: "peerdist_transfers_total", dimensions: [("result", "failed")])

@@ -1,5 +1,6 @@
 import CoreMetrics
 import PeerDist
+import PeerDistCollaboration
 import PeerDistStore
 import Prometheus
 import Synchronization
@@ -59,8 +60,14 @@ public final class NodeMetrics: Sendable {
     }
 
     /// The registry's text, with the node's totals and states read now.
-    public func exposition() -> [UInt8] {
+    public func exposition() async -> [UInt8] {
         refresh()
+        // People watched, and how many of them are reachable and not offline.
+        if let presence = (try? await node.people(.presence))?.presence {
+            let others = presence.filter { !$0.isMe }
+            gauges.contactsWatched.set(to: Double(others.count))
+            gauges.contactsOnline.set(to: Double(others.filter { $0.status != .offline }.count))
+        }
         return registry.emitToBuffer()
     }
 
@@ -86,6 +93,8 @@ private final class Gauges: Sendable {
     let cachedBytes: Prometheus.Gauge
     let quotaBytes: Prometheus.Gauge
     let storeEntries: Prometheus.Gauge
+    let contactsWatched: Prometheus.Gauge
+    let contactsOnline: Prometheus.Gauge
     let registry: PrometheusCollectorRegistry
     /// One gauge per mirror and measure, made when the mirror first appears.
     let mirrorGauges = Mutex<[String: Prometheus.Gauge]>([:])
@@ -98,6 +107,8 @@ private final class Gauges: Sendable {
         cachedBytes = registry.makeGauge(name: "peerdist_store_cached_bytes", help: "Bytes of verified blocks held in the cache.")
         quotaBytes = registry.makeGauge(name: "peerdist_store_quota_bytes", help: "The cache quota in bytes; 0 for none.")
         storeEntries = registry.makeGauge(name: "peerdist_store_entries", help: "Contents the store holds, published and cached.")
+        contactsWatched = registry.makeGauge(name: "peerdist_contacts_watched", help: "Contacts whose presence this node watches.")
+        contactsOnline = registry.makeGauge(name: "peerdist_contacts_online", help: "Watched contacts reachable and not offline.")
     }
 
     func refresh(from node: PeerNode) {
