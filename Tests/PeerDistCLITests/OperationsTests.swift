@@ -165,6 +165,28 @@ import Testing
         #expect(Self.sample("peerdist_block_bytes_sent_total", in: answered) == Double(1024 * 1024))
     }
 
+    /// People: Bob watches Alice; his metrics and his status page's JSON say she is online.
+    @Test(.needsNetworkHosts) func watchedContactsAppearInMetricsAndOnThePage() throws {
+        let hosts = try NetworkHosts(count: 3)
+        let scratch = try ScratchDirectory()
+        let (alice, bob, _) = try CollaborationTests.threePeople(hosts: hosts, scratch: scratch, serving: ["--metrics", "0", "--web", "0"])
+        let alicePrint = try alice.fingerprint
+        try CollaborationTests.eventually("Bob never saw Alice online") { try CollaborationTests.status(of: alicePrint, seenBy: bob) == "online" }
+        let bobsNode = try #require(bob.node)
+        let metrics = try Self.scrape(bobsNode, in: bob.namespace)
+        // Alice, the one contact Bob has, is watched and reachable.
+        #expect(Self.sample("peerdist_contacts_watched", in: metrics) == 1, "\(metrics)")
+        #expect(Self.sample("peerdist_contacts_online", in: metrics) == 1)
+        let page = try Self.endpoint("status page on ", of: bobsNode)
+        let state = try Peerdist.runTool(
+            ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", page + "status.json"],
+            namespace: bob.namespace)
+        let object = try #require(try JSONSerialization.jsonObject(with: state.output) as? [String: Any])
+        #expect(object["name"] as? String == "Bob")
+        let people = try #require(object["presence"] as? [[String: Any]])
+        #expect(people.contains { $0["name"] as? String == "Alice" && $0["status"] as? String == "online" && $0["me"] as? Bool == false })
+    }
+
     @Test func statusPageShowsTheTransferInChromium() async throws {
         let transfer = try Transfer(leecherArguments: ["--web", "0"])
         let page = try Self.endpoint("status page on ", of: transfer.leecher)
