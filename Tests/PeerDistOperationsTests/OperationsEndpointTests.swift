@@ -38,6 +38,11 @@ import Testing
             let file = directory + "/published"
             try Data(repeating: 7, count: 100_000).write(to: URL(fileURLWithPath: file))
             _ = try await node.publish(path: file, version: .v1)
+            let tree = directory + "/tree"
+            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            try Data(repeating: 1, count: 3000).write(to: URL(fileURLWithPath: tree + "/a"))
+            try Data(repeating: 2, count: 4000).write(to: URL(fileURLWithPath: tree + "/b"))
+            let mirror = try node.mirrors.publish(directory: tree, classifier: "ops", watch: false)
             let registry = PrometheusCollectorRegistry()
             let server = try await OperationsEndpoints.metrics(
                 NodeMetrics(node: node, registry: registry), host: "127.0.0.1", port: 0, logger: Logger(label: "test"))
@@ -50,6 +55,11 @@ import Testing
                 // A second scrape reads the same totals: nothing is added twice.
                 let second = try await Self.get("http://\(server.address)/metrics")
                 #expect(second.body.contains("\npeerdist_store_entries 1.0\n"))
+                // The mirror published, by name and role.
+                let labels = "{mirror=\"\(mirror.name)\",role=\"publisher\"}"
+                #expect(second.body.contains("\npeerdist_mirror_version\(labels) 1.0\n"), "\(second.body)")
+                #expect(second.body.contains("\npeerdist_mirror_bytes\(labels) 7000.0\n"))
+                #expect(second.body.contains("\npeerdist_mirror_pending_bytes\(labels) 0.0\n"))
                 #expect(try await Self.get("http://\(server.address)/nothing").status == 404)
                 #expect(try await Self.get("http://\(server.address)/metrics", method: "POST").status == 405)
             }
