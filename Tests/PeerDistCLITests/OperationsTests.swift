@@ -23,9 +23,9 @@ import Testing
         let output: String
         let uri: String
 
-        init(seederArguments: [String] = [], leecherArguments: [String]) throws {
+        init(size: Int = OperationsTests.size, uploadLimit: String = OperationsTests.uploadLimit, seederArguments: [String] = [], leecherArguments: [String]) throws {
             let (scratch, file, seeder, uri) = try PublishFetchTests.published(
-                size: OperationsTests.size, seed: 20, extraArguments: ["--max-upload", OperationsTests.uploadLimit] + seederArguments)
+                size: size, seed: 20, extraArguments: ["--max-upload", uploadLimit] + seederArguments)
             self.scratch = scratch
             self.file = file
             self.seeder = seeder
@@ -89,14 +89,26 @@ import Testing
         return result.standardOutput
     }
 
-    /// Polls `body` until it returns a value, for at most `seconds`.
-    static func eventually<Value>(_ seconds: Double = 20, _ body: () async throws -> Value?) async throws -> Value? {
-        let deadline = Date().addingTimeInterval(seconds)
+    /// Polls `body` until it returns a value, for at most 20 s, from synchronous code.
+    static func eventuallyNow<Value>(_ body: () throws -> Value?) rethrows -> Value? {
+        let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
+            if let value = try body() { return value }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
+    /// Polls `body` until it returns a value, for at most `seconds`, or while `process` runs.
+    static func eventually<Value>(
+        _ seconds: Double = 60, whileRunning process: Process? = nil, _ body: () async throws -> Value?
+    ) async throws -> Value? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.map(\.isRunning) ?? (Date() < deadline) {
             if let value = try await body() { return value }
             try await Task.sleep(for: .milliseconds(100))
         }
-        return nil
+        return try await body()
     }
 
     @Test func metricsAreScrapedDuringATransfer() async throws {
@@ -105,8 +117,9 @@ import Testing
         let leecherMetrics = try Self.endpoint("metrics on ", of: transfer.leecher)
         #expect(seederMetrics.hasPrefix("http://127.0.0.1:"), "a port alone listens on loopback")
 
-        // Mid-transfer: one fetch under way, some but not all of its bytes in.
-        let during = try await Self.eventually { () -> String? in
+        // Mid-transfer: one fetch under way, some but not all of its bytes in. Looked for as long
+        // as the fetch runs, however slowly a loaded machine starts it.
+        let during = try await Self.eventually(whileRunning: transfer.fetch) { () -> String? in
             let scraped = try await Self.get(leecherMetrics)
             let received = Self.sample("peerdist_block_bytes_received_total", in: scraped.body) ?? 0
             return Self.sample("peerdist_transfers_active", in: scraped.body) == 1 && received > 0 ? scraped.body : nil
@@ -188,13 +201,20 @@ import Testing
     }
 
     @Test func statusPageShowsTheTransferInChromium() async throws {
-        let transfer = try Transfer(leecherArguments: ["--web", "0"])
+        // Slow enough to be under way whenever the browser, however slow to start, looks; the
+        // fetch is stopped rather than finished afterwards.
+        let transfer = try Transfer(size: 8 * 1024 * 1024, uploadLimit: "128KiB", leecherArguments: ["--web", "0"])
+        defer {
+            transfer.fetch.terminate()
+            transfer.fetch.waitUntilExit()
+        }
         let page = try Self.endpoint("status page on ", of: transfer.leecher)
         let fingerprint = try #require(
             transfer.leecher.log.split(separator: "\n").first { $0.hasPrefix("node ") }?.split(separator: " ").dropFirst().first)
         // Under way before the browser looks.
         _ = try await Self.eventually {
-            try await Self.get(page + "status.json").body.contains("\"transfers\":[{") ? true : nil
+            let body = try await Self.get(page + "status.json").body
+            return body.contains("\"transfers\":[{") && body.contains("\"peer\":\"") ? true : nil
         }
 
         let profile = transfer.scratch.child("chromium")
@@ -216,7 +236,38 @@ import Testing
         #expect(shot.status == 0, "\(shot.standardError)")
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
-        try transfer.finish()
+        #expect(transfer.fetch.isRunning, "the transfer was still under way while the browser looked")
+    }
+
+    /// An endpoint that cannot be opened stops `serve` with one line naming it; `--json`
+    /// announces the endpoints' URLs.
+    @Test func endpointsAnnouncedAndBindFailuresExplained() throws {
+        let scratch = try ScratchDirectory()
+        // NodeProcess waits for the text announcement; this one prints JSON.
+        let first = Process()
+        first.executableURL = Peerdist.binary
+        first.arguments = ["serve", "--data-dir", scratch.child("first"), "--listen", "[::1]:0", "--metrics", "0", "--web", "0", "--json"]
+        try first.run(output: scratch.child("first.out"), error: scratch.child("first.err"))
+        defer {
+            first.terminate()
+            first.waitUntilExit()
+        }
+        let announced = try #require(try Self.eventuallyNow {
+            // One JSON object, whole once its closing brace is out.
+            (try? String(contentsOfFile: scratch.child("first.out"), encoding: .utf8)).flatMap { $0.hasSuffix("}\n") ? $0 : nil }
+        }, "\((try? String(contentsOfFile: scratch.child("first.err"), encoding: .utf8)) ?? "")")
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(announced.utf8)) as? [String: String])
+        let metrics = try #require(fields["metrics"])
+        #expect(metrics.hasPrefix("http://127.0.0.1:") && metrics.hasSuffix("/metrics"), "\(fields)")
+        #expect(fields["web"]?.hasSuffix("/") == true)
+
+        let port = try #require(URL(string: metrics)?.port)
+        let second = try Peerdist.run("serve", "--data-dir", scratch.child("second"), "--listen", "[::1]:0", "--metrics", "\(port)")
+        #expect(second.status == 1)
+        #expect(second.errorLines.count == 1)
+        #expect(second.errorLines.first?.hasPrefix("Error: --metrics: cannot listen on 127.0.0.1 port \(port): ") == true, "\(second.standardError)")
+        let bad = try Peerdist.run("serve", "--data-dir", scratch.child("second"), "--web", "[::1]")
+        #expect(bad.errorLines == ["Error: --web takes [address]:port or a port, e.g. 8740, 127.0.0.1:8740 or [::]:8740."])
     }
 
     @Test func configurationFileSetsServeOptionsAndFlagsWin() async throws {

@@ -75,21 +75,19 @@ struct ServeCommand: AsyncParsableCommand {
         if let web = operations.web.flatMap(EndpointAddress.init(parsing:)) {
             endpoints.append(("web", try await Self.bind("--web", web) { try await OperationsEndpoints.statusPage(for: node, host: $0, port: $1, logger: logger) }))
         }
-        let addresses = endpoints.map { (name: $0.name, address: $0.server.address) }
+        let addresses = endpoints.map { (name: $0.name, url: "http://\($0.server.address)/\($0.name == "metrics" ? "metrics" : "")") }
         try await NodeRunner.runUntilSignalled(node, logger: logger, alongside: endpoints.map(\.server), announce: { node in
             if self.node.json {
                 var fields = ["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")]
                 if !node.branchCacheAddresses.isEmpty { fields["branchcache"] = node.branchCacheAddresses.joined(separator: " ") }
-                for endpoint in addresses { fields[endpoint.name] = "http://\(endpoint.address)/" }
+                for endpoint in addresses { fields[endpoint.name] = endpoint.url }
                 try? Output.json(fields)
             } else {
                 Output.line("node \(node.identity.fingerprint) listening on \(node.listeningAddresses.joined(separator: ", "))")
                 for address in node.branchCacheAddresses { Output.line("serving BranchCache (MS-PCCRR) on \(address)") }
                 for address in node.hostedCacheAddresses { Output.line("hosted cache (MS-PCHC) for the branch on \(address)") }
                 for address in node.originAddresses { Output.line("serving files over HTTP (MS-PCCRTP origin) on \(address)") }
-                for endpoint in addresses {
-                    Output.line(endpoint.name == "metrics" ? "metrics on http://\(endpoint.address)/metrics" : "status page on http://\(endpoint.address)/")
-                }
+                for endpoint in addresses { Output.line("\(endpoint.name == "metrics" ? "metrics" : "status page") on \(endpoint.url)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })
