@@ -10,7 +10,8 @@ public struct ConfigurationFile: Sendable {
     /// The file's name in the data directory.
     public static let fileName = "peerdist.toml"
 
-    /// One `key = value`, with the line it is on (from 1).
+    /// One `key = value`, with the line it is on (from 1; 0 when the key is written in a way the
+    /// line finder does not follow, with escapes in a quoted key).
     public struct Setting: Sendable, Equatable {
         public enum Value: Sendable, Equatable {
             case string(String)
@@ -117,7 +118,8 @@ public struct ConfigurationFileError: Error, CustomStringConvertible, Equatable 
     }
 
     public var description: String {
-        "\(path)\(line.map { ":\($0)" } ?? ""): \(message)"
+        // Line 0: a key whose line could not be found (written with escapes, say).
+        "\(path)\(line.flatMap { $0 > 0 ? ":\($0)" : nil } ?? ""): \(message)"
     }
 }
 
