@@ -38,6 +38,9 @@ import Testing
             try fetch.run(output: scratch.child("fetch.out"), error: scratch.child("fetch.err"))
         }
 
+        /// What the fetch printed on standard error.
+        var fetchError: String { (try? String(contentsOfFile: scratch.child("fetch.err"), encoding: .utf8)) ?? "" }
+
         func finish() throws {
             fetch.waitUntilExit()
             #expect(fetch.terminationStatus == 0, "\((try? String(contentsOfFile: scratch.child("fetch.err"), encoding: .utf8)) ?? "")")
@@ -76,6 +79,14 @@ import Testing
             if parts.count == 2, parts[0] == name { return Double(parts[1]) }
         }
         return nil
+    }
+
+    /// Runs headless Chromium, again if it crashed on start (it can, on a machine short of
+    /// memory or processes while other tests run); its second failure is the test's.
+    static func runBrowser(_ command: [String]) throws -> CommandResult {
+        let first = try Peerdist.runTool(command)
+        guard first.status != 0 else { return first }
+        return try Peerdist.runTool(command)
     }
 
     /// The metrics of a node in a network namespace, whose endpoint listens on that namespace's
@@ -119,12 +130,17 @@ import Testing
 
         // Mid-transfer: one fetch under way, some but not all of its bytes in. Looked for as long
         // as the fetch runs, however slowly a loaded machine starts it.
+        var last = ""
         let during = try await Self.eventually(whileRunning: transfer.fetch) { () -> String? in
             let scraped = try await Self.get(leecherMetrics)
+            last = scraped.body
             let received = Self.sample("peerdist_block_bytes_received_total", in: scraped.body) ?? 0
             return Self.sample("peerdist_transfers_active", in: scraped.body) == 1 && received > 0 ? scraped.body : nil
         }
-        let midway = try #require(during, "the leecher's metrics never showed the transfer under way")
+        let midway = try #require(during, """
+            the leecher's metrics never showed the transfer under way; the fetch: \(transfer.fetchError)
+            the last scrape: \(last)
+            """)
         #expect((Self.sample("peerdist_block_bytes_received_total", in: midway) ?? 0) < Double(Self.size))
         #expect((Self.sample("peerdist_blocks_verified_total", in: midway) ?? 0) > 0)
         let seederScrape = try await Self.get(seederMetrics)
@@ -219,8 +235,13 @@ import Testing
 
         let profile = transfer.scratch.child("chromium")
         let screenshot = transfer.scratch.child("status.png")
-        let browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)", "--virtual-time-budget=3000"]
-        let dom = try Peerdist.runTool(browser + ["--dump-dom", page])
+        // /dev/shm may be small or shared with other tests' processes: Chromium keeps its shared
+        // memory in the profile's temporary directory instead.
+        let browser = [
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
+            "--virtual-time-budget=3000",
+        ]
+        let dom = try Self.runBrowser(browser + ["--dump-dom", page])
         #expect(dom.status == 0, "\(dom.standardError)")
         let html = dom.standardOutput
         // What the script drew: the node's identity and a transfer row with its progress.
@@ -232,7 +253,7 @@ import Testing
         #expect(percent.map { (0..<100).contains($0) } == true, "\(rowHTML)")
         #expect(rowHTML.contains(transfer.seeder.address), "the row names the peer: \(rowHTML)")
 
-        let shot = try Peerdist.runTool(browser + ["--window-size=1100,900", "--screenshot=\(screenshot)", page])
+        let shot = try Self.runBrowser(browser + ["--window-size=1100,900", "--screenshot=\(screenshot)", page])
         #expect(shot.status == 0, "\(shot.standardError)")
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
