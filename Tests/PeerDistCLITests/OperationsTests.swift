@@ -66,8 +66,19 @@ import Testing
         var description: String { "no '\(prefix)' line: \(log)" }
     }
 
-    static func get(_ url: String) async throws -> (status: Int, type: String, body: String) {
-        let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+    /// A blocking GET. The tests here are synchronous, as the other CLI tests: an async test
+    /// waits for a turn on the cooperative pool at every `await`, which the suite's CPU-bound
+    /// tests can hold for longer than a transfer lasts.
+    static func get(_ url: String) throws -> (status: Int, type: String, body: String) {
+        let request = URLRequest(url: try #require(URL(string: url)), timeoutInterval: 30)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<(Data, URLResponse), any Error> = .failure(URLError(.unknown))
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let data, let response { result = .success((data, response)) } else { result = .failure(error ?? URLError(.badServerResponse)) }
+            done.signal()
+        }.resume()
+        done.wait()
+        let (data, response) = try result.get()
         let http = try #require(response as? HTTPURLResponse)
         return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self))
     }
@@ -100,29 +111,17 @@ import Testing
         return result.standardOutput
     }
 
-    /// Polls `body` until it returns a value, for at most 20 s, from synchronous code.
-    static func eventuallyNow<Value>(_ body: () throws -> Value?) rethrows -> Value? {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if let value = try body() { return value }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return nil
-    }
-
     /// Polls `body` until it returns a value, for at most `seconds`, or while `process` runs.
-    static func eventually<Value>(
-        _ seconds: Double = 60, whileRunning process: Process? = nil, _ body: () async throws -> Value?
-    ) async throws -> Value? {
+    static func eventually<Value>(_ seconds: Double = 60, whileRunning process: Process? = nil, _ body: () throws -> Value?) rethrows -> Value? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.map(\.isRunning) ?? (Date() < deadline) {
-            if let value = try await body() { return value }
-            try await Task.sleep(for: .milliseconds(100))
+            if let value = try body() { return value }
+            Thread.sleep(forTimeInterval: 0.1)
         }
-        return try await body()
+        return try body()
     }
 
-    @Test func metricsAreScrapedDuringATransfer() async throws {
+    @Test func metricsAreScrapedDuringATransfer() throws {
         let transfer = try Transfer(seederArguments: ["--metrics", "0"], leecherArguments: ["--metrics", "127.0.0.1:0"])
         let seederMetrics = try Self.endpoint("metrics on ", of: transfer.seeder)
         let leecherMetrics = try Self.endpoint("metrics on ", of: transfer.leecher)
@@ -131,8 +130,8 @@ import Testing
         // Mid-transfer: one fetch under way, some but not all of its bytes in. Looked for as long
         // as the fetch runs, however slowly a loaded machine starts it.
         var last = ""
-        let during = try await Self.eventually(whileRunning: transfer.fetch) { () -> String? in
-            let scraped = try await Self.get(leecherMetrics)
+        let during = try Self.eventually(whileRunning: transfer.fetch) { () -> String? in
+            let scraped = try Self.get(leecherMetrics)
             last = scraped.body
             let received = Self.sample("peerdist_block_bytes_received_total", in: scraped.body) ?? 0
             return Self.sample("peerdist_transfers_active", in: scraped.body) == 1 && received > 0 ? scraped.body : nil
@@ -143,7 +142,7 @@ import Testing
             """)
         #expect((Self.sample("peerdist_block_bytes_received_total", in: midway) ?? 0) < Double(Self.size))
         #expect((Self.sample("peerdist_blocks_verified_total", in: midway) ?? 0) > 0)
-        let seederScrape = try await Self.get(seederMetrics)
+        let seederScrape = try Self.get(seederMetrics)
         #expect(seederScrape.status == 200)
         #expect(seederScrape.type.hasPrefix("text/plain; version=0.0.4"))
         #expect((Self.sample("peerdist_block_bytes_sent_total", in: seederScrape.body) ?? 0) > 0)
@@ -151,7 +150,7 @@ import Testing
         #expect(seederScrape.body.contains("# TYPE peerdist_block_bytes_sent_total counter"))
 
         try transfer.finish()
-        let after = try await Self.get(leecherMetrics).body
+        let after = try Self.get(leecherMetrics).body
         #expect(Self.sample("peerdist_block_bytes_received_total", in: after) == Double(Self.size))
         #expect(Self.sample("peerdist_blocks_verified_total", in: after) == Double(Self.size / 65_536))
         #expect(Self.sample("peerdist_blocks_rejected_total", in: after) == 0)
@@ -162,9 +161,9 @@ import Testing
         #expect(Self.sample("peerdist_store_cached_bytes", in: after) == Double(Self.size))
         // The seeder sent every byte the leecher received, and the scrape after the transfer
         // adds to what the one during it exported, never restarts.
-        let sent = try await Self.get(seederMetrics).body
+        let sent = try Self.get(seederMetrics).body
         #expect(Self.sample("peerdist_block_bytes_sent_total", in: sent) == Double(Self.size))
-        #expect(try await Self.get(leecherMetrics.replacingOccurrences(of: "/metrics", with: "/other")).status == 404)
+        #expect(try Self.get(leecherMetrics.replacingOccurrences(of: "/metrics", with: "/other")).status == 404)
     }
 
     /// Metrics of a fetch found by LAN discovery between two hosts: the question and its answer
@@ -216,7 +215,7 @@ import Testing
         #expect(people.contains { $0["name"] as? String == "Alice" && $0["status"] as? String == "online" && $0["me"] as? Bool == false })
     }
 
-    @Test func statusPageShowsTheTransferInChromium() async throws {
+    @Test func statusPageShowsTheTransferInChromium() throws {
         // Slow enough to be under way whenever the browser, however slow to start, looks; the
         // fetch is stopped rather than finished afterwards.
         let transfer = try Transfer(size: 8 * 1024 * 1024, uploadLimit: "128KiB", leecherArguments: ["--web", "0"])
@@ -228,8 +227,8 @@ import Testing
         let fingerprint = try #require(
             transfer.leecher.log.split(separator: "\n").first { $0.hasPrefix("node ") }?.split(separator: " ").dropFirst().first)
         // Under way before the browser looks.
-        _ = try await Self.eventually {
-            let body = try await Self.get(page + "status.json").body
+        _ = try Self.eventually {
+            let body = try Self.get(page + "status.json").body
             return body.contains("\"transfers\":[{") && body.contains("\"peer\":\"") ? true : nil
         }
 
@@ -273,7 +272,7 @@ import Testing
             first.terminate()
             first.waitUntilExit()
         }
-        let announced = try #require(try Self.eventuallyNow {
+        let announced = try #require(try Self.eventually(20) {
             // One JSON object, whole once its closing brace is out.
             (try? String(contentsOfFile: scratch.child("first.out"), encoding: .utf8)).flatMap { $0.hasSuffix("}\n") ? $0 : nil }
         }, "\((try? String(contentsOfFile: scratch.child("first.err"), encoding: .utf8)) ?? "")")
@@ -291,7 +290,7 @@ import Testing
         #expect(bad.errorLines == ["Error: --web takes [address]:port or a port, e.g. 8740, 127.0.0.1:8740 or [::]:8740."])
     }
 
-    @Test func configurationFileSetsServeOptionsAndFlagsWin() async throws {
+    @Test func configurationFileSetsServeOptionsAndFlagsWin() throws {
         let scratch = try ScratchDirectory()
         let directory = scratch.child("node")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -329,7 +328,7 @@ import Testing
         defer { node.stop() }
         #expect(node.port != "9")
         let page = try Self.endpoint("status page on ", of: node)
-        #expect(try await Self.get(page).body.contains("<title>PeerDist node</title>"))
+        #expect(try Self.get(page).body.contains("<title>PeerDist node</title>"))
     }
 
     @Test(arguments: [
