@@ -11,6 +11,9 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let subprocess: Target.Dependency = .product(name: "Subprocess", package: "swift-subprocess")
+let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
+let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
+let tomlKit: Target.Dependency = .product(name: "TOMLKit", package: "TOMLKit")
 
 let package = Package(
     name: "PeerDist",
@@ -33,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; `providers` names the Debian packages.
@@ -58,7 +64,7 @@ let package = Package(
         .target(
             name: "PeerDistBranchCache",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
+                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
             ]
         ),
         // People: contact cards, presence, People Near Me, objects, invitations, and the book
@@ -69,8 +75,14 @@ let package = Package(
             name: "PeerDist",
             dependencies: [
                 "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDistBranchCache",
-                crypto, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
+                crypto, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
             ]
+        ),
+        // Running a node for operators: the Prometheus endpoint, the status page and the
+        // configuration file of `peerdist serve`.
+        .target(
+            name: "PeerDistOperations",
+            dependencies: ["PeerDist", "PeerDistStore", "PeerDistCollaboration", metrics, prometheus, tomlKit, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
         ),
         // What the package's command-line programs share (sizes, output, failures, child
         // processes); linked into them, not a product.
@@ -79,7 +91,7 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistBranchCache",
-                "PeerDistCommandSupport", "CQREncode", argumentParser, logging, serviceLifecycle,
+                "PeerDistCommandSupport", "PeerDistOperations", "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
@@ -93,6 +105,7 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(name: "PeerDistOperationsTests", dependencies: ["PeerDistOperations", "PeerDist", prometheus, logging]),
         .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistBranchCacheTests",
@@ -136,6 +149,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzPCHC", ["PeerDistHashing", "PeerDistBranchCache"]),
         ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
         ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
+        ("FuzzConfigurationFile", ["PeerDistOperations"]),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.

@@ -90,7 +90,7 @@ import Testing
     @Test(.needsNetworkHosts) func aFetchDrawsOnBranchCachePeersFoundByProbing() throws {
         let hosts = try NetworkHosts(count: 2)
         let (scratch, file, seeder, uri) = try PublishFetchTests.published(
-            size: 4 * 1024 * 1024 + 3, seed: 17, listen: "[::]:0", namespace: hosts.first, extraArguments: ["--branchcache-port", "8080"])
+            size: 4 * 1024 * 1024 + 3, seed: 17, listen: "[::]:0", namespace: hosts.first, extraArguments: ["--branchcache-port", "8080", "--metrics", "0"])
         defer { seeder.stop() }
         let output = scratch.child("fetched")
         let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", scratch.child("leecher"), "-o", output, "--peers", "--max-download", "4MiB"])
@@ -98,5 +98,11 @@ import Testing
         #expect(FileComparison.identical(file, output))
         let branchCacheLine = fetch.standardOutput.split(separator: "\n").first { $0.contains("]:8080 ") }
         #expect(branchCacheLine != nil, "the MS-PCCRR server sent blocks: \(fetch.standardOutput)")
+        // The seeder's metrics count the probe it answered and the MS-PCCRR requests it served.
+        let metrics = try OperationsTests.scrape(seeder, in: hosts.first)
+        #expect((OperationsTests.sample("peerdist_branchcache_probes_received_total", in: metrics) ?? 0) >= 1, "\(metrics)")
+        #expect((OperationsTests.sample("peerdist_branchcache_probes_answered_total", in: metrics) ?? 0) >= 1)
+        #expect((OperationsTests.sample("peerdist_branchcache_requests_total", in: metrics) ?? 0) >= 1)
+        #expect((OperationsTests.sample("peerdist_branchcache_response_bytes_total", in: metrics) ?? 0) > 0)
     }
 }

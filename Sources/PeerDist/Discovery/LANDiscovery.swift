@@ -45,6 +45,7 @@ public enum LANDiscovery {
                 channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
             }
         let nonce = UInt64.random(in: .min ... .max)
+        NodeInstruments.discoveryQueriesSent.increment()
         return try await channel.executeThenClose { inbound, outbound in
             for device in devices {
                 // The scope picks the interface the query leaves by.
@@ -60,6 +61,7 @@ public enum LANDiscovery {
                               let host = scopedHost(envelope.remoteAddress)
                         else { continue }
                         let address = PeerAddress(host: host, port: Int(port))
+                        NodeInstruments.discoveryAnswersReceived.increment()
                         if !holders.contains(address) { holders.append(address) }
                         firstAnswer.record()
                     }
@@ -142,7 +144,10 @@ public enum LANDiscovery {
                         // port of the newcomer's host, since nodes say Hello from their sending socket.
                         var destination = envelope.remoteAddress
                         switch message {
-                        case .whoHas(let nonce, let key) where isHeld(key):
+                        case .whoHas(let nonce, let key):
+                            NodeInstruments.discoveryQueriesReceived.increment()
+                            guard isHeld(key) else { continue }
+                            NodeInstruments.discoveryAnswersSent.increment()
                             reply = DiscoveryMessage.have(nonce: nonce, discoveryKey: key, port: UInt16(tcpPort)).encoded()
                         case .hello(_, let sender, let senderPort, let senderName, _) where sender != identity.publicKey:
                             guard let host = scopedHost(envelope.remoteAddress) else { continue }

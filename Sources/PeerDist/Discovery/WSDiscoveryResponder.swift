@@ -130,6 +130,7 @@ public final class WSDiscoveryResponder: Sendable {
                             do {
                                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...LANDiscovery.maximumBackoffMilliseconds)))
                                 try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply)))
+                                NodeInstruments.branchCacheProbesAnswered.increment()
                             } catch {
                                 // One unreachable prober must not stop the responder.
                                 self.logger.debug("PCCRD reply not sent", metadata: ["peer.address": "\(envelope.remoteAddress)", "error": "\(error)"])
@@ -154,6 +155,7 @@ public final class WSDiscoveryResponder: Sendable {
             logger.trace("not a PeerDist probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "reason": "\(error)"])
             return nil
         }
+        NodeInstruments.branchCacheProbesReceived.increment()
         let devices = self.devices.withLock { $0 }
         guard let sender = Self.addressBytes(envelope.remoteAddress), Self.isOnLink(sender, devices: devices) else {
             logger.debug("PCCRD probe from off the link ignored", metadata: ["peer.address": "\(envelope.remoteAddress)"])

@@ -202,6 +202,12 @@ public final class PeerNode: Sendable {
             // Private content is not answered for on the LAN: its holders are among my contacts.
             if peers.isEmpty { peers = collaboration.contactAddresses() }
         }
+        let started = ContinuousClock.now
+        var finished = false
+        defer {
+            (finished ? NodeInstruments.transfersCompleted : NodeInstruments.transfersFailed).increment()
+            NodeInstruments.transferDuration.record(duration: ContinuousClock.now - started)
+        }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
         if discovering { fetcher.discoverBranchCache = branchCacheDiscovery(for: id) }
@@ -239,6 +245,7 @@ public final class PeerNode: Sendable {
         }
         _ = try download.finish()
         try store.export(contentID: id, to: output, replacing: replace)
+        finished = true
         return output
     }
 
@@ -256,11 +263,16 @@ public final class PeerNode: Sendable {
             fingerprint: identity.fingerprint, publicKey: Hex.encode(identity.publicKey.bytes),
             dataDirectory: configuration.dataDirectory.path, listening: listeningAddresses,
             published: listings.filter { $0.kind == "published" }, cached: listings.filter { $0.kind != "published" },
-            transfers: transfers.withLock { Array($0) }.map { id, transfer in
-                TransferStatus(
-                    contentID: id.hex, heldBytes: transfer.download.heldBytes, totalBytes: transfer.download.totalBytes,
-                    peer: transfer.peer, heldBlocks: Hex.encode(transfer.download.heldBits))
-            },
+            transfers: transferStatuses(),
             counters: counters.snapshot)
+    }
+
+    /// The fetches under way, without the store listing `status` adds.
+    public func transferStatuses() -> [TransferStatus] {
+        transfers.withLock { Array($0) }.map { id, transfer in
+            TransferStatus(
+                contentID: id.hex, heldBytes: transfer.download.heldBytes, totalBytes: transfer.download.totalBytes,
+                peer: transfer.peer, heldBlocks: Hex.encode(transfer.download.heldBits))
+        }
     }
 }

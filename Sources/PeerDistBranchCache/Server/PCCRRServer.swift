@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -18,6 +19,10 @@ public final class PCCRRServer: Service, Sendable {
     public static let defaultActiveClientLimit = 64
     /// Connections open at once at most; more are closed as they arrive.
     static let maximumConnections = 1024
+    /// MS-PCCRR requests answered and the bytes of the answers (blocks, encrypted), through
+    /// swift-metrics: one count per request, not per block.
+    static let requestsServed = Counter(label: "peerdist_branchcache_requests_total")
+    static let responseBytesSent = Counter(label: "peerdist_branchcache_response_bytes_total")
     /// Windows closes an upload after 15 s; an idle keep-alive connection gets a little longer.
     static let idleTimeout: TimeAmount = .seconds(30)
 
@@ -99,6 +104,8 @@ public final class PCCRRServer: Service, Sendable {
             try await connection.executeThenClose { requests, replies in
                 for try await request in requests {
                     let (status, body) = answer(request, from: connection.channel.remoteAddress)
+                    Self.requestsServed.increment()
+                    Self.responseBytesSent.increment(by: body.count)
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Length", value: "\(body.count)")
                     headers.add(name: "Connection", value: request.head.isKeepAlive ? "keep-alive" : "close")

@@ -29,9 +29,12 @@ enum NodeRunner {
 
     /// Runs `node` in a service group that shuts it down gracefully on SIGINT or SIGTERM;
     /// `announce` is called once its sockets are bound.
-    static func runUntilSignalled(_ node: PeerNode, logger: Logger, announce: @escaping @Sendable (PeerNode) -> Void) async throws {
+    /// `alongside` run in the same group (bound already, as the operator endpoints are).
+    static func runUntilSignalled(
+        _ node: PeerNode, logger: Logger, alongside: [any Service] = [], announce: @escaping @Sendable (PeerNode) -> Void
+    ) async throws {
         var configuration = ServiceGroupConfiguration(
-            services: [AnnouncedNode(node: node, announce: announce)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [AnnouncedNode(node: node, announce: announce)] + alongside, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = shutdownGrace
         do {
             try await ServiceGroup(configuration: configuration).run()
