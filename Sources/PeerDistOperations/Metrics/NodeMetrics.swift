@@ -1,6 +1,7 @@
 import CoreMetrics
 import PeerDist
 import PeerDistCollaboration
+import PeerDistHashing
 import PeerDistStore
 import Prometheus
 import Synchronization
@@ -24,7 +25,7 @@ public final class NodeMetrics: Sendable {
     private let node: PeerNode
     private let totals: [(name: String, help: String, read: @Sendable (NodeCounters.Snapshot) -> UInt64, counter: Prometheus.Counter)]
     /// The counter values last exported, so each scrape adds only what the node counted since.
-    private let exported = Mutex<[String: UInt64]>([:])
+    private let exported = PThreadMutex<[String: UInt64]>([:])
     private let gauges: Gauges
 
     /// Makes `registry` the process's swift-metrics backend. Call once, before the node runs.
@@ -97,7 +98,7 @@ private final class Gauges: Sendable {
     let contactsOnline: Prometheus.Gauge
     let registry: PrometheusCollectorRegistry
     /// One gauge per mirror and measure, made when the mirror first appears.
-    let mirrorGauges = Mutex<[String: Prometheus.Gauge]>([:])
+    let mirrorGauges = PThreadMutex<[String: Prometheus.Gauge]>([:])
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
