@@ -20,7 +20,8 @@ import Testing
         let store = try scratch.openStore()
         let published = try store.publish(path: file, version: version)
         let server = try await PCCRRServer.bind(
-            host: "127.0.0.1", port: 0, responder: PCCRRResponder(source: wrap(StoreContentSource(store: store))), logger: Self.logger)
+            host: "127.0.0.1", port: 0, responder: PCCRRResponder(source: wrap(StoreContentSource(store: store))),
+            idleTimeout: .minutes(10), logger: Self.logger)
         return (scratch, bytes, published, server)
     }
 
@@ -30,8 +31,8 @@ import Testing
         let download = try store.beginDownload(contentID: published.contentID, information: published.information)
         var fetcher = Fetcher(identity: NodeIdentity.generate(), peers: [], counters: counters, logger: Self.logger)
         fetcher.branchCachePeers = servers.map { PeerAddress(host: "127.0.0.1", port: $0.port) }
-        // Long: beside the CLI tests, whose waits hold the cooperative pool, the servers' tasks
-        // may not run for seconds.
+        // Long, as the servers' idle limit: beside the CLI tests, whose waits hold the cooperative
+        // pool, the servers' tasks may not run for seconds.
         fetcher.stallTimeout = .seconds(120)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for server in servers { group.addTask { try await server.run() } }

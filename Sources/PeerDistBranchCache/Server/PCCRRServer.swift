@@ -24,7 +24,7 @@ public final class PCCRRServer: Service, Sendable {
     static let requestsServed = Counter(label: "peerdist_branchcache_requests_total")
     static let responseBytesSent = Counter(label: "peerdist_branchcache_response_bytes_total")
     /// Windows closes an upload after 15 s; an idle keep-alive connection gets a little longer.
-    static let idleTimeout: TimeAmount = .seconds(30)
+    public static let defaultIdleTimeout: TimeAmount = .seconds(30)
 
     typealias Connection = NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>
 
@@ -55,7 +55,7 @@ public final class PCCRRServer: Service, Sendable {
     /// announces itself; `run` serves it.
     public static func bind(
         host: String = "::", port: Int, responder: PCCRRResponder, hostedCache: HostedCache? = nil,
-        activeClientLimit: Int = defaultActiveClientLimit, logger: Logger
+        activeClientLimit: Int = defaultActiveClientLimit, idleTimeout: TimeAmount = defaultIdleTimeout, logger: Logger
     ) async throws -> PCCRRServer {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
