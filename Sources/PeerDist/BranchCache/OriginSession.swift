@@ -32,11 +32,13 @@ struct OriginSession: Sendable {
     let target: any DownloadTarget
     let logger: Logger
     var stallTimeout: Duration
-    /// Blocks in one range request at most: 1 MiB of 64 KiB blocks, small enough that fetchers
-    /// drawing on one origin at once seldom ask it for the same bytes.
-    var blocksPerRequest = 16
-    /// Connections to the origin at once, so that its link idles less between requests.
-    var connections = 2
+    /// Blocks in one range request at most (256 KiB of 64 KiB blocks). Fetchers drawing on one
+    /// origin at once cannot see each other's requests to it, only the blocks they hold, so what
+    /// each has in flight is what they may ask twice: it is kept small.
+    var blocksPerRequest = 4
+    /// Connections to the origin at once: one, for the same reason; the link idles a round trip
+    /// between requests.
+    var connections = 1
     /// How long a connection that failed is given before it is made again, and how many
     /// failures in a row end the session (the origin is gone; peers may still finish the fetch).
     var reconnectDelay: Duration = .milliseconds(500)

@@ -200,23 +200,30 @@ final class SwarmScheduler: Sendable {
         return chosen
     }
 
-    /// For a source of last resort: open blocks no peer advertises, in runs of up to `budget`
-    /// beginning at random places; none while any peer's availability is unknown (it may have
-    /// them). Each run starts at the first such block after a random place, so fetchers drawing
-    /// on one source spread over the content rather than all asking for its beginning.
+    /// For a source of last resort: open blocks no peer advertises, one run of up to `budget`
+    /// (a range request is for contiguous bytes) from a block picked uniformly among them; none
+    /// while any peer's availability is unknown (it may have them). Fetchers drawing on one
+    /// source know nothing of each other's requests to it, so a uniform pick is what keeps them
+    /// from asking it for the same bytes: a run starting at the first such block after a random
+    /// place would mostly start where a gap does, where another fetcher is likely at work.
     private func unadvertisedOpen(in state: State, budget: Int) -> [Int] {
         guard blockCount > 0, !state.peers.values.contains(where: { $0.has == nil }) else { return [] }
-        // One run: a range request is for contiguous bytes.
-        var run: [Int] = []
-        state.open.forEachCommon(with: nil, from: Int.random(in: 0..<blockCount)) { block in
-            if state.availability[block] == 0 {
-                if let last = run.last, last + 1 != block { return false }
-                run.append(block)
-            } else if !run.isEmpty {
-                return false
+        func isCandidate(_ block: Int) -> Bool { state.open.contains(block) && state.availability[block] == 0 }
+        // Random probes find one while candidates are plentiful; when they are few, one pass
+        // over the open blocks (few too, by then) picks among them.
+        var first = (0..<64).lazy.map { _ in Int.random(in: 0..<self.blockCount) }.first(where: isCandidate)
+        if first == nil {
+            var seen = 0
+            state.open.forEachCommon(with: nil, from: 0) { block in
+                guard state.availability[block] == 0 else { return true }
+                seen += 1
+                if Int.random(in: 0..<seen) == 0 { first = block }
+                return true
             }
-            return run.count < budget
         }
+        guard let first else { return [] }
+        var run = [first]
+        while run.count < budget, let last = run.last, last + 1 < blockCount, isCandidate(last + 1) { run.append(last + 1) }
         return run
     }
 
