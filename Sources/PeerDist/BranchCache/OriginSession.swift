@@ -58,31 +58,33 @@ struct OriginSession: Sendable {
         }
     }
 
-    /// One connection's loop, made again after a failure up to `attempts` times in a row.
+    /// One connection's loop. The connection is made when there is work for the origin and
+    /// closed when there is none (peers may supply everything for minutes, longer than any idle
+    /// timeout); one that fails is made again, up to `attempts` failures in a row.
     private func work() async throws {
         var failures = 0
         let timeout = TimeAmount.seconds(max(1, stallTimeout.components.seconds))
         while !scheduler.isComplete {
+            var pending = scheduler.take(for: key, budget: blocksPerRequest)
+            guard !pending.isEmpty else {
+                // Peers have (or may have) everything still missing: wait for them.
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             do {
                 try await OriginConnection.withConnection(host: key.host, port: key.port, idleTimeout: timeout) { connection in
-                    while !scheduler.isComplete {
-                        let requests = scheduler.take(for: key, budget: blocksPerRequest)
-                        guard !requests.isEmpty else {
-                            // Peers have (or may have) everything still missing: wait for them.
-                            try await Task.sleep(for: .milliseconds(100))
-                            continue
-                        }
-                        for request in requests {
-                            try await fetch(request, over: &connection)
-                            failures = 0
-                        }
+                    while !pending.isEmpty {
+                        for request in pending { try await fetch(request, over: &connection) }
+                        failures = 0
+                        pending = scheduler.isComplete ? [] : scheduler.take(for: key, budget: blocksPerRequest)
                     }
                 }
             } catch let failure as LocalFailure {
                 throw failure
-            } catch is CancellationError {
-                throw CancellationError()
             } catch {
+                // What was taken and not delivered goes back to the others.
+                for request in pending { scheduler.returned(segment: request.segment, blocks: request.blocks, by: key) }
+                if error is CancellationError || Task.isCancelled { throw error }
                 failures += 1
                 guard failures < attempts else { throw error }
                 logger.info("connecting to the origin again", metadata: ["origin": "\(key)", "error": "\(error)"])
