@@ -85,7 +85,15 @@ package final class NetworkHosts: @unchecked Sendable {
     }
 
     private static func shape(_ interface: String, in namespace: String, to rate: String) throws(NetworkHostsFailure) {
-        try run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", interface, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "50ms"])
+        try run(["ip", "netns", "exec", namespace, "tc", "qdisc", "replace", "dev", interface, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "50ms"])
+    }
+
+    /// Shapes one host's link to `rate` both ways, in place of the rate given to all (a server
+    /// behind a slower link than the LAN's, say); call after `link()`.
+    package func shape(_ host: Host, to rate: String) throws(NetworkHostsFailure) {
+        guard let index = hosts.firstIndex(where: { $0.namespace == host.namespace }) else { return }
+        try Self.shape(host.interface, in: host.namespace, to: rate)
+        try Self.shape("pdb\(tag)p\(index)", in: bridgeNamespace, to: rate)
     }
 
     /// `[fe80::N%interface]:port` for reaching `host` from `from`.

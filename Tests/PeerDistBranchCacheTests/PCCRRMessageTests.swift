@@ -14,6 +14,8 @@ import Testing
         PCCRRMessage(.getBlockList(PCCRRGetBlockList(segmentID: longID, neededRanges: [BlockRange(index: 3, count: 2), BlockRange(index: 511, count: 1)]))),
         PCCRRMessage(.getBlocks(PCCRRGetBlocks(segmentID: segmentID, ranges: [BlockRange(index: 1, count: 1)])), cryptoAlgorithm: .aes256),
         PCCRRMessage(.getBlocks(PCCRRGetBlocks(segmentID: segmentID, ranges: [BlockRange(index: 9, count: 3)], verifierData: [1, 2, 3, 4, 5]))),
+        PCCRRMessage(.getSegmentList(PCCRRGetSegmentList(requestID: Array(0..<16), segmentIDs: [segmentID])), cryptoAlgorithm: .aes128),
+        PCCRRMessage(.getSegmentList(PCCRRGetSegmentList(requestID: Array(repeating: 9, count: 16), segmentIDs: [longID, segmentID], extensibleBlob: [0, 1, 3, 0]))),
     ]
     static let responses: [PCCRRMessage] = [
         PCCRRMessage(.negotiationResponse(.supported)),
@@ -24,6 +26,10 @@ import Testing
         PCCRRMessage(
             .block(PCCRRBlock(segmentID: segmentID, blockIndex: 511, nextBlockIndex: 0, block: Array(repeating: 0xEE, count: 64), verifierBlock: [1], initializationVector: Array(0..<16))),
             cryptoAlgorithm: .aes192),
+        PCCRRMessage(.segmentList(PCCRRSegmentList(requestID: Array(0..<16), ranges: []))),
+        PCCRRMessage(.segmentList(PCCRRSegmentList(
+            requestID: Array(0..<16), ranges: [BlockRange(index: 0, count: 2), BlockRange(index: 5, count: 1)],
+            extensibleBlob: PCCRRSegmentAges(unit: .milliseconds, ages: [(0, 12), (5, 0xFF_FFFF)]).blob))),
     ]
 
     // MARK: Round trips
@@ -180,9 +186,85 @@ import Testing
         } catch {
             #expect(error.code == .unsupportedVersion)
         }
+        // GETSEGLIST naming no segment.
         var segmentList = bigEndian(2) + bigEndian(6) + bigEndian(0) + bigEndian(0) + Array(repeating: 0, count: 24)
         segmentList.replaceSubrange(8..<12, with: bigEndian(UInt32(segmentList.count)))
         #expect((try? PCCRRMessage(request: segmentList)) == nil)
+        // The segment lists travel as 2.0: in 1.0 they are answered with MSG_NEGO_RESP.
+        var oldSegmentList = Self.requests[5].encoded()
+        oldSegmentList.replaceSubrange(0..<4, with: bigEndian(1))
+        do {
+            _ = try PCCRRMessage(request: oldSegmentList)
+            Issue.record("GETSEGLIST 1.0 accepted")
+        } catch {
+            #expect(error.code == .unsupportedVersion)
+        }
+    }
+
+    // MARK: The segment lists (version 2.0)
+
+    @Test func segmentListsTravelAsVersion2WithTheirLayout() throws {
+        let request = Self.requests[5].encoded()
+        // header 16, RequestID 16, count 4, one SegID 36, an empty blob's size 4.
+        #expect(request.count == 16 + 16 + 4 + 36 + 4)
+        #expect(Array(request[0..<8]) == [0, 0, 0, 2, 0, 0, 0, 6])
+        #expect(Array(request[16..<32]) == Array(0..<16))
+        #expect(Array(request[32..<36]) == bigEndian(1))
+        let response = Self.responses[7].encoded()
+        #expect(Array(response[0..<8]) == [0, 0, 0, 2, 0, 0, 0, 7])
+        // RequestID, two ranges, then the blob: Version 1, units 4 (ms), two ages low byte first.
+        #expect(Array(response[32..<36]) == bigEndian(2))
+        #expect(Array(response[36..<52]) == bigEndian(0) + bigEndian(2) + bigEndian(5) + bigEndian(1))
+        #expect(Array(response[52...]) == bigEndian(12) + [0, 1, 4, 2, 0, 12, 0, 0, 5, 0xFF, 0xFF, 0xFF])
+    }
+
+    @Test func segmentListFieldsOutOfRangeAreRefused() {
+        func getSegmentList(count: UInt32, ids: Int, blob: [UInt8] = []) -> [UInt8] {
+            var body = Array(repeating: UInt8(1), count: 16) + bigEndian(count)
+            for _ in 0..<ids { body += bigEndian(32) + Self.segmentID.bytes }
+            body += bigEndian(UInt32(blob.count)) + blob
+            return bigEndian(2) + bigEndian(6) + bigEndian(UInt32(16 + body.count)) + bigEndian(0) + body
+        }
+        #expect((try? PCCRRMessage(request: getSegmentList(count: 2, ids: 2))) != nil)
+        #expect(throws: BranchCacheError.self, "more IDs counted than sent") { try PCCRRMessage(request: getSegmentList(count: 3, ids: 2)) }
+        #expect(throws: BranchCacheError.self, "no IDs") { try PCCRRMessage(request: getSegmentList(count: 0, ids: 0)) }
+        #expect(throws: BranchCacheError.self, "a blob past the limit") {
+            try PCCRRMessage(request: getSegmentList(count: 1, ids: 1, blob: Array(repeating: 0, count: PCCRR.Limits.maximumExtensibleBlobBytes + 4)))
+        }
+        // Past the 2 048-ID limit, though the request fits the byte limit only just; a count
+        // larger than the bytes that follow could hold is refused before anything is allocated.
+        #expect(throws: BranchCacheError.self) { try PCCRRMessage(request: getSegmentList(count: UInt32.max, ids: 1)) }
+
+        func segmentList(ranges: [(UInt32, UInt32)], count: UInt32? = nil) -> [UInt8] {
+            var body = Array(repeating: UInt8(1), count: 16) + bigEndian(count ?? UInt32(ranges.count))
+            for (index, segments) in ranges { body += bigEndian(index) + bigEndian(segments) }
+            body += bigEndian(0)
+            let message = bigEndian(2) + bigEndian(7) + bigEndian(UInt32(16 + body.count)) + bigEndian(0) + body
+            return bigEndian(UInt32(message.count)) + message
+        }
+        #expect((try? PCCRRMessage(response: segmentList(ranges: [(0, 3)]))) != nil)
+        #expect(throws: BranchCacheError.self, "a range of no segments") { try PCCRRMessage(response: segmentList(ranges: [(1, 0)])) }
+        #expect(throws: BranchCacheError.self, "index and count overflow") { try PCCRRMessage(response: segmentList(ranges: [(UInt32.max, 2)])) }
+        #expect(throws: BranchCacheError.self, "past the most a request names") {
+            try PCCRRMessage(response: segmentList(ranges: [(UInt32(PCCRR.Limits.maximumSegmentIDs), 1)]))
+        }
+        #expect(throws: BranchCacheError.self, "more ranges counted than sent") { try PCCRRMessage(response: segmentList(ranges: [(0, 1)], count: 2)) }
+        // A client checks the ranges against its own request.
+        let list = PCCRRSegmentList(requestID: [], ranges: [BlockRange(index: 1, count: 2)])
+        #expect(list.fits(segmentCount: 3) && !list.fits(segmentCount: 2))
+    }
+
+    @Test func segmentAgesParseOrAreDiscarded() {
+        let ages = PCCRRSegmentAges(unit: .tenthsOfASecond, ages: [(3, 70_000), (4, 1)])
+        #expect(PCCRRSegmentAges(blob: ages.blob) == ages)
+        #expect(ages.blob == [0, 1, 2, 2, 3, 0x70, 0x11, 0x01, 4, 1, 0, 0])
+        #expect(PCCRRSegmentAges(blob: [0, 1, 3, 0]) == PCCRRSegmentAges())
+        // The reference's checks: at least 4 bytes, version 1, units 1 to 4, room for every age.
+        #expect(PCCRRSegmentAges(blob: [0, 1, 3]) == nil)
+        #expect(PCCRRSegmentAges(blob: [0, 2, 3, 0]) == nil)
+        #expect(PCCRRSegmentAges(blob: [0, 1, 0, 0]) == nil)
+        #expect(PCCRRSegmentAges(blob: [0, 1, 5, 0]) == nil)
+        #expect(PCCRRSegmentAges(blob: [0, 1, 3, 2, 0, 0, 0, 0]) == nil)
     }
 
     @Test func oversizedMessagesAreRefusedBeforeReading() {

@@ -101,6 +101,22 @@ import Testing
         }
     }
 
+    @Test func segmentListsNameTheWhollyHeldSegmentsAsked() async throws {
+        let whole = TestSegments.version2.0.segments
+        let partial = Self.segment1
+        let unknown = HashValue([UInt8](repeating: 3, count: 32))
+        // Block 0 of each: the whole of the one-block version 2 segment, half the version 1 one.
+        try await withServer(TestSegments([TestSegments.version1, TestSegments.version2], holding: [0])) { connection, _ in
+            let ids = [unknown] + whole.map(\.segmentID) + [partial.segmentID]
+            let reply = try await connection.exchange(PCCRRMessage(.getSegmentList(PCCRRGetSegmentList(requestID: Array(0..<16), segmentIDs: ids))))
+            guard case .segmentList(let list) = reply.body else { Issue.record("\(reply.type)"); return }
+            #expect(list.requestID == Array(0..<16))
+            // Index 0 is not held, 1… are the version 2 segments, the last is held in part.
+            #expect(list.ranges == [BlockRange(index: 1, count: UInt32(whole.count))])
+            #expect(PCCRRSegmentAges(blob: list.extensibleBlob) != nil)
+        }
+    }
+
     @Test func aBusyServerSendsEmptyReplies() async throws {
         let segment = Self.segment1
         try await withServer(activeClientLimit: 0) { connection, _ in
@@ -109,6 +125,9 @@ import Testing
             #expect(block == PCCRRMessage(.block(.notHeld(segmentID: segment.segmentID, blockIndex: 0))))
             let list = try await connection.exchange(PCCRRMessage(.getBlockList(PCCRRGetBlockList(segmentID: segment.segmentID, neededRanges: [BlockRange(index: 0, count: 2)]))))
             #expect(list == PCCRRMessage(.blockList(PCCRRBlockList(segmentID: segment.segmentID, ranges: [], nextBlockIndex: 0))))
+            let segments = try await connection.exchange(PCCRRMessage(.getSegmentList(PCCRRGetSegmentList(requestID: Array(0..<16), segmentIDs: [segment.segmentID]))))
+            guard case .segmentList(let empty) = segments.body else { Issue.record("\(segments.type)"); return }
+            #expect(empty.ranges.isEmpty)
         }
     }
 

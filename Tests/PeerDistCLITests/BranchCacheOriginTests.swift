@@ -111,6 +111,55 @@ import Testing
         #expect(result.fromOrigin > 0 && result.fromPeers < size, "\(result)")
     }
 
+    /// With the origin stopped once the second client has its Content Information, the blocks
+    /// come from the first client, which holds them all: the origin is only the last resort.
+    @Test(.needsNetworkHosts) func aFetchCompletesFromPeersAfterTheOriginStops() throws {
+        let hosts = try NetworkHosts(count: 3)
+        let scratch = try ScratchDirectory()
+        let site = scratch.child("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        let size = 6 * 1024 * 1024 + 3
+        try PublishFetchTests.makeFile(site + "/file.bin", size: size, seed: 14)
+        let origin = try NodeProcess(
+            dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
+        defer { origin.stop() }
+        let first = try fetch(on: 1, of: hosts, dataDirectory: scratch.child("first"), output: scratch.child("first.bin"))
+        #expect(first.fromOrigin >= size, "\(first)")
+        let server = try NodeProcess(dataDirectory: scratch.child("first"), listen: "[::]:0", namespace: hosts.hosts[1].namespace)
+        defer { server.stop() }
+
+        // The second fetch, slowed so that the origin is gone long before it ends, runs on a node
+        // of its own; its first progress event comes once it holds the Content Information.
+        let client = try NodeProcess(dataDirectory: scratch.child("second"), listen: "[::]:0", namespace: hosts.hosts[2].namespace)
+        defer { client.stop() }
+        let url = "http://[\(hosts.hosts[0].address)%\(hosts.hosts[2].interface)]:8000/file.bin"
+        let events = scratch.child("second.events")
+        let fetch = Process()
+        fetch.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        fetch.arguments = ["ip", "netns", "exec", hosts.hosts[2].namespace, Peerdist.binary.path, "fetch", url, "--data-dir", scratch.child("second"),
+                           "-o", scratch.child("second.bin"), "--json", "--max-download", "2MiB"]
+        try fetch.run(output: events, error: scratch.child("second.err"))
+        defer { if fetch.isRunning { fetch.terminate() } }
+        let deadline = Date().addingTimeInterval(20)
+        while fetch.isRunning, Date() < deadline, !((try? String(contentsOfFile: events, encoding: .utf8)) ?? "").contains("\"progress\"") {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        origin.stop()
+        #expect(fetch.isRunning, "the fetch was still going when the origin stopped")
+        fetch.waitUntilExit()
+        let output = (try? String(contentsOfFile: events, encoding: .utf8)) ?? ""
+        #expect(fetch.terminationStatus == 0, "\((try? String(contentsOfFile: scratch.child("second.err"), encoding: .utf8)) ?? "")\n\(client.log)")
+        #expect(FileComparison.identical(site + "/file.bin", scratch.child("second.bin")))
+        let done = try #require(Self.lastEvent(of: output), "\(output)")
+        #expect((done["from_peers"] as? Int ?? 0) >= size && (done["from_origin"] as? Int ?? -1) == 0, "\(done)")
+    }
+
+    /// The last JSON line `fetch --json` printed: its `done` event.
+    static func lastEvent(of output: String) -> [String: Any]? {
+        guard let line = output.split(separator: "\n").last(where: { !$0.isEmpty }) else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    }
+
     private struct Sources: CustomStringConvertible {
         var fromPeers: Int
         var fromOrigin: Int
@@ -123,7 +172,7 @@ import Testing
         let url = "http://[\(hosts.hosts[0].address)%\(hosts.hosts[index].interface)]:8000/file.bin"
         let result = try hosts.peerdist(in: hosts.hosts[index].namespace, ["fetch", url, "--data-dir", dataDirectory, "-o", output, "--json"])
         #expect(result.status == 0, "\(result.standardError)")
-        let done = try #require(try JSONSerialization.jsonObject(with: result.output) as? [String: Any], "\(result.standardOutput)")
+        let done = try #require(Self.lastEvent(of: result.standardOutput), "\(result.standardOutput)")
         return Sources(fromPeers: done["from_peers"] as? Int ?? -1, fromOrigin: done["from_origin"] as? Int ?? -1, rejected: done["rejected_blocks"] as? Int ?? -1)
     }
 }
@@ -173,7 +222,7 @@ import Testing
         ])
         #expect(second.status == 0, "\(second.standardError)")
         #expect(FileComparison.identical(site + "/file.bin", scratch.child("second.bin")))
-        let done = try #require(try JSONSerialization.jsonObject(with: second.output) as? [String: Any])
+        let done = try #require(BranchCacheOriginTests.lastEvent(of: second.standardOutput))
         #expect((done["from_peers"] as? Int ?? 0) >= size && (done["from_origin"] as? Int ?? -1) == 0, "\(done)")
     }
 }

@@ -5,7 +5,8 @@ import Testing
 /// `serve --branchcache-port`: a BranchCache client written from the specifications alone
 /// (`Tests/Reference/pccrr_client.py`, Python with the `cryptography` package) finds the node by
 /// an MS-PCCRD probe from another host on the link, fetches every block over MS-PCCRR (HTTP),
-/// decrypts it (AES-CBC, PKCS#7 checked) and verifies it against the Content Information.
+/// decrypts it (AES-CBC, PKCS#7 checked) and verifies it against the Content Information, then
+/// asks in version 2.0 which segments the node holds (MSG_GETSEGLIST).
 @Suite(.serialized) struct BranchCacheRetrievalTests {
     static let client = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -38,6 +39,8 @@ import Testing
                 namespace: hosts.second)
             #expect(result.status == 0, "\(result.standardError)\n\(node.log)")
             #expect(result.standardOutput.contains("\"bytes\": \(size)"), "\(result.standardOutput)")
+            // The client's GETSEGLIST named every segment and a made-up one: only the segments come back.
+            #expect(result.standardOutput.contains("\"seglist\": [[0, "), "\(result.standardOutput)")
             #expect(FileComparison.identical(file, output), "the client's bytes are the file's")
         }
     }

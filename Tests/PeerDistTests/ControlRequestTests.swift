@@ -38,6 +38,10 @@ struct ControlRequestTests {
             .people(.acceptInvitation(number: 3, output: nil)),
             .people(.setInvitations(policy: .nearMe, lifetime: 60)),
             .people(.events),
+            .fetchURL(.init(url: try #require(OriginURL("http://[fe80::1%eth0]:8000/dir/file.bin?x=1")), output: "/tmp/c")),
+            .fetchURL(.init(
+                url: try #require(OriginURL("http://origin/file.bin")), output: "/tmp/d", replace: true,
+                hostedCache: PeerAddress(host: "10.0.0.3", port: 8090), maximumRate: 5_000)),
         ]
         for request in requests {
             #expect(try Self.roundTrip(request) == request)
@@ -85,6 +89,9 @@ struct ControlRequestTests {
         (#"{"op":"publish","path":"/a","content_version":3}"#, "content version 3"),
         (#"{"op":"mirror-follow","id":"nodot","path":"/a"}"#, "id"),
         (#"{"op":"launch"}"#, "op"),
+        (#"{"op":"fetch-url","url":"ftp://origin/file","output":"/tmp/a"}"#, "not an http:// URL"),
+        (#"{"op":"fetch-url","url":"http://origin/file"}"#, "output"),
+        (#"{"op":"fetch-url","url":"http://origin/file","output":"/tmp/a","hosted_cache":"no address"}"#, "not an address"),
     ])
     func malformedRequestsAreRefusedWhenDecoded(line: String, mention: String) throws {
         let error = try #require(throws: DecodingError.self) {

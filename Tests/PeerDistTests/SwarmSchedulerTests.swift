@@ -119,6 +119,35 @@ import Testing
         #expect(!scheduler.hasWanted(Self.seeder))
         #expect(scheduler.missingCount == 16)
     }
+
+    /// A BranchCache origin: only blocks no peer advertises, never while a peer's availability is
+    /// unknown, one contiguous run at a time, no endgame copies, and not counted as a holder.
+    @Test func aSourceOfLastResortGetsOnlyWhatNoPeerHas() throws {
+        let origin = PeerAddress(host: "fe80::9", port: 80)
+        let scheduler = Self.scheduler()
+        scheduler.joinLastResort(origin) {}
+        scheduler.join(Self.leecher) {}
+        #expect(scheduler.take(for: origin, budget: 4).isEmpty, "the leecher's availability is unknown")
+        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        var taken: [Int] = []
+        while true {
+            let requests = scheduler.take(for: origin, budget: 4)
+            guard !requests.isEmpty else { break }
+            #expect(requests.count == 1, "one range request")
+            let request = try #require(requests.first)
+            #expect(request.blocks.count <= 4 && zip(request.blocks, request.blocks.dropFirst()).allSatisfy { $1 == $0 + 1 })
+            taken += request.blocks.map { request.segment * 8 + $0 }
+        }
+        #expect(Set(taken) == Set(12..<16) && taken.count == 4, "blocks 12–15, which only the origin has, once each")
+        // Blocks the leecher advertises go to the leecher, rarest first as if the origin were not there.
+        let fromLeecher = scheduler.take(for: Self.leecher, budget: 16).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(fromLeecher) == Set(0..<12))
+        #expect(scheduler.take(for: origin, budget: 4).isEmpty, "no endgame copies of the leecher's blocks")
+        // The leecher leaves: its blocks are the origin's to send.
+        scheduler.leave(Self.leecher)
+        let reopened = scheduler.take(for: origin, budget: 4)
+        #expect(!reopened.isEmpty)
+    }
 }
 
 @Suite struct PipeEstimatorTests {

@@ -11,8 +11,12 @@ IDs to [ff02::c]:3702 on IF and reading XAddrs from the ProbeMatch, the way iPXE
 connection, negotiates (MSG_NEGO_REQ), asks each segment's block list (MSG_GETBLKLIST) and
 fetches every block (MSG_GETBLKS), decrypts it with Python's `cryptography` (AES-CBC, key = the
 leading bytes of Kp; the PKCS#7 padding is checked), verifies it against the Content Information,
-and writes the content to OUTPUT. Prints one JSON line: peer, blocks, bytes, algorithm.
-Exits non-zero, saying why, at the first thing that does not match the specification.
+and writes the content to OUTPUT. Then, in version 2.0, asks which segments the server holds
+(MSG_GETSEGLIST, naming every segment and one made-up ID after them) and checks the MSG_SEGLIST:
+the same RequestID, ranges within the request, every real segment and not the made-up one, and
+an extensible blob version 1 that parses. Prints one JSON line: peer, blocks, bytes, algorithm,
+seglist (the ranges). Exits non-zero, saying why, at the first thing that does not match the
+specification.
 """
 import hashlib
 import hmac
@@ -149,7 +153,9 @@ def seg_id(segment_id):
 
 
 def message(kind, body, algorithm):
-    return struct.pack(">HHIII", 0, 1, kind, 16 + len(body), algorithm) + body
+    # ProtVer follows the type: 1.0 for the block messages, 2.0 for GETSEGLIST/SEGLIST.
+    major = 2 if kind >= 6 else 1
+    return struct.pack(">HHIII", 0, major, kind, 16 + len(body), algorithm) + body
 
 
 class Reader:
@@ -185,7 +191,7 @@ def exchange(connection, request, expected_type):
         fail("transport header %d, %d bytes follow" % (transport, len(body) - 4))
     reader = Reader(body[4:])
     minor_major, kind, size, algorithm = reader.u32(), reader.u32(), reader.u32(), reader.u32()
-    if minor_major != 1 or kind != expected_type or size != transport:
+    if minor_major != (2 if expected_type >= 6 else 1) or kind != expected_type or size != transport:
         fail("response header: version %08x, type %d (%d expected), size %d" % (minor_major, kind, expected_type, size))
     return reader, algorithm
 
@@ -194,8 +200,8 @@ def fetch_blocks(connection, segments, requested_algorithm):
     nego = message(0, struct.pack(">HHHH", 0, 1, 0, 1), 0)
     reader, _ = exchange(connection, nego, 1)
     versions = reader.u32(), reader.u32()
-    if versions != (1, 1):
-        fail("NEGO_RESP names versions %08x-%08x, not 1.0-1.0" % versions)
+    if versions != (1, 2):
+        fail("NEGO_RESP names versions %08x-%08x, not 1.0-2.0" % versions)
     content, blocks = {}, 0
     for segment in segments:
         count = (segment.length + segment.block_size - 1) // segment.block_size
@@ -235,6 +241,31 @@ def fetch_blocks(connection, segments, requested_algorithm):
     return b"".join(content[offset] for offset in sorted(content)), blocks
 
 
+def segment_list(connection, segments):
+    """MSG_GETSEGLIST for every segment and a made-up ID; returns the SEGLIST's ranges."""
+    request_id = uuid.uuid4().bytes
+    made_up = hashlib.sha256(b"no such segment").digest()
+    ids = [segment.id for segment in segments] + [made_up]
+    body = request_id + struct.pack(">I", len(ids)) + b"".join(seg_id(i) for i in ids) + struct.pack(">I", 0)
+    reader, _ = exchange(connection, message(6, body, 0), 7)
+    if reader.data[reader.position:reader.position + 16] != request_id:
+        fail("SEGLIST carries another RequestID")
+    reader.position += 16
+    ranges = [(reader.u32(), reader.u32()) for _ in range(reader.u32())]
+    listed = set()
+    for index, count in ranges:
+        if count < 1 or index + count > len(ids):
+            fail("SEGLIST range (%d, %d) outside the %d IDs asked" % (index, count, len(ids)))
+        listed.update(range(index, index + count))
+    if listed != set(range(len(segments))):
+        fail("SEGLIST %r names other segments than the %d held" % (ranges, len(segments)))
+    blob = reader.padded() if reader.position < len(reader.data) else b""
+    # Extensible blob version 1: Version(2) = 1, units 1-4, count, 4 bytes per age.
+    if blob and (len(blob) < 4 or blob[:2] != b"\x00\x01" or blob[2] not in (1, 2, 3, 4) or len(blob) < 4 * (blob[3] + 1)):
+        fail("SEGLIST's extensible blob %r is not version 1" % blob)
+    return ranges
+
+
 def main(arguments):
     if len(arguments) < 3 or arguments[0] != "fetch":
         sys.stderr.write(__doc__)
@@ -249,10 +280,11 @@ def main(arguments):
     algorithm = int(options.get("--algorithm", "1"))
     connection = http.client.HTTPConnection(host, port, timeout=10)
     data, blocks = fetch_blocks(connection, segments, algorithm)
+    ranges = segment_list(connection, segments)
     connection.close()
     with open(arguments[2], "wb") as output:
         output.write(data)
-    print(json.dumps({"peer": "%s:%d" % (host, port), "blocks": blocks, "bytes": len(data), "algorithm": algorithm}))
+    print(json.dumps({"peer": "%s:%d" % (host, port), "blocks": blocks, "bytes": len(data), "algorithm": algorithm, "seglist": ranges}))
     return 0
 
 

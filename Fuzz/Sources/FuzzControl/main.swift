@@ -47,11 +47,13 @@ func makeSeeds() -> [String: [UInt8]] {
         "store-rm": #"{"op":"store-rm","id":"peerdist:\#(String(repeating: "a", count: 52))"}"#,
         "mirror-publish": #"{"op":"mirror-publish","path":"/srv/tree","classifier":"tree","watch":true}"#,
         "mirror-follow": #"{"op":"mirror-follow","id":"\#(String(repeating: "0", count: 40)).tree","path":"/srv/copy"}"#,
+        "fetch-url": #"{"op":"fetch-url","url":"http://[fe80::1%eth0]:8000/file.bin","output":"out","hosted_cache":"10.0.0.3:8090","max_download":1000}"#,
     ]
     let events = [
         "progress": #"{"event":"progress","received_bytes":10,"total_bytes":100,"peer":"[::1]:7740"}"#,
         "result": #"{"event":"result","content_id":"\#(id)","uri":"peerdist:x","bytes_by_peer":{"a":1},"freed_bytes":0}"#,
         "error": #"{"event":"error","message":"no such content \u00e9"}"#,
+        "fetch-url-result": #"{"event":"result","path":"/tmp/out","size":100,"from_peers":90,"from_origin":10,"peerdist":true,"rejected_blocks":0}"#,
     ]
     var seeds: [String: [UInt8]] = [:]
     for (name, json) in requests { seeds["request-\(name)"] = [0] + Array(json.utf8) }

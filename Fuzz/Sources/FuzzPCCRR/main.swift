@@ -28,10 +28,12 @@ func fuzz(_ input: [UInt8]) {
 
 let secret = HashValue([UInt8](repeating: 0x42, count: 32))
 
-/// One of each message, as this node writes them, and iPXE's GETBLKS.
+/// One of each message, as this node writes them (the segment lists in version 2.0), and iPXE's GETBLKS.
 func makeSeeds() -> [String: [UInt8]] {
     let id = HashValue([UInt8](repeating: 0xA5, count: 32))
     let ranges = [BlockRange(index: 0, count: 2), BlockRange(index: 9, count: 1)]
+    let other = HashValue([UInt8](repeating: 0x5A, count: 32))
+    let requestID = [UInt8](0..<16)
     let cipher = PCCRRBlockCipher()
     let iv = [UInt8](repeating: 7, count: 16)
     let ciphertext = (try? cipher.encrypt(Array(repeating: 1, count: 100), algorithm: .aes128, segmentSecret: secret, initializationVector: iv)) ?? []
@@ -49,6 +51,11 @@ func makeSeeds() -> [String: [UInt8]] {
         ).encodedResponse(),
         "blk-clear": PCCRRMessage(.block(PCCRRBlock(segmentID: id, blockIndex: 0, nextBlockIndex: 0, block: [1, 2, 3, 4, 5], initializationVector: []))).encodedResponse(),
         "blk-not-held": PCCRRMessage(.block(.notHeld(segmentID: id, blockIndex: 1))).encodedResponse(),
+        "getseglist": PCCRRMessage(.getSegmentList(PCCRRGetSegmentList(requestID: requestID, segmentIDs: [id, other])), cryptoAlgorithm: .aes128).encodedRequest(),
+        "seglist": PCCRRMessage(.segmentList(PCCRRSegmentList(requestID: requestID, ranges: [BlockRange(index: 1, count: 1)]))).encodedResponse(),
+        "seglist-ages": PCCRRMessage(.segmentList(PCCRRSegmentList(
+            requestID: requestID, ranges: [BlockRange(index: 0, count: 2)],
+            extensibleBlob: PCCRRSegmentAges(unit: .hundredthsOfASecond, ages: [(0, 1500), (1, 70_000)]).blob))).encodedResponse(),
     ]
 }
 

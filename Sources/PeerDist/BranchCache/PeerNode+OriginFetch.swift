@@ -4,6 +4,7 @@ import NIOHTTP1
 import PeerDistBranchCache
 import PeerDistHashing
 import PeerDistStore
+import Synchronization
 
 /// What `fetch http://…` did: where the content went, and where its bytes came from.
 public struct OriginFetchResult: Sendable {
@@ -17,13 +18,25 @@ public struct OriginFetchResult: Sendable {
     public var peerDist: Bool
     /// Blocks from peers that failed verification (each one's sender banned for the content).
     public var rejectedBlocks: UInt64 = 0
+
+    public init(path: String, size: UInt64, fromPeers: UInt64, fromOrigin: UInt64, peerDist: Bool, rejectedBlocks: UInt64 = 0) {
+        self.path = path
+        self.size = size
+        self.fromPeers = fromPeers
+        self.fromOrigin = fromOrigin
+        self.peerDist = peerDist
+        self.rejectedBlocks = rejectedBlocks
+    }
 }
 
 /// `http://HOST[:PORT]/PATH`: where the origin is and what to ask it for.
-public struct OriginURL: Hashable, Sendable {
+public struct OriginURL: Hashable, Sendable, CustomStringConvertible {
     public var address: PeerAddress
     /// The path and query, as sent (percent-encoded).
     public var path: String
+
+    /// The URL again, as `init?(_:)` reads it.
+    public var description: String { "http://\(address)\(path)" }
 
     init(address: PeerAddress, path: String) {
         self.address = address
@@ -50,19 +63,18 @@ public struct OriginURL: Hashable, Sendable {
 }
 
 extension PeerNode {
-    /// Blocks asked of the origin in one Range request at most, when no peer has them.
-    static let originBlocksPerRequest = 64
-
     /// Fetches `url` the BranchCache way: asks the origin for Content Information (MS-PCCRTP),
-    /// draws the blocks from PeerDist and BranchCache peers on the LAN, asks the origin only for
-    /// what none of them has (Range requests marked `MissingDataRequest=true`), verifies every
-    /// block, keeps the content in the store (so this node serves it afterwards) and places it at
-    /// `output`. An origin that declines sends the file, which is written as it is.
+    /// draws the blocks from PeerDist and BranchCache peers on the LAN and, in the same fetch, from
+    /// the origin only those no peer has (Range requests marked `MissingDataRequest=true`; see
+    /// `OriginSession`), verifies every block, keeps the content in the store (a running node
+    /// serves it while it fetches, and afterwards) and places it at `output`. An origin that
+    /// declines sends the file, which is written as it is. Once the Content Information is here
+    /// the origin may go away: peers that hold the blocks finish the fetch.
     ///
     /// With `hostedCache`, the branch's hosted cache (MS-PCHC) is asked for blocks too, as
     /// BranchCache clients in hosted-cache mode ask it before the origin.
     public func fetch(
-        url: OriginURL, output: String, replace: Bool, hostedCache: PeerAddress? = nil, progress: @escaping @Sendable (FetchProgress) -> Void
+        url: OriginURL, output: String, replace: Bool, hostedCache: PeerAddress? = nil, maximumRate: UInt64? = nil, progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws -> OriginFetchResult {
         if !replace, FileManager.default.fileExists(atPath: output) {
             throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
@@ -108,69 +120,52 @@ extension PeerNode {
         }
         let (peersBefore, rejectedBefore) = (counters.snapshot.blockBytesReceived, counters.snapshot.blocksRejected)
         let download = try store.beginDownload(contentID: id, information: information)
+        transfers.withLock { $0[id] = (download, nil) }
+        defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
+        // Others fetching the same content learn of this node now, and trade blocks with it.
         announcements.announce(id.discoveryKey)
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
 
-        // Peers first: the holders the data directory names and the LAN answers for, PeerDist
-        // and BranchCache alike.
+        // One fetch from every source at once: PeerDist and BranchCache peers (the holders the
+        // data directory names and the LAN answers for, found again as the fetch goes), the
+        // hosted cache, and the origin for what none of them has.
         var peers = (try? configuration.dataDirectory.staticPeers()) ?? []
-        for holder in (try? await LANDiscovery.findHolders(of: id.discoveryKey, logger: logger)) ?? [] where !peers.contains(holder) {
+        for holder in await holderLookup.holders(of: id.discoveryKey, askingTheLAN: true) where !peers.contains(holder) {
             peers.append(holder)
         }
+        let fromOrigin = OriginTally()
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.discoverBranchCache = branchCacheDiscovery(for: id)
         if let hostedCache { fetcher.branchCachePeers = [hostedCache] }
+        fetcher.origin = OriginSource(address: origin, path: url.path) { bytes in fromOrigin.add(bytes) }
+        fetcher.maximumRate = maximumRate
+        let discover: @Sendable (Bool) async -> [PeerAddress] = { askTheLAN in
+            await self.holderLookup.holders(of: id.discoveryKey, askingTheLAN: askTheLAN)
+        }
         do {
-            try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: nil, progress: progress)
-        } catch let error as NodeError where error.code == .notFound {
-            logger.debug("peers lack blocks; asking the origin", metadata: ["reason": "\(error)"])
+            try await fetcher.fetchBlocks(of: information, contentID: id, into: download, discover: discover) { update in
+                self.transfers.withLock { $0[id]?.peer = update.peer }
+                progress(update)
+            }
         } catch {
             try? download.flush()
             throw error
         }
-        let fromPeers = counters.snapshot.blockBytesReceived - peersBefore
-
-        // The rest from the origin, contiguous missing blocks in one request.
-        var fromOrigin: UInt64 = 0
-        do {
-            try await OriginConnection.withConnection(host: origin.host, port: origin.port) { connection in
-                for (index, segment) in information.segments.enumerated() {
-                    var block = 0
-                    while block < segment.blockCount {
-                        guard !download.isHeld(segment: index, block: block) else {
-                            block += 1
-                            continue
-                        }
-                        var end = block + 1
-                        while end < segment.blockCount, end - block < Self.originBlocksPerRequest, !download.isHeld(segment: index, block: end) { end += 1 }
-                        let range = segment.blockRange(block).lowerBound..<segment.blockRange(end - 1).upperBound
-                        let bytes = try await connection.missingData(url.path, range: range)
-                        guard bytes.count == range.count else {
-                            throw NodeError(.protocolViolation, "the origin sent \(bytes.count) bytes for a range of \(range.count)")
-                        }
-                        for number in block..<end {
-                            let blockRange = segment.blockRange(number)
-                            let start = Int(blockRange.lowerBound - range.lowerBound)
-                            try download.write(segment: index, block: number, bytes: Array(bytes[start..<(start + blockRange.count)]))
-                        }
-                        fromOrigin += UInt64(bytes.count)
-                        progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: fromPeers + fromOrigin, peer: origin.description))
-                        block = end
-                    }
-                }
-            }
-        } catch {
-            try? download.flush()
-            throw NodeError(.unreachable, "the origin could not supply the blocks no peer had: \(error)")
-        }
         _ = try download.finish()
         try store.export(contentID: id, to: output, replacing: replace)
         return OriginFetchResult(
-            path: output, size: download.totalBytes, fromPeers: fromPeers, fromOrigin: fromOrigin, peerDist: true,
-            rejectedBlocks: counters.snapshot.blocksRejected - rejectedBefore)
+            path: output, size: download.totalBytes, fromPeers: counters.snapshot.blockBytesReceived - peersBefore, fromOrigin: fromOrigin.bytes,
+            peerDist: true, rejectedBlocks: counters.snapshot.blocksRejected - rejectedBefore)
     }
 
     private static func isPeerDist(_ head: HTTPResponseHead) -> Bool {
         head.status == .ok && head.headers["content-encoding"].contains { $0.lowercased().contains("peerdist") }
     }
+}
+
+/// Bytes the origin sent in one fetch.
+private final class OriginTally: Sendable {
+    private let total = Atomic<UInt64>(0)
+    func add(_ bytes: UInt64) { total.wrappingAdd(bytes, ordering: .relaxed) }
+    var bytes: UInt64 { total.load(ordering: .relaxed) }
 }

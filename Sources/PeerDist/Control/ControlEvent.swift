@@ -24,9 +24,18 @@ public struct ControlEvent: Codable, Sendable {
     public var bytesByPeer: [String: UInt64]?
     public var mirrors: [MirrorStatus]?
     public var people: PeopleReply?
+    /// A `fetch-url` reply: the content's size, its bytes from peers and from the origin, and
+    /// whether the origin handed out Content Information.
+    public var size: UInt64?
+    public var fromPeers: UInt64?
+    public var fromOrigin: UInt64?
+    public var peerDist: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers, mirrors, people
+        case event, message, uri, path, peer, status, entries, peers, mirrors, people, size
+        case fromPeers = "from_peers"
+        case fromOrigin = "from_origin"
+        case peerDist = "peerdist"
         case rejectedBlocks = "rejected_blocks"
         case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"

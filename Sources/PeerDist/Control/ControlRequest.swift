@@ -13,6 +13,8 @@ public enum ControlRequest: Sendable, Hashable {
     /// With an `audience` (contacts' fingerprints, display names or nicknames), private to them.
     case publish(path: String, version: ContentInformationVersion, audience: [String] = [])
     case fetch(FetchRequest)
+    /// `fetch http://…` by a running node, which serves the blocks while it fetches them.
+    case fetchURL(OriginFetchRequest)
     case peers
     case storeList
     case storeRemove(ContentID)
@@ -40,9 +42,28 @@ public enum ControlRequest: Sendable, Hashable {
         }
     }
 
+    /// A fetch of `url` from its BranchCache origin and the peers into `output`.
+    public struct OriginFetchRequest: Sendable, Hashable {
+        public var url: OriginURL
+        public var output: String
+        public var replace: Bool
+        /// The branch's hosted cache, asked beside the peers.
+        public var hostedCache: PeerAddress?
+        public var maximumRate: UInt64?
+
+        public init(url: OriginURL, output: String, replace: Bool = false, hostedCache: PeerAddress? = nil, maximumRate: UInt64? = nil) {
+            self.url = url
+            self.output = output
+            self.replace = replace
+            self.hostedCache = hostedCache
+            self.maximumRate = maximumRate
+        }
+    }
+
     /// The `op` each case travels as.
     public enum Operation: String, Codable, Sendable {
         case status, publish, fetch, peers
+        case fetchURL = "fetch-url"
         case storeList = "store-ls"
         case storeRemove = "store-rm"
         case storeCollect = "store-gc"
@@ -57,6 +78,7 @@ public enum ControlRequest: Sendable, Hashable {
         case .status: .status
         case .publish: .publish
         case .fetch: .fetch
+        case .fetchURL: .fetchURL
         case .peers: .peers
         case .storeList: .storeList
         case .storeRemove: .storeRemove
@@ -71,7 +93,8 @@ public enum ControlRequest: Sendable, Hashable {
 
 extension ControlRequest: Codable {
     enum CodingKeys: String, CodingKey {
-        case op, path, id, peers, output, replace, classifier, watch, audience, request
+        case op, path, id, peers, output, replace, classifier, watch, audience, request, url
+        case hostedCache = "hosted_cache"
         case contentVersion = "content_version"
         case maximumRate = "max_download"
     }
@@ -102,6 +125,22 @@ extension ControlRequest: Codable {
             self = .fetch(FetchRequest(
                 id: try Self.contentID(in: container), peers: peers, output: try container.decode(String.self, forKey: .output),
                 replace: try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false,
+                maximumRate: try container.decodeIfPresent(UInt64.self, forKey: .maximumRate)))
+        case .fetchURL:
+            let text = try container.decode(String.self, forKey: .url)
+            guard let url = OriginURL(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .url, in: container, debugDescription: "\(text) is not an http:// URL")
+            }
+            var hostedCache: PeerAddress?
+            if let address = try container.decodeIfPresent(String.self, forKey: .hostedCache) {
+                guard let parsed = PeerAddress(parsing: address) else {
+                    throw DecodingError.dataCorruptedError(forKey: .hostedCache, in: container, debugDescription: "\(address) is not an address")
+                }
+                hostedCache = parsed
+            }
+            self = .fetchURL(OriginFetchRequest(
+                url: url, output: try container.decode(String.self, forKey: .output),
+                replace: try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false, hostedCache: hostedCache,
                 maximumRate: try container.decodeIfPresent(UInt64.self, forKey: .maximumRate)))
         case .storeRemove:
             self = .storeRemove(try Self.contentID(in: container))
@@ -148,6 +187,12 @@ extension ControlRequest: Codable {
             if !fetch.peers.isEmpty { try container.encode(fetch.peers.map(\.description), forKey: .peers) }
             try container.encode(fetch.output, forKey: .output)
             try container.encode(fetch.replace, forKey: .replace)
+            try container.encodeIfPresent(fetch.maximumRate, forKey: .maximumRate)
+        case .fetchURL(let fetch):
+            try container.encode(fetch.url.description, forKey: .url)
+            try container.encode(fetch.output, forKey: .output)
+            try container.encode(fetch.replace, forKey: .replace)
+            try container.encodeIfPresent(fetch.hostedCache?.description, forKey: .hostedCache)
             try container.encodeIfPresent(fetch.maximumRate, forKey: .maximumRate)
         case .storeRemove(let id):
             try container.encode(id.hex, forKey: .id)

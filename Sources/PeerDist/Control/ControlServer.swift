@@ -98,6 +98,25 @@ struct ControlServer: Sendable {
             reply.contentID = fetch.id.hex
             reply.receivedBytes = node.counters.snapshot.blockBytesReceived
             reply.rejectedBlocks = node.counters.snapshot.blocksRejected
+        case .fetchURL(let fetch):
+            let result = try await node.fetch(
+                url: fetch.url, output: fetch.output, replace: fetch.replace, hostedCache: fetch.hostedCache ?? node.configuration.hostedCacheServer,
+                maximumRate: fetch.maximumRate
+            ) { update in
+                var event = ControlEvent(event: .progress)
+                event.heldBytes = update.heldBytes
+                event.totalBytes = update.totalBytes
+                event.receivedBytes = update.receivedBytes
+                event.peer = update.peer
+                event.bytesByPeer = update.bytesByPeer
+                emit(event)
+            }
+            reply.path = result.path
+            reply.size = result.size
+            reply.fromPeers = result.fromPeers
+            reply.fromOrigin = result.fromOrigin
+            reply.peerDist = result.peerDist
+            reply.rejectedBlocks = result.rejectedBlocks
         case .peers:
             reply.peers = node.peerDirectory.all
         case .storeList:

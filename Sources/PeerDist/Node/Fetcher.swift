@@ -42,6 +42,8 @@ public struct Fetcher: Sendable {
     /// Finds more BranchCache peers (an MS-PCCRD probe); asked once as the fetch starts and
     /// again with each query of the LAN, its finds joining the fetch as they come.
     public var discoverBranchCache: (@Sendable () async -> [PeerAddress])?
+    /// A BranchCache origin to draw on as the last resort: only for blocks no peer advertises.
+    public var origin: OriginSource?
 
     public init(identity: NodeIdentity, peers: [PeerAddress], counters: NodeCounters, logger: Logger) {
         self.identity = identity
@@ -164,7 +166,12 @@ public struct Fetcher: Sendable {
             /// `reconnects` a failure worth it has the peer connected to again.
             func run(_ peer: PeerAddress, _ what: String, reconnects: Bool, _ session: @escaping @Sendable () async throws -> Void) {
                 running.insert(peer)
+                // With an origin, a peer counts from now as one whose availability is unknown,
+                // so the origin is not asked for blocks the peer may have while it connects.
+                let preJoined = origin != nil && peer != origin?.address
+                if preJoined { scheduler.join(peer) {} }
                 group.addTask {
+                    defer { if preJoined { scheduler.leave(peer) } }
                     do {
                         try await session()
                     } catch let failure as LocalFailure {
@@ -221,6 +228,12 @@ public struct Fetcher: Sendable {
 
             known.forEach(start)
             branchCache.filter { !running.contains($0) }.forEach(startBranchCache)
+            if let origin {
+                let session = OriginSession(
+                    origin: origin, segments: segments, scheduler: scheduler, target: target, logger: logger, stallTimeout: stallTimeout,
+                    received: delivered(by: origin.address))
+                run(origin.address, "origin", reconnects: false) { try await session.run() }
+            }
             if let discoverBranchCache {
                 group.addTask { .discoveredBranchCache(await discoverBranchCache()) }
             }
@@ -266,7 +279,7 @@ public struct Fetcher: Sendable {
         if let peer = throttle.withheld { report(peer) }
         let missing = scheduler.missingCount
         guard missing == 0 else {
-            let reasons = tally.failures.withLock { failures in (known + branchCache).compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
+            let reasons = tally.failures.withLock { failures in (known + branchCache + (origin.map { [$0.address] } ?? [])).compactMap { peer in failures[peer].map { "\(peer): \($0)" } } }
             throw NodeError(.notFound, "\(missing) blocks could not be fetched (" + (reasons.isEmpty ? "no peer has them" : reasons.joined(separator: "; ")) + ")")
         }
     }

@@ -78,9 +78,9 @@ public final class PeerNode: Sendable {
     let hostedCacheListening = ListeningAddresses()
     /// How many BranchCache holders answered this node's own probes, per segment.
     let branchCacheDamping = PCCRDDamping()
-    private let holderLookup: HolderLookup
+    let holderLookup: HolderLookup
     /// Running fetches: each one's download, and the peer that last delivered to it.
-    private let transfers = PThreadMutex<[ContentID: (download: Download, peer: String?)]>([:])
+    let transfers = PThreadMutex<[ContentID: (download: Download, peer: String?)]>([:])
 
     public init(configuration: Configuration, logger: Logger) throws {
         try configuration.dataDirectory.create()

@@ -10,6 +10,10 @@ import PeerDistHashing
 ///   worth of blocks already asked of others (each block of at most `endgameCopies` peers at
 ///   once); the first copy to arrive wins and the other sessions are nudged to cancel theirs.
 ///   This is also how a slow peer loses its requests to a fast one.
+/// - Last resort: a source that holds everything but should send as little as it can (a
+///   BranchCache origin behind a slow link) takes only open blocks no peer advertises, picked
+///   around random places so that fetchers sharing the source ask it for different blocks, and
+///   nothing while a peer's availability is still unknown; it takes no endgame copies.
 ///
 /// Blocks are numbered across the content (segment 0's first); requests name segments and
 /// block indices within them, as the wire does.
@@ -33,6 +37,8 @@ final class SwarmScheduler: Sendable {
         /// Blocks asked of this peer and not yet delivered or returned.
         var requested: BlockSet
         let nudge: @Sendable () -> Void
+        /// Holds every block but is asked only for what no peer has; not counted in availability.
+        var isLastResort = false
     }
 
     private struct State {
@@ -88,6 +94,16 @@ final class SwarmScheduler: Sendable {
         state.withLock { $0.peers[peer] = Peer(has: nil, requested: BlockSet(count: blockCount), nudge: nudge) }
     }
 
+    /// Adds a source of last resort (see the type's notes): it holds every block, and is given
+    /// only open blocks no other peer advertises.
+    func joinLastResort(_ source: PeerAddress, nudge: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            var everything = BlockSet(count: blockCount)
+            for block in 0..<blockCount { everything.insert(block) }
+            state.peers[source] = Peer(has: everything, requested: BlockSet(count: blockCount), nudge: nudge, isLastResort: true)
+        }
+    }
+
     /// Replaces what `peer` is known to have; false when the set does not fit the content.
     @discardableResult
     func setAvailability(of peer: PeerAddress, to has: BlockSet) -> Bool {
@@ -119,7 +135,7 @@ final class SwarmScheduler: Sendable {
     func leave(_ peer: PeerAddress) {
         let nudges = state.withLock { state -> [@Sendable () -> Void] in
             guard let entry = state.peers.removeValue(forKey: peer) else { return [] }
-            Self.count(entry.has, by: -1, in: &state.availability)
+            Self.count(entry, by: -1, in: &state.availability)
             var reopened = false
             entry.requested.forEachCommon(with: nil, from: 0) { block in
                 reopened = Self.release(block, in: &state) || reopened
@@ -138,6 +154,16 @@ final class SwarmScheduler: Sendable {
         guard budget > 0 else { return [] }
         return state.withLock { state in
             guard var entry = state.peers[peer], let has = entry.has else { return [] }
+            if entry.isLastResort {
+                let chosen = unadvertisedOpen(in: state, budget: budget)
+                for block in chosen {
+                    state.open.remove(block)
+                    state.askedOf[block] += 1
+                    entry.requested.insert(block)
+                }
+                state.peers[peer] = entry
+                return requests(from: chosen)
+            }
             var chosen = rarestOpen(in: state, has: has, budget: budget)
             let isEndgame = chosen.isEmpty
             // Only a peer that has run dry takes copies, one request's worth: enough to finish
@@ -172,6 +198,33 @@ final class SwarmScheduler: Sendable {
             return chosen.count < budget
         }
         return chosen
+    }
+
+    /// For a source of last resort: open blocks no peer advertises, one run of up to `budget`
+    /// (a range request is for contiguous bytes) from a block picked uniformly among them; none
+    /// while any peer's availability is unknown (it may have them). Fetchers drawing on one
+    /// source know nothing of each other's requests to it, so a uniform pick is what keeps them
+    /// from asking it for the same bytes: a run starting at the first such block after a random
+    /// place would mostly start where a gap does, where another fetcher is likely at work.
+    private func unadvertisedOpen(in state: State, budget: Int) -> [Int] {
+        guard blockCount > 0, !state.peers.values.contains(where: { $0.has == nil }) else { return [] }
+        func isCandidate(_ block: Int) -> Bool { state.open.contains(block) && state.availability[block] == 0 }
+        // Random probes find one while candidates are plentiful; when they are few, one pass
+        // over the open blocks (few too, by then) picks among them.
+        var first = (0..<64).lazy.map { _ in Int.random(in: 0..<self.blockCount) }.first(where: isCandidate)
+        if first == nil {
+            var seen = 0
+            state.open.forEachCommon(with: nil, from: 0) { block in
+                guard state.availability[block] == 0 else { return true }
+                seen += 1
+                if Int.random(in: 0..<seen) == 0 { first = block }
+                return true
+            }
+        }
+        guard let first else { return [] }
+        var run = [first]
+        while run.count < budget, let last = run.last, last + 1 < blockCount, isCandidate(last + 1) { run.append(last + 1) }
+        return run
     }
 
     /// Blocks asked of other peers that `peer` has and was not asked for, under the copy limit.
@@ -260,6 +313,11 @@ final class SwarmScheduler: Sendable {
         guard state.askedOf[block] == 0, state.missing.contains(block), !state.open.contains(block) else { return false }
         state.open.insert(block)
         return true
+    }
+
+    private static func count(_ peer: Peer, by delta: Int, in availability: inout [UInt16]) {
+        guard !peer.isLastResort else { return }
+        count(peer.has, by: delta, in: &availability)
     }
 
     private static func count(_ set: BlockSet?, by delta: Int, in availability: inout [UInt16]) {

@@ -38,7 +38,9 @@ public final class PCCRTPOriginServer: Service, Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    // Idle means neither reading nor writing: a plain download of a large file
+                    // over a slow link sends for minutes while the client says nothing.
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try pipeline.addHandler(CloseOnIdleHandler())
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     return try Connection(wrappingChannelSynchronously: channel)

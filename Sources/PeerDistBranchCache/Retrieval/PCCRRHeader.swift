@@ -20,6 +20,13 @@ public enum PCCRR {
         public static let segmentIDSizes: Set<Int> = [32, 48, 64]
         /// An IV is one AES block, or absent for a block in the clear or not held.
         public static let initializationVectorBytes = 16
+        /// GETSEGLIST's RequestID.
+        public static let requestIDBytes = 16
+        /// Segment IDs one GETSEGLIST may name: as many as a request of `maximumRequestBytes`
+        /// holds at 36 bytes each, rounded down to a power of two (MS-PCCRR sets no number).
+        public static let maximumSegmentIDs = 2048
+        /// An extensible blob version 1 holds at most 255 ages of 4 bytes after its 4-byte head.
+        public static let maximumExtensibleBlobBytes = 1024
     }
 }
 

@@ -20,6 +20,8 @@ public struct PCCRRMessage: Hashable, Sendable {
         case getBlocks(PCCRRGetBlocks)
         case blockList(PCCRRBlockList)
         case block(PCCRRBlock)
+        case getSegmentList(PCCRRGetSegmentList)
+        case segmentList(PCCRRSegmentList)
 
         public var type: PCCRRMessageType {
             switch self {
@@ -29,6 +31,8 @@ public struct PCCRRMessage: Hashable, Sendable {
             case .getBlocks: .getBlocks
             case .blockList: .blockList
             case .block: .block
+            case .getSegmentList: .getSegmentList
+            case .segmentList: .segmentList
             }
         }
     }
@@ -68,6 +72,8 @@ public struct PCCRRMessage: Hashable, Sendable {
         case .getBlocks(let message): message.write(to: &body)
         case .blockList(let message): message.write(to: &body)
         case .block(let message): message.write(to: &body)
+        case .getSegmentList(let message): message.write(to: &body)
+        case .segmentList(let message): message.write(to: &body)
         }
         var writer = FieldWriter(capacity: 16 + body.bytes.count)
         writer.append(type.version)
@@ -80,8 +86,9 @@ public struct PCCRRMessage: Hashable, Sendable {
 
     // MARK: Decoding
 
-    /// Reads a request (a POST body). A request in a major version other than 1 is
-    /// `.unsupportedVersion`, which a server answers with MSG_NEGO_RESP.
+    /// Reads a request (a POST body). A request in a major version other than its type's (1 for
+    /// the block messages, 2 for GETSEGLIST) is `.unsupportedVersion`, which a server answers
+    /// with MSG_NEGO_RESP.
     public init(request: ByteBuffer) throws(BranchCacheError) {
         try self.init(message: request, maximumBytes: PCCRR.Limits.maximumRequestBytes, requests: true)
     }
@@ -128,10 +135,11 @@ public struct PCCRRMessage: Hashable, Sendable {
         guard let algorithm = PCCRRCryptoAlgorithm(rawValue: rawAlgorithm) else {
             throw header.failure("CryptoAlgoId \(rawAlgorithm) is none of 0…3", at: 12)
         }
-        // A negotiation is answered whatever its version; anything else must be in a version
-        // this node speaks, or the reply is this node's range (MS-PCCRR 3.6).
-        if type != .negotiationRequest, type != .negotiationResponse, version.major != PCCRRNegotiation.supported.maximumVersion.major {
-            throw BranchCacheError(.unsupportedVersion, header.message("\(type) in version \(version); this node speaks 1.x", at: 0))
+        // A negotiation is answered whatever its version; anything else must travel in its own
+        // type's major version (1 for the block messages, 2 for the segment lists), or the reply
+        // is this node's range (MS-PCCRR 3.6).
+        if type != .negotiationRequest, type != .negotiationResponse, version.major != type.version.major {
+            throw BranchCacheError(.unsupportedVersion, header.message("\(type) in version \(version); it travels as \(type.version.major).x", at: 0))
         }
         var reader = FieldReader(pccrr: message, subject: "\(type)")
         _ = try reader.bytes(16, "header")
@@ -143,9 +151,8 @@ public struct PCCRRMessage: Hashable, Sendable {
         case .getBlocks: body = .getBlocks(try PCCRRGetBlocks(reading: &reader))
         case .blockList: body = .blockList(try PCCRRBlockList(reading: &reader))
         case .block: body = .block(try PCCRRBlock(reading: &reader))
-        case .getSegmentList, .segmentList:
-            // Version 2.0 messages, caught by the version check above unless mislabelled.
-            throw reader.failure("\(type) travels as version 2.0, not \(version)", at: 0)
+        case .getSegmentList: body = .getSegmentList(try PCCRRGetSegmentList(reading: &reader))
+        case .segmentList: body = .segmentList(try PCCRRSegmentList(reading: &reader))
         }
         guard reader.isAtEnd else {
             throw reader.failure("\(reader.remaining) bytes after the message")

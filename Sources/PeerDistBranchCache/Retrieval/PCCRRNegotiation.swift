@@ -12,8 +12,8 @@ public struct PCCRRNegotiation: Hashable, Sendable {
         self.maximumVersion = maximumVersion
     }
 
-    /// What this node speaks: 1.0, the block messages. (GETSEGLIST/SEGLIST, 2.0, are for hosted caches.)
-    public static let supported = PCCRRNegotiation(minimumVersion: .v1, maximumVersion: .v1)
+    /// What this node speaks: 1.0, the block messages, and 2.0, GETSEGLIST/SEGLIST.
+    public static let supported = PCCRRNegotiation(minimumVersion: .v1, maximumVersion: .v2)
 
     init(reading reader: inout FieldReader<BranchCacheError>) throws(BranchCacheError) {
         let start = reader.offset

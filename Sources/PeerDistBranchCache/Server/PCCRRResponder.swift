@@ -4,10 +4,11 @@ import PeerDistWire
 
 /// What a BranchCache server answers to one MS-PCCRR request, apart from HTTP: MSG_NEGO_RESP to
 /// a negotiation or to a request in a version it does not speak, the held part of the blocks
-/// asked for in MSG_BLKLIST, and one block, encrypted as asked, in MSG_BLK.
+/// asked for in MSG_BLKLIST, one block, encrypted as asked, in MSG_BLK, and the wholly held
+/// segments among those asked for in MSG_SEGLIST (version 2).
 ///
-/// When the server is busy (serving as many clients as it will) the answer is an empty BLKLIST
-/// or BLK, as MS-PCCRR 3.7 has it, so the client turns to another peer at once.
+/// When the server is busy (serving as many clients as it will) the answer is an empty BLKLIST,
+/// BLK or SEGLIST, as MS-PCCRR 3.7 has it, so the client turns to another peer at once.
 public struct PCCRRResponder: Sendable {
     let source: any BranchCacheSegmentSource
     let cipher: PCCRRBlockCipher
@@ -31,8 +32,10 @@ public struct PCCRRResponder: Sendable {
 
     public func respond(to request: PCCRRMessage, busy: Bool) -> PCCRRMessage {
         switch request.body {
-        case .negotiationRequest, .negotiationResponse, .blockList, .block:
+        case .negotiationRequest, .negotiationResponse, .blockList, .block, .segmentList:
             return PCCRRMessage(.negotiationResponse(.supported))
+        case .getSegmentList(let asked):
+            return PCCRRMessage(.segmentList(busy ? PCCRRSegmentList(requestID: asked.requestID, ranges: [], extensibleBlob: PCCRRSegmentAges().blob) : segmentList(asked)))
         case .getBlockList(let asked):
             return PCCRRMessage(.blockList(busy ? PCCRRBlockList(segmentID: asked.segmentID, ranges: [], nextBlockIndex: 0) : blockList(asked)))
         case .getBlocks(let asked):
@@ -66,6 +69,23 @@ public struct PCCRRResponder: Sendable {
         let end = asked.neededRanges.map { $0.indices.upperBound }.max() ?? 0
         let next = (end..<PCCRR.Limits.blocksPerSegment).first { held[$0] } ?? 0
         return PCCRRBlockList(segmentID: asked.segmentID, ranges: ranges, nextBlockIndex: UInt32(next))
+    }
+
+    /// The requested segments the source holds every block of, as ranges of indexes into the
+    /// request's list, with an extensible blob of no ages (this node keeps none).
+    private func segmentList(_ asked: PCCRRGetSegmentList) -> PCCRRSegmentList {
+        var ranges: [BlockRange] = []
+        for (position, id) in asked.segmentIDs.enumerated() {
+            guard let segment = source.segment(withID: id) else { continue }
+            let held = source.heldBlocks(of: segment).reduce(0) { $0 + $1.indices.clamped(to: 0..<segment.blockCount).count }
+            guard held == segment.blockCount else { continue }
+            if let last = ranges.last, Int(last.index + last.count) == position {
+                ranges[ranges.count - 1].count += 1
+            } else {
+                ranges.append(BlockRange(index: UInt32(position), count: 1))
+            }
+        }
+        return PCCRRSegmentList(requestID: asked.requestID, ranges: ranges, extensibleBlob: PCCRRSegmentAges().blob)
     }
 
     private func block(_ index: UInt32, of segment: SegmentDescription, asked: PCCRRGetBlocks, algorithm: PCCRRCryptoAlgorithm) -> PCCRRMessage {

@@ -61,7 +61,7 @@ struct SwarmBenchmark: ParsableCommand {
         try BenchmarkFile.write(path: content, size: size.bytes)
         let executable = try PeerdistBinary.path()
 
-        var results: [SwarmTrial.Result] = []
+        var results: [SwarmTrial<SwarmMethodKind>.Result] = []
         for (round, method) in methodRuns.schedule {
             Output.error("run \(round)/\(methodRuns.runs): \(method.title)…")
             let setup = SwarmSetup(

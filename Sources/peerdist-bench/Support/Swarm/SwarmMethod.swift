@@ -58,8 +58,16 @@ struct LeecherTransfer {
     }
 }
 
+/// A method a swarm trial can run: how it is named, and how it is set up for one trial.
+protocol SwarmMethodChoice: Equatable {
+    var rawValue: String { get }
+    /// The name in the results table.
+    var title: String { get }
+    func make(_ setup: SwarmSetup, _ processes: SwarmProcesses) -> any SwarmMethod
+}
+
 /// The methods `peerdist-bench swarm` compares, in the order they run and are printed.
-enum SwarmMethodKind: String, CaseIterable, ExpressibleByArgument {
+enum SwarmMethodKind: String, CaseIterable, ExpressibleByArgument, SwarmMethodChoice {
     case peerdist
     case http
     case rsync

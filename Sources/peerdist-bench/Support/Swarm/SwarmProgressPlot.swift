@@ -6,8 +6,8 @@ import PeerDistCommandSupport
 /// panels share the x axis so that their speeds compare at a glance.
 enum SwarmProgressPlot {
     /// Plots, for each method, its run of median time (or its first run when none succeeded).
-    static func draw(_ results: [SwarmTrial.Result], methods: [SwarmMethodKind], contentSize: Int, caption: String, to path: String, scratch: String) throws {
-        let shown: [SwarmTrial.Result] = methods.compactMap { method in
+    static func draw<Kind: SwarmMethodChoice>(_ results: [SwarmTrial<Kind>.Result], methods: [Kind], contentSize: Int, caption: String, to path: String, scratch: String) throws {
+        let shown: [SwarmTrial<Kind>.Result] = methods.compactMap { method in
             let mine = results.filter { $0.method == method }
             let good = mine.filter { $0.seconds != nil }.sorted { ($0.seconds ?? 0) < ($1.seconds ?? 0) }
             return good.isEmpty ? mine.first : good[good.count / 2]

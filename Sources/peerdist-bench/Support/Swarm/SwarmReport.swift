@@ -7,7 +7,7 @@ struct SwarmReport {
     /// One method's medians.
     struct Summary {
         let method: SwarmMethodKind
-        let outcome: RunSummary<SwarmTrial.Result>
+        let outcome: RunSummary<SwarmTrial<SwarmMethodKind>.Result>
 
         var seconds: Double? { outcome.seconds }
         var cpuSeconds: Double? { outcome.cpuSeconds }
@@ -21,7 +21,7 @@ struct SwarmReport {
     let runs: Int
     let summaries: [Summary]
 
-    init(results: [SwarmTrial.Result], methods: [SwarmMethodKind], contentSize: Int, leechers: Int, rate: LinkRate?, runs: Int) {
+    init(results: [SwarmTrial<SwarmMethodKind>.Result], methods: [SwarmMethodKind], contentSize: Int, leechers: Int, rate: LinkRate?, runs: Int) {
         self.contentSize = contentSize
         self.leechers = leechers
         self.rate = rate

@@ -4,14 +4,14 @@ import PeerDistTestHosts
 /// One method distributing the file once: set up, start every leecher at once, poll until the
 /// last one holds the whole file (or the time limit passes), then stop everything and check every
 /// leecher's bytes against the original.
-struct SwarmTrial {
+struct SwarmTrial<Kind: SwarmMethodChoice> {
     struct Sample {
         let seconds: Double
         let bytes: Int
     }
 
     struct Result {
-        let method: SwarmMethodKind
+        let method: Kind
         /// Until the last leecher held the whole file; `nil` when the trial failed.
         let seconds: Double?
         let failure: String?
@@ -27,9 +27,9 @@ struct SwarmTrial {
 
     /// How often leechers are polled: fine enough for the progress plot and for the end time,
     /// coarse enough that polling costs little of the processors the transfer runs on.
-    private static let pollInterval: useconds_t = 25_000
+    private static var pollInterval: useconds_t { 25_000 }
 
-    let method: SwarmMethodKind
+    let method: Kind
     let setup: SwarmSetup
     /// Distinguishes this trial's control group from every other on the machine.
     let trialName: String
