@@ -16,7 +16,7 @@ import Glibc
 /// file has been quiet that long.
 ///
 /// Kept in memory only: after a restart, each block is hashed once more on its first serve.
-struct ServingTrust: ~Copyable {
+struct ServingTrust {
     static let settlingNanoseconds: Int64 = 2_000_000_000
     /// Paths with trusted blocks at most: a node publishing more hashes the rest on every read.
     static let maximumFiles = 4096
