@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Answering peers: Content Information, where a segment lies, which blocks are held, and the
-/// blocks themselves, each verified against its hash before it leaves the store.
+/// blocks themselves, each verified against its hash before it first leaves the store (and again
+/// after a published file changed: see `readBlockToServe`).
 extension ContentStore {
     /// Where a block may be read from, gathered under the lock and read outside it.
     private enum Source {

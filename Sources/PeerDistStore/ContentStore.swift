@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// The node's local content: files published in place and contents fetched into a cache
-/// directory, indexed by content ID and segment ID, every block verified before it is served.
+/// directory, indexed by content ID and segment ID, every block verified before it is
+/// first served (see `ServingTrust`).
 ///
 /// On disk, in `directory` (mode 0700):
 /// - `index.log`: the index, an append-only log of changes (`StoreLog`), compacted on open;
