@@ -138,7 +138,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzKeys", ["PeerDistHashing"]),
         ("FuzzWireMessages", ["PeerDistHashing", "PeerDistWire"] + nio),
         ("FuzzHandshake", ["PeerDistWire"]),
-        ("FuzzRecords", ["PeerDistWire", .product(name: "NIOEmbedded", package: "swift-nio")] + nio),
+        ("FuzzRecords", ["PeerDistHashing", "PeerDistWire", .product(name: "NIOEmbedded", package: "swift-nio")] + nio),
         ("FuzzDeltas", ["PeerDistHashing", "PeerDistWire"] + nio),
         ("FuzzManifests", ["PeerDistHashing", "PeerDistWire", "PeerDistMirror"]),
         ("FuzzMirrorFiles", ["PeerDistHashing", "PeerDistMirror"]),

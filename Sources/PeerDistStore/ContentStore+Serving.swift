@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Answering peers: Content Information, where a segment lies, which blocks are held, and the
-/// blocks themselves, each verified against its hash before it leaves the store.
+/// blocks themselves, each verified against its hash before it first leaves the store (and again
+/// after a published file changed: see `readBlockToServe`).
 extension ContentStore {
     /// Where a block may be read from, gathered under the lock and read outside it.
     private enum Source {
@@ -121,6 +122,66 @@ extension ContentStore {
             return bytes
         }
         return nil
+    }
+
+    /// The bytes of one block to send to a peer, hashing only what this node has not verified:
+    /// a cached block was verified when it was stored; a published file's block is hashed on its
+    /// first read and again only when the file's stamp (size, mtime, ctime, inode) has moved (see
+    /// `ServingTrust`). Every receiver verifies every block anyway. Nil when no source holds it.
+    public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int) throws(StoreError) -> [UInt8]? {
+        guard let (layout, sources) = sources(for: id),
+              let number = layout.blockNumber(segment: segmentIndex, block: blockIndex)
+        else { return nil }
+        let range = layout.byteRange(ofBlock: number)
+        for source in sources {
+            switch source {
+            case .published(let path, let status):
+                guard let bytes = readPublishedToServe(path: path, status: status, range: range, number: number, layout: layout) else {
+                    markStale(path: path, status: status)
+                    continue
+                }
+                touch(id)
+                return bytes
+            case .partial(let partial):
+                guard let bytes = try partial.read(number) else { continue }
+                touch(id)
+                return bytes
+            case .complete(let path):
+                let bytes: [UInt8]
+                do throws(StoreError) {
+                    let file = try StoreFile.open(path, flags: O_RDONLY)
+                    bytes = try file.read(count: Int(range.count64), at: range.lowerBound)
+                } catch where error.code == .notFound {
+                    continue
+                }
+                touch(id)
+                return bytes
+            }
+        }
+        return nil
+    }
+
+    /// A published file's block, unhashed when it was verified under the stamp the file has
+    /// before and after the read, else hashed (and then trusted while the stamp holds); nil when
+    /// the file is not the one published or the block fails its hash.
+    private func readPublishedToServe(path: String, status: FileStatus, range: Range<UInt64>, number: Int, layout: ContentLayout) -> [UInt8]? {
+        let now = FileStamp.now()
+        guard let file = try? StoreFile.open(path, flags: O_RDONLY),
+              let stamp = try? file.stamp(), stamp.status.matches(status),
+              let bytes = try? file.read(count: Int(range.count64), at: range.lowerBound)
+        else { return nil }
+        // A write during the read moves the ctime (the kernel sets it before copying the data).
+        let unchanged = (try? file.stamp()) == stamp
+        if unchanged, servingTrust.withLock({ $0.isVerified(path: path, number: number, stamp: stamp) }) { return bytes }
+        let (segment, block) = layout.address(ofBlock: number)
+        guard layout.verify(bytes, segment: segment, block: block) else {
+            servingTrust.withLock { $0.forget(path: path) }
+            return nil
+        }
+        if unchanged {
+            servingTrust.withLock { $0.verified(path: path, number: number, blockCount: layout.blockCount, stamp: stamp, now: now) }
+        }
+        return bytes
     }
 
     /// The layout of `id` and the places its blocks may be read from, best first: the cache

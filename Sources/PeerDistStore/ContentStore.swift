@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// The node's local content: files published in place and contents fetched into a cache
-/// directory, indexed by content ID and segment ID, every block verified before it is served.
+/// directory, indexed by content ID and segment ID, every block verified before it is
+/// first served (see `ServingTrust`).
 ///
 /// On disk, in `directory` (mode 0700):
 /// - `index.log`: the index, an append-only log of changes (`StoreLog`), compacted on open;
@@ -26,6 +27,8 @@ public final class ContentStore: Sendable {
     let flushInterval: UInt64
     private let lock: StoreLock
     let state: PThreadMutex<State>
+    /// Blocks of published files hashed good, served again unhashed while their file's stamp holds.
+    let servingTrust = PThreadMutex(ServingTrust())
 
     struct State: ~Copyable {
         var index = StoreIndex()
@@ -85,6 +88,8 @@ public final class ContentStore: Sendable {
         guard let before = try FileStatus.of(absolute), before.isRegularFile else {
             throw StoreError(.invalidArgument, "\(absolute): not a regular file")
         }
+        let hashingStarted = FileStamp.now()
+        let stampBefore = FileStamp.of(absolute)
         let hashed: HashedContent
         do throws(FileHashingError) {
             hashed = try FileHasher(version: version).hash(path: absolute)
@@ -106,6 +111,13 @@ public final class ContentStore: Sendable {
             logged.information = layout.information.encoded()
             try state.commit(.published(logged), layout: layout)
             return layout
+        }
+        // Every block was just hashed: served unhashed while the file keeps the stamp it had
+        // throughout (a change while hashing would have moved its ctime).
+        if let stampBefore, stampBefore.status.matches(before), FileStamp.of(absolute) == stampBefore {
+            servingTrust.withLock { $0.verifiedAll(path: absolute, blockCount: layout.blockCount, stamp: stampBefore, now: hashingStarted) }
+        } else {
+            servingTrust.withLock { $0.forget(path: absolute) }
         }
         return Self.publishedContent(record, layout: layout)
     }

@@ -17,7 +17,7 @@ import Testing
         .getBlockList(requestID: 3, segmentID: segmentID, ranges: [BlockRange(index: 0, count: 512)]),
         .blockList(requestID: 4, segmentID: segmentID, ranges: []),
         .getBlocks(requestID: 5, segmentID: segmentID, ranges: [BlockRange(index: 3, count: 2), BlockRange(index: 9, count: 1)]),
-        .block(requestID: 6, index: 7, sealed: SealedBlock(flags: .compressed, nonce: Array(repeating: 1, count: 12), payload: Array(repeating: 2, count: 100))),
+        .block(requestID: 6, index: 7, sealed: SealedBlock(flags: .compressed, payload: Array(repeating: 2, count: 100))),
         .block(requestID: 6, index: 8, sealed: .notHeld),
         .replyEnd(requestID: 7),
         .cancel(requestID: 8),
@@ -47,9 +47,10 @@ import Testing
         return Array(buffer.readableBytesView)
     }
 
-    private func decode(_ bytes: [UInt8]) throws(WireError) -> PeerMessage {
+    /// The message in a record's header `bytes` and `body` (a block's).
+    private func decode(_ bytes: [UInt8], body: ByteBuffer? = nil) throws(WireError) -> PeerMessage {
         var buffer = ByteBuffer(bytes: bytes)
-        return try PeerMessage(decoding: &buffer)
+        return try PeerMessage(decoding: &buffer, body: body)
     }
 
     /// The error from decoding `bytes` with `range` replaced by `replacement`; decoding must fail.
@@ -61,23 +62,27 @@ import Testing
 
     @Test(arguments: messages)
     func roundTrips(message: PeerMessage) throws {
-        #expect(try decode(encode(message)) == message)
+        #expect(try decode(encode(message), body: message.body) == message)
     }
 
     @Test(arguments: messages)
     func truncationAndTrailingBytesThrow(message: PeerMessage) {
         let bytes = encode(message)
         for length in 0..<bytes.count {
-            #expect(throws: WireError.self) { try decode(Array(bytes.prefix(length))) }
+            #expect(throws: WireError.self) { try decode(Array(bytes.prefix(length)), body: message.body) }
         }
-        #expect(throws: WireError.self) { try decode(bytes + [0]) }
+        #expect(throws: WireError.self) { try decode(bytes + [0], body: message.body) }
     }
 
     @Test func oversizedAndInvalidFieldsThrow() throws {
-        // A payload length far beyond the limit must be refused before anything is allocated.
-        let block = encode(.block(requestID: 1, index: 0, sealed: SealedBlock(flags: [], nonce: Array(repeating: 0, count: 12), payload: [1])))
-        let oversized = try decodingFails(block, replacing: 23..<27, with: [0xFF, 0xFF, 0xFF, 0xFF])
-        #expect(oversized.description.contains("exceeds the limit"))
+        // A block's body must hold a tag and no more than the largest block; only a held block has one.
+        let block = encode(.block(requestID: 1, index: 0, sealed: SealedBlock(flags: [], payload: [1])))
+        #expect(throws: WireError.self) { try decode(block) }
+        #expect(throws: WireError.self) { try decode(block, body: ByteBuffer(bytes: [UInt8](repeating: 0, count: 15))) }
+        #expect(throws: WireError.self) { try decode(block, body: ByteBuffer(repeating: 0, count: PeerMessage.Limits.maximumBlockBody + 1)) }
+        #expect(try decode(block, body: ByteBuffer(repeating: 0, count: 16)) == .block(requestID: 1, index: 0, sealed: SealedBlock(flags: [], payload: ByteBuffer(repeating: 0, count: 16))))
+        #expect(throws: WireError.self) { try decode(encode(.block(requestID: 1, index: 0, sealed: .notHeld)), body: ByteBuffer(repeating: 0, count: 16)) }
+        #expect(throws: WireError.self) { try decode(encode(.replyEnd(requestID: 1)), body: ByteBuffer(repeating: 0, count: 16)) }
 
         var ranges = encode(.getBlocks(requestID: 1, segmentID: Self.segmentID, ranges: [BlockRange(index: 500, count: 13)]))
         #expect(throws: WireError.self) { try decode(ranges) }
@@ -236,22 +241,16 @@ import Testing
         #expect(compress(text) != nil)
     }
 
-    @Test func blocksOpenOnlyWithTheirKeyIndexAndSegment() throws {
-        let key = HashValue(Sodium.randomBytes(32))
-        let segment = HashValue(Sodium.randomBytes(32))
-        let random = Sodium.randomBytes(65_536)
-        let sealed = random.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segment, index: 3) }
-        #expect(!sealed.flags.contains(.compressed))
-        #expect(try BlockSealer.open(sealed, key: key, segmentID: segment, index: 3, expectedLength: random.count) == random)
-        #expect(throws: WireError.self) { try BlockSealer.open(sealed, key: HashValue(Sodium.randomBytes(32)), segmentID: segment, index: 3, expectedLength: random.count) }
-        #expect(throws: WireError.self) { try BlockSealer.open(sealed, key: key, segmentID: segment, index: 4, expectedLength: random.count) }
-        #expect(throws: WireError.self) { try BlockSealer.open(sealed, key: key, segmentID: key, index: 3, expectedLength: random.count) }
-
+    @Test func compressedBlocksOpenToExactlyTheirLength() throws {
+        let connection = try BlockRecordTests.Connection(.xChaCha20Poly1305)
+        let opener = connection.opener()
         let text = Array(String(repeating: "PeerDist compresses text. ", count: 3000).utf8.prefix(65_536))
-        let compressed = text.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segment, index: 0) }
-        #expect(compressed.flags.contains(.compressed))
-        #expect(compressed.payload.readableBytes < text.count / 2)
-        #expect(try BlockSealer.open(compressed, key: key, segmentID: segment, index: 0, expectedLength: text.count) == text)
-        #expect(throws: WireError.self) { try BlockSealer.open(compressed, key: key, segmentID: segment, index: 0, expectedLength: text.count - 1) }
+        let message = BlockRecordTests.block(text, index: 0)
+        guard case .block(_, _, let prepared) = message else { throw WireError("not a block") }
+        #expect(prepared.flags.contains(.compressed))
+        #expect(prepared.payload.readableBytes < text.count / 2)
+        let received = try BlockRecordTests.receive(connection.seal(message), with: opener)
+        #expect(try BlockRecordTests.open(received, length: text.count) == text)
+        #expect(throws: WireError.self) { try BlockRecordTests.open(received, length: text.count - 1) }
     }
 }

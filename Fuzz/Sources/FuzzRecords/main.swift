@@ -1,16 +1,18 @@
 import FuzzSupport
 import NIOCore
 import NIOEmbedded
+import PeerDistHashing
 import PeerDistWire
 
 /// The record layer as a peer's TCP stream reaches it: `RecordDecoder` cutting the bytes into
-/// records (delivered in pieces whose sizes the input chooses), each record then opened with a
-/// fixed key, and sealed and opened again.
+/// records (delivered in pieces whose sizes the input chooses), each record then opened with
+/// fixed keys (`RecordOpener`: body length, header, a block's body), and sealed and opened again.
 ///
 /// Input: `pieceSize(1)` then the stream. The records must be exactly the stream's frames in
 /// order, none above the limit, and the decoder must refuse the first oversized length rather
-/// than wait for it; opening must refuse what was not sealed, and what is sealed must open to
-/// itself. A second pass runs the stream through `SecureChannelHandler` as a server would
+/// than wait for it; opening must refuse what was not sealed, and what is sealed (as a header,
+/// with the same bytes as a block's body every other record) must open to itself, the block with
+/// its content's key only. A second pass runs the stream through `SecureChannelHandler` as a server would
 /// (the handshake fails on anything but a real ClientHello, and must fail cleanly).
 func fuzz(_ input: [UInt8]) {
     var bytes = input[...]
@@ -47,18 +49,36 @@ func fuzz(_ input: [UInt8]) {
     Fuzzing.check(refused == oversized, refused ? "the decoder refused a stream without an oversized frame" : "an oversized frame was not refused")
 
     for algorithm in [RecordCipher.Algorithm.aes256GCM, .xChaCha20Poly1305] where algorithm.isSupported {
-        let receiver = RecordCipher(algorithm: algorithm, key: key)
-        let sender = RecordCipher(algorithm: algorithm, key: key)
-        let echo = RecordCipher(algorithm: algorithm, key: key)
-        for record in records {
-            var opened = Array(record.readableBytesView)
-            let isOpen = opened.withUnsafeMutableBytes { receiver.open($0) }
+        let receiver = RecordOpener(algorithm: algorithm, recordKey: key, blockSecret: blockSecret)
+        let sender = RecordSealer(algorithm: algorithm, recordKey: key, blockSecret: blockSecret)
+        let echo = RecordOpener(algorithm: algorithm, recordKey: key, blockSecret: blockSecret)
+        for (number, record) in records.enumerated() {
             // A record not sealed under the key opens only by forging a 16-byte tag.
-            Fuzzing.check(!isOpen || record.readableBytes >= RecordCipher.tagSize, "a record shorter than its tag opened")
-            var sealed = Array(record.readableBytesView) + [UInt8](repeating: 0, count: RecordCipher.tagSize)
-            sealed.withUnsafeMutableBytes { sender.seal($0, plaintextCount: record.readableBytes) }
-            let echoed = sealed.withUnsafeMutableBytes { echo.open($0) }
-            Fuzzing.check(echoed && sealed.prefix(record.readableBytes).elementsEqual(record.readableBytesView), "a sealed record does not open to itself")
+            if let opened = try? receiver.open(record, allocator: allocator) {
+                Fuzzing.check(record.readableBytes >= 4 + RecordCipher.tagSize, "a record too short for a header opened")
+                Fuzzing.check((opened.body == nil) == (opened.opening == nil), "a body came without what opens it, or the reverse")
+            }
+            let index = UInt32(number)
+            let block = number % 2 == 1
+                ? record.withUnsafeReadableBytes { BlockSealer.prepare($0, key: blockKey, segmentID: segmentID, index: index) { _ in nil } }
+                : nil
+            let body = block.flatMap { block in block.sealing.map { OutboundBody(bytes: block.payload, sealing: $0) } }
+            var frame = sender.seal(OutboundRecord(header: record, body: body), allocator: allocator)
+            Fuzzing.check(frame.readInteger(as: UInt32.self).map(Int.init) == frame.readableBytes, "a sealed record's length is not its frame's")
+            guard let echoed = try? echo.open(frame, allocator: allocator) else {
+                Fuzzing.check(false, "a sealed record does not open")
+                continue
+            }
+            Fuzzing.check(echoed.header == record, "a sealed record's header does not open to itself")
+            guard let block else {
+                Fuzzing.check(echoed.body == nil, "a record sealed without a body opened with one")
+                continue
+            }
+            let received = SealedBlock(flags: block.flags, payload: echoed.body ?? ByteBuffer(), opening: echoed.opening)
+            let opened = try? BlockSealer.open(received, key: blockKey, segmentID: segmentID, index: index, expectedLength: record.readableBytes)
+            Fuzzing.check(opened.map { $0.elementsEqual(record.readableBytesView) } ?? false, "a sealed block does not open to itself")
+            let stolen = try? BlockSealer.open(received, key: segmentID, segmentID: segmentID, index: index, expectedLength: record.readableBytes)
+            Fuzzing.check(stolen == nil, "a sealed block opened with another content's key")
         }
     }
 
@@ -79,6 +99,10 @@ func fuzz(_ input: [UInt8]) {
 }
 
 let key = [UInt8](repeating: 0x5A, count: 32)
+let blockSecret = [UInt8](repeating: 0xA5, count: 32)
+let blockKey = HashValue([UInt8](repeating: 0x3C, count: 32))
+let segmentID = HashValue([UInt8](repeating: 0xC3, count: 32))
+let allocator = ByteBufferAllocator()
 let identity = NodeIdentity.generate()
 
 func frameLength(_ stream: [UInt8], at position: Int) -> UInt32? {
@@ -91,12 +115,14 @@ func makeSeeds() -> [String: [UInt8]] {
         withUnsafeBytes(of: UInt32(record.count).bigEndian) { Array($0) } + record
     }
     var seeds: [String: [UInt8]] = [:]
-    let sender = RecordCipher(algorithm: .aes256GCM, key: key)
+    let sender = RecordSealer(algorithm: .aes256GCM, recordKey: key, blockSecret: blockSecret)
     var stream: [UInt8] = []
-    for plaintext in [[UInt8](repeating: 1, count: 20), Array("hello".utf8), []] {
-        var sealed = plaintext + [UInt8](repeating: 0, count: RecordCipher.tagSize)
-        sealed.withUnsafeMutableBytes { sender.seal($0, plaintextCount: plaintext.count) }
-        stream += frame(sealed)
+    for (index, plaintext) in [[UInt8](repeating: 1, count: 20), Array("hello".utf8), []].enumerated() {
+        // The second record carries a block.
+        let block = index == 1 ? plaintext.withUnsafeBytes { BlockSealer.prepare($0, key: blockKey, segmentID: segmentID, index: 1) { _ in nil } } : nil
+        let body = block.flatMap { block in block.sealing.map { OutboundBody(bytes: block.payload, sealing: $0) } }
+        let sealed = sender.seal(OutboundRecord(header: ByteBuffer(bytes: plaintext), body: body), allocator: allocator)
+        stream += Array(sealed.readableBytesView)
     }
     seeds["sealed-records"] = [7] + stream
     seeds["client-hello"] = [255] + frame(ClientHandshake(identity: .generate()).clientHello)

@@ -7,8 +7,9 @@ import PeerDistWire
 /// of answers put together by `PartAssembly`, sealed Content Information and compressed blocks.
 ///
 /// The first byte picks what is fed:
-/// - 0: one record, decoded as a message: it must encode to bytes that decode to the same
-///   message, within `encodedSizeBound`;
+/// - 0: `bodyLength(3)`, then one record's header and that many bytes of body (a block's, at
+///   the end), decoded as a message: it must encode to a header and body that decode to the
+///   same message, the header within `encodedSizeBound`;
 /// - 1: records, each `length(2) record`, whose parts (Content Information, availability, mirror
 ///   parts) go through one `PartAssembly` each, as a session assembles an answer;
 /// - 2: sealed Content Information opened with a fixed content ID;
@@ -17,7 +18,9 @@ func fuzz(_ input: [UInt8]) {
     var bytes = input[...]
     switch Fuzzing.take(1, from: &bytes) % 4 {
     case 0:
-        _ = roundTrip(ByteBuffer(bytes: bytes))
+        let bodyLength = Fuzzing.take(3, from: &bytes)
+        let body = bodyLength > 0 && bodyLength <= bytes.count ? ByteBuffer(bytes: bytes.suffix(bodyLength)) : nil
+        _ = roundTrip(ByteBuffer(bytes: bytes.dropLast(body?.readableBytes ?? 0)), body: body)
     case 1:
         var assemblies: [String: PartAssembly] = [:]
         while !bytes.isEmpty {
@@ -63,21 +66,23 @@ func fuzz(_ input: [UInt8]) {
 
 let contentID = ContentID(bytes: [UInt8](repeating: 7, count: 32))!
 
-/// The message in `record`, after checking that it survives encoding; nil when refused.
-func roundTrip(_ record: ByteBuffer) -> PeerMessage? {
+/// The message in a record's header and body, after checking that it survives encoding; nil
+/// when refused.
+func roundTrip(_ record: ByteBuffer, body: ByteBuffer? = nil) -> PeerMessage? {
     var buffer = record
     let message: PeerMessage
     do {
-        message = try PeerMessage(decoding: &buffer)
+        message = try PeerMessage(decoding: &buffer, body: body)
     } catch {
         return nil
     }
+    Fuzzing.check(message.body == body, "a message decoded with a body of \(body?.readableBytes ?? 0) bytes encodes another")
     Fuzzing.check(buffer.readableBytes == 0, "a decoded message left \(buffer.readableBytes) bytes")
     var encoded = ByteBuffer()
     message.write(to: &encoded)
     Fuzzing.check(encoded.readableBytes <= message.encodedSizeBound, "\(message) encodes to \(encoded.readableBytes) bytes, above its bound \(message.encodedSizeBound)")
     do {
-        let again = try PeerMessage(decoding: &encoded)
+        let again = try PeerMessage(decoding: &encoded, body: message.body)
         Fuzzing.check(again == message, "decode → encode → decode changed \(message) into \(again)")
     } catch {
         Fuzzing.check(false, "the re-encoded \(message) was refused: \(error)")
@@ -97,7 +102,7 @@ func makeSeeds() -> [String: [UInt8]] {
         "get-block-list": .getBlockList(requestID: 5, segmentID: key, ranges: ranges),
         "block-list": .blockList(requestID: 6, segmentID: key, ranges: ranges),
         "get-blocks": .getBlocks(requestID: 7, segmentID: key, ranges: ranges),
-        "block": .block(requestID: 8, index: 2, sealed: SealedBlock(flags: .compressed, nonce: Array(repeating: 1, count: 12), payload: [UInt8](repeating: 9, count: 40))),
+        "block": .block(requestID: 8, index: 2, sealed: SealedBlock(flags: .compressed, payload: [UInt8](repeating: 9, count: 40))),
         "block-not-held": .block(requestID: 8, index: 3, sealed: .notHeld),
         "reply-end": .replyEnd(requestID: 9),
         "get-mirror-root": .getMirrorRoot(requestID: 10, discoveryKey: key),
@@ -116,7 +121,10 @@ func makeSeeds() -> [String: [UInt8]] {
         message.write(to: &buffer)
         return Array(buffer.readableBytesView)
     }
-    var seeds = messages.mapValues { [0] + encoded($0) }
+    var seeds = messages.mapValues { message in
+        let body = message.body.map { Array($0.readableBytesView) } ?? []
+        return [0, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + encoded(message) + body
+    }
     // An answer in three parts, as a session receives it.
     var parts: [UInt8] = [1]
     for (offset, part) in [(0, [UInt8](repeating: 1, count: 5)), (5, [2, 2]), (7, [3])] {

@@ -4,8 +4,9 @@ import PeerDistHashing
 import PeerDistWire
 
 /// Answers requests about content: its sealed Content Information, which blocks are held, and
-/// the blocks themselves, sealed under the content's block key. Content is found by discovery
-/// key, so a peer that does not know a content ID cannot ask for its content.
+/// the blocks themselves, which the channel seals once under a key derived from its own and the
+/// content's block key. Content is found by discovery key, so a peer that does not know a
+/// content ID cannot ask for its content.
 struct ContentRequestHandler: Sendable {
     let source: any ContentSource
     let policy: ReplyPolicy
@@ -52,6 +53,10 @@ struct ContentRequestHandler: Sendable {
         }
         let key = SegmentKeys.blockKey(segmentSecret: segment.segmentSecret)
         let blockSize = segment.blockRange(0).count
+        // Whether to compress is decided once per segment, or per file where a segment is one
+        // block (version 2), and kept for every connection.
+        let subject = segment.blockCount > 1 ? segmentID : source.contentID(ofSegment: segmentID)?.value ?? segmentID
+        let compressibility = policy.compressibility
         // Blocks go out a few at a time: each write wakes the event loop, which costs more
         // than sealing a block, while a few blocks' delay costs the pipeline nothing.
         var batch: [PeerMessage] = []
@@ -71,7 +76,11 @@ struct ContentRequestHandler: Sendable {
                 continue
             }
             if policy.corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
-            let sealed = bytes.withUnsafeBytes { BlockSealer.seal($0, key: key, segmentID: segmentID, index: UInt32(index), compressor: context.compressor) }
+            let sealed = bytes.withUnsafeBytes { block in
+                BlockSealer.prepare(block, key: key, segmentID: segmentID, index: UInt32(index)) {
+                    compressibility.compress($0, of: subject, with: context.compressor)
+                }
+            }
             batch.append(.block(requestID: requestID, index: UInt32(index), sealed: sealed))
             policy.counters.update {
                 $0.blocksSent += 1

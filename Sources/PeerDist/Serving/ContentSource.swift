@@ -3,8 +3,9 @@ import PeerDistWire
 
 /// What a node serves from: its published files and its cache, as seen by the block server.
 ///
-/// Every block it returns has already been checked against its hash, so a changed file or a
-/// damaged cache never puts a wrong block on the wire.
+/// Every block it returns has been checked against its hash: a cached block when it was stored,
+/// a published file's block when first read and again whenever the file's stamp moved, so a
+/// changed file never puts a stale block on the wire (see `ContentStore.readBlockToServe`).
 public protocol ContentSource: Sendable {
     /// The content whose discovery key this is, with its Content Information.
     func content(forDiscoveryKey key: HashValue) -> (id: ContentID, information: ContentInformation)?

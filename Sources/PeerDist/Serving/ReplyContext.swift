@@ -17,6 +17,8 @@ struct ReplyPolicy: Sendable {
     let corruptsBlocks: Bool
     /// Shared by all connections: `--max-upload`.
     let uploadLimit: RateLimiter?
+    /// Which segments and files compress, decided once for all connections.
+    var compressibility = CompressibilityBook()
 }
 
 extension ReplyContext {

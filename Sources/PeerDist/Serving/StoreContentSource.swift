@@ -54,6 +54,6 @@ final class StoreContentSource: ContentSource {
 
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {
         guard let located = store.locateSegment(id: segment.segmentID) else { return nil }
-        return try? store.readVerifiedBlock(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
+        return try? store.readBlockToServe(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
     }
 }

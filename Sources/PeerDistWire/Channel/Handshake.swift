@@ -11,10 +11,13 @@ import PeerDistHashing
 /// ```
 /// Each side signs a hash of the transcript so far with its Ed25519 identity, which binds both
 /// ephemeral X25519 keys to both identities. Session keys come from HKDF-SHA-256 over the X25519
-/// secret, salted with the whole transcript, one key per direction.
+/// secret, salted with the whole transcript, one record key and one block secret per direction.
+///
+/// Version 2 seals each block once per hop (see `RecordSealer`); version 1 sealed it twice, and
+/// a version 1 peer is refused with an error that says so.
 package enum Handshake {
     package static let magic = Array("PDST".utf8)
-    static let protocolVersion: UInt16 = 1
+    package static let protocolVersion: UInt16 = 2
     package static let clientHelloSize = 4 + 2 + 2 + 1 + 32 + 16
     package static let serverHelloSize = 4 + 2 + 1 + 32 + 32 + 64
     package static let clientAuthSize = 32 + 64
@@ -23,6 +26,9 @@ package enum Handshake {
         package let cipher: RecordCipher.Algorithm
         package let sending: [UInt8]
         package let receiving: [UInt8]
+        /// What each direction mixes into the keys its blocks are sealed under.
+        package let sendingBlockSecret: [UInt8]
+        package let receivingBlockSecret: [UInt8]
         package let remote: PeerKey
     }
 
@@ -56,6 +62,12 @@ package enum Handshake {
         Array("PeerDist handshake v1 client".utf8) + Array(SHA256.hash(data: clientHello + serverHello + clientIdentity))
     }
 
+    /// Why a peer of another protocol version is refused, in words a user can act on.
+    static func versionMismatch(peer: String) -> String {
+        "the peer speaks PeerDist protocol version \(peer) and this node speaks version \(protocolVersion) only "
+            + "(version 2 seals blocks once per hop; versions do not interoperate): run the same PeerDist release on both"
+    }
+
     static func sessionKeys(shared: [UInt8], transcript: [UInt8], isClient: Bool, cipher: RecordCipher.Algorithm, remote: PeerKey) -> Keys {
         let salt = Array(SHA256.hash(data: transcript))
         func derive(_ label: String) -> [UInt8] {
@@ -65,9 +77,13 @@ package enum Handshake {
         }
         let clientToServer = derive("PeerDist v1 client to server")
         let serverToClient = derive("PeerDist v1 server to client")
+        let clientBlocks = derive("PeerDist v2 block secret client to server")
+        let serverBlocks = derive("PeerDist v2 block secret server to client")
         return Keys(
             cipher: cipher, sending: isClient ? clientToServer : serverToClient,
-            receiving: isClient ? serverToClient : clientToServer, remote: remote)
+            receiving: isClient ? serverToClient : clientToServer,
+            sendingBlockSecret: isClient ? clientBlocks : serverBlocks, receivingBlockSecret: isClient ? serverBlocks : clientBlocks,
+            remote: remote)
     }
 }
 
@@ -95,7 +111,7 @@ package struct ClientHandshake {
         }
         let version = UInt16(serverHello[4]) << 8 | UInt16(serverHello[5])
         guard version == Handshake.protocolVersion else {
-            throw WireError("the peer speaks protocol version \(version); this node speaks \(Handshake.protocolVersion)")
+            throw WireError(Handshake.versionMismatch(peer: "\(version)"))
         }
         guard let cipher = RecordCipher.Algorithm(rawValue: serverHello[6]), cipher.isSupported else {
             throw WireError("the peer chose cipher \(serverHello[6]), which this node does not offer")
@@ -135,7 +151,7 @@ package struct ServerHandshake {
         let minimum = UInt16(clientHello[4]) << 8 | UInt16(clientHello[5])
         let maximum = UInt16(clientHello[6]) << 8 | UInt16(clientHello[7])
         guard minimum <= Handshake.protocolVersion, Handshake.protocolVersion <= maximum else {
-            throw WireError("the peer speaks protocol versions \(minimum)–\(maximum); this node speaks \(Handshake.protocolVersion)")
+            throw WireError(Handshake.versionMismatch(peer: minimum == maximum ? "\(minimum)" : "\(minimum)–\(maximum)"))
         }
         guard let chosen = RecordCipher.Algorithm.choose(offered: clientHello[8]) else {
             throw WireError("the peer offers no cipher this node supports")

@@ -14,7 +14,8 @@ import PeerDistHashing
 /// also share one budget of bytes.
 package final class RecordDecoder: ByteToMessageDecoder {
     package typealias InboundOut = ByteBuffer
-    package static let maximumRecord = PeerMessage.Limits.maximumMessage + RecordCipher.tagSize
+    /// A header of at most the largest message and its tag, a body length, and a block's tag.
+    package static let maximumRecord = PeerMessage.Limits.maximumMessage + 4 + 2 * RecordCipher.tagSize
     package static let maximumHandshakeRecord = max(Handshake.clientHelloSize, Handshake.serverHelloSize, Handshake.clientAuthSize)
     /// Time for one record to arrive whole: the largest record at 256 kbit/s, with room to spare.
     package static let recordDeadline = TimeAmount.seconds(30)

@@ -1,26 +1,27 @@
 import NIOCore
 
-/// Runs the handshake, then encrypts every outbound record and decrypts every inbound one.
+/// Runs the handshake, then seals every outbound record and opens every inbound one (a block's
+/// body is sealed here too, once, and opened by whoever knows its content: see `RecordSealer`).
 ///
 /// Until the handshake completes, writes wait in a queue; `established` succeeds with the peer's
 /// identity once keys are agreed, or fails when the peer breaks the handshake or goes away.
 package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     package typealias InboundIn = ByteBuffer
-    package typealias InboundOut = ByteBuffer
-    package typealias OutboundIn = ByteBuffer
+    package typealias InboundOut = InboundRecord
+    package typealias OutboundIn = OutboundRecord
     package typealias OutboundOut = ByteBuffer
 
     private enum State {
         case client(ClientHandshake)
         case serverAwaitingHello(ServerHandshake)
         case serverAwaitingAuth(ServerHandshake)
-        case established(sending: RecordCipher, receiving: RecordCipher)
+        case established(sending: RecordSealer, receiving: RecordOpener)
         case closed
     }
 
     private var state: State
     private let established: EventLoopPromise<PeerKey>
-    private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var pending: [(OutboundRecord, EventLoopPromise<Void>?)] = []
     private let handshakeTimeout: TimeAmount
     /// The framing below, whose record limit stays at the handshake's until keys are agreed.
     private let decoder: RecordDecoder?
@@ -90,9 +91,7 @@ package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannel
             case .serverAwaitingAuth(let handshake):
                 establish(context: context, try handshake.receive(clientAuth: record.readBytes(length: record.readableBytes) ?? []))
             case .established(_, let receiving):
-                let opened = record.withUnsafeMutableReadableBytes { receiving.open($0) }
-                guard opened else { throw WireError("a record failed authentication") }
-                context.fireChannelRead(wrapInboundOut(record.getSlice(at: record.readerIndex, length: record.readableBytes - RecordCipher.tagSize)!))
+                context.fireChannelRead(wrapInboundOut(try receiving.open(record, allocator: context.channel.allocator)))
             case .closed:
                 return
             }
@@ -105,7 +104,7 @@ package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannel
         let plaintext = unwrapOutboundIn(data)
         switch state {
         case .established(let sending, _):
-            context.write(wrapOutboundOut(seal(plaintext, with: sending, allocator: context.channel.allocator)), promise: promise)
+            context.write(wrapOutboundOut(sending.seal(plaintext, allocator: context.channel.allocator)), promise: promise)
         case .closed:
             promise?.fail(ChannelError.ioOnClosedChannel)
         default:
@@ -113,45 +112,13 @@ package final class SecureChannelHandler: ChannelDuplexHandler, RemovableChannel
         }
     }
 
-    /// Frames and encrypts one record; the cipher reads the plaintext where it lies and writes
-    /// straight into the frame, so the bytes are not copied first.
-    private func seal(_ plaintext: ByteBuffer, with cipher: RecordCipher, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let count = plaintext.readableBytes
-        var record = allocator.buffer(capacity: 4 + count + RecordCipher.tagSize)
-        record.writeInteger(UInt32(count + RecordCipher.tagSize))
-        plaintext.withUnsafeReadableBytes { source in
-            _ = record.writeWithUnsafeMutableBytes(minimumWritableBytes: count + RecordCipher.tagSize) { output in
-                cipher.seal(source, into: output)
-                return count + RecordCipher.tagSize
-            }
-        }
-        return record
-    }
-
-    /// Decrypts one record into a buffer of its own. The record is a slice of the decoder's
-    /// accumulated input, so opening it in place would first copy it (copy on write).
-    private func open(_ record: ByteBuffer, with cipher: RecordCipher, allocator: ByteBufferAllocator) throws(WireError) -> ByteBuffer {
-        let length = record.readableBytes - RecordCipher.tagSize
-        guard length >= 0 else { throw WireError("a record is shorter than its tag") }
-        var plaintext = allocator.buffer(capacity: length)
-        let opened = record.withUnsafeReadableBytes { source in
-            var opened = false
-            _ = plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
-                opened = cipher.open(source, into: output)
-                return opened ? length : 0
-            }
-            return opened
-        }
-        guard opened else { throw WireError("a record failed authentication") }
-        return plaintext
-    }
-
     private func establish(context: ChannelHandlerContext, _ keys: Handshake.Keys) {
-        let sending = RecordCipher(algorithm: keys.cipher, key: keys.sending)
-        state = .established(sending: sending, receiving: RecordCipher(algorithm: keys.cipher, key: keys.receiving))
+        let sending = RecordSealer(algorithm: keys.cipher, recordKey: keys.sending, blockSecret: keys.sendingBlockSecret)
+        state = .established(
+            sending: sending, receiving: RecordOpener(algorithm: keys.cipher, recordKey: keys.receiving, blockSecret: keys.receivingBlockSecret))
         decoder?.limit = RecordDecoder.maximumRecord
         for (plaintext, promise) in pending {
-            context.write(wrapOutboundOut(seal(plaintext, with: sending, allocator: context.channel.allocator)), promise: promise)
+            context.write(wrapOutboundOut(sending.seal(plaintext, allocator: context.channel.allocator)), promise: promise)
         }
         pending.removeAll()
         context.flush()

@@ -24,11 +24,20 @@ public final class BlockCompressor {
         ZSTD_freeCCtx(context)
     }
 
-    /// The zstd frame of `block` when it is at least `saving` (a fraction) smaller, else nil.
+    /// The zstd frame of `block` when it is at least `saving` (a fraction) smaller, else nil;
+    /// after a run of misses, only one block in `probeInterval` is tried.
     package func compress(_ block: UnsafeRawBufferPointer, savingAtLeast saving: Double) -> [UInt8]? {
-        guard let context, let source = block.baseAddress, !block.isEmpty else { return nil }
         misses += 1
         if misses > Self.missesBeforeProbing, misses % Self.probeInterval != 0 { return nil }
+        guard let frame = attempt(block, savingAtLeast: saving) else { return nil }
+        misses = 0
+        return frame
+    }
+
+    /// The zstd frame of `block` when it is at least `saving` (a fraction) smaller, else nil,
+    /// tried whatever came before.
+    package func attempt(_ block: UnsafeRawBufferPointer, savingAtLeast saving: Double) -> [UInt8]? {
+        guard let context, let source = block.baseAddress, !block.isEmpty else { return nil }
         // An output buffer no larger than the goal: zstd fails with "destination too small" on
         // any frame that would not save enough.
         let capacity = Int(Double(block.count) * (1 - saving))
@@ -39,7 +48,6 @@ public final class BlockCompressor {
             initialized = ZSTD_isError(written) == 0 ? written : 0
         }
         guard ZSTD_isError(written) == 0 else { return nil }
-        misses = 0
         return frame
     }
 }

@@ -2,65 +2,54 @@ import Crypto
 import NIOCore
 import PeerDistHashing
 
-/// Seals blocks for PeerDist's wire and opens them again: zstd when it saves at least 10 %,
-/// then AES-256-GCM under the segment's block key, with the segment ID and block index as
-/// associated data so a sealed block cannot be passed off as another.
+/// Prepares blocks for PeerDist's wire and opens them again: zstd when the content compresses
+/// (see `BlockCompressor`), then one AEAD pass, made by the channel as it writes the record,
+/// under a key derived from the channel's block secret and the segment's block key, with the
+/// segment ID, block index and flags as associated data (see `RecordSealer`).
 ///
 /// Only holders of the segment secret (that is, of the content ID or the server secret) can open
-/// a block; a node that asks by segment ID alone gets bytes it cannot read.
-///
-/// The cipher reads each block where it lies and writes where the result is kept (the payload
-/// buffer when sealing, the returned array when opening), so no block is copied on the way.
+/// a block; a node that asks by segment ID alone gets bytes it cannot read, and a block opens
+/// only in the record, connection and position it was sealed for.
 public enum BlockSealer {
     /// Compression must save at least this fraction to be used.
     package static let minimumSaving = 0.10
     static let compressionLevel: Int32 = 1
 
-    public static func seal(
-        _ block: UnsafeRawBufferPointer, key: HashValue, segmentID: HashValue, index: UInt32, compressor: BlockCompressor = BlockCompressor()
+    /// The block as it is to travel, with the key the channel seals it under; `compress` gives
+    /// its zstd frame when that is worth sending (by default, when it saves `minimumSaving`).
+    package static func prepare(
+        _ block: UnsafeRawBufferPointer, key: HashValue, segmentID: HashValue, index: UInt32,
+        compress: (UnsafeRawBufferPointer) -> [UInt8]? = { BlockCompressor().attempt($0, savingAtLeast: minimumSaving) }
     ) -> SealedBlock {
-        let nonce = Array(AES.GCM.Nonce())
-        let cipher = key.withUnsafeBytes { AESGCMKey($0) }
-        let associatedData = associatedData(segmentID, index)
-        func sealed(_ plaintext: UnsafeRawBufferPointer) -> ByteBuffer {
-            var payload = ByteBuffer()
-            payload.reserveCapacity(plaintext.count + AESGCMKey.tagSize)
-            _ = payload.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintext.count + AESGCMKey.tagSize) { output in
-                nonce.withUnsafeBytes { nonce in
-                    associatedData.withUnsafeBytes { cipher.seal(plaintext, into: output, nonce: nonce, associatedData: $0) }
-                }
-                return plaintext.count + AESGCMKey.tagSize
-            }
-            return payload
+        let payload: ByteBuffer
+        let flags: SealedBlock.Flags
+        if let compressed = compress(block) {
+            (payload, flags) = (ByteBuffer(bytes: compressed), .compressed)
+        } else {
+            (payload, flags) = (ByteBuffer(bytes: block), [])
         }
-        if let compressed = compressor.compress(block, savingAtLeast: minimumSaving) {
-            return SealedBlock(flags: .compressed, nonce: nonce, payload: compressed.withUnsafeBytes { sealed($0) })
-        }
-        return SealedBlock(flags: [], nonce: nonce, payload: sealed(block))
+        let sealing = BlockSealing(blockKey: key, associatedData: associatedData(segmentID, index, flags))
+        return SealedBlock(flags: flags, payload: payload, sealing: sealing)
     }
 
-    /// The block's bytes, or an error when it was not sealed with this key for this segment and
-    /// index, or does not decompress to exactly `expectedLength` bytes.
+    /// The bytes of a received block, or an error when it was not sealed with this content's key
+    /// for this segment and index in the record and on the channel it arrived in, or does not
+    /// decompress to exactly `expectedLength` bytes.
     public static func open(_ sealed: SealedBlock, key: HashValue, segmentID: HashValue, index: UInt32, expectedLength: Int) throws(WireError) -> [UInt8] {
-        guard sealed.nonce.count == AESGCMKey.nonceSize, sealed.payload.readableBytes >= AESGCMKey.tagSize else {
-            throw WireError("sealed block \(index) is malformed")
-        }
+        guard let opening = sealed.opening else { throw WireError("block \(index) did not arrive on a channel, so it cannot be opened") }
+        guard sealed.payload.readableBytes >= RecordCipher.tagSize else { throw WireError("sealed block \(index) is shorter than its tag") }
         guard key.count == AESGCMKey.keySize else { throw WireError("block \(index): a block key has 32 bytes, not \(key.count)") }
-        let length = sealed.payload.readableBytes - AESGCMKey.tagSize
+        let length = sealed.payload.readableBytes - RecordCipher.tagSize
         let isCompressed = sealed.flags.contains(.compressed)
         guard isCompressed || length == expectedLength else { throw WireError("block \(index) has \(length) bytes, expected \(expectedLength)") }
-        let cipher = key.withUnsafeBytes { AESGCMKey($0) }
-        let associatedData = associatedData(segmentID, index)
+        let cipher = opening.secret.key(for: key)
+        let associatedData = associatedData(segmentID, index, sealed.flags)
         var opened = false
         // Uninitialised: the cipher writes every byte (or zeroes them all when it refuses).
         let plaintext = [UInt8](unsafeUninitializedCapacity: length) { output, initialized in
             opened = sealed.payload.withUnsafeReadableBytes { payload in
-                sealed.nonce.withUnsafeBytes { nonce in
-                    associatedData.withUnsafeBytes {
-                        cipher.open(
-                            UnsafeRawBufferPointer(rebasing: payload[..<length]), tag: UnsafeRawBufferPointer(rebasing: payload[length...]),
-                            into: UnsafeMutableRawBufferPointer(output), nonce: nonce, associatedData: $0)
-                    }
+                associatedData.withUnsafeBytes {
+                    cipher.open(payload, into: UnsafeMutableRawBufferPointer(output), sequence: opening.sequence, associatedData: $0)
                 }
             }
             initialized = length
@@ -69,8 +58,9 @@ public enum BlockSealer {
         return isCompressed ? try decompress(plaintext, expectedLength: expectedLength, index: index) : plaintext
     }
 
-    private static func associatedData(_ segmentID: HashValue, _ index: UInt32) -> [UInt8] {
-        segmentID.bytes + withUnsafeBytes(of: index.bigEndian) { Array($0) }
+    /// `segment ID ‖ index ‖ flags`: what a block's seal binds it to besides its record.
+    private static func associatedData(_ segmentID: HashValue, _ index: UInt32, _ flags: SealedBlock.Flags) -> [UInt8] {
+        segmentID.bytes + withUnsafeBytes(of: index.bigEndian) { Array($0) } + [flags.rawValue]
     }
 
     private static func decompress(_ frame: [UInt8], expectedLength: Int, index: UInt32) throws(WireError) -> [UInt8] {

@@ -3,7 +3,8 @@ import PeerDistHashing
 
 /// PeerDist's native encoding of `PeerMessage`: a type byte, then fields, integers big-endian,
 /// byte strings length-prefixed (u32) and bounded by `PeerMessage.Limits`. One message fills one
-/// record of the secure channel exactly; leftover bytes are an error.
+/// record's header exactly; leftover bytes are an error. A block's bytes are not in the header
+/// but the record's body (`body`), which the channel seals on its own.
 extension PeerMessage {
     enum Kind: UInt8 {
         case getContentInformation = 1, contentInformation, getBlockList, blockList, getBlocks, block, replyEnd, cancel, error, getAvailability, availability
@@ -43,10 +44,7 @@ extension PeerMessage {
             buffer.writeSegment(segmentID, ranges)
         case .block(let requestID, let index, let sealed):
             buffer.writeHeader(.block, requestID)
-            buffer.writeMultipleIntegers(index, sealed.flags.rawValue, UInt8(sealed.nonce.count))
-            buffer.writeBytes(sealed.nonce)
-            buffer.writeInteger(UInt32(sealed.payload.readableBytes))
-            buffer.writeImmutableBuffer(sealed.payload)
+            buffer.writeMultipleIntegers(index, sealed.flags.rawValue)
         case .replyEnd(let requestID):
             buffer.writeHeader(.replyEnd, requestID)
         case .getMirrorRoot(let requestID, let key):
@@ -122,15 +120,49 @@ extension PeerMessage {
         case .chunks(_, let replies): return Self.chunksHeaderBytes + replies.reduce(0) { $0 + Self.chunkReplyHeaderBytes + $1.payload.readableBytes }
         case .getMirrorRoot, .getMirrorPage, .getMirrorDiff: return 80
         case .getBlockList(_, _, let ranges), .blockList(_, _, let ranges), .getBlocks(_, _, let ranges): return 48 + 8 * ranges.count
-        case .block(_, _, let sealed): return 32 + sealed.nonce.count + sealed.payload.readableBytes
+        case .block: return 16
         case .error(_, _, let message): return 16 + min(message.utf8.count, Limits.maximumErrorMessage)
         case .collaboration(_, _, let payload): return 16 + payload.count
         case .getContentInformation, .getAvailability, .replyEnd, .cancel: return 48
         }
     }
 
-    /// Decodes one whole record; throws on anything malformed, truncated, oversized or left over.
+    /// The record's body: a held block's payload; nil for every other message.
+    package var body: ByteBuffer? {
+        guard case .block(_, _, let sealed) = self, !sealed.flags.contains(.notHeld) else { return nil }
+        return sealed.payload
+    }
+
+    /// Decodes one whole record's header, with the record's body (a block's, sealed) and where
+    /// it was sealed; throws on anything malformed, truncated, oversized or left over, and on a
+    /// body where the message has none or none where it needs one.
+    public init(decoding buffer: inout ByteBuffer, body: ByteBuffer?, opening: BlockOpening? = nil) throws(WireError) {
+        try self.init(decodingHeader: &buffer)
+        guard case .block(let requestID, let index, var sealed) = self else {
+            if let body { throw WireError("a record carries a body of \(body.readableBytes) bytes with a message that has none") }
+            return
+        }
+        if sealed.flags.contains(.notHeld) {
+            if let body { throw WireError("block \(index) is flagged not held but carries \(body.readableBytes) bytes") }
+            return
+        }
+        guard let body else { throw WireError("block \(index) carries no bytes") }
+        guard body.readableBytes >= 16, body.readableBytes <= Limits.maximumBlockBody else {
+            throw WireError("block \(index)'s body of \(body.readableBytes) bytes is outside 16–\(Limits.maximumBlockBody)")
+        }
+        sealed.payload = body
+        sealed.opening = opening
+        self = .block(requestID: requestID, index: index, sealed: sealed)
+    }
+
+    /// Decodes one whole record with no body; throws on anything malformed, truncated, oversized
+    /// or left over.
     public init(decoding buffer: inout ByteBuffer) throws(WireError) {
+        try self.init(decoding: &buffer, body: nil)
+    }
+
+    /// The message in a record's header; a held block's payload is left empty.
+    private init(decodingHeader buffer: inout ByteBuffer) throws(WireError) {
         var reader = FieldReader<WireError>(buffer, subject: "message")
         let kindByte = try reader.integer(UInt8.self, "type")
         guard let kind = Kind(rawValue: kindByte) else { throw WireError("unknown message type \(kindByte)") }
@@ -163,11 +195,7 @@ extension PeerMessage {
         case .block:
             let index = try reader.integer(UInt32.self, "block index")
             let flags = SealedBlock.Flags(rawValue: try reader.integer(UInt8.self, "flags"))
-            let nonceLength = try reader.integer(UInt8.self, "nonce length")
-            guard nonceLength == 0 || nonceLength == 12 else { throw WireError("nonce length \(nonceLength) is neither 0 nor 12") }
-            let nonce = try reader.bytes(Int(nonceLength), "nonce")
-            let payload = try reader.sliceWithLength("block payload", limit: Limits.maximumBlockPayload)
-            self = .block(requestID: requestID, index: index, sealed: SealedBlock(flags: flags, nonce: nonce, payload: payload))
+            self = .block(requestID: requestID, index: index, sealed: SealedBlock(flags: flags, payload: ByteBuffer()))
         case .replyEnd:
             self = .replyEnd(requestID: requestID)
         case .cancel:

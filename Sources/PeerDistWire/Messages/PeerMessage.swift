@@ -23,7 +23,7 @@ public enum PeerMessage: Hashable, Sendable {
     case blockList(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
     /// PCCRR GETBLKS, generalised: send every block in these ranges, each as a `.block`, then `.replyEnd`.
     case getBlocks(requestID: UInt32, segmentID: HashValue, ranges: [BlockRange])
-    /// PCCRR BLK: one block, sealed with the segment's block key (see `SealedBlock`).
+    /// PCCRR BLK: one block, sealed once under the channel's and the segment's keys (see `SealedBlock`).
     case block(requestID: UInt32, index: UInt32, sealed: SealedBlock)
     /// Ends the reply to a `.getBlocks`, a `.getChunks` or a `.getChunkDelta`.
     case replyEnd(requestID: UInt32)
@@ -63,6 +63,8 @@ public enum PeerMessage: Hashable, Sendable {
         public static let maximumChunksPerRequest = 512
         public static let maximumPart = 256 * 1024
         public static let maximumBlockPayload = ContentInformationV2.maximumSegmentSize + 1024
+        /// A block's body: its payload and tag.
+        public static let maximumBlockBody = maximumBlockPayload + 16
         public static let maximumErrorMessage = 1024
         /// A collaboration message's payload: an object or application data (< 16 KiB) and headers.
         public static let maximumCollaborationPayload = 40 * 1024
@@ -98,8 +100,9 @@ public struct BlockRange: Hashable, Sendable {
     public var indices: Range<Int> { Int(index)..<Int(index) + Int(count) }
 }
 
-/// A block as it travels: optionally zstd-compressed, then sealed with AES-256-GCM under the
-/// segment's block key. A block that is not held travels as `notHeld` with no payload.
+/// A block as it travels: optionally zstd-compressed, then sealed once, by the channel, under a
+/// key derived from the channel's block secret and the segment's block key (see
+/// `RecordSealer`). A block that is not held travels as `notHeld` with no payload.
 public struct SealedBlock: Hashable, Sendable {
     public struct Flags: OptionSet, Hashable, Sendable {
         public let rawValue: UInt8
@@ -112,20 +115,24 @@ public struct SealedBlock: Hashable, Sendable {
     }
 
     public var flags: Flags
-    public var nonce: [UInt8]
-    /// Ciphertext followed by the 16-byte tag. A buffer rather than an array so that a received
-    /// block is a view of its record and a sent one is written where it was sealed, uncopied.
+    /// Being sent: the block (its zstd frame when compressed), which the channel seals as it
+    /// writes the record. Received: ciphertext followed by the 16-byte tag, a view of its record.
     public var payload: ByteBuffer
+    /// Being sent: the key and associated data the channel seals the payload with.
+    public var sealing: BlockSealing?
+    /// Received: the record and channel the payload was sealed for.
+    public var opening: BlockOpening?
 
-    public init(flags: Flags, nonce: [UInt8], payload: ByteBuffer) {
+    public init(flags: Flags, payload: ByteBuffer, sealing: BlockSealing? = nil, opening: BlockOpening? = nil) {
         self.flags = flags
-        self.nonce = nonce
         self.payload = payload
+        self.sealing = sealing
+        self.opening = opening
     }
 
-    public init(flags: Flags, nonce: [UInt8], payload: [UInt8]) {
-        self.init(flags: flags, nonce: nonce, payload: ByteBuffer(bytes: payload))
+    public init(flags: Flags, payload: [UInt8]) {
+        self.init(flags: flags, payload: ByteBuffer(bytes: payload))
     }
 
-    public static let notHeld = SealedBlock(flags: .notHeld, nonce: [], payload: ByteBuffer())
+    public static let notHeld = SealedBlock(flags: .notHeld, payload: ByteBuffer())
 }

@@ -1,0 +1,95 @@
+import Foundation
+import PeerDistHashing
+import Testing
+@testable import PeerDistStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A published file's blocks are served unhashed while the file keeps the stamp they were hashed
+/// under, and hashed again once it moved: a file rewritten in place, even with its size and mtime
+/// put back, never has a stale block served.
+@Suite struct ServingTrustTests {
+    /// A published file, old enough (past `ServingTrust.settlingNanoseconds`) for its stamp to be trusted.
+    static func settledPublication() throws -> (StoreScratch, [UInt8], String, ContentStore, ContentID) {
+        let (scratch, bytes, file) = try StoreScratch.withFile(count: 4 * 65_536, seed: 19)
+        Thread.sleep(forTimeInterval: Double(ServingTrust.settlingNanoseconds) / 1e9 + 0.2)
+        let store = try scratch.openStore()
+        let id = try store.publish(path: file).contentID
+        return (scratch, bytes, file, store, id)
+    }
+
+    static func isTrusted(_ store: ContentStore, _ file: String, block: Int) throws -> Bool {
+        let stamp = try #require(FileStamp.of(file))
+        return store.servingTrust.withLock { $0.isVerified(path: file, number: block, stamp: stamp) }
+    }
+
+    @Test func aSettledPublicationIsServedUnhashedWhileItsStampHolds() throws {
+        let (scratch, bytes, file, store, id) = try Self.settledPublication()
+        _ = scratch
+        // Hashed whole when published: every block trusted under the file's stamp.
+        for block in 0..<4 {
+            #expect(try Self.isTrusted(store, file, block: block))
+            #expect(try store.readBlockToServe(contentID: id, segmentIndex: 0, blockIndex: block) == Array(bytes[(block * 65_536)..<((block + 1) * 65_536)]))
+        }
+        // Touching the file moves its ctime (and mtime): the trust is gone, the blocks still
+        // verify, and are trusted again only once the new stamp has settled.
+        #expect(utimensat(AT_FDCWD, file, nil, 0) == 0)
+        #expect(try !Self.isTrusted(store, file, block: 0))
+    }
+
+    @Test func aFileRewrittenInPlaceWithSizeAndMtimeRestoredIsNeverServedStale() throws {
+        let (scratch, bytes, file, store, id) = try Self.settledPublication()
+        _ = scratch
+        #expect(try store.readBlockToServe(contentID: id, segmentIndex: 0, blockIndex: 1) == Array(bytes[65_536..<131_072]))
+        var before = stat()
+        #expect(stat(file, &before) == 0)
+
+        // Rewrite block 1 in place, same size, then put the access and modification times back.
+        let descriptor = open(file, O_WRONLY)
+        #expect(descriptor >= 0)
+        let changed = [UInt8](repeating: 0xEE, count: 65_536)
+        #expect(changed.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 65_536) } == 65_536)
+        close(descriptor)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, file, &times, 0) == 0)
+        var after = stat()
+        #expect(stat(file, &after) == 0)
+        #expect(after.st_size == before.st_size && after.st_ino == before.st_ino)
+        #expect(after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)
+
+        // The publication's own status (size, mtime, inode) cannot tell; the ctime can.
+        #expect(try !Self.isTrusted(store, file, block: 1))
+        #expect(try store.readBlockToServe(contentID: id, segmentIndex: 0, blockIndex: 1) == nil)
+        // Once a block failed, the publication is stale: nothing of it is served.
+        #expect(try store.readBlockToServe(contentID: id, segmentIndex: 0, blockIndex: 0) == nil)
+        #expect(store.published().first?.isStale == true)
+    }
+
+    @Test func aStampChangedWithinTheSettlingTimeIsNotTrusted() {
+        var status = stat()
+        status.st_size = 65_536
+        let now = FileStamp.now()
+        func stamp(changedAgo nanoseconds: Int64) -> FileStamp {
+            let changed = now - nanoseconds
+            status.st_ctim = timespec(tv_sec: Int(changed / 1_000_000_000), tv_nsec: Int(changed % 1_000_000_000))
+            return FileStamp(status)
+        }
+        var trust = ServingTrust()
+        // A write in the same coarse clock tick could leave such a ctime as it was.
+        let recent = stamp(changedAgo: ServingTrust.settlingNanoseconds / 2)
+        trust.verified(path: "/f", number: 0, blockCount: 2, stamp: recent, now: now)
+        #expect(!trust.isVerified(path: "/f", number: 0, stamp: recent))
+        let settled = stamp(changedAgo: ServingTrust.settlingNanoseconds * 2)
+        trust.verified(path: "/f", number: 0, blockCount: 2, stamp: settled, now: now)
+        #expect(trust.isVerified(path: "/f", number: 0, stamp: settled))
+        #expect(!trust.isVerified(path: "/f", number: 1, stamp: settled))
+        // Another stamp (the file changed) starts afresh.
+        let later = stamp(changedAgo: ServingTrust.settlingNanoseconds * 3 / 2)
+        #expect(!trust.isVerified(path: "/f", number: 0, stamp: later))
+        trust.verified(path: "/f", number: 1, blockCount: 2, stamp: later, now: now)
+        #expect(trust.isVerified(path: "/f", number: 1, stamp: later))
+        #expect(!trust.isVerified(path: "/f", number: 0, stamp: later))
+    }
+}
