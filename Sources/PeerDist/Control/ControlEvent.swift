@@ -24,9 +24,14 @@ public struct ControlEvent: Codable, Sendable {
     public var bytesByPeer: [String: UInt64]?
     public var mirrors: [MirrorStatus]?
     public var people: PeopleReply?
+    /// A snapshot's entries (`fetch ID --list`).
+    public var tree: [TreeListingEntry]?
+    /// What a published snapshot holds (`publish DIR`).
+    public var treeSummary: TreeSummary?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers, mirrors, people
+        case event, message, uri, path, peer, status, entries, peers, mirrors, people, tree
+        case treeSummary = "tree_summary"
         case rejectedBlocks = "rejected_blocks"
         case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"
