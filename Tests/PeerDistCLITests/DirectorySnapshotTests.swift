@@ -193,7 +193,7 @@ import Testing
             (["fetch", "\(uri)/sub", "--list"], 64, "--list shows a whole directory"),
             (["fetch", uri, "--max-download", "1MiB"], 64, "--max-download applies to files"),
             (["fetch", uri, "--peers"], 64, "--peers shows what each peer sent"),
-            (["fetch", uri, "--peer", "nowhere"], 64, "is not a peer address"),
+            (["fetch", uri, "--peer", "[::1]:99999"], 64, "is not a peer address"),
             (["fetch", uri, "-o", existing], 1, "already exists"),
             (["fetch", uri, "-o", scratch.child("missing/parent/out")], 1, "the output's parent must exist"),
             (["fetch", "peerdist:\(String(repeating: "a", count: 52))", "--list"], 64, "is a file's content ID"),
