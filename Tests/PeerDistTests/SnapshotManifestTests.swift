@@ -94,7 +94,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: "\(tree)/sub/empty", withIntermediateDirectories: true)
         var generator = SystemRandomNumberGenerator()
         for (name, size) in [("a.bin", 3 << 20), ("sub/b.bin", 1 << 20), ("sub/tiny", 10)] {
-            try Data((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: URL(fileURLWithPath: "\(tree)/\(name)"))
+            // Random words, so that every chunk differs.
+            let words = (0..<(size + 7) / 8).map { _ in generator.next() }
+            try words.withUnsafeBytes { Data($0.prefix(size)) }.write(to: URL(fileURLWithPath: "\(tree)/\(name)"))
         }
         _ = FileManager.default.createFile(atPath: "\(tree)/zero", contents: nil)
         try FileManager.default.createSymbolicLink(atPath: "\(tree)/link", withDestinationPath: "sub/b.bin")
