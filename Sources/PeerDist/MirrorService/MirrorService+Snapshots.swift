@@ -108,7 +108,8 @@ extension MirrorService {
                 failures.append("\(peer): \(error)")
             }
         }
-        throw NodeError(.notFound, "snapshot \(id) could not be had from \(holders.count) peers (\(failures.joined(separator: "; ")))")
+        let asked = holders.count == 1 ? "the peer asked" : "any of the \(holders.count) peers asked"
+        throw NodeError(.notFound, "snapshot \(id) could not be had from \(asked) (\(failures.joined(separator: "; ")))")
     }
 
     /// Fetches the snapshot (`reference.path` nil) or one file of it to `output`: chunks this node
