@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "PeerDistTests",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache",
+                "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache", "PeerDistTestHosts",
                 crypto, nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
             ]
         ),

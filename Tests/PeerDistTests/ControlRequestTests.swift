@@ -11,6 +11,7 @@ import Testing
 /// that lacks a value or carries one that does not parse is refused when decoded, naming the field.
 struct ControlRequestTests {
     static let id = ContentID(bytes: Array(repeating: 7, count: 32))!
+    static let tree = SnapshotID(bytes: Array(repeating: 9, count: 32))!
 
     static func roundTrip(_ request: ControlRequest) throws -> ControlRequest {
         try ControlSocket.decode(ControlRequest.self, from: try ControlSocket.encode(request))
@@ -42,6 +43,10 @@ struct ControlRequestTests {
             .fetchURL(.init(
                 url: try #require(OriginURL("http://origin/file.bin")), output: "/tmp/d", replace: true,
                 hostedCache: PeerAddress(host: "10.0.0.3", port: 8090), maximumRate: 5_000)),
+            .publishTree(path: "/srv/tree"),
+            .fetchTree(.init(reference: SnapshotReference(id: Self.tree, path: "a/b.txt"), peers: [PeerAddress(host: "fe80::1%eth0", port: 7740)], output: "/tmp/c", replace: true)),
+            .fetchTree(.init(reference: SnapshotReference(id: Self.tree), output: "/tmp/d")),
+            .listTree(id: Self.tree, peers: []),
         ]
         for request in requests {
             #expect(try Self.roundTrip(request) == request)

@@ -48,12 +48,16 @@ func makeSeeds() -> [String: [UInt8]] {
         "mirror-publish": #"{"op":"mirror-publish","path":"/srv/tree","classifier":"tree","watch":true}"#,
         "mirror-follow": #"{"op":"mirror-follow","id":"\#(String(repeating: "0", count: 40)).tree","path":"/srv/copy"}"#,
         "fetch-url": #"{"op":"fetch-url","url":"http://[fe80::1%eth0]:8000/file.bin","output":"out","hosted_cache":"10.0.0.3:8090","max_download":1000}"#,
+        "publish-tree": #"{"op":"publish-tree","path":"/srv/tree"}"#,
+        "fetch-tree": #"{"op":"fetch-tree","id":"tree:\#(id)/docs/a.txt","output":"out","peers":["[fe80::1%eth0]:7740"],"replace":false}"#,
+        "tree-ls": #"{"op":"tree-ls","id":"peerdist:tree:\#(String(repeating: "a", count: 52))"}"#,
     ]
     let events = [
         "progress": #"{"event":"progress","received_bytes":10,"total_bytes":100,"peer":"[::1]:7740"}"#,
         "result": #"{"event":"result","content_id":"\#(id)","uri":"peerdist:x","bytes_by_peer":{"a":1},"freed_bytes":0}"#,
         "error": #"{"event":"error","message":"no such content \u00e9"}"#,
         "fetch-url-result": #"{"event":"result","path":"/tmp/out","size":100,"from_peers":90,"from_origin":10,"peerdist":true,"rejected_blocks":0}"#,
+        "tree": #"{"event":"result","tree":[{"path":"a","kind":"symlink","mode":511,"size":0,"modified_seconds":-1,"modified_nanoseconds":5,"target":"b"}],"tree_summary":{"files":1,"directories":0,"links":1,"bytes":9}}"#,
     ]
     var seeds: [String: [UInt8]] = [:]
     for (name, json) in requests { seeds["request-\(name)"] = [0] + Array(json.utf8) }

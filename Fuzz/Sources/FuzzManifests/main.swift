@@ -16,10 +16,13 @@ import PeerDistWire
 ///   validated; valid entries must paginate back to the same bytes and survive a diff;
 /// - 4: a diff, which must encode to bytes that decode to it, applied to a fixed version; a
 ///   result that validates must be rebuilt exactly by the diff between the two;
-/// - 5: a sealed root opened for a fixed name.
+/// - 5: a sealed root opened for a fixed name;
+/// - 6: a snapshot root (a directory by hash), which must encode back to its bytes, be accepted
+///   for the ID of those bytes and refused for any other;
+/// - 7: a snapshot ID or `ID/PATH` as text, whose ID must print as text that parses to it.
 func fuzz(_ input: [UInt8]) {
     var bytes = input[...]
-    switch Fuzzing.take(1, from: &bytes) % 6 {
+    switch Fuzzing.take(1, from: &bytes) % 8 {
     case 0:
         let text = String(decoding: bytes, as: UTF8.self)
         if let name = try? MirrorName(parsing: text) {
@@ -65,9 +68,26 @@ func fuzz(_ input: [UInt8]) {
         }
         guard let result = try? diff.apply(to: base), (try? ManifestValidator.validate(result)) != nil else { return }
         checkDiff(from: base, to: result)
-    default:
+    case 5:
         if let opened = try? SealedManifestRoot.open(Array(bytes), for: name) {
             Fuzzing.check(opened.count == bytes.count - 28, "an opened root has \(opened.count) bytes of \(bytes.count) sealed")
+        }
+    case 6:
+        let encoded = Array(bytes)
+        guard let root = try? SnapshotRoot(decoding: encoded) else { return }
+        Fuzzing.check(root.encoded() == encoded, "a decoded snapshot root does not encode back to its bytes")
+        Fuzzing.check((try? SnapshotRoot(decoding: encoded, expecting: root.id)) == root, "a snapshot root is refused for its own ID")
+        Fuzzing.check((try? SnapshotRoot(decoding: encoded, expecting: snapshotID)) == nil || root.id == snapshotID, "a snapshot root is accepted for another ID")
+        let sealed = SealedManifestRoot.seal(encoded, for: root.id)
+        Fuzzing.check((try? SealedManifestRoot.open(sealed, for: root.id)) == encoded, "a sealed snapshot root does not open to itself")
+        Fuzzing.check((try? SealedManifestRoot.open(sealed, for: snapshotID)) == nil || root.id == snapshotID, "a snapshot root opens for another ID")
+    default:
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let reference = SnapshotReference(parsing: text) else { return }
+        Fuzzing.check(SnapshotID(parsing: reference.id.uri) == reference.id, "snapshot ID \(reference.id) does not parse back from its URI")
+        Fuzzing.check(SnapshotID(parsing: reference.id.hex) == reference.id, "snapshot ID \(reference.id) does not parse back from its hex")
+        if let path = reference.path {
+            Fuzzing.check(!path.isEmpty && !path.hasPrefix("/"), "the path of \(text.debugDescription) is empty or absolute")
         }
     }
 }
@@ -91,6 +111,9 @@ let base: [MirrorEntry] = {
         MirrorEntry(path: "z", kind: .file(chunks: [chunks[3]]), mode: 0o600, modified: time),
     ]
 }()
+
+/// The snapshot of `base`, for the snapshot modes.
+let snapshotID = (try! SnapshotManifest.build(entries: base)).id
 
 func checkRoot(_ root: ManifestRoot, bytes: [UInt8]) {
     Fuzzing.check(root.encoded() == bytes, "a decoded manifest root does not encode back to its bytes")
@@ -131,6 +154,10 @@ func makeSeeds() -> [String: [UInt8]] {
     changed.append(MirrorEntry(path: "zz", kind: .directory, mode: 0o700, modified: base[0].modified))
     seeds["diff"] = [4] + ManifestDiff.between(base, changed).encoded()
     seeds["sealed-root"] = [5] + SealedManifestRoot.seal(root.encoded(), for: name)
+    let snapshot = try! SnapshotManifest.build(entries: base)
+    seeds["snapshot-root"] = [6] + snapshot.root.encoded()
+    seeds["snapshot-id"] = [7] + Array(snapshot.id.uri.utf8)
+    seeds["snapshot-path"] = [7] + Array((snapshot.id.hex + "/a/f").utf8)
     return seeds
 }
 

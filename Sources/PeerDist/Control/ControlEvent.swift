@@ -30,12 +30,17 @@ public struct ControlEvent: Codable, Sendable {
     public var fromPeers: UInt64?
     public var fromOrigin: UInt64?
     public var peerDist: Bool?
+    /// A snapshot's entries (`fetch ID --list`).
+    public var tree: [TreeListingEntry]?
+    /// What a published snapshot holds (`publish DIR`).
+    public var treeSummary: TreeSummary?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers, mirrors, people, size
+        case event, message, uri, path, peer, status, entries, peers, mirrors, people, size, tree
         case fromPeers = "from_peers"
         case fromOrigin = "from_origin"
         case peerDist = "peerdist"
+        case treeSummary = "tree_summary"
         case rejectedBlocks = "rejected_blocks"
         case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"

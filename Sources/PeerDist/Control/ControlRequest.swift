@@ -23,6 +23,26 @@ public enum ControlRequest: Sendable, Hashable {
     case mirrorFollow(name: MirrorName, directory: String)
     case mirrorStatus
     case people(PeopleRequest)
+    /// Publishes a directory as an immutable snapshot.
+    case publishTree(path: String)
+    case fetchTree(TreeFetchRequest)
+    /// The entries of a snapshot, without fetching its files.
+    case listTree(id: SnapshotID, peers: [PeerAddress])
+
+    /// A fetch of a snapshot, or of one file of it, into `output`.
+    public struct TreeFetchRequest: Sendable, Hashable {
+        public var reference: SnapshotReference
+        public var peers: [PeerAddress]
+        public var output: String
+        public var replace: Bool
+
+        public init(reference: SnapshotReference, peers: [PeerAddress] = [], output: String, replace: Bool = false) {
+            self.reference = reference
+            self.peers = peers
+            self.output = output
+            self.replace = replace
+        }
+    }
 
     /// A fetch of `id` into `output`, from `peers` or, when there are none, from whoever holds it.
     public struct FetchRequest: Sendable, Hashable {
@@ -71,6 +91,9 @@ public enum ControlRequest: Sendable, Hashable {
         case mirrorFollow = "mirror-follow"
         case mirrorStatus = "mirror-status"
         case people
+        case publishTree = "publish-tree"
+        case fetchTree = "fetch-tree"
+        case listTree = "tree-ls"
     }
 
     public var operation: Operation {
@@ -87,6 +110,9 @@ public enum ControlRequest: Sendable, Hashable {
         case .mirrorFollow: .mirrorFollow
         case .mirrorStatus: .mirrorStatus
         case .people: .people
+        case .publishTree: .publishTree
+        case .fetchTree: .fetchTree
+        case .listTree: .listTree
         }
     }
 }
@@ -115,13 +141,24 @@ extension ControlRequest: Codable {
             self = .publish(
                 path: try container.decode(String.self, forKey: .path), version: version,
                 audience: try container.decodeIfPresent([String].self, forKey: .audience) ?? [])
-        case .fetch:
-            let peers = try (container.decodeIfPresent([String].self, forKey: .peers) ?? []).map { text in
-                guard let address = PeerAddress(parsing: text) else {
-                    throw DecodingError.dataCorruptedError(forKey: .peers, in: container, debugDescription: "\(text) is not a peer address")
-                }
-                return address
+        case .publishTree:
+            self = .publishTree(path: try container.decode(String.self, forKey: .path))
+        case .fetchTree:
+            let text = try container.decode(String.self, forKey: .id)
+            guard let reference = SnapshotReference(parsing: text) else {
+                throw DecodingError.dataCorruptedError(forKey: .id, in: container, debugDescription: "\(text) is not a snapshot ID")
             }
+            self = .fetchTree(TreeFetchRequest(
+                reference: reference, peers: try Self.peers(in: container), output: try container.decode(String.self, forKey: .output),
+                replace: try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false))
+        case .listTree:
+            let text = try container.decode(String.self, forKey: .id)
+            guard let id = SnapshotID(parsing: text) else {
+                throw DecodingError.dataCorruptedError(forKey: .id, in: container, debugDescription: "\(text) is not a snapshot ID")
+            }
+            self = .listTree(id: id, peers: try Self.peers(in: container))
+        case .fetch:
+            let peers = try Self.peers(in: container)
             self = .fetch(FetchRequest(
                 id: try Self.contentID(in: container), peers: peers, output: try container.decode(String.self, forKey: .output),
                 replace: try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false,
@@ -161,6 +198,15 @@ extension ControlRequest: Codable {
                 throw DecodingError.dataCorruptedError(forKey: .id, in: container, debugDescription: "\(error)")
             }
             self = .mirrorFollow(name: name, directory: try container.decode(String.self, forKey: .path))
+        }
+    }
+
+    private static func peers(in container: KeyedDecodingContainer<CodingKeys>) throws -> [PeerAddress] {
+        try (container.decodeIfPresent([String].self, forKey: .peers) ?? []).map { text in
+            guard let address = PeerAddress(parsing: text) else {
+                throw DecodingError.dataCorruptedError(forKey: .peers, in: container, debugDescription: "\(text) is not a peer address")
+            }
+            return address
         }
     }
 
@@ -206,6 +252,16 @@ extension ControlRequest: Codable {
         case .mirrorFollow(let name, let directory):
             try container.encode(name.description, forKey: .id)
             try container.encode(directory, forKey: .path)
+        case .publishTree(let path):
+            try container.encode(path, forKey: .path)
+        case .fetchTree(let fetch):
+            try container.encode(fetch.reference.id.hex + (fetch.reference.path.map { "/" + $0 } ?? ""), forKey: .id)
+            if !fetch.peers.isEmpty { try container.encode(fetch.peers.map(\.description), forKey: .peers) }
+            try container.encode(fetch.output, forKey: .output)
+            try container.encode(fetch.replace, forKey: .replace)
+        case .listTree(let id, let peers):
+            try container.encode(id.hex, forKey: .id)
+            if !peers.isEmpty { try container.encode(peers.map(\.description), forKey: .peers) }
         }
     }
 }

@@ -141,6 +141,29 @@ struct ControlServer: Sendable {
             reply.mirrors = node.mirrors.statuses()
         case .people(let request):
             reply.people = try await PeopleControl(node: node).perform(request, emit: emit)
+        case .publishTree(let path):
+            let mirrors = node.mirrors
+            let published = try await mirrors.offload { try mirrors.publishSnapshot(directory: path) }
+            reply.contentID = published.id.hex
+            reply.uri = published.id.uri
+            reply.path = path
+            reply.treeSummary = TreeSummary(published)
+        case .fetchTree(let fetch):
+            let result = try await node.mirrors.fetchSnapshot(fetch.reference, peers: fetch.peers, output: fetch.output, replace: fetch.replace) { update in
+                var event = ControlEvent(event: .progress)
+                event.heldBytes = update.heldBytes
+                event.totalBytes = update.totalBytes
+                event.receivedBytes = update.receivedBytes
+                event.peer = update.peer
+                emit(event)
+            }
+            reply.path = result.path
+            reply.contentID = fetch.reference.id.hex
+            reply.receivedBytes = result.receivedBytes
+            reply.totalBytes = result.bytes
+        case .listTree(let id, let peers):
+            reply.contentID = id.hex
+            reply.tree = try await node.mirrors.snapshotManifest(id, peers: peers).manifest.entries.map(TreeListingEntry.init)
         }
         return reply
     }

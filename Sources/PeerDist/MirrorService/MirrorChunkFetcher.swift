@@ -36,7 +36,7 @@ struct MirrorChunkFetcher: Sendable {
     /// chunk is asked for, so bases are read only while needed). Throws when some chunk could not
     /// be had from any of them.
     func fetch(
-        _ missing: [ChunkReference], of name: MirrorName, from peers: [PeerAddress], bases: @escaping Bases = { _ in nil },
+        _ missing: [ChunkReference], of name: some ManifestAddress, from peers: [PeerAddress], bases: @escaping Bases = { _ in nil },
         keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
     ) async throws {
         let queue = MirrorChunkQueue(missing: missing)
@@ -75,7 +75,7 @@ struct MirrorChunkFetcher: Sendable {
     }
 
     private func session(
-        with peer: PeerAddress, name: MirrorName, queue: MirrorChunkQueue, bases: @escaping Bases,
+        with peer: PeerAddress, name: some ManifestAddress, queue: MirrorChunkQueue, bases: @escaping Bases,
         keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
     ) async throws {
         let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)

@@ -40,7 +40,7 @@ struct MirrorManifestClient: Sendable {
         let heardAudience: (Set<PeerKey>) -> Void
 
         /// The root the peer holds for `name`, opened; `nil` when it holds none.
-        func root(of name: MirrorName) async throws -> [UInt8]? {
+        func root(of name: some ManifestAddress) async throws -> [UInt8]? {
             try await write(.getMirrorRoot(requestID: 0, discoveryKey: name.discoveryKey))
             guard let sealed = try await collect(requests: [0])[0] else { return nil }
             return try SealedManifestRoot.open(sealed, for: name)
@@ -54,7 +54,7 @@ struct MirrorManifestClient: Sendable {
         }
 
         /// The pages with these hashes, each checked against its hash.
-        func pages(_ hashes: [HashValue], of name: MirrorName) async throws -> [HashValue: [UInt8]] {
+        func pages(_ hashes: [HashValue], of name: some ManifestAddress) async throws -> [HashValue: [UInt8]] {
             var pages: [HashValue: [UInt8]] = [:]
             for start in stride(from: 0, to: hashes.count, by: MirrorManifestClient.pagesInFlight) {
                 let batch = Array(hashes[start..<min(hashes.count, start + MirrorManifestClient.pagesInFlight)])

@@ -23,6 +23,8 @@ public final class MirrorService: Sendable {
     let privateMirrorHeard: @Sendable (_ key: HashValue, _ audience: Set<PeerKey>) -> Void
 
     private let mirrors = PThreadMutex<[HashValue: Mirror]>([:])
+    /// The snapshots this node holds in full, by discovery key (`MirrorService+Snapshots`).
+    let snapshots = PThreadMutex<[HashValue: Snapshot]>([:])
     private let started: AsyncStream<Mirror>
     private let starting: AsyncStream<Mirror>.Continuation
     /// Serialises the scans of the mirrors this node publishes: each uses every core already.
@@ -53,6 +55,7 @@ public final class MirrorService: Sendable {
             }
             register(mirror)
         }
+        loadSnapshots()
     }
 
     private func register(_ mirror: Mirror) {
@@ -70,7 +73,13 @@ public final class MirrorService: Sendable {
 
     /// Whether the node holds a version of the mirror with this discovery key (to answer the LAN).
     func holds(_ key: HashValue) -> Bool {
-        mirrors.withLock { $0[key] }?.version ?? 0 > 0
+        mirrors.withLock { $0[key] }?.version ?? 0 > 0 || snapshots.withLock { $0[key] } != nil
+    }
+
+    /// The chunk indexes of every mirror and snapshot this node holds: where a fetch looks for a
+    /// chunk before asking peers for it.
+    func localChunkIndexes() -> [LocalChunkIndex] {
+        mirrors.withLock { Array($0.values) }.compactMap { $0.state.withLock { $0.chunks } } + snapshots.withLock { $0.values.map(\.chunks) }
     }
 
     // MARK: Publishing
@@ -215,11 +224,13 @@ public final class MirrorService: Sendable {
 
 extension MirrorService: MirrorSource {
     public func sealedRoot(forDiscoveryKey key: HashValue) -> [UInt8]? {
-        mirrors.withLock { $0[key] }?.state.withLock { $0.sealedRoot }
+        if let snapshot = snapshots.withLock({ $0[key] }) { return snapshot.sealedRoot }
+        return mirrors.withLock { $0[key] }?.state.withLock { $0.sealedRoot }
     }
 
     public func page(forDiscoveryKey key: HashValue, hash: HashValue) -> [UInt8]? {
-        mirrors.withLock { $0[key] }?.state.withLock { $0.manifest?.page(hash) }
+        if let snapshot = snapshots.withLock({ $0[key] }) { return snapshot.manifest.page(hash) }
+        return mirrors.withLock { $0[key] }?.state.withLock { $0.manifest?.page(hash) }
     }
 
     public func diff(forDiscoveryKey key: HashValue, from: UInt64, to: UInt64) -> [UInt8]? {
@@ -231,6 +242,7 @@ extension MirrorService: MirrorSource {
     }
 
     public func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? {
+        if let snapshot = snapshots.withLock({ $0[key] }) { return snapshot.chunks.read(chunk) }
         guard let index = mirrors.withLock({ $0[key] })?.state.withLock({ $0.chunks }) else { return nil }
         return index.read(chunk)
     }

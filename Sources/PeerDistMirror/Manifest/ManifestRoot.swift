@@ -180,7 +180,7 @@ public struct ManifestRoot: Hashable, Sendable {
     }
 
     /// The limits and sums a root must keep, whether it is being signed or was decoded.
-    private static func checkLayout(createdAt: FileTime, entryCount: Int, totalFileBytes: UInt64, pages: [PageReference]) throws(MirrorError) {
+    static func checkLayout(createdAt: FileTime, entryCount: Int, totalFileBytes: UInt64, pages: [PageReference]) throws(MirrorError) {
         guard createdAt.nanoseconds < 1_000_000_000 else {
             throw MirrorError(.malformed, "the creation time has \(createdAt.nanoseconds) nanoseconds, not less than a second")
         }

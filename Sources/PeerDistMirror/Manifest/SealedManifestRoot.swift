@@ -1,16 +1,16 @@
 import Crypto
 import PeerDistHashing
 
-/// A manifest root as it crosses the wire: sealed with AES-256-GCM under the mirror name's root
-/// key, so only nodes that know the name learn which pages (and so which files) a version holds,
-/// whoever relays it.
+/// A manifest root as it crosses the wire: sealed with AES-256-GCM under the root key of its
+/// address (a mirror's name, a snapshot's ID), so only nodes that know the address learn which
+/// pages (and so which files) a version holds, whoever relays it.
 ///
-/// `nonce(12) ‖ ciphertext ‖ tag(16)`, with the name's discovery key as associated data.
+/// `nonce(12) ‖ ciphertext ‖ tag(16)`, with the address's discovery key as associated data.
 package enum SealedManifestRoot {
     static let overhead = 12 + 16
     static let maximumSize = ManifestFormat.maximumRootBytes + overhead
 
-    package static func seal(_ encodedRoot: [UInt8], for name: MirrorName) -> [UInt8] {
+    package static func seal(_ encodedRoot: [UInt8], for name: some ManifestAddress) -> [UInt8] {
         do {
             let box = try AES.GCM.seal(encodedRoot, using: SymmetricKey(data: name.rootKey.bytes), authenticating: name.discoveryKey.bytes)
             return Array(box.nonce) + Array(box.ciphertext) + Array(box.tag)
@@ -19,7 +19,7 @@ package enum SealedManifestRoot {
         }
     }
 
-    package static func open(_ sealed: [UInt8], for name: MirrorName) throws(MirrorError) -> [UInt8] {
+    package static func open(_ sealed: [UInt8], for name: some ManifestAddress) throws(MirrorError) -> [UInt8] {
         guard sealed.count >= overhead else {
             throw MirrorError(.malformed, "the sealed manifest root of \(name) has \(sealed.count) bytes, too few to be sealed")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PeerDist
 import PeerDistHashing
+import PeerDistMirror
 import PeerDistCommandSupport
 
 struct FetchCommand: AsyncParsableCommand {
@@ -11,11 +12,13 @@ struct FetchCommand: AsyncParsableCommand {
         discussion: """
             Writes to a temporary file and renames it into place only when every block is verified; \
             an interrupted fetch resumes without fetching verified blocks again. Uses the running \
-            node when there is one, otherwise runs one for the duration.
+            node when there is one, otherwise runs one for the duration. A directory's ID \
+            (peerdist:tree:…) fetches the whole tree, built beside the output directory and renamed \
+            into place once complete; ID/PATH fetches one file of it; --list shows its entries.
             """
     )
 
-    @Argument(help: ArgumentHelp("The content ID (peerdist:… URI, base32 or hex), or an http:// URL of an origin that speaks BranchCache (MS-PCCRTP).", valueName: "id"))
+    @Argument(help: ArgumentHelp("The content ID (peerdist:… URI, base32 or hex), a directory's ID (peerdist:tree:…) optionally followed by /PATH, or an http:// URL of an origin that speaks BranchCache (MS-PCCRTP).", valueName: "id"))
     var id: String
 
     @Option(name: .customLong("peer"), help: ArgumentHelp("A peer to fetch from; repeat for several.", valueName: "[addr]:port"))
@@ -36,12 +39,20 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .customLong("hosted-cache"), help: ArgumentHelp("With an http:// URL: the branch's hosted cache (MS-PCHC), asked for blocks before the origin.", valueName: "[addr]:port"))
     var hostedCache: String?
 
+    @Flag(help: "With a directory's ID: list its entries instead of fetching them.")
+    var list = false
+
     @OptionGroup var node: NodeOptions
 
     func validate() throws {
+        if let tree = SnapshotReference(parsing: id) {
+            try validateTree(tree)
+            return
+        }
         guard ContentID(parsing: id) != nil || OriginURL(id) != nil else {
             throw ValidationError("'\(id)' is not a content ID; give the peerdist:… URI, 52 base32 or 64 hex characters that `peerdist publish` printed, or an http:// URL.")
         }
+        if list { throw ValidationError("--list shows a directory's entries; '\(id)' is a file's content ID.") }
         if let hostedCache, PeerAddress(parsing: hostedCache) == nil || OriginURL(id) == nil {
             throw ValidationError("--hosted-cache takes [address]:port, and goes with an http:// URL.")
         }
@@ -51,6 +62,7 @@ struct FetchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let tree = SnapshotReference(parsing: id) { return try await fetch(tree) }
         if let url = OriginURL(id) { return try await fetch(from: url) }
         guard let contentID = ContentID(parsing: id) else { return }
         let destination = URL(fileURLWithPath: output ?? contentID.base32).standardizedFileURL.path
@@ -103,7 +115,7 @@ struct FetchCommand: AsyncParsableCommand {
         bar?.finish()
         let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? UInt64) ?? 0
         if node.json {
-            emitter.done(path: destination, id: contentID, size: size, received: received, rejected: rejected)
+            emitter.done(path: destination, id: contentID.hex, size: size, received: received, rejected: rejected)
         } else {
             let warning = rejected > 0 ? "; \(rejected) bad blocks from lying peers thrown away" : ""
             Output.line("fetched \(destination) (\(ByteCount.format(Int(size))), \(ByteCount.format(Int(received))) received from peers\(warning))")
@@ -162,8 +174,8 @@ struct JSONEventEmitter: Sendable {
         emit(Event(event: "progress", heldBytes: held, totalBytes: total, receivedBytes: received, peer: peer))
     }
 
-    func done(path: String, id: ContentID, size: UInt64, received: UInt64, rejected: UInt64) {
-        emit(Event(event: "done", receivedBytes: received, path: path, contentID: id.hex, size: size, rejectedBlocks: rejected))
+    func done(path: String, id: String, size: UInt64, received: UInt64, rejected: UInt64) {
+        emit(Event(event: "done", receivedBytes: received, path: path, contentID: id, size: size, rejectedBlocks: rejected))
     }
 
     private func emit(_ event: Event) {
