@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
         .library(name: "PeerDistBranchCache", targets: ["PeerDistBranchCache"]),
         .library(name: "PeerDistCollaboration", targets: ["PeerDistCollaboration"]),
+        .library(name: "PeerDistDHT", targets: ["PeerDistDHT"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
         // For this checkout's benchmarks (`scripts/bench`), not for users.
@@ -61,6 +62,9 @@ let package = Package(
                 "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
             ]
         ),
+        // BitTorrent's Mainline DHT (BEP 5, 32, 42, 44): bencoding, KRPC, and a DHT node; how
+        // content holders and names are found beyond one LAN.
+        .target(name: "PeerDistDHT", dependencies: [crypto, nioCore, nioPosix, logging]),
         // People: contact cards, presence, People Near Me, objects, invitations, and the book
         // that keeps contacts and settings.
         .target(name: "PeerDistCollaboration", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistHashing", crypto]),
@@ -69,7 +73,7 @@ let package = Package(
             name: "PeerDist",
             dependencies: [
                 "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDistBranchCache",
-                crypto, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
+                "PeerDistDHT", crypto, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle,
             ]
         ),
         // What the package's command-line programs share (sizes, output, failures, child
@@ -79,7 +83,7 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistBranchCache",
-                "PeerDistCommandSupport", "CQREncode", argumentParser, logging, serviceLifecycle,
+                "PeerDistDHT", "PeerDistCommandSupport", "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
@@ -93,6 +97,7 @@ let package = Package(
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
+        .testTarget(name: "PeerDistDHTTests", dependencies: ["PeerDistDHT", crypto, nioCore, nioPosix, logging]),
         .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistBranchCacheTests",
@@ -109,7 +114,7 @@ let package = Package(
         // `swift build --build-tests` rebuild them first, so a stale binary is never tested.
         .testTarget(
             name: "PeerDistCLITests",
-            dependencies: ["PeerDistHashing", "PeerDistTestHosts", "peerdist-cli", "peerdist-liar", "peerdist-bench"]
+            dependencies: ["PeerDistHashing", "PeerDistDHT", "PeerDistTestHosts", "peerdist-cli", "peerdist-liar", "peerdist-bench"]
         ),
     ] + fuzzTargets()
 )
@@ -136,6 +141,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzPCHC", ["PeerDistHashing", "PeerDistBranchCache"]),
         ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
         ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
+        ("FuzzKRPC", ["PeerDistDHT", .product(name: "Logging", package: "swift-log")] + nio),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.
