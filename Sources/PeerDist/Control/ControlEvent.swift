@@ -24,9 +24,10 @@ public struct ControlEvent: Codable, Sendable {
     public var bytesByPeer: [String: UInt64]?
     public var mirrors: [MirrorStatus]?
     public var people: PeopleReply?
+    public var dht: DHTReply?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers, mirrors, people
+        case event, message, uri, path, peer, status, entries, peers, mirrors, people, dht
         case rejectedBlocks = "rejected_blocks"
         case bytesByPeer = "bytes_by_peer"
         case contentID = "content_id"

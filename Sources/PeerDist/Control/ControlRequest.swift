@@ -21,6 +21,8 @@ public enum ControlRequest: Sendable, Hashable {
     case mirrorFollow(name: MirrorName, directory: String)
     case mirrorStatus
     case people(PeopleRequest)
+    /// The node's Mainline DHT: its state, items and peers (`peerdist dht`), and names.
+    case dht(DHTControlRequest)
 
     /// A fetch of `id` into `output`, from `peers` or, when there are none, from whoever holds it.
     public struct FetchRequest: Sendable, Hashable {
@@ -30,13 +32,16 @@ public enum ControlRequest: Sendable, Hashable {
         public var replace: Bool
         /// Bytes per second to receive at most.
         public var maximumRate: UInt64?
+        /// Look for holders on the Mainline DHT at once, not only when the LAN has none.
+        public var global: Bool
 
-        public init(id: ContentID, peers: [PeerAddress] = [], output: String, replace: Bool = false, maximumRate: UInt64? = nil) {
+        public init(id: ContentID, peers: [PeerAddress] = [], output: String, replace: Bool = false, maximumRate: UInt64? = nil, global: Bool = false) {
             self.id = id
             self.peers = peers
             self.output = output
             self.replace = replace
             self.maximumRate = maximumRate
+            self.global = global
         }
     }
 
@@ -50,6 +55,7 @@ public enum ControlRequest: Sendable, Hashable {
         case mirrorFollow = "mirror-follow"
         case mirrorStatus = "mirror-status"
         case people
+        case dht
     }
 
     public var operation: Operation {
@@ -65,13 +71,14 @@ public enum ControlRequest: Sendable, Hashable {
         case .mirrorFollow: .mirrorFollow
         case .mirrorStatus: .mirrorStatus
         case .people: .people
+        case .dht: .dht
         }
     }
 }
 
 extension ControlRequest: Codable {
     enum CodingKeys: String, CodingKey {
-        case op, path, id, peers, output, replace, classifier, watch, audience, request
+        case op, path, id, peers, output, replace, classifier, watch, audience, request, global
         case contentVersion = "content_version"
         case maximumRate = "max_download"
     }
@@ -102,7 +109,8 @@ extension ControlRequest: Codable {
             self = .fetch(FetchRequest(
                 id: try Self.contentID(in: container), peers: peers, output: try container.decode(String.self, forKey: .output),
                 replace: try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false,
-                maximumRate: try container.decodeIfPresent(UInt64.self, forKey: .maximumRate)))
+                maximumRate: try container.decodeIfPresent(UInt64.self, forKey: .maximumRate),
+                global: try container.decodeIfPresent(Bool.self, forKey: .global) ?? false))
         case .storeRemove:
             self = .storeRemove(try Self.contentID(in: container))
         case .mirrorPublish:
@@ -113,6 +121,8 @@ extension ControlRequest: Codable {
                 audience: try container.decodeIfPresent([String].self, forKey: .audience) ?? [])
         case .people:
             self = .people(try container.decode(PeopleRequest.self, forKey: .request))
+        case .dht:
+            self = .dht(try container.decode(DHTControlRequest.self, forKey: .request))
         case .mirrorFollow:
             let text = try container.decode(String.self, forKey: .id)
             let name: MirrorName
@@ -149,6 +159,7 @@ extension ControlRequest: Codable {
             try container.encode(fetch.output, forKey: .output)
             try container.encode(fetch.replace, forKey: .replace)
             try container.encodeIfPresent(fetch.maximumRate, forKey: .maximumRate)
+            if fetch.global { try container.encode(true, forKey: .global) }
         case .storeRemove(let id):
             try container.encode(id.hex, forKey: .id)
         case .mirrorPublish(let directory, let classifier, let watch, let audience):
@@ -157,6 +168,8 @@ extension ControlRequest: Codable {
             try container.encode(watch, forKey: .watch)
             if !audience.isEmpty { try container.encode(audience, forKey: .audience) }
         case .people(let request):
+            try container.encode(request, forKey: .request)
+        case .dht(let request):
             try container.encode(request, forKey: .request)
         case .mirrorFollow(let name, let directory):
             try container.encode(name.description, forKey: .id)

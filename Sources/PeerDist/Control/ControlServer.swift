@@ -84,7 +84,8 @@ struct ControlServer: Sendable {
             reply.path = published.path
         case .fetch(let fetch):
             let path = try await node.fetch(
-                id: fetch.id, peers: fetch.peers, output: fetch.output, replace: fetch.replace, maximumRate: fetch.maximumRate
+                id: fetch.id, peers: fetch.peers, output: fetch.output, replace: fetch.replace, maximumRate: fetch.maximumRate,
+                global: fetch.global
             ) { update in
                 var event = ControlEvent(event: .progress)
                 event.heldBytes = update.heldBytes
@@ -122,6 +123,8 @@ struct ControlServer: Sendable {
             reply.mirrors = node.mirrors.statuses()
         case .people(let request):
             reply.people = try await PeopleControl(node: node).perform(request, emit: emit)
+        case .dht(let request):
+            reply.dht = try await node.perform(request)
         }
         return reply
     }

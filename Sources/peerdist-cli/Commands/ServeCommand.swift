@@ -31,6 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "HTTP origin") var origin: OriginServeOptions
 
+    @OptionGroup(title: "Mainline DHT") var dht: DHTOptions
+
     @Option(name: .customLong("presence-heartbeat"), help: ArgumentHelp(
         "Seconds between the heartbeats this node sends its watchers; it calls a watched contact offline after three of its own missed (default 20).",
         valueName: "seconds", visibility: .hidden))
@@ -38,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         try branchCache.validate()
+        try dht.validate()
         if let presenceHeartbeat, !(0.1...3600).contains(presenceHeartbeat) {
             throw ValidationError("--presence-heartbeat takes 0.1 to 3600 seconds.")
         }
@@ -53,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
             configure: { [origin = try origin.origin()] configuration in
                 branchCache.apply(to: &configuration)
                 configuration.httpOrigin = origin
+                configuration.dht = dht.settings
             })
         try await NodeRunner.runUntilSignalled(node, logger: self.node.logger(), announce: { node in
             if self.node.json {
@@ -64,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
                 for address in node.branchCacheAddresses { Output.line("serving BranchCache (MS-PCCRR) on \(address)") }
                 for address in node.hostedCacheAddresses { Output.line("hosted cache (MS-PCHC) for the branch on \(address)") }
                 for address in node.originAddresses { Output.line("serving files over HTTP (MS-PCCRTP origin) on \(address)") }
+                if let dht = node.dht { Output.line("on the Mainline DHT as \(dht.nodeID.hex)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })
