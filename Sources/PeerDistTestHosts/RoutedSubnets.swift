@@ -47,7 +47,8 @@ package final class RoutedSubnets: @unchecked Sendable {
         try sysctl(routerNamespace, "net.ipv4.ip_forward=1")
         for subnet in 1...subnets {
             let bridge = "pdr\(tag)b\(subnet)"
-            try NetworkHosts.ip("-n", routerNamespace, "link", "add", bridge, "type", "bridge")
+            // Without MLD snooping, as in NetworkHosts: multicast on a subnet reaches all its hosts.
+            try NetworkHosts.ip("-n", routerNamespace, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
             try NetworkHosts.ip("-n", routerNamespace, "link", "set", bridge, "up")
             try sysctl(routerNamespace, "net.ipv6.conf.\(bridge).accept_dad=0")
             try NetworkHosts.ip("-n", routerNamespace, "-6", "addr", "add", "fd77:\(subnet)::1/64", "dev", bridge, "nodad")

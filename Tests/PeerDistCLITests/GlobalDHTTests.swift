@@ -14,7 +14,7 @@ import Testing
     static let libtorrentScript = root.appendingPathComponent("scripts/libtorrent-dht").path
 
     @Test(.needsNetworkHosts) func contentNamesAndItemsCrossSubnetsThroughLibtorrentNodes() throws {
-        let net = try RoutedSubnets(subnets: 3, hostsPerSubnet: 2)
+        let net = try RoutedSubnets(subnets: 3, hostsPerSubnet: 3)
         defer { net.tearDown() }
         let scratch = try ScratchDirectory()
         // Libtorrent's DHT on subnets 1 and 2, IPv6 and IPv4, 8 sessions each.
@@ -80,7 +80,7 @@ import Testing
         // Names: registered on subnet 1, resolved on subnet 3 from the name alone; libtorrent
         // reads the same record.
         let registered = try Peerdist.run(
-            ["names", "register", "web", "--endpoint", "[fd77:1::99]:8080", "--comment", "the web server", "--scope", "global", "--json",
+            ["names", "register", "web", "--endpoint", "[fd77:1::99]:8080", "--comment", "the web server", "--scope", "all", "--json",
              "--data-dir", publisher.dataDirectory], namespace: net.hosts[0][1].namespace)
         #expect(registered.status == 0, "\(registered.standardError)")
         let name = try #require(jsonObject(registered.standardOutput)?["name"] as? String)
@@ -101,6 +101,29 @@ import Testing
         #expect((nameByLibtorrent["message"] as? String ?? "").contains("the web server"), "\(nameByLibtorrent)")
         #expect(peerDistItem?["bencoded"] as? String == Hex.encode(Array("d1:c14:the web server1:el18:".utf8)) + "fd7700010000000000000000000000991f90" + Hex.encode(Array("ee".utf8)))
 
+        // On the link, by multicast: a node beside the publisher that is not on the DHT resolves
+        // the secured name from its signed answer, and an unsecured name shown as unsecured.
+        let neighbour = try NodeProcess(dataDirectory: scratch.child("neighbour"), listen: "[::]:7740", namespace: net.hosts[0][2].namespace)
+        defer { neighbour.stop() }
+        let printer = try Peerdist.run(
+            ["names", "register", "0.printer", "--endpoint", "[fd77:1::98]:631", "--scope", "link", "--data-dir", publisher.dataDirectory],
+            namespace: net.hosts[0][1].namespace)
+        #expect(printer.status == 0, "\(printer.standardError)")
+        let onTheLink = try Peerdist.run(
+            ["names", "resolve", name, "--scope", "link", "--json", "--data-dir", neighbour.dataDirectory], namespace: net.hosts[0][2].namespace)
+        #expect(onTheLink.status == 0, "\(onTheLink.standardError)")
+        let linkInstances = (try? JSONSerialization.jsonObject(with: onTheLink.output)) as? [[String: Any]] ?? []
+        #expect(linkInstances.first?["endpoints"] as? [String] == ["[fd77:1::99]:8080"], "\(onTheLink.standardOutput)")
+        #expect(linkInstances.first?["source"] as? String == "link")
+        let unsecured = try Peerdist.run(["names", "resolve", "0.printer", "--data-dir", neighbour.dataDirectory], namespace: net.hosts[0][2].namespace)
+        #expect(unsecured.standardOutput.contains("0.printer (unsecured)  [fd77:1::98]:631"), "\(unsecured.standardOutput)\(unsecured.standardError)")
+        // Not across the router: multicast stays on its subnet.
+        let farAway = try Peerdist.run(
+            ["names", "resolve", "0.printer", "--scope", "link", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        #expect(farAway.status != 0)
+        let listed = try Peerdist.run(["names", "ls", "--data-dir", publisher.dataDirectory], namespace: net.hosts[0][1].namespace)
+        #expect(listed.standardOutput.contains(name) && listed.standardOutput.contains("0.printer"), "\(listed.standardOutput)")
+
         // An unknown secured name resolves to nothing, and says so.
         let unknown = try Peerdist.run(
             ["names", "resolve", "\(String(name.prefix(40))).nothing", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
@@ -119,10 +142,12 @@ import Testing
             extraArguments: ["--global", "--dht-bootstrap", "[fd77:2::2]:7001"])
         defer { node.stop() }
         let before = node.residentBytes
+        let dhtStatus = try Peerdist.run(["dht", "status", "--json", "--data-dir", node.dataDirectory], namespace: net.hosts[0][0].namespace)
+        let dhtPort = try #require(jsonObject(dhtStatus.standardOutput)?["port"] as? Int, "\(dhtStatus.standardOutput)\(dhtStatus.standardError)")
         let flood = """
             import os, random, socket
             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-            target = ("\(net.hosts[0][0].ipv6Address)", 7740)
+            target = ("\(net.hosts[0][0].ipv6Address)", \(dhtPort))
             def tx(): return os.urandom(2)
             for i in range(60000):
                 kind = i % 6

@@ -122,7 +122,14 @@ extension PeerNode {
             if let own = names.registration(name) {
                 found.append(self.name(name, record: NameRecord(endpoints: own.fixedEndpoints ?? currentEndpoints(), payload: own.payload, comment: own.comment), source: "local"))
             }
-            if request.scope != "link" {
+            if request.scope != "global" {
+                for resolved in await resolveNameOnTheLink(name) {
+                    var entry = self.name(name, record: resolved.record, source: resolved.source)
+                    entry.secured = resolved.secured
+                    found.append(entry)
+                }
+            }
+            if request.scope != "link", found.count < maximum {
                 let deadline = Duration.milliseconds(Int((request.timeout ?? 10) * 1000))
                 let global = await withTaskGroup(of: [ResolvedName]?.self) { group in
                     group.addTask { await self.resolveNameGlobally(name, maximum: maximum) }
@@ -141,7 +148,12 @@ extension PeerNode {
                     found.append(entry)
                 }
             }
-            reply.names = Array(found.prefix(maximum))
+            // One instance once, however many ways it was found.
+            var unique: [DHTReply.Name] = []
+            for entry in found where !unique.contains(where: { $0.endpoints == entry.endpoints && $0.secured == entry.secured && $0.comment == entry.comment }) {
+                unique.append(entry)
+            }
+            reply.names = Array(unique.prefix(maximum))
             return reply
         default:
             break

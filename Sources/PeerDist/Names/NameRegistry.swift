@@ -1,4 +1,5 @@
 import Foundation
+import PeerDistHashing
 import Synchronization
 
 /// The names this node registered (`peerdist names register`): they last while the node runs.
@@ -37,6 +38,11 @@ final class NameRegistry: Sendable {
 
     var all: [Registration] {
         registrations.withLock { Array($0.values) }.sorted { $0.name.description < $1.name.description }
+    }
+
+    /// The registration a link query for `linkKey` asks for, if it is registered on the link.
+    func linkRegistration(for linkKey: HashValue) -> Registration? {
+        registrations.withLock { $0.values.first { $0.scope.isLink && $0.name.linkKey == linkKey } }
     }
 
     func registration(_ name: PeerName) -> Registration? {

@@ -66,6 +66,12 @@ public struct PeerName: Hashable, Sendable, CustomStringConvertible {
         return bytes.count <= KRPCMessage.maximumSaltLength ? bytes : Array(SHA256.hash(data: bytes))
     }
 
+    /// What a link query names the name by (`DiscoveryMessage.whoIs`): HMAC-SHA-256 of the name
+    /// under a label, so an eavesdropper on the link sees no name it could read.
+    public var linkKey: HashValue {
+        HashValue(HMAC<SHA256>.authenticationCode(for: Array(description.utf8), using: SymmetricKey(data: Array("PeerDist name link key v1".utf8))))
+    }
+
     /// The info-hash the nodes registering the name announce themselves under: for a secured
     /// name the authority's 20 bytes (a resolver that knows only the name finds the owner's nodes
     /// there, learns the owner's key from the handshake and checks it against the authority);
@@ -106,6 +112,22 @@ public struct NameRecord: Sendable, Hashable {
             value = .dictionary(entries)
         }
         return value
+    }
+
+    /// The record as the link carries it: the BEP 44 value with the name under `n`, so that an
+    /// answer cannot be replayed for another name.
+    func linkRecord(for name: PeerName) -> [UInt8] {
+        guard case .dictionary(var entries) = bencode else { return [] }
+        entries[Array("n".utf8)] = .string(name.description)
+        return Bencode.dictionary(entries).encoded
+    }
+
+    /// The record in a link answer, if it is for `name`.
+    init?(linkRecord bytes: [UInt8], for name: PeerName) {
+        var limits = BencodeDecoder.Limits()
+        limits.maximumStringLength = PeerName.maximumPayloadBytes
+        guard let value = try? BencodeDecoder(limits: limits).decode(bytes), value["n"]?.bytesValue == Array(name.description.utf8) else { return nil }
+        self.init(bencode: value)
     }
 
     public init?(bencode value: Bencode) {

@@ -20,7 +20,9 @@ extension PeerNode {
         _ text: String, endpoints: [PeerAddress], payload: [UInt8], comment: String, scope: String
     ) async throws -> (name: PeerName, stored: Int) {
         let name = text.contains(".") ? try PeerName(parsing: text) : try PeerName(owner: identity.publicKey, classifier: text)
-        guard let scope = NameRegistry.Scope(rawValue: scope) else { throw NodeError(.invalidState, "scope '\(scope)' is not link, global or all") }
+        guard var scope = NameRegistry.Scope(rawValue: scope) else { throw NodeError(.invalidState, "scope '\(scope)' is not link, global or all") }
+        // "all" on a node that is not on the DHT is the link alone; "global" says the DHT is wanted.
+        if scope == .all, dht == nil { scope = .link }
         if name.isSecured, !name.isAuthority(of: identity.publicKey) {
             throw NodeError(.invalidState, "\(name) belongs to another key: this node can register \(MirrorName.authority(of: identity.publicKey)).CLASSIFIER or 0.CLASSIFIER")
         }
@@ -108,6 +110,23 @@ extension PeerNode {
                 if stale || registration.published?.endpoints != current { await publishName(registration.name) }
             }
             do { try await Task.sleep(for: .seconds(5)) } catch { return }
+        }
+    }
+
+    /// The signed record this node answers a link query for `linkKey` with, if it registered it there.
+    func linkRecord(for linkKey: HashValue) -> [UInt8]? {
+        guard let registration = names.linkRegistration(for: linkKey) else { return nil }
+        let record = NameRecord(endpoints: registration.fixedEndpoints ?? currentEndpoints(), payload: registration.payload, comment: registration.comment)
+        return record.linkRecord(for: registration.name)
+    }
+
+    /// Resolves `name` on the link: signed answers, a secured name's only from its authority's key.
+    public func resolveNameOnTheLink(_ name: PeerName) async -> [ResolvedName] {
+        let answers = (try? await LANDiscovery.findName(name.linkKey)) ?? []
+        return answers.compactMap { answer in
+            guard let record = NameRecord(linkRecord: answer.record, for: name) else { return nil }
+            if name.isSecured, !name.isAuthority(of: answer.identity) { return nil }
+            return ResolvedName(record: record, secured: name.isSecured, source: "link")
         }
     }
 

@@ -14,7 +14,8 @@ extension PeerNode {
     public struct DHTSettings: Sendable {
         /// `host:port` or `[address]:port` of the nodes to join through.
         public var bootstrap: [String] = DHTNode.Configuration.wellKnownRouters
-        /// UDP port; `nil` takes the peer port's number (TCP and UDP ports are apart).
+        /// UDP port; `nil` for BitTorrent's customary 6881, or any free port when that is taken.
+        /// (Not the peer port's number: LAN discovery has UDP 7740.)
         public var port: Int?
 
         public init(bootstrap: [String] = DHTNode.Configuration.wellKnownRouters, port: Int? = nil) {
@@ -29,7 +30,8 @@ extension PeerNode {
         guard let settings else { return nil }
         var configuration = DHTNode.Configuration()
         configuration.bootstrap = settings.bootstrap
-        configuration.port = settings.port ?? listen?.port ?? 0
+        configuration.port = settings.port ?? DHTNode.Configuration.defaultPort
+        configuration.fallbackToAnyPort = settings.port == nil
         configuration.stateFile = "\(dataDirectory.path)/\(dhtStateFileName)"
         return DHTNode(configuration: configuration, logger: logger)
     }

@@ -163,7 +163,8 @@ public final class PeerNode: Sendable {
             let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger, restarts: true) {
                 try await LANDiscovery.answer(
                     tcpPort: address.port, identity: identity, name: ProcessInfo.processInfo.hostName, directory: directory,
-                    isHeld: isHeld, announcements: announcements, collaboration: collaboration, logger: logger)
+                    isHeld: isHeld, announcements: announcements, collaboration: collaboration,
+                    nameRecord: { [weak self] key in self?.linkRecord(for: key) }, logger: logger)
             }
             services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
             services += try await branchCacheServices(source: source, peerPort: address.port, access: collaboration)

@@ -13,9 +13,13 @@ import Synchronization
 /// Lookups (`DHTNode+Lookup.swift`) query the closest known nodes several at a time.
 public final class DHTNode: Sendable {
     public struct Configuration: Sendable {
-        /// UDP address and port to bind; port 0 picks one.
+        /// UDP address and port to bind; port 0 picks one. With `fallbackToAnyPort`, a port in
+        /// use gives way to one the system picks.
         public var host = "::"
         public var port = 0
+        public var fallbackToAnyPort = false
+        /// BitTorrent's customary DHT port.
+        public static let defaultPort = 6881
         /// `host:port` or `[address]:port` of nodes to join through.
         public var bootstrap: [String] = Configuration.wellKnownRouters
         /// Where the node ID and routing table are kept between runs; `nil` keeps nothing.
@@ -102,7 +106,13 @@ public final class DHTNode: Sendable {
     /// `ready` is called once the socket is bound. A socket that NIO closes (on an ICMP error)
     /// is bound again; lookups under way then time out rather than fail.
     public func run(ready: @Sendable (Int) -> Void = { _ in }) async throws {
-        let channel = try await bind()
+        let channel: any Channel
+        do {
+            channel = try await bind()
+        } catch where configuration.fallbackToAnyPort && configuration.port != 0 {
+            logger.info("DHT port \(configuration.port) is taken; using another")
+            channel = try await bind(port: 0)
+        }
         ready(channel.localAddress?.port ?? configuration.port)
         defer { saveState() }
         await withTaskCancellationHandler {
@@ -117,8 +127,8 @@ public final class DHTNode: Sendable {
 
     private func bind(port: Int? = nil) async throws -> any Channel {
         let port = port ?? configuration.port
+        // No SO_REUSEADDR: a second socket on the port would receive some of this one's answers.
         let bootstrap = DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DHTChannelHandler(node: self)) }
             }

@@ -12,7 +12,7 @@ struct DHTOptions: ParsableArguments {
         "DHT nodes to join through, instead of the well-known routers (router.bittorrent.com:6881 and others).", valueName: "[addr]:port"))
     var bootstrap: [String] = []
 
-    @Option(name: .customLong("dht-port"), help: ArgumentHelp("UDP port of the DHT node (default: the peer port's number; 0 for any).", valueName: "port"))
+    @Option(name: .customLong("dht-port"), help: ArgumentHelp("UDP port of the DHT node (default 6881, or any free port when it is taken; 0 for any).", valueName: "port"))
     var port: Int?
 
     func validate() throws {
