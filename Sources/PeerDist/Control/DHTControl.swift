@@ -69,14 +69,15 @@ public struct DHTReply: Codable, Sendable {
     public var datagramsRefused: Int?
     public var item: Item?
     public var peers: [String]?
-    /// Queries the lookup sent.
+    /// Queries the lookup (or the resolution) sent, and how long it took.
     public var queries: Int?
+    public var milliseconds: Double?
     /// Nodes that took a put or announcement.
     public var stored: Int?
     public var names: [Name]?
 
     enum CodingKeys: String, CodingKey {
-        case port, item, peers, queries, stored, names
+        case port, item, peers, queries, stored, names, milliseconds
         case nodeID = "node_id"
         case ipv4Nodes = "ipv4_nodes"
         case ipv6Nodes = "ipv6_nodes"
@@ -92,6 +93,17 @@ public struct DHTReply: Codable, Sendable {
 
 extension PeerNode {
     func perform(_ request: DHTControlRequest) async throws -> DHTReply {
+        let started = ContinuousClock.now
+        let sentBefore = dht?.counters.queriesSent.load(ordering: .relaxed) ?? 0
+        var reply = try await performTimed(request)
+        let elapsed = ContinuousClock.now - started
+        reply.milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        // A resolution's queries: what the DHT node sent meanwhile (a lookup reports its own).
+        if request.action == .resolve, let dht { reply.queries = dht.counters.queriesSent.load(ordering: .relaxed) - sentBefore }
+        return reply
+    }
+
+    private func performTimed(_ request: DHTControlRequest) async throws -> DHTReply {
         var reply = DHTReply()
         switch request.action {
         case .register:

@@ -81,6 +81,8 @@ struct NamesCommand: AsyncParsableCommand {
             request.timeout = timeout
             let reply = try await DHTCommand.ask(request, node: node)
             let names = reply.names ?? []
+            // How long it took and what it cost, beside the answer (standard error).
+            Output.error(String(format: "resolved in %.0f ms, %d DHT queries", reply.milliseconds ?? 0, reply.queries ?? 0))
             if node.json { return try Output.json(names) }
             guard !names.isEmpty else { throw CommandFailure("\(name) did not resolve") }
             NamesCommand.print(names)
