@@ -7,13 +7,13 @@ import Testing
 /// `serve --global` on a small internet: three subnets joined by a router (no multicast between
 /// them), with Mainline DHT nodes PeerDist did not write (libtorrent sessions, Debian's
 /// python3-libtorrent, `scripts/libtorrent-dht`). PeerDist nodes on different subnets join
-/// through them alone, find each other's content and names, and interoperate with libtorrent
-/// both ways.
+/// through them alone, find each other's content, mirrors and names, and interoperate with
+/// libtorrent both ways.
 @Suite(.serialized) struct GlobalDHTTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let libtorrentScript = root.appendingPathComponent("scripts/libtorrent-dht").path
 
-    @Test(.needsNetworkHosts) func contentNamesAndItemsCrossSubnetsThroughLibtorrentNodes() throws {
+    @Test(.needsNetworkHosts) func contentMirrorsNamesAndItemsCrossSubnetsThroughLibtorrentNodes() throws {
         let net = try RoutedSubnets(subnets: 3, hostsPerSubnet: 3)
         defer { net.tearDown() }
         let scratch = try ScratchDirectory()
@@ -62,6 +62,18 @@ import Testing
         let fetched = try Peerdist.run(["fetch", id.uri, "-o", output, "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
         #expect(fetched.status == 0, "\(fetched.standardError)\n\(fetcher.log)")
         #expect(FileManager.default.contentsEqual(atPath: file, andPath: output))
+
+        // A mirror published on subnet 1 is followed on subnet 3, and its next version reaches
+        // the follower: the publisher announces each new version on the DHT.
+        let tree = scratch.child("tree")
+        try MirrorTests.makeTree(tree)
+        let mirrorName = try MirrorTests.publish(tree, on: publisher)
+        let followed = scratch.child("followed")
+        try MirrorTests.follow(mirrorName, into: followed, on: fetcher)
+        try MirrorTests.waitUntilFollowersMatch(tree, [followed], nodes: [publisher, fetcher], version: 1)
+        try PublishFetchTests.makeFile("\(tree)/docs/new.bin", size: 200_000, seed: 42)
+        _ = try MirrorTests.publish(tree, on: publisher)
+        try MirrorTests.waitUntilFollowersMatch(tree, [followed], nodes: [publisher, fetcher], version: 2)
 
         // BEP 44 both ways: libtorrent reads PeerDist's item, PeerDist reads libtorrent's.
         let status = try #require(jsonObject(try Peerdist.run("status", "--json", "--data-dir", publisher.dataDirectory).standardOutput))

@@ -12,24 +12,34 @@ import ServiceLifecycle
 extension PeerNode {
     /// How a node joins the DHT.
     public struct DHTSettings: Sendable {
-        /// `host:port` or `[address]:port` of the nodes to join through.
-        public var bootstrap: [String] = DHTNode.Configuration.wellKnownRouters
+        /// `host:port` or `[address]:port` of the nodes to join through; `nil` for those in the
+        /// data directory's `dht-bootstrap` file (one a line, `#` comments), else the well-known routers.
+        public var bootstrap: [String]?
         /// UDP port; `nil` for BitTorrent's customary 6881, or any free port when that is taken.
         /// (Not the peer port's number: LAN discovery has UDP 7740.)
         public var port: Int?
 
-        public init(bootstrap: [String] = DHTNode.Configuration.wellKnownRouters, port: Int? = nil) {
+        public init(bootstrap: [String]? = nil, port: Int? = nil) {
             self.bootstrap = bootstrap
             self.port = port
         }
     }
 
     static let dhtStateFileName = "dht-state.json"
+    static let dhtBootstrapFileName = "dht-bootstrap"
+
+    /// The entries of the data directory's `dht-bootstrap` file, if it has any.
+    static func configuredBootstrap(in dataDirectory: DataDirectory) -> [String]? {
+        guard let text = try? String(contentsOfFile: "\(dataDirectory.path)/\(dhtBootstrapFileName)", encoding: .utf8) else { return nil }
+        let entries = text.split(separator: "\n").map { $0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return entries.isEmpty ? nil : entries
+    }
 
     static func makeDHT(_ settings: DHTSettings?, listen: PeerAddress?, dataDirectory: DataDirectory, logger: Logger) -> DHTNode? {
         guard let settings else { return nil }
         var configuration = DHTNode.Configuration()
-        configuration.bootstrap = settings.bootstrap
+        configuration.bootstrap = settings.bootstrap ?? configuredBootstrap(in: dataDirectory) ?? DHTNode.Configuration.wellKnownRouters
         configuration.port = settings.port ?? DHTNode.Configuration.defaultPort
         configuration.fallbackToAnyPort = settings.port == nil
         configuration.stateFile = "\(dataDirectory.path)/\(dhtStateFileName)"

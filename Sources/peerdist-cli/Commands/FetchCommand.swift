@@ -88,7 +88,7 @@ struct FetchCommand: AsyncParsableCommand {
         } else {
             let global = global
             let running = try NodeRunner.open(node) { configuration in
-                if global { configuration.dht = PeerNode.DHTSettings(bootstrap: bootstrap.isEmpty ? PeerNode.DHTSettings().bootstrap : bootstrap, port: 0) }
+                if global { configuration.dht = PeerNode.DHTSettings(bootstrap: bootstrap.isEmpty ? nil : bootstrap, port: 0) }
             }
             let peerAddresses = peers.compactMap { PeerAddress(parsing: $0) }
             let fetch = Task {

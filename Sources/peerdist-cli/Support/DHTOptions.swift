@@ -9,7 +9,7 @@ struct DHTOptions: ParsableArguments {
     var global = false
 
     @Option(name: .customLong("dht-bootstrap"), parsing: .upToNextOption, help: ArgumentHelp(
-        "DHT nodes to join through, instead of the well-known routers (router.bittorrent.com:6881 and others).", valueName: "[addr]:port"))
+        "DHT nodes to join through, instead of those in the data directory's dht-bootstrap file or the well-known routers (router.bittorrent.com:6881 and others).", valueName: "[addr]:port"))
     var bootstrap: [String] = []
 
     @Option(name: .customLong("dht-port"), help: ArgumentHelp("UDP port of the DHT node (default 6881, or any free port when it is taken; 0 for any).", valueName: "port"))
