@@ -63,6 +63,14 @@ import Testing
         #expect(fetched.status == 0, "\(fetched.standardError)\n\(fetcher.log)")
         #expect(FileManager.default.contentsEqual(atPath: file, andPath: output))
 
+        // With no node running, `fetch --global` joins the DHT for the fetch's duration.
+        let alone = scratch.child("fetched-alone")
+        let fetchedAlone = try Peerdist.run(
+            ["fetch", id.uri, "-o", alone, "--global", "--dht-bootstrap", bootstrap[0], "--dht-bootstrap", bootstrap[1], "--data-dir", scratch.child("alone")],
+            namespace: net.hosts[1][1].namespace)
+        #expect(fetchedAlone.status == 0, "\(fetchedAlone.standardError)")
+        #expect(FileManager.default.contentsEqual(atPath: file, andPath: alone))
+
         // A mirror published on subnet 1 is followed on subnet 3, and its next version reaches
         // the follower: the publisher announces each new version on the DHT.
         let tree = scratch.child("tree")

@@ -41,8 +41,8 @@ struct FetchCommand: AsyncParsableCommand {
         discussion: "A running node must be on the DHT (`serve --global`); without one, the fetch joins the DHT through --dht-bootstrap or the well-known routers for its duration."))
     var global = false
 
-    @Option(name: .customLong("dht-bootstrap"), parsing: .upToNextOption, help: ArgumentHelp(
-        "With --global and no running node: DHT nodes to join through.", valueName: "[addr]:port"))
+    @Option(name: .customLong("dht-bootstrap"), help: ArgumentHelp(
+        "With --global and no running node: a DHT node to join through; repeat for several.", valueName: "[addr]:port"))
     var bootstrap: [String] = []
 
     @OptionGroup var node: NodeOptions
