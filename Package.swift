@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "PeerDistMirror", targets: ["PeerDistMirror"]),
         .library(name: "PeerDistBranchCache", targets: ["PeerDistBranchCache"]),
         .library(name: "PeerDistCollaboration", targets: ["PeerDistCollaboration"]),
+        .library(name: "PeerDistDHT", targets: ["PeerDistDHT"]),
         .library(name: "PeerDist", targets: ["PeerDist"]),
         .executable(name: "peerdist", targets: ["peerdist-cli"]),
         // For this checkout's benchmarks (`scripts/bench`), not for users.
@@ -67,6 +68,9 @@ let package = Package(
                 "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
             ]
         ),
+        // BitTorrent's Mainline DHT (BEP 5, 32, 42, 44): bencoding, KRPC, and a DHT node; how
+        // content holders and names are found beyond one LAN.
+        .target(name: "PeerDistDHT", dependencies: ["PeerDistHashing", crypto, nioCore, nioPosix, logging]),
         // People: contact cards, presence, People Near Me, objects, invitations, and the book
         // that keeps contacts and settings.
         .target(name: "PeerDistCollaboration", dependencies: ["PeerDistWire", "PeerDistStore", "PeerDistHashing", crypto]),
@@ -75,7 +79,7 @@ let package = Package(
             name: "PeerDist",
             dependencies: [
                 "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDistBranchCache",
-                crypto, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
+                "PeerDistDHT", crypto, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
             ]
         ),
         // Running a node for operators: the Prometheus endpoint, the status page and the
@@ -91,7 +95,7 @@ let package = Package(
             name: "peerdist-cli",
             dependencies: [
                 "PeerDistHashing", "PeerDistStore", "PeerDistMirror", "PeerDistCollaboration", "PeerDist", "PeerDistBranchCache",
-                "PeerDistCommandSupport", "PeerDistOperations", "CQREncode", argumentParser, logging, serviceLifecycle,
+                "PeerDistDHT", "PeerDistCommandSupport", "PeerDistOperations", "CQREncode", argumentParser, logging, serviceLifecycle,
             ]
         ),
         // Hosts in network namespaces and tree comparison, for the benchmarks and the CLI tests.
@@ -99,13 +103,14 @@ let package = Package(
         // The benchmark harness: drives the release `peerdist` binary against standard tools.
         .executableTarget(
             name: "peerdist-bench",
-            dependencies: ["PeerDistHashing", "PeerDistCommandSupport", "PeerDistTestHosts", argumentParser]
+            dependencies: ["PeerDistHashing", "PeerDistDHT", "PeerDistCommandSupport", "PeerDistTestHosts", argumentParser]
         ),
         // A node that corrupts every block it serves, for the tests of how peers handle a liar.
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
         .testTarget(name: "PeerDistOperationsTests", dependencies: ["PeerDistOperations", "PeerDist", prometheus, logging]),
+        .testTarget(name: "PeerDistDHTTests", dependencies: ["PeerDistDHT", crypto, nioCore, nioPosix, logging]),
         .testTarget(name: "PeerDistCollaborationTests", dependencies: ["PeerDistCollaboration", "PeerDistWire", "PeerDistHashing"]),
         .testTarget(
             name: "PeerDistBranchCacheTests",
@@ -122,7 +127,7 @@ let package = Package(
         // `swift build --build-tests` rebuild them first, so a stale binary is never tested.
         .testTarget(
             name: "PeerDistCLITests",
-            dependencies: ["PeerDistHashing", "PeerDistTestHosts", "peerdist-cli", "peerdist-liar", "peerdist-bench"]
+            dependencies: ["PeerDistHashing", "PeerDistDHT", "PeerDistTestHosts", "peerdist-cli", "peerdist-liar", "peerdist-bench"]
         ),
     ] + fuzzTargets()
 )
@@ -150,6 +155,7 @@ func fuzzTargets() -> [Target] {
         ("FuzzContactCards", ["PeerDistCollaboration", "PeerDistWire"]),
         ("FuzzCollaborationMessages", ["PeerDistCollaboration", "PeerDistWire"]),
         ("FuzzConfigurationFile", ["PeerDistOperations"]),
+        ("FuzzKRPC", ["PeerDistDHT", .product(name: "Logging", package: "swift-log")] + nio),
     ]
     return [
         // Declares LLVMFuzzerRunDriver, which only `-sanitize=fuzzer` links in.

@@ -8,6 +8,6 @@ struct PeerDistBenchCommand: ParsableCommand {
         commandName: "peerdist-bench",
         abstract: "Measure the peerdist binary against standard tools on this machine, in one run.",
         discussion: "Run through scripts/bench, which installs the tools and builds both binaries. `peerdist bench hash` measures hashing alone.",
-        subcommands: [TransferBenchmark.self, SwarmBenchmark.self, MirrorBenchmark.self, PresenceBenchmark.self, BranchCacheBenchmark.self]
+        subcommands: [TransferBenchmark.self, SwarmBenchmark.self, MirrorBenchmark.self, PresenceBenchmark.self, BranchCacheBenchmark.self, DHTBenchmark.self]
     )
 }

@@ -11,7 +11,7 @@ struct PeerDistCommand: AsyncParsableCommand {
             PublishCommand.self, FetchCommand.self, ServeCommand.self, StatusCommand.self, PeersCommand.self, StoreCommand.self,
             MirrorCommand.self, MeCommand.self, ContactsCommand.self, PresenceCommand.self, NearMeCommand.self, NearCommand.self,
             ObjectsCommand.self, InviteCommand.self, InvitationsCommand.self, AppsCommand.self, EventsCommand.self,
-            HashCommand.self, InfoCommand.self, KeyCommand.self, ConfigCommand.self, BenchCommand.self, ManualCommand.self,
+            DHTCommand.self, NamesCommand.self, HashCommand.self, InfoCommand.self, KeyCommand.self, ConfigCommand.self, BenchCommand.self, ManualCommand.self,
         ]
     )
 

@@ -23,6 +23,8 @@ func makeSeeds() -> [String: [UInt8]] {
         "have": .have(nonce: 2, discoveryKey: key, port: 7740),
         "hello": .hello(from: identity, port: 7740, name: "node ✓"),
         "bye": .bye(from: identity),
+        "who-is": .whoIs(nonce: 3, nameKey: key),
+        "name-is": .nameIs(from: identity, nonce: 3, nameKey: key, record: Array("d1:c2:hi1:el18:\u{fd}\u{77}ee".utf8)),
     ]
     return messages.mapValues { Array($0.encoded().readableBytesView) }
 }

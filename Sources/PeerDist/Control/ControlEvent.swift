@@ -34,9 +34,10 @@ public struct ControlEvent: Codable, Sendable {
     public var tree: [TreeListingEntry]?
     /// What a published snapshot holds (`publish DIR`).
     public var treeSummary: TreeSummary?
+    public var dht: DHTReply?
 
     enum CodingKeys: String, CodingKey {
-        case event, message, uri, path, peer, status, entries, peers, mirrors, people, size, tree
+        case event, message, uri, path, peer, status, entries, peers, mirrors, people, size, tree, dht
         case fromPeers = "from_peers"
         case fromOrigin = "from_origin"
         case peerDist = "peerdist"

@@ -43,6 +43,8 @@ public enum ControlRequest: Sendable, Hashable {
             self.replace = replace
         }
     }
+    /// The node's Mainline DHT: its state, items and peers (`peerdist dht`), and names.
+    case dht(DHTControlRequest)
 
     /// A fetch of `id` into `output`, from `peers` or, when there are none, from whoever holds it.
     public struct FetchRequest: Sendable, Hashable {
@@ -52,13 +54,16 @@ public enum ControlRequest: Sendable, Hashable {
         public var replace: Bool
         /// Bytes per second to receive at most.
         public var maximumRate: UInt64?
+        /// Look for holders on the Mainline DHT at once, not only when the LAN has none.
+        public var global: Bool
 
-        public init(id: ContentID, peers: [PeerAddress] = [], output: String, replace: Bool = false, maximumRate: UInt64? = nil) {
+        public init(id: ContentID, peers: [PeerAddress] = [], output: String, replace: Bool = false, maximumRate: UInt64? = nil, global: Bool = false) {
             self.id = id
             self.peers = peers
             self.output = output
             self.replace = replace
             self.maximumRate = maximumRate
+            self.global = global
         }
     }
 
@@ -94,6 +99,7 @@ public enum ControlRequest: Sendable, Hashable {
         case publishTree = "publish-tree"
         case fetchTree = "fetch-tree"
         case listTree = "tree-ls"
+        case dht
     }
 
     public var operation: Operation {
@@ -113,13 +119,14 @@ public enum ControlRequest: Sendable, Hashable {
         case .publishTree: .publishTree
         case .fetchTree: .fetchTree
         case .listTree: .listTree
+        case .dht: .dht
         }
     }
 }
 
 extension ControlRequest: Codable {
     enum CodingKeys: String, CodingKey {
-        case op, path, id, peers, output, replace, classifier, watch, audience, request, url
+        case op, path, id, peers, output, replace, classifier, watch, audience, request, url, global
         case hostedCache = "hosted_cache"
         case contentVersion = "content_version"
         case maximumRate = "max_download"
@@ -162,7 +169,8 @@ extension ControlRequest: Codable {
             self = .fetch(FetchRequest(
                 id: try Self.contentID(in: container), peers: peers, output: try container.decode(String.self, forKey: .output),
                 replace: try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false,
-                maximumRate: try container.decodeIfPresent(UInt64.self, forKey: .maximumRate)))
+                maximumRate: try container.decodeIfPresent(UInt64.self, forKey: .maximumRate),
+                global: try container.decodeIfPresent(Bool.self, forKey: .global) ?? false))
         case .fetchURL:
             let text = try container.decode(String.self, forKey: .url)
             guard let url = OriginURL(text) else {
@@ -189,6 +197,8 @@ extension ControlRequest: Codable {
                 audience: try container.decodeIfPresent([String].self, forKey: .audience) ?? [])
         case .people:
             self = .people(try container.decode(PeopleRequest.self, forKey: .request))
+        case .dht:
+            self = .dht(try container.decode(DHTControlRequest.self, forKey: .request))
         case .mirrorFollow:
             let text = try container.decode(String.self, forKey: .id)
             let name: MirrorName
@@ -234,6 +244,7 @@ extension ControlRequest: Codable {
             try container.encode(fetch.output, forKey: .output)
             try container.encode(fetch.replace, forKey: .replace)
             try container.encodeIfPresent(fetch.maximumRate, forKey: .maximumRate)
+            if fetch.global { try container.encode(true, forKey: .global) }
         case .fetchURL(let fetch):
             try container.encode(fetch.url.description, forKey: .url)
             try container.encode(fetch.output, forKey: .output)
@@ -248,6 +259,8 @@ extension ControlRequest: Codable {
             try container.encode(watch, forKey: .watch)
             if !audience.isEmpty { try container.encode(audience, forKey: .audience) }
         case .people(let request):
+            try container.encode(request, forKey: .request)
+        case .dht(let request):
             try container.encode(request, forKey: .request)
         case .mirrorFollow(let name, let directory):
             try container.encode(name.description, forKey: .id)

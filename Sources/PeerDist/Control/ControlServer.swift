@@ -84,7 +84,8 @@ struct ControlServer: Sendable {
             reply.path = published.path
         case .fetch(let fetch):
             let path = try await node.fetch(
-                id: fetch.id, peers: fetch.peers, output: fetch.output, replace: fetch.replace, maximumRate: fetch.maximumRate
+                id: fetch.id, peers: fetch.peers, output: fetch.output, replace: fetch.replace, maximumRate: fetch.maximumRate,
+                global: fetch.global
             ) { update in
                 var event = ControlEvent(event: .progress)
                 event.heldBytes = update.heldBytes
@@ -164,6 +165,8 @@ struct ControlServer: Sendable {
         case .listTree(let id, let peers):
             reply.contentID = id.hex
             reply.tree = try await node.mirrors.snapshotManifest(id, peers: peers).manifest.entries.map(TreeListingEntry.init)
+        case .dht(let request):
+            reply.dht = try await node.perform(request)
         }
         return reply
     }

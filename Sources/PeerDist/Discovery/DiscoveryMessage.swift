@@ -12,6 +12,8 @@ import PeerDistWire
 /// type 3  Hello       identity(32) TCP port(2) name length(1) name signature(64)
 /// type 4  Bye         identity(32) signature(64)
 /// type 5  NearMe      a signed `NearMeAnnouncement` (People Near Me), checked by its receiver
+/// type 6  WhoIs       name key(32)
+/// type 7  NameIs      name key(32) identity(32) record length(2) record signature(64)
 /// ```
 /// The discovery key derives from the content ID, so an eavesdropper learns only that some
 /// nodes share some content, never what or how to read it. Answers go by unicast to the asker.
@@ -24,6 +26,14 @@ public enum DiscoveryMessage: Hashable, Sendable {
     case bye(nonce: UInt64, identity: PeerKey, signature: [UInt8])
     /// A person's People Near Me announcement, carried unread: `Collaboration` checks it.
     case nearMe(nonce: UInt64, announcement: [UInt8])
+    /// Who on the link registered the peer name with this key (`PeerName.linkKey`)?
+    case whoIs(nonce: UInt64, nameKey: HashValue)
+    /// A registration of a peer name (a bencoded `NameRecord` with the name under `n`), signed by
+    /// the registering node; for a secured name the resolver checks that this key is its authority.
+    case nameIs(nonce: UInt64, nameKey: HashValue, identity: PeerKey, record: [UInt8], signature: [UInt8])
+
+    /// A record's largest size: a 4 KiB payload, a 150-character name, a comment and endpoints.
+    static let maximumNameRecord = 6000
 
     /// The largest announcement carried: two names of 255 four-byte characters and the rest.
     static let maximumAnnouncement = 2200
@@ -50,6 +60,16 @@ public enum DiscoveryMessage: Hashable, Sendable {
             + withUnsafeBytes(of: port.bigEndian) { Array($0) } + Array(name.utf8)
     }
 
+    /// A signed NameIs answering the query with `nonce`.
+    package static func nameIs(from identity: NodeIdentity, nonce: UInt64, nameKey: HashValue, record: [UInt8]) -> DiscoveryMessage {
+        .nameIs(nonce: nonce, nameKey: nameKey, identity: identity.publicKey, record: record,
+                signature: identity.sign(nameIsSignedPart(nonce: nonce, nameKey: nameKey, identity: identity.publicKey, record: record)))
+    }
+
+    static func nameIsSignedPart(nonce: UInt64, nameKey: HashValue, identity: PeerKey, record: [UInt8]) -> [UInt8] {
+        Array("PeerDist name v1".utf8) + withUnsafeBytes(of: nonce.bigEndian) { Array($0) } + nameKey.bytes + identity.bytes + record
+    }
+
     static func byeSignedPart(nonce: UInt64, identity: PeerKey) -> [UInt8] {
         Array("PeerDist bye v1".utf8) + withUnsafeBytes(of: nonce.bigEndian) { Array($0) } + identity.bytes
     }
@@ -61,7 +81,9 @@ public enum DiscoveryMessage: Hashable, Sendable {
             identity.isValidSignature(signature, for: Self.helloSignedPart(nonce: nonce, identity: identity, port: port, name: name))
         case .bye(let nonce, let identity, let signature):
             identity.isValidSignature(signature, for: Self.byeSignedPart(nonce: nonce, identity: identity))
-        case .whoHas, .have, .nearMe:
+        case .nameIs(let nonce, let nameKey, let identity, let record, let signature):
+            identity.isValidSignature(signature, for: Self.nameIsSignedPart(nonce: nonce, nameKey: nameKey, identity: identity, record: record))
+        case .whoHas, .have, .nearMe, .whoIs:
             true
         }
     }
@@ -100,6 +122,18 @@ public enum DiscoveryMessage: Hashable, Sendable {
             buffer.writeInteger(UInt8(5))
             buffer.writeInteger(nonce)
             buffer.writeBytes(announcement)
+        case .whoIs(let nonce, let key):
+            buffer.writeInteger(UInt8(6))
+            buffer.writeInteger(nonce)
+            key.withUnsafeBytes { _ = buffer.writeBytes($0) }
+        case .nameIs(let nonce, let key, let identity, let record, let signature):
+            buffer.writeInteger(UInt8(7))
+            buffer.writeInteger(nonce)
+            key.withUnsafeBytes { _ = buffer.writeBytes($0) }
+            buffer.writeBytes(identity.bytes)
+            buffer.writeInteger(UInt16(record.count))
+            buffer.writeBytes(record)
+            buffer.writeBytes(signature)
         }
         return buffer
     }
@@ -134,6 +168,14 @@ public enum DiscoveryMessage: Hashable, Sendable {
         case 4:
             guard let signature = buffer.readBytes(length: 64), buffer.readableBytes == 0 else { return nil }
             self = .bye(nonce: nonce, identity: PeerKey(key), signature: signature)
+        case 6 where buffer.readableBytes == 0:
+            self = .whoIs(nonce: nonce, nameKey: HashValue(key))
+        case 7:
+            guard let identity = buffer.readBytes(length: 32), let length = buffer.readInteger(as: UInt16.self),
+                  Int(length) <= Self.maximumNameRecord, let record = buffer.readBytes(length: Int(length)),
+                  let signature = buffer.readBytes(length: 64), buffer.readableBytes == 0
+            else { return nil }
+            self = .nameIs(nonce: nonce, nameKey: HashValue(key), identity: PeerKey(identity), record: record, signature: signature)
         default:
             return nil
         }

@@ -80,6 +80,48 @@ public enum LANDiscovery {
         }
     }
 
+    /// Asks the link who registered the peer name with `nameKey`, collecting signed answers for
+    /// `window`, or `settle` after the first; only answers whose signature holds are returned.
+    static func findName(
+        _ nameKey: HashValue, window: Duration = .milliseconds(500), settle: Duration = .milliseconds(120)
+    ) async throws -> [(identity: PeerKey, record: [UInt8])] {
+        let devices = interfaces()
+        guard !devices.isEmpty else { return [] }
+        let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "::", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
+            }
+        let nonce = UInt64.random(in: .min ... .max)
+        return try await channel.executeThenClose { inbound, outbound in
+            for device in devices {
+                let destination = try SocketAddress(ipAddress: "\(group)%\(device.name)", port: port)
+                try await outbound.write(AddressedEnvelope(remoteAddress: destination, data: DiscoveryMessage.whoIs(nonce: nonce, nameKey: nameKey).encoded()))
+            }
+            return try await withThrowingTaskGroup(of: [(identity: PeerKey, record: [UInt8])].self) { group in
+                let firstAnswer = FirstAnswer()
+                group.addTask {
+                    var answers: [(identity: PeerKey, record: [UInt8])] = []
+                    for try await envelope in inbound {
+                        guard let message = DiscoveryMessage(decoding: envelope.data), message.isAuthentic,
+                              case .nameIs(nonce, nameKey, let identity, let record, _) = message,
+                              !answers.contains(where: { $0.identity == identity })
+                        else { continue }
+                        answers.append((identity, record))
+                        firstAnswer.record()
+                    }
+                    return answers
+                }
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < window {
+                    if let first = firstAnswer.instant, ContinuousClock.now - first >= settle { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                channel.channel.close(promise: nil)
+                return try await group.next() ?? []
+            }
+        }
+    }
+
     /// The address as text, with `%interface` for a link-local IPv6 address, which is useless without it.
     static func scopedHost(_ address: SocketAddress) -> String? {
         guard let host = address.ipAddress else { return nil }
@@ -96,7 +138,8 @@ public enum LANDiscovery {
     /// `collaboration`, it also carries People Near Me's announcements both ways.
     static func answer(
         tcpPort: Int, identity: NodeIdentity, name: String, directory: PeerDirectory, isHeld: @escaping @Sendable (HashValue) -> Bool,
-        announcements: HolderAnnouncements, collaboration: Collaboration? = nil, logger: Logger
+        announcements: HolderAnnouncements, collaboration: Collaboration? = nil,
+        nameRecord: @escaping @Sendable (HashValue) -> [UInt8]? = { _ in nil }, logger: Logger
     ) async throws {
         // SO_REUSEADDR lets several nodes on one host share the port; each receives the multicast queries.
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -149,6 +192,9 @@ public enum LANDiscovery {
                             guard isHeld(key) else { continue }
                             NodeInstruments.discoveryAnswersSent.increment()
                             reply = DiscoveryMessage.have(nonce: nonce, discoveryKey: key, port: UInt16(tcpPort)).encoded()
+                        case .whoIs(let nonce, let key):
+                            guard let record = nameRecord(key) else { continue }
+                            reply = DiscoveryMessage.nameIs(from: identity, nonce: nonce, nameKey: key, record: record).encoded()
                         case .hello(_, let sender, let senderPort, let senderName, _) where sender != identity.publicKey:
                             guard let host = scopedHost(envelope.remoteAddress) else { continue }
                             let isNew = directory.heard(sender, name: senderName, address: PeerAddress(host: host, port: Int(senderPort)).description)

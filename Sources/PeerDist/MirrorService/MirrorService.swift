@@ -82,6 +82,16 @@ public final class MirrorService: Sendable {
         mirrors.withLock { Array($0.values) }.compactMap { $0.state.withLock { $0.chunks } } + snapshots.withLock { $0.values.map(\.chunks) }
     }
 
+    /// The discovery keys of the mirrors this node holds a version of.
+    func heldDiscoveryKeys() -> [HashValue] {
+        mirrors.withLock { Array($0.values) }.filter { $0.version > 0 }.map(\.name.discoveryKey)
+    }
+
+    /// The version held of the mirror with `key`; 0 for none, or for content that is no mirror.
+    func version(of key: HashValue) -> UInt64 {
+        mirrors.withLock { $0[key] }?.version ?? 0
+    }
+
     // MARK: Publishing
 
     /// The name `publish` gives `directory` with `classifier` (default: the directory's name),

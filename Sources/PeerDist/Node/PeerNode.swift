@@ -9,6 +9,7 @@ import PeerDistWire
 import PeerDistStore
 import PeerDistBranchCache
 import PeerDistMirror
+import PeerDistDHT
 import ServiceLifecycle
 
 /// A running PeerDist node: its identity, its store, the listener that serves blocks to peers
@@ -50,6 +51,8 @@ public final class PeerNode: Sendable {
         /// How often a watched node tells its watchers it is still there; a watcher calls it
         /// offline after three missed.
         public var presenceHeartbeat: Duration = .seconds(20)
+        /// Join BitTorrent's Mainline DHT (`serve --global`); `nil` to stay on the LAN.
+        public var dht: DHTSettings?
 
         public init(dataDirectory: DataDirectory, listen: PeerAddress? = nil, quotaBytes: UInt64? = nil) {
             self.dataDirectory = dataDirectory
@@ -71,6 +74,10 @@ public final class PeerNode: Sendable {
     /// The person behind the node: contacts, presence, People Near Me, objects, invitations,
     /// and who may read what is shared privately.
     public let collaboration: Collaboration
+    /// The node's Mainline DHT node, with `Configuration.dht`.
+    public let dht: DHTNode?
+    /// Peer names this node registered (`peerdist names`).
+    let names = NameRegistry()
     let logger: Logger
     private let listening = ListeningAddresses()
     let branchCacheListening = ListeningAddresses()
@@ -97,6 +104,9 @@ public final class PeerNode: Sendable {
             dataDirectory: configuration.dataDirectory.path, identity: identity, peerDirectory: peerDirectory,
             heartbeatInterval: configuration.presenceHeartbeat, logger: logger)
         self.collaboration = collaboration
+        let dht = Self.makeDHT(configuration.dht, listen: configuration.listen, dataDirectory: configuration.dataDirectory, logger: logger)
+        self.dht = dht
+        let listening = self.listening
         self.mirrors = MirrorService(
             identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger,
             findHolders: { key, askTheLAN in
@@ -105,6 +115,10 @@ public final class PeerNode: Sendable {
                 // Private mirrors are not answered for on the LAN: their holders are among my contacts.
                 if found.isEmpty || collaboration.audience(ofMirror: key) != nil {
                     for address in collaboration.contactAddresses() where !found.contains(address) { found.append(address) }
+                }
+                // Nobody near: the publisher or other followers may be elsewhere, on the DHT.
+                if found.isEmpty, collaboration.audience(ofMirror: key) == nil {
+                    found = await Self.dhtHolders(of: key, dht: dht, listening: listening, logger: logger)
                 }
                 return found
             },
@@ -149,10 +163,12 @@ public final class PeerNode: Sendable {
             let lanDiscovery = OptionalPartService(name: "LAN discovery", logger: logger, restarts: true) {
                 try await LANDiscovery.answer(
                     tcpPort: address.port, identity: identity, name: ProcessInfo.processInfo.hostName, directory: directory,
-                    isHeld: isHeld, announcements: announcements, collaboration: collaboration, logger: logger)
+                    isHeld: isHeld, announcements: announcements, collaboration: collaboration,
+                    nameRecord: { [weak self] key in self?.linkRecord(for: key) }, logger: logger)
             }
             services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
             services += try await branchCacheServices(source: source, peerPort: address.port, access: collaboration)
+            services += dhtServices(peerPort: address.port)
         }
         services.append(.init(service: mirrors))
         // After the listener and LAN discovery: services stop in reverse order, so watchers and
@@ -185,9 +201,11 @@ public final class PeerNode: Sendable {
     /// Fetches `id` from `peers` into the store and places it at `output`.
     ///
     /// `hints` are tried besides whoever discovery finds: the sender of an invitation, say.
+    /// With `global`, holders on the Mainline DHT are looked for at once, not only when nobody
+    /// on the LAN answers.
     public func fetch(
         id: ContentID, peers: [PeerAddress], hints: [PeerAddress] = [], output: String, replace: Bool, maximumRate: UInt64? = nil,
-        progress: @escaping @Sendable (FetchProgress) -> Void
+        global: Bool = false, progress: @escaping @Sendable (FetchProgress) -> Void
     ) async throws -> String {
         if !replace, FileManager.default.fileExists(atPath: output) {
             throw NodeError(.invalidState, "\(output) already exists (remove it, choose another -o, or pass --force)")
@@ -195,10 +213,19 @@ public final class PeerNode: Sendable {
         // No peers named: the static peers of the data directory's `peers` file, and whoever on
         // the LAN answers for the content.
         var peers = peers
+        var hints = hints
         let discovering = peers.isEmpty
         if discovering {
             peers = try configuration.dataDirectory.staticPeers()
+            async let onTheDHT = global ? Self.dhtHolders(of: id.discoveryKey, dht: dht, listening: listening, logger: logger) : []
             for holder in await holders(of: id, askingTheLAN: true) + hints where !peers.contains(holder) { peers.append(holder) }
+            var fromTheDHT = await onTheDHT
+            // Nobody on the LAN: the DHT may know holders elsewhere.
+            if peers.isEmpty, !global, dht != nil, collaboration.audience(ofContent: id) == nil {
+                fromTheDHT = await Self.dhtHolders(of: id.discoveryKey, dht: dht, listening: listening, logger: logger)
+            }
+            for holder in fromTheDHT where !peers.contains(holder) { peers.append(holder) }
+            hints += fromTheDHT
             // Private content is not answered for on the LAN: its holders are among my contacts.
             if peers.isEmpty { peers = collaboration.contactAddresses() }
         }
@@ -231,7 +258,7 @@ public final class PeerNode: Sendable {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
             // blocks meanwhile are drawn on too.
             let discover: (@Sendable (Bool) async -> [PeerAddress])? = discovering
-                ? { @Sendable askTheLAN in
+                ? { @Sendable [hints] askTheLAN in
                     isPrivate ? self.collaboration.contactAddresses() + hints : await self.holders(of: id, askingTheLAN: askTheLAN) + hints
                 }
                 : nil

@@ -77,19 +77,21 @@ public struct MirrorName: Hashable, Sendable, CustomStringConvertible {
         HashValue(HMAC<SHA256>.authenticationCode(for: Array(description.utf8), using: SymmetricKey(data: label)))
     }
 
-    static func authority(of key: PeerKey) -> String {
+    /// The authority of names made from `key`: mirror names and peer names (`peerdist names`).
+    public static func authority(of key: PeerKey) -> String {
         var sha = SHA256()
         sha.update(data: authorityDomain)
         sha.update(data: key.bytes)
         return Hex.encode(Array(sha.finalize()).prefix(authorityHexDigits / 2))
     }
 
-    /// Why `classifier` is not a valid classifier, or `nil` when it is.
-    static func classifierProblem(_ classifier: String) -> String? {
+    /// Why `classifier` is not a valid classifier, or `nil` when it is. Peer names allow longer
+    /// classifiers than mirrors (PNRP's 150 characters).
+    public static func classifierProblem(_ classifier: String, maximumLength: Int = maximumClassifierLength) -> String? {
         let bytes = classifier.utf8
         guard let first = bytes.first else { return "the classifier is empty" }
-        guard bytes.count <= maximumClassifierLength else {
-            return "the classifier has \(bytes.count) bytes, more than \(maximumClassifierLength)"
+        guard bytes.count <= maximumLength else {
+            return "the classifier has \(bytes.count) bytes, more than \(maximumLength)"
         }
         if let bad = classifier.unicodeScalars.first(where: { !isClassifierScalar($0) }) {
             return "the classifier may hold only letters, digits, '.', '_' and '-', not \(String(bad).debugDescription)"

@@ -41,10 +41,19 @@ struct FetchCommand: AsyncParsableCommand {
 
     @Flag(help: "With a directory's ID: list its entries instead of fetching them.")
     var list = false
+    @Flag(name: .customLong("global"), help: ArgumentHelp(
+        "Look for holders on the Mainline DHT at once, not only when nobody on the LAN holds the content.",
+        discussion: "A running node must be on the DHT (`serve --global`); without one, the fetch joins the DHT through --dht-bootstrap or the well-known routers for its duration."))
+    var global = false
+
+    @Option(name: .customLong("dht-bootstrap"), help: ArgumentHelp(
+        "With --global and no running node: a DHT node to join through; repeat for several.", valueName: "[addr]:port"))
+    var bootstrap: [String] = []
 
     @OptionGroup var node: NodeOptions
 
     func validate() throws {
+        if !bootstrap.isEmpty, !global { throw ValidationError("--dht-bootstrap goes with --global.") }
         if let tree = SnapshotReference(parsing: id) {
             try validateTree(tree)
             return
@@ -74,7 +83,8 @@ struct FetchCommand: AsyncParsableCommand {
         let emitter = JSONEventEmitter(enabled: node.json)
         let rate = maximumDownload.map { UInt64($0.bytes) }
         let request = ControlRequest.fetch(.init(
-            id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force, maximumRate: rate))
+            id: contentID, peers: peers.compactMap { PeerAddress(parsing: $0) }, output: destination, replace: force, maximumRate: rate,
+            global: global))
         let reply = try await node.askRunningNode(request) { event in
             guard event.event == .progress, let held = event.heldBytes, let total = event.totalBytes else { return }
             perPeer.update(event.bytesByPeer ?? [:])
@@ -87,10 +97,16 @@ struct FetchCommand: AsyncParsableCommand {
             received = reply.receivedBytes ?? 0
             rejected = reply.rejectedBlocks ?? 0
         } else {
-            let running = try NodeRunner.open(node)
+            let global = global
+            let running = try NodeRunner.open(node) { configuration in
+                if global { configuration.dht = PeerNode.DHTSettings(bootstrap: bootstrap.isEmpty ? nil : bootstrap, port: 0) }
+            }
             let peerAddresses = peers.compactMap { PeerAddress(parsing: $0) }
             let fetch = Task {
-                try await running.fetch(id: contentID, peers: peerAddresses, output: destination, replace: force, maximumRate: rate) { update in
+                // On the DHT for the fetch's duration: joined before holders are looked for.
+                let joined = await running.joinDHTForOneOperation()
+                defer { joined?.cancel() }
+                return try await running.fetch(id: contentID, peers: peerAddresses, output: destination, replace: force, maximumRate: rate, global: global) { update in
                     perPeer.update(update.bytesByPeer)
                     bar?.update(done: update.heldBytes, total: update.totalBytes)
                     emitter.progress(held: update.heldBytes, total: update.totalBytes, received: update.receivedBytes, peer: update.peer)

@@ -39,6 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "HTTP origin") var origin: OriginServeOptions
 
     @OptionGroup(title: "Operations") var operations: OperationsServeOptions
+    @OptionGroup(title: "Mainline DHT") var dht: DHTOptions
 
     @Option(name: .customLong("presence-heartbeat"), help: ArgumentHelp(
         "Seconds between the heartbeats this node sends its watchers; it calls a watched contact offline after three of its own missed (default 20).",
@@ -48,6 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         try branchCache.validate()
         try operations.validate()
+        try dht.validate()
         if let presenceHeartbeat, !(0.1...3600).contains(presenceHeartbeat) {
             throw ValidationError("--presence-heartbeat takes 0.1 to 3600 seconds.")
         }
@@ -63,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
             configure: { [origin = try origin.origin()] configuration in
                 branchCache.apply(to: &configuration)
                 configuration.httpOrigin = origin
+                configuration.dht = dht.settings
             })
         let logger = self.node.logger()
         var endpoints: [(name: String, server: OperationsHTTPServer)] = []
@@ -88,6 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
                 for address in node.hostedCacheAddresses { Output.line("hosted cache (MS-PCHC) for the branch on \(address)") }
                 for address in node.originAddresses { Output.line("serving files over HTTP (MS-PCCRTP origin) on \(address)") }
                 for endpoint in addresses { Output.line("\(endpoint.name == "metrics" ? "metrics" : "status page") on \(endpoint.url)") }
+                if let dht = node.dht { Output.line("on the Mainline DHT as \(dht.nodeID.hex)") }
                 Output.line("data directory \(node.configuration.dataDirectory.path)")
             }
         })

@@ -1,0 +1,211 @@
+import Foundation
+import PeerDistDHT
+import PeerDistHashing
+import PeerDistTestHosts
+import Testing
+
+/// `serve --global` on a small internet: three subnets joined by a router (no multicast between
+/// them), with Mainline DHT nodes PeerDist did not write (libtorrent sessions, Debian's
+/// python3-libtorrent, `scripts/libtorrent-dht`). PeerDist nodes on different subnets join
+/// through them alone, find each other's content, mirrors and names, and interoperate with
+/// libtorrent both ways.
+@Suite(.serialized) struct GlobalDHTTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let libtorrentScript = root.appendingPathComponent("scripts/libtorrent-dht").path
+
+    @Test(.needsNetworkHosts) func contentMirrorsNamesAndItemsCrossSubnetsThroughLibtorrentNodes() throws {
+        let net = try RoutedSubnets(subnets: 3, hostsPerSubnet: 3)
+        defer { net.tearDown() }
+        let scratch = try ScratchDirectory()
+        // Libtorrent's DHT on subnets 1 and 2, IPv6 and IPv4, 8 sessions each.
+        let first = net.hosts[0][0]
+        let second = net.hosts[1][0]
+        let libtorrentA = try LibtorrentDHT(script: Self.libtorrentScript, host: first, ports: 7001...7008, bootstrap: [], log: scratch.child("lt-a.log"))
+        defer { libtorrentA.stop() }
+        let libtorrentB = try LibtorrentDHT(
+            script: Self.libtorrentScript, host: second, ports: 7101...7108, bootstrap: ["[\(first.ipv6Address)]:7001", "\(first.ipv4Address):7002"], log: scratch.child("lt-b.log"))
+        defer { libtorrentB.stop() }
+        try libtorrentA.waitForNodes()
+        try libtorrentB.waitForNodes()
+
+        // PeerDist nodes on subnets 1 and 3, joining through libtorrent's nodes only.
+        let bootstrap = ["[\(first.ipv6Address)]:7003", "\(second.ipv4Address):7104"]
+        let publisher = try NodeProcess(
+            dataDirectory: scratch.child("publisher"), listen: "[::]:7740", namespace: net.hosts[0][1].namespace,
+            extraArguments: ["--global", "--dht-bootstrap"] + bootstrap + ["--verbose"])
+        defer { publisher.stop() }
+        let fetcher = try NodeProcess(
+            dataDirectory: scratch.child("fetcher"), listen: "[::]:7740", namespace: net.hosts[2][0].namespace,
+            extraArguments: ["--global", "--dht-bootstrap"] + bootstrap)
+        defer { fetcher.stop() }
+        #expect(publisher.log.contains("on the Mainline DHT as"), "\(publisher.log)")
+        try waitForRoutingTable(publisher)
+        try waitForRoutingTable(fetcher)
+
+        // Content: published on subnet 1, announced under the key derived from its discovery
+        // key; libtorrent's get_peers finds the holder, and a fetch on subnet 3 gets it.
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 300_000, seed: 18)
+        let published = try Peerdist.run("publish", file, "--data-dir", publisher.dataDirectory, "--json")
+        #expect(published.status == 0, "\(published.standardError)")
+        let idText = try #require(jsonObject(published.standardOutput)?["content_id"] as? String, "\(published.standardOutput)")
+        let id = try #require(ContentID(parsing: idText))
+        let infoHash = ContentKeys.infoHash(forDiscoveryKey: id.discoveryKey.bytes)
+        // The holder announces within seconds of joining; a loaded machine may take longer.
+        var holders: [String] = []
+        for _ in 0..<60 where !holders.contains(where: { $0.hasSuffix(":7740") }) {
+            holders = try libtorrentB.command("peers \(infoHash.hex)")["peers"] as? [String] ?? []
+            if holders.isEmpty { Thread.sleep(forTimeInterval: 1) }
+        }
+        #expect(holders.contains("[\(net.hosts[0][1].ipv6Address)]:7740") || holders.contains("\(net.hosts[0][1].ipv4Address):7740"), "libtorrent found \(holders)")
+        let output = scratch.child("fetched")
+        let fetched = try Peerdist.run(["fetch", id.uri, "-o", output, "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        #expect(fetched.status == 0, "\(fetched.standardError)\n\(fetcher.log)")
+        #expect(FileManager.default.contentsEqual(atPath: file, andPath: output))
+
+        // With no node running, `fetch --global` joins the DHT for the fetch's duration.
+        let alone = scratch.child("fetched-alone")
+        let fetchedAlone = try Peerdist.run(
+            ["fetch", id.uri, "-o", alone, "--global", "--dht-bootstrap", bootstrap[0], "--dht-bootstrap", bootstrap[1], "--data-dir", scratch.child("alone")],
+            namespace: net.hosts[1][1].namespace)
+        #expect(fetchedAlone.status == 0, "\(fetchedAlone.standardError)")
+        #expect(FileManager.default.contentsEqual(atPath: file, andPath: alone))
+
+        // A mirror published on subnet 1 is followed on subnet 3, and its next version reaches
+        // the follower: the publisher announces each new version on the DHT.
+        let tree = scratch.child("tree")
+        try MirrorTests.makeTree(tree)
+        let mirrorName = try MirrorTests.publish(tree, on: publisher)
+        let followed = scratch.child("followed")
+        try MirrorTests.follow(mirrorName, into: followed, on: fetcher)
+        try MirrorTests.waitUntilFollowersMatch(tree, [followed], nodes: [publisher, fetcher], version: 1)
+        try PublishFetchTests.makeFile("\(tree)/docs/new.bin", size: 200_000, seed: 42)
+        _ = try MirrorTests.publish(tree, on: publisher)
+        try MirrorTests.waitUntilFollowersMatch(tree, [followed], nodes: [publisher, fetcher], version: 2)
+
+        // BEP 44 both ways: libtorrent reads PeerDist's item, PeerDist reads libtorrent's.
+        let status = try #require(jsonObject(try Peerdist.run("status", "--json", "--data-dir", publisher.dataDirectory).standardOutput))
+        let publisherKey = try #require(status["public_key"] as? String ?? status["publicKey"] as? String)
+        let put = try Peerdist.run(["dht", "put", "hello from PeerDist", "--salt", "greeting", "--data-dir", publisher.dataDirectory], namespace: net.hosts[0][1].namespace)
+        #expect(put.status == 0, "\(put.standardError)")
+        let readByLibtorrent = try libtorrentB.command("get \(publisherKey) greeting")
+        #expect(readByLibtorrent["value"] as? String == "hello from PeerDist", "\(readByLibtorrent)")
+        let seed = String(repeating: "2a", count: 32)
+        let libtorrentPut = try libtorrentA.command("put \(seed) note written by libtorrent")
+        let libtorrentKey = try #require(libtorrentPut["key"] as? String)
+        let readByPeerDist = try Peerdist.run(
+            ["dht", "get", libtorrentKey, "--salt", "note", "--json", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        #expect(readByPeerDist.status == 0, "\(readByPeerDist.standardError)")
+        let item = jsonObject(readByPeerDist.standardOutput)?["item"] as? [String: Any]
+        #expect(item?["text"] as? String == "written by libtorrent", "\(readByPeerDist.standardOutput)")
+
+        // Names: registered on subnet 1, resolved on subnet 3 from the name alone; libtorrent
+        // reads the same record.
+        let registered = try Peerdist.run(
+            ["names", "register", "web", "--endpoint", "[fd77:1::99]:8080", "--comment", "the web server", "--scope", "all", "--json",
+             "--data-dir", publisher.dataDirectory], namespace: net.hosts[0][1].namespace)
+        #expect(registered.status == 0, "\(registered.standardError)")
+        let name = try #require(jsonObject(registered.standardOutput)?["name"] as? String)
+        #expect(name.hasSuffix(".web") && name.count == 44)
+        let resolved = try Peerdist.run(["names", "resolve", name, "--json", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        #expect(resolved.status == 0, "\(resolved.standardError)\n\(fetcher.log)")
+        let instances = (try? JSONSerialization.jsonObject(with: resolved.output)) as? [[String: Any]] ?? []
+        #expect(instances.first?["endpoints"] as? [String] == ["[fd77:1::99]:8080"], "\(resolved.standardOutput)")
+        #expect(instances.first?["secured"] as? Bool == true)
+        #expect(instances.first?["comment"] as? String == "the web server")
+        let nameByLibtorrent = try libtorrentB.command("get \(publisherKey) web")
+        let nameByPeerDist = try Peerdist.run(
+            ["dht", "get", publisherKey, "--salt", "web", "--json", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        let peerDistItem = jsonObject(nameByPeerDist.standardOutput)?["item"] as? [String: Any]
+        // python3-libtorrent hands out only string values; of a dictionary it gives libtorrent's
+        // own rendering, after libtorrent checked the signature.
+        #expect(nameByLibtorrent["seq"] as? Int == peerDistItem?["seq"] as? Int, "\(nameByLibtorrent) vs \(nameByPeerDist.standardOutput)")
+        #expect((nameByLibtorrent["message"] as? String ?? "").contains("the web server"), "\(nameByLibtorrent)")
+        #expect(peerDistItem?["bencoded"] as? String == Hex.encode(Array("d1:c14:the web server1:el18:".utf8)) + "fd7700010000000000000000000000991f90" + Hex.encode(Array("ee".utf8)))
+
+        // On the link, by multicast: a node beside the publisher that is not on the DHT resolves
+        // the secured name from its signed answer, and an unsecured name shown as unsecured.
+        let neighbour = try NodeProcess(dataDirectory: scratch.child("neighbour"), listen: "[::]:7740", namespace: net.hosts[0][2].namespace)
+        defer { neighbour.stop() }
+        let printer = try Peerdist.run(
+            ["names", "register", "0.printer", "--endpoint", "[fd77:1::98]:631", "--scope", "link", "--data-dir", publisher.dataDirectory],
+            namespace: net.hosts[0][1].namespace)
+        #expect(printer.status == 0, "\(printer.standardError)")
+        let onTheLink = try Peerdist.run(
+            ["names", "resolve", name, "--scope", "link", "--json", "--data-dir", neighbour.dataDirectory], namespace: net.hosts[0][2].namespace)
+        #expect(onTheLink.status == 0, "\(onTheLink.standardError)")
+        let linkInstances = (try? JSONSerialization.jsonObject(with: onTheLink.output)) as? [[String: Any]] ?? []
+        #expect(linkInstances.first?["endpoints"] as? [String] == ["[fd77:1::99]:8080"], "\(onTheLink.standardOutput)")
+        #expect(linkInstances.first?["source"] as? String == "link")
+        let unsecured = try Peerdist.run(["names", "resolve", "0.printer", "--data-dir", neighbour.dataDirectory], namespace: net.hosts[0][2].namespace)
+        #expect(unsecured.standardOutput.contains("0.printer (unsecured)  [fd77:1::98]:631"), "\(unsecured.standardOutput)\(unsecured.standardError)")
+        // Not across the router: multicast stays on its subnet.
+        let farAway = try Peerdist.run(
+            ["names", "resolve", "0.printer", "--scope", "link", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        #expect(farAway.status != 0)
+        let listed = try Peerdist.run(["names", "ls", "--data-dir", publisher.dataDirectory], namespace: net.hosts[0][1].namespace)
+        #expect(listed.standardOutput.contains(name) && listed.standardOutput.contains("0.printer"), "\(listed.standardOutput)")
+
+        // An unknown secured name resolves to nothing, and says so.
+        let unknown = try Peerdist.run(
+            ["names", "resolve", "\(String(name.prefix(40))).nothing", "--data-dir", fetcher.dataDirectory], namespace: net.hosts[2][0].namespace)
+        #expect(unknown.status != 0)
+        #expect(unknown.errorLines.count == 1, "\(unknown.standardError)")
+    }
+
+    /// KRPC garbage, deep nesting, forged tokens and signatures, and a flood from one address at
+    /// a node's DHT port: it keeps answering, refuses the rest, and its memory stays bounded.
+    @Test(.needsNetworkHosts) func hostileKRPCInputLeavesTheNodeUpAndBounded() throws {
+        let net = try RoutedSubnets(subnets: 2, hostsPerSubnet: 1)
+        defer { net.tearDown() }
+        let scratch = try ScratchDirectory()
+        let node = try NodeProcess(
+            dataDirectory: scratch.child("node"), listen: "[::]:7740", namespace: net.hosts[0][0].namespace,
+            extraArguments: ["--global", "--dht-bootstrap", "[fd77:2::2]:7001"])
+        defer { node.stop() }
+        let before = node.residentBytes
+        let dhtStatus = try Peerdist.run(["dht", "status", "--json", "--data-dir", node.dataDirectory], namespace: net.hosts[0][0].namespace)
+        let dhtPort = try #require(jsonObject(dhtStatus.standardOutput)?["port"] as? Int, "\(dhtStatus.standardOutput)\(dhtStatus.standardError)")
+        let flood = """
+            import os, random, socket
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            target = ("\(net.hosts[0][0].ipv6Address)", \(dhtPort))
+            def tx(): return os.urandom(2)
+            for i in range(60000):
+                kind = i % 6
+                if kind == 0: data = os.urandom(random.randint(1, 1400))
+                elif kind == 1: data = b"l" * 1500 + b"e" * 1500
+                elif kind == 2: data = b"d1:ad2:id20:" + os.urandom(20) + b"9:info_hash20:" + os.urandom(20) + b"4:porti1e5:token4:xxxxe1:q13:announce_peer1:t2:" + tx() + b"1:y1:qe"
+                elif kind == 3: data = b"d1:ad2:id20:" + os.urandom(20) + b"1:k32:" + os.urandom(32) + b"3:seqi1e3:sig64:" + os.urandom(64) + b"5:token4:xxxx1:v1:xe1:q3:put1:t2:" + tx() + b"1:y1:qe"
+                elif kind == 4: data = b"d1:ad2:id20:" + os.urandom(20) + b"6:target20:" + os.urandom(20) + b"e1:q9:find_node1:t2:" + tx() + b"1:y1:qe"
+                else: data = b"d1:t2:aa1:y1:q1:q4:ping1:a999999999999:"
+                s.sendto(data, target)
+            """
+        let script = scratch.child("flood.py")
+        try flood.write(toFile: script, atomically: true, encoding: .utf8)
+        let sent = try Peerdist.runTool(["/usr/bin/python3", script], namespace: net.hosts[1][0].namespace)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        let status = try Peerdist.run(["dht", "status", "--json", "--data-dir", node.dataDirectory], namespace: net.hosts[0][0].namespace)
+        #expect(status.status == 0, "\(status.standardError)")
+        let counts = try #require(jsonObject(status.standardOutput))
+        #expect((counts["datagrams_refused"] as? Int ?? 0) > 0)
+        #expect((counts["queries_rate_limited"] as? Int ?? 0) > 0)
+        #expect(node.process.isRunning)
+        // Bounded: the tables have fixed limits; 60 000 datagrams must not cost 64 MiB.
+        #expect(node.residentBytes - before < 64 << 20, "resident memory grew from \(before) to \(node.residentBytes)")
+    }
+
+    private func waitForRoutingTable(_ node: NodeProcess, file: StaticString = #filePath) throws {
+        for _ in 0..<100 {
+            let status = try Peerdist.run("dht", "status", "--json", "--data-dir", node.dataDirectory)
+            if let object = jsonObject(status.standardOutput), (object["ipv4_nodes"] as? Int ?? 0) + (object["ipv6_nodes"] as? Int ?? 0) >= 4 { return }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw LibtorrentDHT.Failure(description: "the node's DHT routing table stayed nearly empty: \(node.log)")
+    }
+}
+
+func jsonObject(_ text: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+}
+

@@ -1,0 +1,155 @@
+import Crypto
+import Logging
+import NIOCore
+import Testing
+@testable import PeerDistDHT
+
+/// DHT nodes of PeerDist's own on loopback: lookups, announcements, BEP 44 puts and gets, and
+/// what hostile input does to a node's state. (Interoperation with libtorrent's DHT is in the
+/// CLI tests, in network namespaces.)
+@Suite struct DHTNodeTests {
+    /// `count` nodes on 127.0.0.1, each joined through the first; cancelled when `body` ends.
+    func withNetwork(of count: Int, _ body: ([DHTNode]) async throws -> Void) async throws {
+        var nodes: [DHTNode] = []
+        var tasks: [Task<Void, Never>] = []
+        defer { for task in tasks { task.cancel() } }
+        for index in 0..<count {
+            var configuration = DHTNode.Configuration()
+            configuration.host = "127.0.0.1"
+            configuration.bootstrap = index == 0 ? [] : ["127.0.0.1:\(nodes[0].boundPort ?? 0)"]
+            configuration.queryTimeout = .milliseconds(500)
+            let node = DHTNode(configuration: configuration, logger: Logger(label: "dht-test"))
+            tasks.append(Task { try? await node.run() })
+            for _ in 0..<100 where node.boundPort == nil { try await Task.sleep(for: .milliseconds(20)) }
+            nodes.append(node)
+        }
+        // Everyone has joined: each knows some others, and a second round of lookups spreads them.
+        for node in nodes.dropFirst() {
+            for _ in 0..<100 where node.routingTableSize.ipv4 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        for node in nodes { _ = await node.lookup(node.nodeID, kind: .findNode) }
+        try await body(nodes)
+    }
+
+    @Test func nodesFindEachOtherAndAnnouncedPeers() async throws {
+        try await withNetwork(of: 12) { nodes in
+            #expect(nodes.allSatisfy { $0.routingTableSize.ipv4 > 0 })
+            let infoHash = NodeID.sha1(Array("some content".utf8))
+            let accepted = await nodes[5].announce(infoHash, port: 7740)
+            #expect(accepted > 0)
+            let found = await nodes[11].findPeers(of: infoHash)
+            #expect(found.peers.contains(DHTEndpoint(address: [127, 0, 0, 1], port: 7740)!))
+            #expect(found.queries > 0)
+            let nothing = await nodes[3].findPeers(of: NodeID.sha1(Array("other".utf8)))
+            #expect(nothing.peers.isEmpty)
+        }
+    }
+
+    @Test func mutableItemsPutAndGetWithIncreasingSequenceNumbers() async throws {
+        try await withNetwork(of: 10) { nodes in
+            let key = Curve25519.Signing.PrivateKey()
+            let publicKey = Array(key.publicKey.rawRepresentation)
+            let sign: ([UInt8]) -> [UInt8] = { Array(try! key.signature(for: $0)) }
+            let first = try await nodes[2].putMutable(value: .string("first"), key: publicKey, salt: Array("name".utf8), sign: sign)
+            #expect(first.stored > 0)
+            let got = await nodes[9].getMutable(key: publicKey, salt: Array("name".utf8))
+            #expect(got.item?.value == .string("first"))
+            let second = try await nodes[4].putMutable(value: .string("second"), key: publicKey, salt: Array("name".utf8), sign: sign)
+            #expect((second.item.seq ?? 0) > (first.item.seq ?? 0))
+            let newer = await nodes[7].getMutable(key: publicKey, salt: Array("name".utf8))
+            #expect(newer.item?.value == .string("second"))
+            // Another salt is another item.
+            let otherSalt = await nodes[7].getMutable(key: publicKey, salt: Array("other".utf8))
+            #expect(otherSalt.item == nil)
+        }
+    }
+
+    @Test func storageRefusesForgedAndOlderItems() throws {
+        var storage = NodeStorage()
+        let key = Curve25519.Signing.PrivateKey()
+        let publicKey = Array(key.publicKey.rawRepresentation)
+        let sign: ([UInt8]) -> [UInt8] = { Array(try! key.signature(for: $0)) }
+        let now = ContinuousClock.now
+        let second = DHTItem.signed(value: .string("b"), seq: 2, salt: [], key: publicKey, sign: sign)
+        try storage.put(second, cas: nil, now: now)
+        let first = DHTItem.signed(value: .string("a"), seq: 1, salt: [], key: publicKey, sign: sign)
+        #expect(throws: NodeStorage.PutRefusal.sequenceNotNewer) { try storage.put(first, cas: nil, now: now) }
+        var forged = DHTItem.signed(value: .string("c"), seq: 3, salt: [], key: publicKey, sign: sign)
+        forged.value = .string("evil")
+        #expect(throws: NodeStorage.PutRefusal.badSignature) { try storage.put(forged, cas: nil, now: now) }
+        let third = DHTItem.signed(value: .string("c"), seq: 3, salt: [], key: publicKey, sign: sign)
+        #expect(throws: NodeStorage.PutRefusal.casMismatch) { try storage.put(third, cas: 1, now: now) }
+        try storage.put(third, cas: 2, now: now)
+        #expect(storage.item(at: third.target, now: now)?.value == .string("c"))
+    }
+
+    @Test func writeTokensAreBoundToTheAddressAndExpire() {
+        let start = ContinuousClock.now
+        var tokens = WriteTokens(now: start)
+        let token = tokens.token(for: [10, 0, 0, 1], now: start)
+        let fresh = tokens.isValid(token, for: [10, 0, 0, 1], now: start)
+        let elsewhere = tokens.isValid(token, for: [10, 0, 0, 2], now: start)
+        let afterOneRotation = tokens.isValid(token, for: [10, 0, 0, 1], now: start + .seconds(400))
+        let afterThree = tokens.isValid(token, for: [10, 0, 0, 1], now: start + .seconds(1300))
+        #expect(fresh)
+        #expect(!elsewhere)
+        #expect(afterOneRotation)
+        #expect(!afterThree)
+    }
+
+    /// Floods of well-formed and malformed queries from many addresses: the node answers what it
+    /// should, drops the rest, and its state stays within its bounds.
+    @Test func hostileInputLeavesStateBounded() throws {
+        let node = DHTNode(configuration: DHTNode.Configuration(), logger: Logger(label: "dht-test"))
+        var generator = SystemRandomNumberGenerator()
+        let own = NodeID.random()
+        var answered = 0
+        for round in 0..<8000 {
+            let address = try SocketAddress(ipAddress: "10.\(round % 200).\(round / 200 % 250).\(round % 7 + 1)", port: 6881)
+            let datagram: [UInt8]
+            switch round % 8 {
+            case 0:
+                datagram = KRPCMessage(transactionID: [1], body: .query(.announcePeer(id: .random(), infoHash: .random(), port: 1, token: [1, 2, 3], impliedPort: false))).encoded
+            case 1:
+                let item = PutArguments(value: .string("x"), key: [UInt8](repeating: UInt8(round % 256), count: 32), signature: [UInt8](repeating: 0, count: 64), seq: 1)
+                datagram = KRPCMessage(transactionID: [2], body: .query(.put(id: .random(), token: [0], item: item))).encoded
+            case 2:
+                datagram = Array(repeating: UInt8(ascii: "l"), count: 3000) + Array(repeating: UInt8(ascii: "e"), count: 3000)
+            case 3:
+                datagram = Array("d1:t2:aa1:y1:q1:q4:ping1:ad2:id5:shortee".utf8)
+            case 4:
+                datagram = Array("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe999999999:".utf8)
+            case 5:
+                datagram = (0..<Int.random(in: 1...1400, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            case 6:
+                // Answers to nothing this node asked.
+                var response = KRPCResponse(id: .random())
+                response.nodes = (0..<8).map { _ in DHTNodeInfo(id: .random(), endpoint: DHTEndpoint(address: [10, 9, 9, 9], port: 1)!) }
+                datagram = KRPCMessage(transactionID: [UInt8(round % 256), 7], body: .response(response)).encoded
+            default:
+                datagram = KRPCMessage(transactionID: [3], body: .query(.findNode(id: .random(), target: own, want: []))).encoded
+            }
+            if let reply = node.receive(datagram, from: address) {
+                answered += 1
+                #expect((try? KRPCMessage(decoding: reply)) != nil)
+            }
+        }
+        let footprint = node.memoryFootprint
+        #expect(answered > 0)
+        #expect(footprint.infoHashes == 0, "announces with bad tokens were stored")
+        #expect(footprint.items == 0, "puts with bad tokens or signatures were stored")
+        #expect(footprint.pendingQueries == 0)
+        #expect(footprint.routingTableNodes <= 160 * 8 * 2)
+        #expect(footprint.rateLimitedAddresses <= 4096)
+    }
+
+    @Test func oneAddressIsRateLimited() throws {
+        let node = DHTNode(configuration: DHTNode.Configuration(), logger: Logger(label: "dht-test"))
+        let address = try SocketAddress(ipAddress: "10.0.0.1", port: 6881)
+        let ping = KRPCMessage(transactionID: [1], body: .query(.ping(id: .random()))).encoded
+        let answers = (0..<1000).filter { _ in node.receive(ping, from: address) != nil }.count
+        #expect(answers >= 100)
+        #expect(answers < 1000)
+        #expect(node.counters.queriesRateLimited.load(ordering: .relaxed) > 0)
+    }
+}
