@@ -13,6 +13,9 @@ import Testing
     static func get(_ url: String, method: String = "GET") async throws -> (status: Int, type: String, body: String) {
         var request = URLRequest(url: try #require(URL(string: url)))
         request.httpMethod = method
+        // The node answers from this process's cooperative pool, which the suite's process-running
+        // tests can hold for over a minute on a loaded two-core machine.
+        request.timeoutInterval = 600
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = try #require(response as? HTTPURLResponse)
         return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type") ?? "", String(decoding: data, as: UTF8.self))
