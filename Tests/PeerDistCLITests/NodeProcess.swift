@@ -70,10 +70,11 @@ final class NodeProcess: @unchecked Sendable {
         return kilobytes * 1024
     }
 
-    func stop() {
+    /// Asks the node to stop (SIGTERM) and waits `grace` seconds for it before SIGKILL.
+    func stop(grace: TimeInterval = 5) {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(grace)
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
