@@ -145,4 +145,18 @@ import Testing
         #expect(a.bytes.count == 20)
         #expect(a == ContentKeys.infoHash(forDiscoveryKey: [UInt8](repeating: 1, count: 32)))
     }
+
+    /// Found by FuzzKRPC: a query whose method name is not UTF-8 came back with another name.
+    @Test func anUnknownMethodThatIsNotUTF8SurvivesItsOwnEncoding() throws {
+        let hex = "64313a6164323a696432303a6162636465666768696a3031323334353637383931323a696d706c6965645f706f7274693165393a696e666f5fff61736832303a6d6e6f707172737475767778797a313223343536343a706f7274693737343065353a746f6b656e343a0102030465313a7131333a616e6e6f756e9d935f70656572313a74323a6161313a76343a50440001313a79313a7165"
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(try #require(UInt8(hex[index..<next], radix: 16)))
+            index = next
+        }
+        let message = try KRPCMessage(decoding: bytes[...])
+        #expect(try KRPCMessage(decoding: message.encoded[...]) == message)
+    }
 }

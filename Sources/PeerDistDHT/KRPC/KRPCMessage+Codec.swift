@@ -20,7 +20,8 @@ extension KRPCMessage {
         switch body {
         case .query(let query):
             message[Self.key("y")] = .string("q")
-            message[Self.key("q")] = .string(query.method)
+            // As received for an unknown method: its name need not be UTF-8.
+            if case .unknown(let method, _) = query { message[Self.key("q")] = .bytes(method) } else { message[Self.key("q")] = .string(query.method) }
             message[Self.key("a")] = query.arguments
         case .response(let response):
             message[Self.key("y")] = .string("r")
