@@ -62,12 +62,23 @@ public struct MirrorManifest: Sendable {
     /// ignored). Each page is checked against the root before it is decoded, and the entries
     /// against the safety rules once all are in.
     public static func assemble(root: ManifestRoot, pages supplied: [HashValue: [UInt8]]) throws(MirrorError) -> MirrorManifest {
+        let (pages, entries) = try assemblePages(
+            root.pages, supplied: supplied, totalFileBytes: root.totalFileBytes, describedAs: "\(root.name) version \(root.version)")
+        return MirrorManifest(root: root, entries: entries, pages: pages)
+    }
+
+    /// Pages and entries of a manifest (a mirror's version or a snapshot) from the pages its root
+    /// names: each page checked against its reference, the entries against the safety rules, and
+    /// their sizes against the root's total. `describedAs` names the manifest in errors.
+    static func assemblePages(
+        _ references: [ManifestRoot.PageReference], supplied: [HashValue: [UInt8]], totalFileBytes expected: UInt64, describedAs name: String
+    ) throws(MirrorError) -> (pages: [ManifestPage], entries: [MirrorEntry]) {
         var pages: [ManifestPage] = []
-        pages.reserveCapacity(root.pages.count)
+        pages.reserveCapacity(references.count)
         var entries: [MirrorEntry] = []
-        for (index, reference) in root.pages.enumerated() {
+        for (index, reference) in references.enumerated() {
             guard let bytes = supplied[reference.hash] else {
-                throw MirrorError(.missingPage, "page \(index) of \(root.name) version \(root.version), \(reference.hash.hex.prefix(16))…, was not supplied")
+                throw MirrorError(.missingPage, "page \(index) of \(name), \(reference.hash.hex.prefix(16))…, was not supplied")
             }
             let (page, pageEntries) = try ManifestPage.decode(bytes, as: reference)
             pages.append(page)
@@ -77,12 +88,12 @@ public struct MirrorManifest: Sendable {
         do {
             totalFileBytes = try ManifestValidator.validate(entries)
         } catch {
-            throw MirrorError(error.code, "\(root.name) version \(root.version): \(error.message)")
+            throw MirrorError(error.code, "\(name): \(error.message)")
         }
-        guard totalFileBytes == root.totalFileBytes else {
-            throw MirrorError(.malformed, "\(root.name) version \(root.version): its files hold \(totalFileBytes) bytes, its root says \(root.totalFileBytes)")
+        guard totalFileBytes == expected else {
+            throw MirrorError(.malformed, "\(name): its files hold \(totalFileBytes) bytes, its root says \(expected)")
         }
-        return MirrorManifest(root: root, entries: entries, pages: pages)
+        return (pages, entries)
     }
 
     /// `entries` in the order of their paths' UTF-8 bytes, the order of a manifest: it does not

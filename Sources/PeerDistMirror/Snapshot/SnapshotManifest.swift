@@ -44,27 +44,8 @@ public struct SnapshotManifest: Sendable {
     /// ignored): each page checked against the root before it is decoded, the entries against the
     /// safety rules once all are in, and their sizes against the root's total.
     public static func assemble(root: SnapshotRoot, pages supplied: [HashValue: [UInt8]]) throws(MirrorError) -> SnapshotManifest {
-        let id = root.id
-        var pages: [ManifestPage] = []
-        pages.reserveCapacity(root.pages.count)
-        var entries: [MirrorEntry] = []
-        for (index, reference) in root.pages.enumerated() {
-            guard let bytes = supplied[reference.hash] else {
-                throw MirrorError(.missingPage, "page \(index) of snapshot \(id), \(reference.hash.hex.prefix(16))…, was not supplied")
-            }
-            let (page, pageEntries) = try ManifestPage.decode(bytes, as: reference)
-            pages.append(page)
-            entries.append(contentsOf: pageEntries)
-        }
-        let totalFileBytes: UInt64
-        do {
-            totalFileBytes = try ManifestValidator.validate(entries)
-        } catch {
-            throw MirrorError(error.code, "snapshot \(id): \(error.message)")
-        }
-        guard totalFileBytes == root.totalFileBytes else {
-            throw MirrorError(.malformed, "snapshot \(id): its files hold \(totalFileBytes) bytes, its root says \(root.totalFileBytes)")
-        }
+        let (pages, entries) = try MirrorManifest.assemblePages(
+            root.pages, supplied: supplied, totalFileBytes: root.totalFileBytes, describedAs: "snapshot \(root.id)")
         return SnapshotManifest(root: root, entries: entries, pages: pages)
     }
 
