@@ -225,4 +225,52 @@ import Testing
         let done = try #require(BranchCacheOriginTests.lastEvent(of: second.standardOutput))
         #expect((done["from_peers"] as? Int ?? 0) >= size && (done["from_origin"] as? Int ?? -1) == 0, "\(done)")
     }
+
+    /// MS-PCHC 2.0: a node holding version 2 content offers its segments by ID in a
+    /// BATCHED_OFFER; the hosted cache pulls each as the offering node's MS-PCCRR server encrypts
+    /// it and keeps it sealed. With the offering node gone, the client written from the
+    /// specification fetches every segment from the hosted cache, decrypts and verifies it, and
+    /// its GETSEGLIST finds them all held.
+    @Test(.needsNetworkHosts) func aHostedCacheTakesBatchedOffersOfVersion2Content() throws {
+        let hosts = try NetworkHosts(count: 3)
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("file.bin")
+        let size = 400_000
+        try PublishFetchTests.makeFile(file, size: size, seed: 29)
+        let information = file + ".ci"
+        #expect(try Peerdist.run("hash", file, "--content-version", "2", "-o", information).status == 0)
+        let described = try Peerdist.run("info", information, "--json")
+        let segmentCount = try #require((try JSONSerialization.jsonObject(with: described.output) as? [String: Any])?["segment_count"] as? Int)
+
+        let cache = try NodeProcess(
+            dataDirectory: scratch.child("cache"), listen: "[::]:0", namespace: hosts.hosts[0].namespace, extraArguments: ["--hosted-cache-port", "8090"])
+        defer { cache.stop() }
+        let offering = try NodeProcess(
+            dataDirectory: scratch.child("offering"), listen: "[::]:0", namespace: hosts.hosts[1].namespace,
+            extraArguments: ["--branchcache-port", "8080", "--hosted-cache-server", "[\(hosts.hosts[0].address)%\(hosts.hosts[1].interface)]:8090"])
+        defer { offering.stop() }
+        let published = try Peerdist.run("publish", file, "--content-version", "2", "--data-dir", offering.dataDirectory)
+        #expect(published.status == 0, "\(published.standardError)")
+
+        // Offers go out every 30 s: wait for the next round and the pulls after it.
+        let sealed = { () -> Int in
+            let folder = scratch.child("cache") + "/hosted-cache"
+            let segments = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return segments.filter { FileManager.default.fileExists(atPath: "\(folder)/\($0)/sealed") }.count
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while sealed() < segmentCount, Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        #expect(sealed() == segmentCount, "the hosted cache sealed \(sealed()) of \(segmentCount) segments: \(cache.log)\n\(offering.log)")
+        offering.stop()
+
+        let output = scratch.child("fetched.bin")
+        let result = try Peerdist.runTool(
+            [BranchCacheRetrievalTests.python, BranchCacheRetrievalTests.client, "fetch", information, output,
+             "--peer", "[\(hosts.hosts[0].address)%\(hosts.hosts[2].interface)]:8090", "--algorithm", "1"],
+            namespace: hosts.hosts[2].namespace)
+        #expect(result.status == 0, "\(result.standardError)\n\(cache.log)")
+        #expect(result.standardOutput.contains("\"bytes\": \(size)"), "\(result.standardOutput)")
+        #expect(result.standardOutput.contains("\"seglist\": [[0, \(segmentCount)]]"), "\(result.standardOutput)")
+        #expect(FileComparison.identical(file, output), "the bytes from the hosted cache are the file's")
+    }
 }

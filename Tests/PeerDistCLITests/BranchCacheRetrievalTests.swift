@@ -108,4 +108,28 @@ import Testing
         #expect((OperationsTests.sample("peerdist_branchcache_requests_total", in: metrics) ?? 0) >= 1)
         #expect((OperationsTests.sample("peerdist_branchcache_response_bytes_total", in: metrics) ?? 0) > 0)
     }
+
+    /// Version 2 content has one block per segment: the fetch asks a BranchCache peer which
+    /// segments it holds with MSG_GETSEGLIST (counted by the peer's metrics), not one
+    /// MSG_GETBLKLIST per segment, and draws blocks from it.
+    @Test(.needsNetworkHosts) func aVersion2FetchAsksBranchCachePeersForSegmentLists() throws {
+        let hosts = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let file = scratch.child("original")
+        try PublishFetchTests.makeFile(file, size: 8 * 1024 * 1024 + 5, seed: 41)
+        let seeder = try NodeProcess(
+            dataDirectory: scratch.child("seeder"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--branchcache-port", "8080", "--metrics", "0"])
+        defer { seeder.stop() }
+        let published = try Peerdist.run("publish", file, "--content-version", "2", "--data-dir", seeder.dataDirectory, "--json")
+        let uri = try #require((try JSONSerialization.jsonObject(with: published.output) as? [String: String])?["uri"], "\(published.standardError)")
+        let output = scratch.child("fetched")
+        let fetch = try hosts.peerdist(in: hosts.second, ["fetch", uri, "--data-dir", scratch.child("leecher"), "-o", output, "--peers", "--max-download", "4MiB", "--verbose"])
+        #expect(fetch.status == 0, "\(fetch.standardError)")
+        #expect(FileComparison.identical(file, output))
+        #expect(fetch.standardOutput.split(separator: "\n").contains { $0.contains("]:8080 ") }, "the MS-PCCRR server sent blocks: \(fetch.standardOutput)\n\(fetch.standardError)")
+        let metrics = try OperationsTests.scrape(seeder, in: hosts.first)
+        let lists = OperationsTests.sample("peerdist_branchcache_messages_total{type=\"MSG_GETSEGLIST\"}", in: metrics) ?? 0
+        #expect(lists >= 1, "\(metrics)")
+        #expect((OperationsTests.sample("peerdist_branchcache_messages_total{type=\"MSG_GETBLKLIST\"}", in: metrics) ?? 0) == 0, "\(metrics)")
+    }
 }

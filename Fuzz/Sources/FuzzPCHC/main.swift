@@ -17,11 +17,17 @@ func fuzz(_ input: [UInt8]) {
     }
 }
 
-/// An offer, and the SEGMENT_INFO for the reference's synthetic 128 000-byte content.
+/// An offer, a version 2 batch of two segments, and the SEGMENT_INFO for the reference's
+/// synthetic 128 000-byte content.
 func makeSeeds() -> [String: [UInt8]] {
     let id = HashValue([UInt8](repeating: 0xA5, count: 32))
+    let batch = [
+        PCHCSegmentDescriptor(segmentSize: 65_536, contentTag: Array(repeating: 2, count: 16), segmentID: id),
+        PCHCSegmentDescriptor(segmentSize: 1_000, contentTag: [3], segmentID: HashValue([UInt8](repeating: 0x5A, count: 32))),
+    ]
     var seeds = [
         "initial-offer": PCHCMessage(port: 80, body: .initialOffer(segmentID: id)).encoded(),
+        "batched-offer": PCHCMessage(majorVersion: 2, port: 80, body: .batchedOffer(batch)).encoded(),
         "response-interested": PCHCResponse.interested.encoded(),
     ]
     let content = (0..<128_000).map { UInt8($0 % 251) }

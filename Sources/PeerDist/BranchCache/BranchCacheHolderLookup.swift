@@ -29,6 +29,8 @@ enum BranchCacheHolderLookup {
         let ownAddresses = Set(((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress })
         do {
             let channel: LANDiscovery.DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                // NIO reads 2 KiB datagrams unless told; a Probe or ProbeMatch naming 64 segments is larger.
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: WSDiscoveryProbe.maximumDatagramBytes))
                 .bind(host: "::", port: 0) { channel in
                     channel.eventLoop.makeCompletedFuture { try LANDiscovery.DatagramChannel(wrappingChannelSynchronously: channel) }
                 }

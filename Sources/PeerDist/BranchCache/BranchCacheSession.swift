@@ -7,7 +7,10 @@ import PeerDistWire
 
 /// One BranchCache peer's part of a fetch: the same role as `PeerSession`, over MS-PCCRR.
 ///
-/// It learns which blocks the peer holds with one MSG_GETBLKLIST per segment, then takes work
+/// It learns which blocks the peer holds with one MSG_GETBLKLIST per segment (for version 2
+/// content, whose segments are one block each, with MSG_GETSEGLIST for up to 2 048 segments at a
+/// time, as Windows 8 asks a hosted cache; a peer that speaks only MS-PCCRR 1.0 answers that with
+/// MSG_NEGO_RESP and is asked per segment from then on), then takes work
 /// from the fetch's `SwarmScheduler` and asks for it one MSG_GETBLKS at a time on each of a few
 /// keep-alive connections (MS-PCCRR names one block per request). Each block is decrypted with the segment
 /// secret and kept only if the download target verifies it against the Content Information. A
@@ -35,6 +38,8 @@ struct BranchCacheSession: Sendable {
     /// How often the peer is asked again what it holds, while it lacks what is missing.
     var availabilityInterval: Duration = .seconds(1)
     var received: @Sendable (UInt64) -> Void
+    /// Whether the peer answers MSG_GETSEGLIST (unknown until asked; false after a NEGO_RESP).
+    private let speaksSegmentLists = PThreadMutex<Bool?>(nil)
 
     func run() async throws {
         scheduler.join(peer) {}
@@ -89,6 +94,15 @@ struct BranchCacheSession: Sendable {
 
     /// Asks which blocks of each segment the peer holds, and tells the scheduler.
     private func learnAvailability(_ connection: inout PCCRRConnection) async throws {
+        if segments.allSatisfy({ $0.blockCount == 1 }), speaksSegmentLists.withLock({ $0 }) != false {
+            if let has = try await heldWholeSegments(&connection) {
+                speaksSegmentLists.withLock { $0 = true }
+                scheduler.setAvailability(of: peer, to: has)
+                return
+            }
+            speaksSegmentLists.withLock { $0 = false }
+            logger.debug("BranchCache peer speaks MS-PCCRR 1.0 only; asking per segment", metadata: ["peer": "\(peer)"])
+        }
         var has = BlockSet(count: scheduler.blockCount)
         for (index, segment) in segments.enumerated() {
             let asked = PCCRRGetBlockList(segmentID: segment.segmentID, neededRanges: [BlockRange(index: 0, count: UInt32(segment.blockCount))])
@@ -103,6 +117,35 @@ struct BranchCacheSession: Sendable {
             }
         }
         scheduler.setAvailability(of: peer, to: has)
+    }
+
+    /// The one-block segments the peer holds, by MSG_GETSEGLIST; `nil` when the peer answers
+    /// with MSG_NEGO_RESP (it does not speak version 2.0).
+    private func heldWholeSegments(_ connection: inout PCCRRConnection) async throws -> BlockSet? {
+        var has = BlockSet(count: scheduler.blockCount)
+        var start = 0
+        while start < segments.count {
+            let end = min(segments.count, start + PCCRR.Limits.maximumSegmentIDs)
+            var requestID = [UInt8](repeating: 0, count: PCCRR.Limits.requestIDBytes)
+            var generator = SystemRandomNumberGenerator()
+            for index in requestID.indices { requestID[index] = generator.next() }
+            let asked = PCCRRGetSegmentList(requestID: requestID, segmentIDs: segments[start..<end].map(\.segmentID))
+            let reply = try await connection.exchange(PCCRRMessage(.getSegmentList(asked), cryptoAlgorithm: cryptoAlgorithm))
+            switch reply.body {
+            case .negotiationResponse:
+                return nil
+            case .segmentList(let list) where list.requestID == requestID:
+                for range in list.ranges {
+                    for position in range.indices where start + position < end {
+                        has.insert(scheduler.number(segment: start + position, block: 0))
+                    }
+                }
+            default:
+                throw NodeError(.protocolViolation, "the BranchCache peer answered a segment list request with \(reply.type)")
+            }
+            start = end
+        }
+        return has
     }
 
     /// Fetches, decrypts, verifies and keeps one block.

@@ -14,6 +14,8 @@ extension WSDiscoveryResponder {
     /// appear later. A host without IPv4 has nothing to join; the IPv6 responder serves on.
     func runIPv4(listeningOn port: Int) async throws {
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // NIO reads 2 KiB datagrams unless told; a Probe or ProbeMatch naming 64 segments is larger.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: WSDiscoveryProbe.maximumDatagramBytes))
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.receivePacketInfo, value: true)
             .bind(host: "0.0.0.0", port: port) { channel in

@@ -85,6 +85,8 @@ public final class WSDiscoveryResponder: Sendable {
         // SO_REUSEADDR: the port is WS-Discovery's, and other daemons on this host (wsdd) may hold
         // it too; each socket joined to the group gets every multicast Probe.
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // NIO reads 2 KiB datagrams unless told; a Probe or ProbeMatch naming 64 segments is larger.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: WSDiscoveryProbe.maximumDatagramBytes))
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.receivePacketInfo, value: true)
             .bind(host: "::", port: port) { channel in

@@ -15,12 +15,22 @@ import ServiceLifecycle
 /// An INITIAL_OFFER for a segment held whole gets OK, anything else INTERESTED; a SEGMENT_INFO
 /// is recorded, answered OK, and queued for `run` to pull. Pulls go one at a time: each asks the
 /// client which blocks it holds (GETBLKLIST) and fetches the missing ones (GETBLKS, AES-128),
-/// keeping only blocks that match the segment's hashes.
+/// keeping only blocks that match the segment's hashes. A BATCHED_OFFER (version 2) is answered
+/// OK and each segment not held is pulled as its one block, kept sealed as it came
+/// (`SealedSegment`: the cache has no key or hash for it).
 public final class HostedCache: Service, Sendable {
     public let segments: HostedSegments
     private let logger: Logger
-    private let pulls: AsyncStream<(segmentID: HashValue, host: String, port: Int)>
-    private let queue: AsyncStream<(segmentID: HashValue, host: String, port: Int)>.Continuation
+    private let pulls: AsyncStream<Pull>
+    private let queue: AsyncStream<Pull>.Continuation
+
+    struct Pull: Sendable {
+        var segmentID: HashValue
+        var host: String
+        var port: Int
+        /// A version 2 segment offered in a batch: its size, the one thing to check it by.
+        var sealedSize: UInt32?
+    }
 
     /// Offers queued for pulling at most; more are answered but not pulled (the client offers again).
     static let maximumQueuedPulls = 1024
@@ -52,7 +62,14 @@ public final class HostedCache: Service, Sendable {
                 return (.internalServerError, [])
             }
             if !segments.holdsAll(segment.segmentID), let client, let host = Self.scopedHost(client) {
-                queue.yield((segment.segmentID, host, Int(message.port)))
+                queue.yield(Pull(segmentID: segment.segmentID, host: host, port: Int(message.port)))
+            }
+            return (.ok, PCHCResponse.ok.encoded())
+        case .batchedOffer(let descriptors):
+            if let client, let host = Self.scopedHost(client) {
+                for descriptor in descriptors where !segments.holdsAll(descriptor.segmentID) {
+                    queue.yield(Pull(segmentID: descriptor.segmentID, host: host, port: Int(message.port), sealedSize: descriptor.segmentSize))
+                }
             }
             return (.ok, PCHCResponse.ok.encoded())
         }
@@ -73,7 +90,11 @@ public final class HostedCache: Service, Sendable {
         try await cancelWhenGracefulShutdown {
             for await pull in self.pulls {
                 do {
-                    try await self.pull(pull.segmentID, host: pull.host, port: pull.port)
+                    if let size = pull.sealedSize {
+                        try await self.pullSealed(pull.segmentID, size: size, host: pull.host, port: pull.port)
+                    } else {
+                        try await self.pull(pull.segmentID, host: pull.host, port: pull.port)
+                    }
                 } catch {
                     self.logger.info("hosted cache pull failed", metadata: ["peer": "\(pull.host):\(pull.port)", "error": "\(error)"])
                 }
@@ -105,6 +126,24 @@ public final class HostedCache: Service, Sendable {
         }
         logger.debug("hosted cache pulled a segment", metadata: ["segment": "\(segmentID)", "whole": "\(segments.holdsAll(segmentID))"])
     }
+
+    /// Pulls a version 2 segment offered by ID alone: its one block, under AES-128 (what
+    /// Windows and iPXE clients ask for), kept as it came if its size fits the offer.
+    private func pullSealed(_ segmentID: HashValue, size: UInt32, host: String, port: Int) async throws {
+        guard !segments.holdsAll(segmentID) else { return }
+        try await PCCRRConnection.withConnection(host: host, port: port) { connection in
+            let request = PCCRRGetBlocks(segmentID: segmentID, ranges: [BlockRange(index: 0, count: 1)])
+            let reply = try await connection.exchange(PCCRRMessage(.getBlocks(request), cryptoAlgorithm: .aes128))
+            guard case .block(let block) = reply.body, block.segmentID == segmentID, block.blockIndex == 0, !block.isEmpty else {
+                throw BranchCacheError(.notFound, "the client that offered segment \(segmentID) does not serve it")
+            }
+            let sealed = SealedSegment(cryptoAlgorithm: reply.cryptoAlgorithm, segmentSize: size, initializationVector: block.initializationVector, block: block.block)
+            guard try segments.keepSealed(sealed, for: segmentID) else {
+                throw BranchCacheError(.malformed, "segment \(segmentID) came as \(block.block.count) bytes under \(reply.cryptoAlgorithm); the offer said \(size) bytes")
+            }
+        }
+        logger.debug("hosted cache pulled a sealed segment", metadata: ["segment": "\(segmentID)"])
+    }
 }
 
 /// Serves a segment from whichever source holds it: the node's store, then the hosted cache.
@@ -125,5 +164,9 @@ public struct CombinedSegmentSource: BranchCacheSegmentSource {
 
     public func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {
         sources.lazy.compactMap { $0.verifiedBlock(of: segment, index: index) }.first
+    }
+
+    public func sealedSegment(withID segmentID: HashValue) -> SealedSegment? {
+        sources.lazy.compactMap { $0.sealedSegment(withID: segmentID) }.first
     }
 }

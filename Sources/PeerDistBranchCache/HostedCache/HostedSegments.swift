@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOCore
 import PeerDistHashing
 import PeerDistWire
 import Synchronization
@@ -9,9 +10,19 @@ import Synchronization
 /// pulled so far, each checked against its hash before it is written and again before it is
 /// served. On disk, `DIR/<segment ID in hex>/segment` and one file per block, `DIR/<id>/<index>`,
 /// each written under a temporary name and renamed, so a crash never leaves half a block.
+///
+/// Version 2 segments offered in a BATCHED_OFFER come with their ID alone: no segment secret
+/// (Kp) to decrypt them and no hash of data to check them against. They are kept as they were
+/// pulled, sealed (`SealedSegment`: the IV and ciphertext of the one block, under the
+/// CryptoAlgoId the cache asked for), checked only for their size, and handed out unchanged to
+/// clients that ask for the same CryptoAlgoId. Every client decrypts and verifies each block
+/// against its own Content Information, so a sealed segment that is wrong (offered by a client
+/// that lied) costs a client one fallback to another source, never a wrong byte; Windows' hosted
+/// cache cannot do more with the same message. `DIR/<id>/sealed`.
 public final class HostedSegments: BranchCacheSegmentSource, Sendable {
     public let directory: String
     private let entries = PThreadMutex<[HashValue: Entry]>([:])
+    private let sealed = PThreadMutex<[HashValue: SealedSegment.Summary]>([:])
 
     struct Entry {
         var segment: SegmentDescription
@@ -32,6 +43,38 @@ public final class HostedSegments: BranchCacheSegmentSource, Sendable {
             loaded[id] = Entry(segment: segment, held: held)
         }
         entries.withLock { $0 = loaded }
+        var loadedSealed: [HashValue: SealedSegment.Summary] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let id = HashValue(hex: name), loaded[id] == nil,
+                  let bytes = FileManager.default.contents(atPath: "\(directory)/\(name)/sealed"),
+                  let segment = try? SealedSegment(decoding: Array(bytes))
+            else { continue }
+            loadedSealed[id] = segment.summary
+        }
+        sealed.withLock { $0 = loadedSealed }
+    }
+
+    /// Keeps a version 2 segment as pulled (see the type's description); false when its size
+    /// does not fit the offer.
+    public func keepSealed(_ segment: SealedSegment, for segmentID: HashValue) throws -> Bool {
+        guard segment.isConsistent else { return false }
+        let folder = "\(directory)/\(segmentID.hex)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try write(segment.encoded(), to: "\(folder)/sealed")
+        sealed.withLock { $0[segmentID] = segment.summary }
+        return true
+    }
+
+    /// Whether a sealed copy of the segment is kept, under any CryptoAlgoId.
+    public func holdsSealed(_ segmentID: HashValue) -> Bool {
+        sealed.withLock { $0[segmentID] != nil }
+    }
+
+    public func sealedSegment(withID segmentID: HashValue) -> SealedSegment? {
+        guard sealed.withLock({ $0[segmentID] != nil }),
+              let bytes = FileManager.default.contents(atPath: "\(directory)/\(segmentID.hex)/sealed")
+        else { return nil }
+        return try? SealedSegment(decoding: Array(bytes))
     }
 
     /// Records a segment offered by a client; its description came in a SEGMENT_INFO.
@@ -45,9 +88,10 @@ public final class HostedSegments: BranchCacheSegmentSource, Sendable {
         }
     }
 
-    /// Whether every block of the segment is here.
+    /// Whether every block of the segment is here (verified, or sealed as pulled).
     public func holdsAll(_ segmentID: HashValue) -> Bool {
         entries.withLock { entries in entries[segmentID].map { $0.held.count == $0.segment.blockCount } ?? false }
+            || holdsSealed(segmentID)
     }
 
     /// Keeps a block if it matches its hash; false (nothing kept) when it does not.
@@ -94,5 +138,59 @@ public final class HostedSegments: BranchCacheSegmentSource, Sendable {
         let temporary = path + ".part"
         try Data(bytes).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else { throw BranchCacheError(.notFound, "cannot rename \(temporary)") }
+    }
+}
+
+/// A version 2 segment as a hosted cache pulled it: one block's IV and ciphertext under the
+/// CryptoAlgoId asked for, and the segment's size from the offer. Kept as
+/// `CryptoAlgoId(1) ‖ SegmentSize(4, BE) ‖ IV(0 or 16) ‖ ciphertext`.
+public struct SealedSegment: Hashable, Sendable {
+    public var cryptoAlgorithm: PCCRRCryptoAlgorithm
+    public var segmentSize: UInt32
+    public var initializationVector: [UInt8]
+    public var block: [UInt8]
+
+    struct Summary: Hashable, Sendable {
+        var cryptoAlgorithm: PCCRRCryptoAlgorithm
+        var segmentSize: UInt32
+    }
+
+    var summary: Summary { Summary(cryptoAlgorithm: cryptoAlgorithm, segmentSize: segmentSize) }
+
+    public init(cryptoAlgorithm: PCCRRCryptoAlgorithm, segmentSize: UInt32, initializationVector: [UInt8], block: [UInt8]) {
+        self.cryptoAlgorithm = cryptoAlgorithm
+        self.segmentSize = segmentSize
+        self.initializationVector = initializationVector
+        self.block = block
+    }
+
+    /// The block can hold the segment and no more: the size in the clear; in AES-CBC, whole AES
+    /// blocks covering it with at most one block of padding, and a 16-byte IV.
+    public var isConsistent: Bool {
+        let size = Int(segmentSize)
+        guard size >= 1, size <= ContentInformationV2.maximumSegmentSize else { return false }
+        if cryptoAlgorithm == .none { return initializationVector.isEmpty && block.count == size }
+        return initializationVector.count == PCCRR.Limits.initializationVectorBytes && block.count % 16 == 0
+            && block.count >= size && block.count <= size + 16
+    }
+
+    func encoded() -> [UInt8] {
+        var writer = FieldWriter(capacity: 5 + initializationVector.count + block.count)
+        writer.append(UInt8(cryptoAlgorithm.rawValue))
+        writer.append(segmentSize)
+        writer.append(contentsOf: initializationVector)
+        writer.append(contentsOf: block)
+        return writer.bytes
+    }
+
+    init(decoding bytes: [UInt8]) throws(BranchCacheError) {
+        var reader = FieldReader(pccrr: ByteBuffer(bytes: bytes), subject: "sealed segment")
+        let code = try reader.integer(UInt8.self, "CryptoAlgoId")
+        guard let algorithm = PCCRRCryptoAlgorithm(rawValue: UInt32(code)) else { throw reader.failure("CryptoAlgoId \(code)", at: 0) }
+        cryptoAlgorithm = algorithm
+        segmentSize = try reader.integer(UInt32.self, "SegmentSize")
+        initializationVector = algorithm == .none ? [] : try reader.bytes(PCCRR.Limits.initializationVectorBytes, "IV")
+        block = try reader.bytes(reader.remaining, "block")
+        guard isConsistent else { throw reader.failure("a \(block.count)-byte block for a \(segmentSize)-byte segment", at: 1) }
     }
 }

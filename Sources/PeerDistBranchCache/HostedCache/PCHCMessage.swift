@@ -10,8 +10,12 @@ import PeerDistWire
 /// body, by Type:
 ///   1 INITIAL_OFFER   HoHoDk, the rest of the message
 ///   2 SEGMENT_INFO    ContentTag(16) ‖ Content Information 1.0 (little-endian inside) for the one segment
-///   3 BATCHED_OFFER   (version 2) not read: its field widths are only known from a draft
+///   3 BATCHED_OFFER   (version 2) SEGMENT_DESCRIPTOR × 1…512, each
+///                     BlockSize(4) ‖ SegmentSize(4) ‖ SizeOfContentTag(2) ‖ ContentTag ‖
+///                     HashAlgorithm(1) ‖ SegmentHoHoDk(32), big-endian
 /// ```
+/// The descriptor's widths are those of Microsoft's protocol test suite (its PCHC stack and the
+/// version 2 hosted-cache test), which the reference's draft widths did not settle.
 /// The hosted cache answers each with a RESPONSE_MESSAGE (`PCHCResponse`). Decoding trusts
 /// nothing: the header's version and type, the segment ID's size, and the Content Information
 /// (by `PeerDistHashing`'s decoder, which must find exactly one segment) are all checked.
@@ -21,6 +25,9 @@ public struct PCHCMessage: Hashable, Sendable {
         case initialOffer(segmentID: HashValue)
         /// The segment's description and block hashes, so the cache can verify what it pulls.
         case segmentInfo(contentTag: [UInt8], information: [UInt8])
+        /// Version 2: "I hold these whole segments", by ID only; the cache pulls them without
+        /// a description (see `HostedSegments` for what it can and cannot check).
+        case batchedOffer([PCHCSegmentDescriptor])
     }
 
     /// Paths a hosted cache answers on: plain HTTP (port 80 by default) and HTTPS (443).
@@ -84,6 +91,7 @@ public struct PCHCMessage: Hashable, Sendable {
         switch body {
         case .initialOffer: writer.append(UInt16(1))
         case .segmentInfo: writer.append(UInt16(2))
+        case .batchedOffer: writer.append(UInt16(3))
         }
         writer.append(UInt32(0))
         writer.append(port)
@@ -93,6 +101,8 @@ public struct PCHCMessage: Hashable, Sendable {
         case .segmentInfo(let tag, let information):
             writer.append(contentsOf: tag)
             writer.append(contentsOf: information)
+        case .batchedOffer(let descriptors):
+            for descriptor in descriptors { descriptor.write(to: &writer) }
         }
         return writer.bytes
     }
@@ -122,10 +132,73 @@ public struct PCHCMessage: Hashable, Sendable {
             body = .segmentInfo(contentTag: tag, information: try reader.bytes(reader.remaining, "SegmentInfo"))
             _ = try describedSegment()
         case 3:
-            throw BranchCacheError(.unsupportedVersion, reader.message("BATCHED_OFFER_MESSAGE is not read", at: 2))
+            guard majorVersion == 2 else {
+                throw BranchCacheError(.unsupportedVersion, reader.message("BATCHED_OFFER_MESSAGE in version \(majorVersion).0; it is version 2.0's", at: 1))
+            }
+            var descriptors: [PCHCSegmentDescriptor] = []
+            while reader.remaining > 0 {
+                guard descriptors.count < PCHCSegmentDescriptor.maximumPerOffer else {
+                    throw reader.failure("more than the \(PCHCSegmentDescriptor.maximumPerOffer) segment descriptors an offer may hold")
+                }
+                descriptors.append(try PCHCSegmentDescriptor(reading: &reader))
+            }
+            guard !descriptors.isEmpty else { throw reader.failure("a BATCHED_OFFER_MESSAGE without segment descriptors") }
+            body = .batchedOffer(descriptors)
         default:
             throw reader.failure("Type \(type) is none of MS-PCHC's 1…3", at: 2)
         }
+    }
+}
+
+/// One segment of a BATCHED_OFFER_MESSAGE: a whole version 2 segment the client holds.
+public struct PCHCSegmentDescriptor: Hashable, Sendable {
+    /// Bytes per block; a version 2 segment is one block, so this is `segmentSize`.
+    public var blockSize: UInt32
+    /// Bytes in the segment (at most version 2's 128 KiB).
+    public var segmentSize: UInt32
+    /// Groups a content's segments (1 to 256 bytes; Windows sends 16).
+    public var contentTag: [UInt8]
+    /// Version 2's hash, truncated SHA-512: 4 as Content Information 2.0 numbers it (Microsoft's
+    /// test suite copies that field); 1, an earlier draft's number for SHA-256, is read as the same.
+    public var hashAlgorithm: UInt8
+    public var segmentID: HashValue
+
+    public static let maximumPerOffer = 512
+    static let acceptedHashAlgorithms: Set<UInt8> = [1, 4]
+
+    public init(segmentSize: UInt32, contentTag: [UInt8], segmentID: HashValue, hashAlgorithm: UInt8 = 4) {
+        self.blockSize = segmentSize
+        self.segmentSize = segmentSize
+        self.contentTag = contentTag
+        self.hashAlgorithm = hashAlgorithm
+        self.segmentID = segmentID
+    }
+
+    init(reading reader: inout FieldReader<BranchCacheError>) throws(BranchCacheError) {
+        let start = reader.offset
+        blockSize = try reader.integer(UInt32.self, "BlockSize")
+        segmentSize = try reader.integer(UInt32.self, "SegmentSize")
+        guard segmentSize >= 1, segmentSize <= UInt32(ContentInformationV2.maximumSegmentSize), blockSize >= 1, blockSize <= segmentSize else {
+            throw reader.failure("BlockSize \(blockSize) and SegmentSize \(segmentSize); a version 2 segment is 1 byte to 128 KiB, its block no larger", at: start)
+        }
+        let tagSize = Int(try reader.integer(UInt16.self, "SizeOfContentTag"))
+        guard (1...256).contains(tagSize) else { throw reader.failure("SizeOfContentTag \(tagSize) is outside 1…256", at: start + 8) }
+        contentTag = try reader.bytes(tagSize, "ContentTag")
+        let algorithmAt = reader.offset
+        hashAlgorithm = try reader.integer(UInt8.self, "HashAlgorithm")
+        guard Self.acceptedHashAlgorithms.contains(hashAlgorithm) else {
+            throw reader.failure("HashAlgorithm \(hashAlgorithm); version 2 content is hashed with truncated SHA-512 (4)", at: algorithmAt)
+        }
+        segmentID = HashValue(try reader.bytes(32, "SegmentHoHoDk"))
+    }
+
+    func write(to writer: inout FieldWriter) {
+        writer.append(blockSize)
+        writer.append(segmentSize)
+        writer.append(UInt16(clamping: contentTag.count))
+        writer.append(contentsOf: contentTag)
+        writer.append(hashAlgorithm)
+        writer.append(segmentID)
     }
 }
 

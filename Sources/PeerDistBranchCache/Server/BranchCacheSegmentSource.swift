@@ -13,4 +13,11 @@ public protocol BranchCacheSegmentSource: Sendable {
     func heldBlocks(of segment: SegmentDescription) -> [BlockRange]
     /// A block's verified bytes, or `nil` when it is not held (or went stale).
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]?
+    /// A version 2 segment held only as it was pulled, encrypted, by a hosted cache that was
+    /// given its ID alone (see `HostedSegments`); served as it is to a request for its CryptoAlgoId.
+    func sealedSegment(withID segmentID: HashValue) -> SealedSegment?
+}
+
+extension BranchCacheSegmentSource {
+    public func sealedSegment(withID segmentID: HashValue) -> SealedSegment? { nil }
 }

@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 import PeerDistHashing
 import PeerDistWire
@@ -30,7 +31,13 @@ public struct PCCRRResponder: Sendable {
         return respond(to: request, busy: busy).encodedResponse()
     }
 
+    /// Requests answered, by message (`peerdist_branchcache_messages_total{type="MSG_GETBLKS"}`).
+    static let requestsAnswered: [PCCRRMessageType: Counter] = Dictionary(uniqueKeysWithValues: [
+        PCCRRMessageType.negotiationRequest, .getBlockList, .getBlocks, .getSegmentList,
+    ].map { ($0, Counter(label: "peerdist_branchcache_messages_total", dimensions: [("type", $0.description)])) })
+
     public func respond(to request: PCCRRMessage, busy: Bool) -> PCCRRMessage {
+        Self.requestsAnswered[request.type]?.increment()
         switch request.body {
         case .negotiationRequest, .negotiationResponse, .blockList, .block, .segmentList:
             return PCCRRMessage(.negotiationResponse(.supported))
@@ -40,8 +47,9 @@ public struct PCCRRResponder: Sendable {
             return PCCRRMessage(.blockList(busy ? PCCRRBlockList(segmentID: asked.segmentID, ranges: [], nextBlockIndex: 0) : blockList(asked)))
         case .getBlocks(let asked):
             let index = asked.requestedIndex
-            guard !busy, let segment = source.segment(withID: asked.segmentID) else {
-                return PCCRRMessage(.block(.notHeld(segmentID: asked.segmentID, blockIndex: index)))
+            guard !busy else { return PCCRRMessage(.block(.notHeld(segmentID: asked.segmentID, blockIndex: index))) }
+            guard let segment = source.segment(withID: asked.segmentID) else {
+                return sealedBlock(index, asked: asked, algorithm: request.cryptoAlgorithm)
             }
             return block(index, of: segment, asked: asked, algorithm: request.cryptoAlgorithm)
         }
@@ -51,7 +59,9 @@ public struct PCCRRResponder: Sendable {
     /// past the last one asked for.
     private func blockList(_ asked: PCCRRGetBlockList) -> PCCRRBlockList {
         guard let segment = source.segment(withID: asked.segmentID) else {
-            return PCCRRBlockList(segmentID: asked.segmentID, ranges: [], nextBlockIndex: 0)
+            // A sealed version 2 segment is its one block 0.
+            let sealed = source.sealedSegment(withID: asked.segmentID) != nil && asked.neededRanges.contains { $0.indices.contains(0) }
+            return PCCRRBlockList(segmentID: asked.segmentID, ranges: sealed ? [BlockRange(index: 0, count: 1)] : [], nextBlockIndex: 0)
         }
         let held = heldIndexes(of: segment)
         var wanted = [Bool](repeating: false, count: PCCRR.Limits.blocksPerSegment)
@@ -76,9 +86,12 @@ public struct PCCRRResponder: Sendable {
     private func segmentList(_ asked: PCCRRGetSegmentList) -> PCCRRSegmentList {
         var ranges: [BlockRange] = []
         for (position, id) in asked.segmentIDs.enumerated() {
-            guard let segment = source.segment(withID: id) else { continue }
-            let held = source.heldBlocks(of: segment).reduce(0) { $0 + $1.indices.clamped(to: 0..<segment.blockCount).count }
-            guard held == segment.blockCount else { continue }
+            if let segment = source.segment(withID: id) {
+                let held = source.heldBlocks(of: segment).reduce(0) { $0 + $1.indices.clamped(to: 0..<segment.blockCount).count }
+                guard held == segment.blockCount else { continue }
+            } else {
+                guard source.sealedSegment(withID: id) != nil else { continue }
+            }
             if let last = ranges.last, Int(last.index + last.count) == position {
                 ranges[ranges.count - 1].count += 1
             } else {
@@ -101,6 +114,17 @@ public struct PCCRRResponder: Sendable {
         }
         return PCCRRMessage(
             .block(PCCRRBlock(segmentID: asked.segmentID, blockIndex: index, nextBlockIndex: UInt32(next), block: block, initializationVector: iv)),
+            cryptoAlgorithm: algorithm)
+    }
+
+    /// Block 0 of a sealed segment, as it was pulled, to a request for the CryptoAlgoId it was
+    /// pulled under; the cache cannot decrypt it to answer any other.
+    private func sealedBlock(_ index: UInt32, asked: PCCRRGetBlocks, algorithm: PCCRRCryptoAlgorithm) -> PCCRRMessage {
+        guard index == 0, let sealed = source.sealedSegment(withID: asked.segmentID), sealed.cryptoAlgorithm == algorithm else {
+            return PCCRRMessage(.block(.notHeld(segmentID: asked.segmentID, blockIndex: index)))
+        }
+        return PCCRRMessage(
+            .block(PCCRRBlock(segmentID: asked.segmentID, blockIndex: 0, nextBlockIndex: 0, block: sealed.block, initializationVector: sealed.initializationVector)),
             cryptoAlgorithm: algorithm)
     }
 
