@@ -153,6 +153,89 @@ import Testing
         #expect(unknown.errorLines.count == 1, "\(unknown.standardError)")
     }
 
+    /// One name, several instances: every node that registers the unsecured `0.printer` on the
+    /// link answers for it, and every node that registers `0.share` globally is announced under
+    /// its locator, so a resolver gets one instance per node. Then the resolver restarts with a
+    /// bootstrap address that leads nowhere: the routing table it kept in its data directory is
+    /// its only way back into the DHT, and it resolves the name again through it.
+    @Test(.needsNetworkHosts) func aNameHasAnInstancePerNodeAndTheRoutingTableOutlivesARestart() throws {
+        let net = try RoutedSubnets(subnets: 3, hostsPerSubnet: 3)
+        defer { net.tearDown() }
+        let scratch = try ScratchDirectory()
+        let libtorrent = try LibtorrentDHT(script: Self.libtorrentScript, host: net.hosts[0][0], ports: 7001...7008, bootstrap: [], log: scratch.child("lt.log"))
+        defer { libtorrent.stop() }
+        try libtorrent.waitForNodes()
+        let bootstrap = ["--dht-bootstrap", "[\(net.hosts[0][0].ipv6Address)]:7001", "--dht-bootstrap", "\(net.hosts[0][0].ipv4Address):7002"]
+        func node(_ name: String, _ host: RoutedSubnets.Host, global: Bool = true, bootstrap: [String] = bootstrap) throws -> NodeProcess {
+            try NodeProcess(
+                dataDirectory: scratch.child(name), listen: "[::]:7740", namespace: host.namespace, extraArguments: global ? ["--global"] + bootstrap : [])
+        }
+        let first = try node("first", net.hosts[0][1])
+        defer { first.stop() }
+        let second = try node("second", net.hosts[1][0])
+        defer { second.stop() }
+        var resolver = try node("resolver", net.hosts[2][0])
+        defer { resolver.stop() }
+        for each in [first, second, resolver] { try waitForRoutingTable(each) }
+
+        // On the link: two nodes on subnet 1 answer for 0.printer, each with its own endpoint.
+        let neighbour = try node("neighbour", net.hosts[0][2], global: false)
+        defer { neighbour.stop() }
+        for (owner, endpoint) in [(first, "[fd77:1::98]:631"), (neighbour, "[fd77:1::97]:631")] {
+            let registered = try Peerdist.run(
+                ["names", "register", "0.printer", "--endpoint", endpoint, "--scope", "link", "--data-dir", owner.dataDirectory])
+            #expect(registered.status == 0, "\(registered.standardError)")
+        }
+        let onTheLink = try Peerdist.run(
+            ["names", "resolve", "0.printer", "--scope", "link", "--json", "--data-dir", neighbour.dataDirectory], namespace: net.hosts[0][2].namespace)
+        #expect(onTheLink.status == 0, "\(onTheLink.standardError)")
+        let printers = Set(((try? JSONSerialization.jsonObject(with: onTheLink.output)) as? [[String: Any]] ?? []).flatMap { $0["endpoints"] as? [String] ?? [] })
+        #expect(printers == ["[fd77:1::98]:631", "[fd77:1::97]:631"], "\(onTheLink.standardOutput)")
+
+        // On the DHT: nodes on subnets 1 and 2 register 0.share; the resolver on subnet 3 finds both.
+        for owner in [first, second] {
+            let registered = try Peerdist.run(["names", "register", "0.share", "--scope", "global", "--data-dir", owner.dataDirectory])
+            #expect(registered.status == 0, "\(registered.standardError)")
+        }
+        let owners = [net.hosts[0][1], net.hosts[1][0]]
+        func resolvedShares() throws -> Set<String> {
+            let resolved = try Peerdist.run(
+                ["names", "resolve", "0.share", "--scope", "global", "--json", "--data-dir", resolver.dataDirectory], namespace: net.hosts[2][0].namespace)
+            let endpoints = ((try? JSONSerialization.jsonObject(with: resolved.output)) as? [[String: Any]] ?? []).flatMap { $0["endpoints"] as? [String] ?? [] }
+            // Each owner once, by either of its addresses.
+            return Set(owners.compactMap { owner in
+                endpoints.contains("[\(owner.ipv6Address)]:7740") || endpoints.contains("\(owner.ipv4Address):7740") ? owner.namespace : nil
+            })
+        }
+        var found: Set<String> = []
+        for _ in 0..<30 where found.count < 2 {
+            found = try resolvedShares()
+            if found.count < 2 { Thread.sleep(forTimeInterval: 1) }
+        }
+        #expect(found.count == 2, "0.share resolved to \(found)")
+
+        // Restarted with a bootstrap address that answers nothing, the resolver rejoins through
+        // the routing table it saved, and finds both instances again.
+        func dhtStatus() throws -> [String: Any] {
+            try #require(jsonObject(try Peerdist.run("dht", "status", "--json", "--data-dir", resolver.dataDirectory).standardOutput))
+        }
+        let before = try dhtStatus()
+        resolver.stop()
+        let state = scratch.child("resolver") + "/dht-state.json"
+        #expect(FileManager.default.fileExists(atPath: state), "no routing table saved")
+        resolver = try node("resolver", net.hosts[2][0], bootstrap: ["--dht-bootstrap", "[fd77:99::9]:6881"])
+        // The same node ID and a table already full at start: both came from the saved state.
+        let after = try dhtStatus()
+        #expect(after["node_id"] as? String == before["node_id"] as? String, "\(before) then \(after)")
+        #expect((after["ipv4_nodes"] as? Int ?? 0) + (after["ipv6_nodes"] as? Int ?? 0) >= 4, "\(after)")
+        found = []
+        for _ in 0..<30 where found.count < 2 {
+            found = try resolvedShares()
+            if found.count < 2 { Thread.sleep(forTimeInterval: 1) }
+        }
+        #expect(found.count == 2, "after the restart 0.share resolved to \(found): \(resolver.log)")
+    }
+
     /// KRPC garbage, deep nesting, forged tokens and signatures, and a flood from one address at
     /// a node's DHT port: it keeps answering, refuses the rest, and its memory stays bounded.
     @Test(.needsNetworkHosts) func hostileKRPCInputLeavesTheNodeUpAndBounded() throws {
