@@ -2,6 +2,9 @@ import Crypto
 import Logging
 import NIOCore
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import PeerDistDHT
 
 /// DHT nodes of PeerDist's own on loopback: lookups, announcements, BEP 44 puts and gets, and
@@ -151,5 +154,65 @@ import Testing
         #expect(answers >= 100)
         #expect(answers < 1000)
         #expect(node.counters.queriesRateLimited.load(ordering: .relaxed) > 0)
+    }
+
+    /// BEP 42: a node learns its public address from the `ip` field of the responses it gets, and
+    /// then takes a node ID derived from that address, once; a later, different report does not
+    /// move it again. The responder here is a bare UDP socket speaking KRPC by hand.
+    @Test func aNodeTakesAnIDBoundToThePublicAddressOthersReport() async throws {
+        let responder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(responder >= 0)
+        defer { close(responder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(responder, $0, length) == 0 && getsockname(responder, $0, &length) == 0 }
+        }
+        try #require(bound)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(responder, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        var configuration = DHTNode.Configuration()
+        configuration.host = "127.0.0.1"
+        configuration.bootstrap = ["127.0.0.1:\(UInt16(bigEndian: address.sin_port))"]
+        configuration.queryTimeout = .seconds(2)
+        let node = DHTNode(configuration: configuration, logger: Logger(label: "dht-test"))
+        let task = Task { try? await node.run() }
+        defer { task.cancel() }
+
+        let publicAddress = try #require(DHTEndpoint(address: [203, 0, 113, 7], port: 6881))
+        let otherAddress = try #require(DHTEndpoint(address: [198, 51, 100, 9], port: 6881))
+        /// Receives one query from the node and answers it, reporting `observed` as its address.
+        func answerOne(reporting observed: DHTEndpoint) throws {
+            while true {
+                var buffer = [UInt8](repeating: 0, count: 2048)
+                var sender = sockaddr_in()
+                var senderLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let received = withUnsafeMutablePointer(to: &sender) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(responder, &buffer, buffer.count, 0, $0, &senderLength) }
+                }
+                try #require(received > 0, "the node sent no query")
+                let query = try KRPCMessage(decoding: buffer.prefix(received))
+                guard case .query = query.body else { continue }
+                let bytes = KRPCMessage(transactionID: query.transactionID, body: .response(KRPCResponse(id: NodeID.random())), observedAddress: observed).encoded
+                _ = withUnsafePointer(to: &sender) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(responder, bytes, bytes.count, 0, $0, senderLength) }
+                }
+                return
+            }
+        }
+        // The node's bootstrap query learns the public address.
+        try answerOne(reporting: publicAddress)
+        for _ in 0..<100 where !NodeIDRules.isValid(node.nodeID, for: publicAddress) { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(NodeIDRules.isValid(node.nodeID, for: publicAddress), "the node kept an ID not bound to \(publicAddress)")
+        // A lookup's query hears of another address; the ID stays.
+        let lookup = Task { _ = await node.lookup(NodeID.random(), kind: .findNode) }
+        defer { lookup.cancel() }
+        try answerOne(reporting: otherAddress)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(NodeIDRules.isValid(node.nodeID, for: publicAddress), "a second report moved the ID")
+        #expect(!NodeIDRules.isValid(node.nodeID, for: otherAddress))
     }
 }
