@@ -60,12 +60,14 @@ let package = Package(
         .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
         // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.
         .target(name: "PeerDistMirror", dependencies: ["PeerDistHashing", "PeerDistWire", "CSystemCalls", crypto]),
+        // The listening socket, parser, idle rule and connection cap the node's HTTP servers share.
+        .target(name: "PeerDistHTTP", dependencies: [nioCore, nioPosix, nioHTTP1, serviceLifecycle]),
         // BranchCache's own protocols: MS-PCCRR messages, block encryption, and the HTTP server
         // that answers BranchCache clients from any source of verified blocks.
         .target(
             name: "PeerDistBranchCache",
             dependencies: [
-                "PeerDistHashing", "PeerDistWire", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
+                "PeerDistHashing", "PeerDistWire", "PeerDistHTTP", crypto, cryptoExtras, nioCore, nioPosix, nioHTTP1, logging, metrics, serviceLifecycle,
             ]
         ),
         // BitTorrent's Mainline DHT (BEP 5, 32, 42, 44): bencoding, KRPC, and a DHT node; how
@@ -86,7 +88,7 @@ let package = Package(
         // configuration file of `peerdist serve`.
         .target(
             name: "PeerDistOperations",
-            dependencies: ["PeerDist", "PeerDistHashing", "PeerDistStore", "PeerDistCollaboration", metrics, prometheus, tomlKit, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
+            dependencies: ["PeerDist", "PeerDistHashing", "PeerDistStore", "PeerDistCollaboration", "PeerDistHTTP", metrics, prometheus, tomlKit, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
         ),
         // What the package's command-line programs share (sizes, output, failures, child
         // processes); linked into them, not a product.
@@ -108,6 +110,7 @@ let package = Package(
         // A node that corrupts every block it serves, for the tests of how peers handle a liar.
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),
 
+        .testTarget(name: "PeerDistHTTPTests", dependencies: ["PeerDistHTTP", nioCore, nioPosix, nioHTTP1]),
         .testTarget(name: "PeerDistHashingTests", dependencies: ["PeerDistHashing"]),
         .testTarget(name: "PeerDistOperationsTests", dependencies: ["PeerDistOperations", "PeerDist", prometheus, logging]),
         .testTarget(name: "PeerDistDHTTests", dependencies: ["PeerDistDHT", crypto, nioCore, nioPosix, logging]),

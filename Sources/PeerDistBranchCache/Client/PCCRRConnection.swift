@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PeerDistHTTP
 
 /// One keep-alive HTTP/1.1 connection to a BranchCache peer's MS-PCCRR server: each exchange
 /// POSTs one request message and reads one response message, in order.

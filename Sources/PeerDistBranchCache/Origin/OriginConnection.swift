@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PeerDistHTTP
 
 /// A keep-alive HTTP/1.1 connection to an origin web server, as a BranchCache client uses it:
 /// one GET asking for Content Information (MS-PCCRTP), then Range requests for what peers lack,

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PeerDistHTTP
 import ServiceLifecycle
 import Synchronization
 
@@ -13,59 +14,38 @@ import Synchronization
 /// on Content Information for them. Paths outside the directory, directories and anything but
 /// GET and HEAD are refused. HTTP is swift-nio's (NIOHTTP1).
 public final class PCCRTPOriginServer: Service, Sendable {
-    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    typealias Listener = HTTPListener<HTTPServerRequestPart>
     /// Bytes of a file sent per write.
     static let chunkSize = 1 << 20
+    /// Idle means neither reading nor writing: a plain download of a large file over a slow link
+    /// sends for minutes while the client says nothing.
     static let idleTimeout: TimeAmount = .seconds(60)
+    static let maximumConnections = 1024
 
-    private let listener: NIOAsyncChannel<Connection, Never>
+    private let listener: Listener
     private let files: OriginFiles
     private let logger: Logger
     /// Bytes of files and of Content Information sent, for status and tests.
     public let sentBytes = Atomic<UInt64>(0)
-    public let port: Int
+    public var port: Int { listener.port }
 
-    private init(listener: NIOAsyncChannel<Connection, Never>, files: OriginFiles, logger: Logger) {
+    private init(listener: Listener, files: OriginFiles, logger: Logger) {
         self.listener = listener
         self.files = files
         self.logger = logger
-        self.port = listener.channel.localAddress?.port ?? 0
     }
 
     public static func bind(host: String, port: Int, files: OriginFiles, logger: Logger) async throws -> PCCRTPOriginServer {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    // Idle means neither reading nor writing: a plain download of a large file
-                    // over a slow link sends for minutes while the client says nothing.
-                    try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-                    try pipeline.addHandler(CloseOnIdleHandler())
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try Connection(wrappingChannelSynchronously: channel)
-                }
-            }
+        let listener = try await Listener.bindStreaming(
+            host: host, port: port, idleness: .nothingReadOrWritten(idleTimeout), maximumConnections: maximumConnections)
         return PCCRTPOriginServer(listener: listener, files: files, logger: logger)
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await withTaskCancellationHandler {
-                try await self.listener.executeThenClose { connections in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await connection in connections {
-                            group.addTask { await self.serve(connection) }
-                        }
-                    }
-                }
-            } onCancel: {
-                self.listener.channel.close(promise: nil)
-            }
-        }
+        try await listener.run { connection in await self.serve(connection) }
     }
 
-    private func serve(_ connection: Connection) async {
+    private func serve(_ connection: Listener.Connection) async {
         do {
             try await connection.executeThenClose { parts, replies in
                 var head: HTTPRequestHead?

@@ -2,7 +2,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
-import NIOPosix
+import PeerDistHTTP
 import ServiceLifecycle
 import Synchronization
 
@@ -26,9 +26,9 @@ public final class PCCRRServer: Service, Sendable {
     /// Windows closes an upload after 15 s; an idle keep-alive connection gets a little longer.
     public static let defaultIdleTimeout: TimeAmount = .seconds(30)
 
-    typealias Connection = NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>
+    typealias Listener = HTTPListener<NIOHTTPServerRequestFull>
 
-    private let listener: NIOAsyncChannel<Connection, Never>
+    private let listener: Listener
     private let responder: PCCRRResponder
     /// Offers from a branch's clients (MS-PCHC), answered on the same port when this node is
     /// their hosted cache.
@@ -36,19 +36,15 @@ public final class PCCRRServer: Service, Sendable {
     private let activeClientLimit: Int
     private let logger: Logger
     private let activeRequests = Atomic<Int>(0)
-    private let openConnections = Atomic<Int>(0)
     /// The port bound (the one asked for, or the system's choice for 0).
-    public let port: Int
+    public var port: Int { listener.port }
 
-    private init(
-        listener: NIOAsyncChannel<Connection, Never>, responder: PCCRRResponder, hostedCache: HostedCache?, activeClientLimit: Int, logger: Logger
-    ) {
+    private init(listener: Listener, responder: PCCRRResponder, hostedCache: HostedCache?, activeClientLimit: Int, logger: Logger) {
         self.listener = listener
         self.responder = responder
         self.hostedCache = hostedCache
         self.activeClientLimit = activeClientLimit
         self.logger = logger
-        self.port = listener.channel.localAddress?.port ?? 0
     }
 
     /// Binds the listening socket now, so the port is known (and taken) before the node
@@ -57,48 +53,18 @@ public final class PCCRRServer: Service, Sendable {
         host: String = "::", port: Int, responder: PCCRRResponder, hostedCache: HostedCache? = nil,
         activeClientLimit: Int = defaultActiveClientLimit, idleTimeout: TimeAmount = defaultIdleTimeout, logger: Logger
     ) async throws -> PCCRRServer {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try pipeline.addHandler(CloseOnIdleHandler())
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: PCCRR.Limits.maximumRequestBytes))
-                    return try Connection(wrappingChannelSynchronously: channel)
-                }
-            }
+        let listener = try await Listener.bind(
+            host: host, port: port, idleness: .nothingRead(idleTimeout), maximumConnections: maximumConnections,
+            maximumBodyBytes: PCCRR.Limits.maximumRequestBytes)
         return PCCRRServer(listener: listener, responder: responder, hostedCache: hostedCache, activeClientLimit: activeClientLimit, logger: logger)
     }
 
     /// Serves until a graceful shutdown or cancellation, which closes the listening socket.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await withTaskCancellationHandler {
-                try await self.listener.executeThenClose { connections in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await connection in connections {
-                            guard self.openConnections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
-                                self.openConnections.subtract(1, ordering: .relaxed)
-                                try? await connection.channel.close()
-                                continue
-                            }
-                            group.addTask {
-                                defer { self.openConnections.subtract(1, ordering: .relaxed) }
-                                await self.serve(connection)
-                            }
-                        }
-                    }
-                }
-            } onCancel: {
-                self.listener.channel.close(promise: nil)
-            }
-        }
+        try await listener.run { connection in await self.serve(connection) }
     }
 
-    private func serve(_ connection: Connection) async {
+    private func serve(_ connection: Listener.Connection) async {
         let peer = "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"
         do {
             try await connection.executeThenClose { requests, replies in
@@ -136,19 +102,6 @@ public final class PCCRRServer: Service, Sendable {
         } catch {
             logger.debug("malformed PCCRR request", metadata: ["error": "\(error)"])
             return (.badRequest, [])
-        }
-    }
-}
-
-/// Closes a connection that sent nothing for the idle timeout.
-final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
         }
     }
 }

@@ -1,9 +1,8 @@
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
+import PeerDistHTTP
 import ServiceLifecycle
-import Synchronization
 
 /// One reply of an `OperationsHTTPServer`: a status, a content type and a body.
 public struct OperationsHTTPResponse: Sendable {
@@ -30,72 +29,41 @@ public struct OperationsHTTPResponse: Sendable {
 /// no body worth reading, so anything beyond a small one is refused (413) before it is buffered.
 public final class OperationsHTTPServer: Service, Sendable {
     public typealias Route = @Sendable (_ path: String) async -> OperationsHTTPResponse
-    typealias Connection = NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>
+    typealias Listener = HTTPListener<NIOHTTPServerRequestFull>
 
     static let idleTimeout: TimeAmount = .seconds(60)
     static let maximumConnections = 64
     static let maximumRequestBodyBytes = 4096
 
-    private let listener: NIOAsyncChannel<Connection, Never>
+    private let listener: Listener
     private let route: Route
     private let logger: Logger
-    private let openConnections = Atomic<Int>(0)
     /// The address bound, as `host:port` (`[host]:port` for IPv6), with the system's port for 0.
     public let address: String
 
-    private init(listener: NIOAsyncChannel<Connection, Never>, route: @escaping Route, logger: Logger) {
+    private init(listener: Listener, route: @escaping Route, logger: Logger) {
         self.listener = listener
         self.route = route
         self.logger = logger
-        let bound = listener.channel.localAddress
-        let host = bound?.ipAddress ?? "?"
-        address = (host.contains(":") ? "[\(host)]" : host) + ":\(bound?.port ?? 0)"
+        let host = listener.localAddress?.ipAddress ?? "?"
+        address = (host.contains(":") ? "[\(host)]" : host) + ":\(listener.port)"
     }
 
     /// Binds now, so that the port is known and taken before the node announces itself; `run`
     /// serves it.
     public static func bind(host: String, port: Int, logger: Logger, route: @escaping Route) async throws -> OperationsHTTPServer {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try pipeline.addHandler(CloseWhenIdle())
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: maximumRequestBodyBytes))
-                    return try Connection(wrappingChannelSynchronously: channel)
-                }
-            }
+        let listener = try await Listener.bind(
+            host: host, port: port, idleness: .nothingRead(idleTimeout), maximumConnections: maximumConnections,
+            maximumBodyBytes: maximumRequestBodyBytes)
         return OperationsHTTPServer(listener: listener, route: route, logger: logger)
     }
 
     /// Serves until a graceful shutdown or cancellation, which closes the listening socket.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await withTaskCancellationHandler {
-                try await self.listener.executeThenClose { connections in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await connection in connections {
-                            guard self.openConnections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
-                                self.openConnections.subtract(1, ordering: .relaxed)
-                                try? await connection.channel.close()
-                                continue
-                            }
-                            group.addTask {
-                                defer { self.openConnections.subtract(1, ordering: .relaxed) }
-                                await self.serve(connection)
-                            }
-                        }
-                    }
-                }
-            } onCancel: {
-                self.listener.channel.close(promise: nil)
-            }
-        }
+        try await listener.run { connection in await self.serve(connection) }
     }
 
-    private func serve(_ connection: Connection) async {
+    private func serve(_ connection: Listener.Connection) async {
         do {
             try await connection.executeThenClose { requests, replies in
                 for try await request in requests {
@@ -121,19 +89,6 @@ public final class OperationsHTTPServer: Service, Sendable {
             }
         } catch {
             logger.debug("operations HTTP connection ended", metadata: ["error": "\(error)"])
-        }
-    }
-}
-
-/// Closes a connection on which nothing arrived for the idle timeout.
-private final class CloseWhenIdle: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
         }
     }
 }
