@@ -53,4 +53,21 @@ import Testing
         directory.heard(Self.key(3), name: "c", address: "[::1]:3")
         #expect(Set(directory.all.map(\.name)) == ["b", "c"])
     }
+
+    /// A node killed before its Bye says no more Hellos: three rounds of silence and it is
+    /// forgotten everywhere the directory is read; a node that keeps saying Hello stays.
+    @Test func aNodeThatFallsSilentIsForgotten() {
+        let directory = PeerDirectory(maximumEntries: 8, maximumAddresses: 2, lifetime: 900)
+        let start = Date()
+        directory.heard(Self.key(1), name: "killed", address: "[::1]:1", at: start)
+        directory.heard(Self.key(2), name: "alive", address: "[::1]:2", at: start)
+        for round in 1...3 { directory.heard(Self.key(2), name: "alive", address: "[::1]:2", at: start.addingTimeInterval(Double(round) * 300)) }
+        #expect(Set(directory.entries(at: start.addingTimeInterval(899)).map(\.name)) == ["killed", "alive"])
+        let later = start.addingTimeInterval(901)
+        #expect(directory.entries(at: later).map(\.name) == ["alive"])
+        #expect(directory.addresses(of: Self.key(1), at: later).isEmpty)
+        #expect(directory.key(withFingerprint: Self.key(1).fingerprint, at: later) == nil)
+        // Heard again, it is new again.
+        #expect(directory.heard(Self.key(1), name: "killed", address: "[::1]:1", at: later))
+    }
 }

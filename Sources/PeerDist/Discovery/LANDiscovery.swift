@@ -17,6 +17,8 @@ public enum LANDiscovery {
     public static let port = 7740
     static let maximumBackoffMilliseconds = 65
     static let rescanInterval: Duration = .seconds(2)
+    /// How often a node says Hello again; peers forget it after three silent rounds (`PeerDirectory`).
+    static let helloInterval: Double = 5 * 60
 
     typealias DatagramChannel = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
 
@@ -134,7 +136,8 @@ public enum LANDiscovery {
 
     /// Answers queries for content `isHeld` says this node holds, and keeps `directory` up to date
     /// with the nodes that announce themselves, until cancelled. The node says Hello on every
-    /// interface when it starts (and to each newcomer it hears), and Bye when it stops. With
+    /// interface when it starts, to each newcomer it hears and every `helloInterval`, so that
+    /// others can forget a node killed before its Bye; and Bye when it stops. With
     /// `collaboration`, it also carries People Near Me's announcements both ways.
     static func answer(
         tcpPort: Int, identity: NodeIdentity, name: String, directory: PeerDirectory, isHeld: @escaping @Sendable (HashValue) -> Bool,
@@ -162,6 +165,13 @@ public enum LANDiscovery {
                     replies.addTask {
                         try await membership.keepJoining(multicast, every: rescanInterval, logger: logger) { added in
                             await sender.send(added.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
+                        }
+                    }
+                    // Again now and then: a node that hears nothing from another for three rounds forgets it.
+                    replies.addTask {
+                        while true {
+                            try await Task.sleep(for: .seconds(helloInterval))
+                            await sender.send(membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: hello) })
                         }
                     }
                     // People Near Me: this person's announcements, on every interface.
