@@ -155,7 +155,8 @@ import Testing
 
     /// One name, several instances: every node that registers the unsecured `0.printer` on the
     /// link answers for it, and every node that registers `0.share` globally is announced under
-    /// its locator, so a resolver gets one instance per node. Then the resolver restarts with a
+    /// its locator, so a resolver gets one instance per node. A secured name registered without
+    /// endpoints follows its node's addresses. Then the resolver restarts with a
     /// bootstrap address that leads nowhere: the routing table it kept in its data directory is
     /// its only way back into the DHT, and it resolves the name again through it.
     @Test(.needsNetworkHosts) func aNameHasAnInstancePerNodeAndTheRoutingTableOutlivesARestart() throws {
@@ -213,6 +214,28 @@ import Testing
             if found.count < 2 { Thread.sleep(forTimeInterval: 1) }
         }
         #expect(found.count == 2, "0.share resolved to \(found)")
+
+        // A registration without fixed endpoints follows the node's addresses: one added to the
+        // node is in the record the resolver reads soon after.
+        let registered = try Peerdist.run(["names", "register", "web", "--scope", "all", "--json", "--data-dir", first.dataDirectory])
+        let web = try #require(jsonObject(registered.standardOutput)?["name"] as? String, "\(registered.standardError)")
+        func webEndpoints() throws -> [String] {
+            let resolved = try Peerdist.run(
+                ["names", "resolve", web, "--scope", "global", "--json", "--data-dir", resolver.dataDirectory], namespace: net.hosts[2][0].namespace)
+            return ((try? JSONSerialization.jsonObject(with: resolved.output)) as? [[String: Any]] ?? []).flatMap { $0["endpoints"] as? [String] ?? [] }
+        }
+        var endpoints: [String] = []
+        for _ in 0..<30 where !endpoints.contains("[\(net.hosts[0][1].ipv6Address)]:7740") {
+            endpoints = try webEndpoints()
+            if endpoints.isEmpty { Thread.sleep(forTimeInterval: 1) }
+        }
+        #expect(endpoints.contains("[\(net.hosts[0][1].ipv6Address)]:7740"), "\(endpoints)")
+        try NetworkHosts.ip("-n", net.hosts[0][1].namespace, "-6", "addr", "add", "fd77:1::4242/128", "dev", "lo")
+        for _ in 0..<60 where !endpoints.contains("[fd77:1::4242]:7740") {
+            Thread.sleep(forTimeInterval: 1)
+            endpoints = try webEndpoints()
+        }
+        #expect(endpoints.contains("[fd77:1::4242]:7740"), "the record did not follow the new address: \(endpoints)\n\(first.log)")
 
         // Restarted with a bootstrap address that answers nothing, the resolver rejoins through
         // the routing table it saved, and finds both instances again.
