@@ -259,6 +259,76 @@ import Testing
         #expect(found.count == 2, "after the restart 0.share resolved to \(found): \(resolver.log)")
     }
 
+    /// Transmission's DHT (jech's dht, another Mainline implementation than libtorrent's) joins
+    /// through libtorrent's nodes and PeerDist's, seeds a torrent and announces it; PeerDist's
+    /// get_peers on another subnet finds Transmission as its peer.
+    @Test(.needsNetworkHosts, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/transmission-daemon"), "needs transmission-daemon"))
+    func aTorrentTransmissionAnnouncesIsFoundByPeerDist() throws {
+        let net = try RoutedSubnets(subnets: 2, hostsPerSubnet: 2)
+        defer { net.tearDown() }
+        let scratch = try ScratchDirectory()
+        let libtorrent = try LibtorrentDHT(script: Self.libtorrentScript, host: net.hosts[0][0], ports: 7001...7008, bootstrap: [], log: scratch.child("lt.log"))
+        defer { libtorrent.stop() }
+        try libtorrent.waitForNodes()
+        let node = try NodeProcess(
+            dataDirectory: scratch.child("node"), listen: "[::]:7740", namespace: net.hosts[1][0].namespace,
+            extraArguments: ["--global", "--dht-bootstrap", "\(net.hosts[0][0].ipv4Address):7001", "--dht-bootstrap", "[\(net.hosts[0][0].ipv6Address)]:7002"])
+        defer { node.stop() }
+        try waitForRoutingTable(node)
+        let dhtPort = try #require(jsonObject(try Peerdist.run("dht", "status", "--json", "--data-dir", node.dataDirectory).standardOutput)?["port"] as? Int)
+
+        // A torrent of a file, without trackers: the DHT is the only way to its seeder.
+        let downloads = scratch.child("downloads")
+        try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
+        try PublishFetchTests.makeFile(downloads + "/file.bin", size: 300_000, seed: 61)
+        let torrent = scratch.child("file.torrent")
+        let created = try Peerdist.runTool(["transmission-create", "-o", torrent, downloads + "/file.bin"])
+        #expect(created.status == 0, "\(created.standardError)")
+        let shown = try Peerdist.runTool(["transmission-show", torrent]).standardOutput
+        let hashLine = try #require(shown.split(separator: "\n").first { $0.contains("Hash:") }, "\(shown)")
+        let infoHash = String(hashLine.split(separator: " ").last ?? "")
+
+        let seeder = net.hosts[0][1]
+        let configuration = scratch.child("transmission")
+        try FileManager.default.createDirectory(atPath: configuration, withIntermediateDirectories: true)
+        let settings = """
+            {"dht-enabled": true, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false, "peer-port": 51413,
+             "port-forwarding-enabled": false, "rpc-enabled": true, "rpc-bind-address": "127.0.0.1", "rpc-port": 9091,
+             "rpc-authentication-required": false, "rpc-whitelist-enabled": false, "rpc-host-whitelist-enabled": false,
+             "bind-address-ipv4": "\(seeder.ipv4Address)", "download-dir": "\(downloads)", "message-level": 3}
+            """
+        try settings.write(toFile: configuration + "/settings.json", atomically: true, encoding: .utf8)
+        // Transmission's own way in: one "address port" a line.
+        let bootstrap = (7001...7008).map { "\(net.hosts[0][0].ipv4Address) \($0)" } + ["\(net.hosts[1][0].ipv4Address) \(dhtPort)"]
+        try bootstrap.joined(separator: "\n").write(toFile: configuration + "/dht.bootstrap", atomically: true, encoding: .utf8)
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        daemon.arguments = ["ip", "netns", "exec", seeder.namespace, "transmission-daemon", "-f", "-g", configuration, "--logfile", scratch.child("transmission.log")]
+        try daemon.run()
+        defer {
+            // Started from the test process, it inherits a signal mask that blocks SIGTERM; its
+            // state is scratch, so it is killed outright.
+            kill(daemon.processIdentifier, SIGKILL)
+            daemon.waitUntilExit()
+        }
+        var added = false
+        for _ in 0..<50 where !added {
+            added = try Peerdist.runTool(["transmission-remote", "127.0.0.1:9091", "-a", torrent], namespace: seeder.namespace).status == 0
+            if !added { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        #expect(added, "transmission-daemon did not take the torrent")
+
+        var peers: [String] = []
+        let expected = "\(seeder.ipv4Address):51413"
+        for _ in 0..<90 where !peers.contains(expected) {
+            let found = try Peerdist.run(["dht", "peers", infoHash, "--json", "--data-dir", node.dataDirectory], namespace: net.hosts[1][0].namespace)
+            peers = jsonObject(found.standardOutput)?["peers"] as? [String] ?? []
+            if !peers.contains(expected) { Thread.sleep(forTimeInterval: 1) }
+        }
+        let log = (try? String(contentsOfFile: scratch.child("transmission.log"), encoding: .utf8)) ?? ""
+        #expect(peers.contains(expected), "PeerDist found \(peers) for \(infoHash); Transmission's log:\n\(log.suffix(3000))")
+    }
+
     /// KRPC garbage, deep nesting, forged tokens and signatures, and a flood from one address at
     /// a node's DHT port: it keeps answering, refuses the rest, and its memory stays bounded.
     @Test(.needsNetworkHosts) func hostileKRPCInputLeavesTheNodeUpAndBounded() throws {
