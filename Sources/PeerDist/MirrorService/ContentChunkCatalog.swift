@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import PeerDistHashing
+import PeerDistMirror
+import PeerDistStore
+
+/// The mirror chunks of the files this node holds as content (published in place, or fetched by
+/// content ID and complete), so that a snapshot or mirror fetch copies them instead of fetching
+/// them again.
+///
+/// Content is described by MS-PCCRC segments: version 1 cuts 32 MiB segments of 64 KiB blocks,
+/// version 2 cuts at the same gear-hash boundaries as mirror chunks but names segments by a
+/// truncated SHA-512, never by the SHA-256 a mirror chunk is named by. Neither maps to mirror
+/// chunks without reading the bytes, so each content's file is cut into mirror chunks once, off
+/// the fetch that made or published it, and the list kept in `DIR/content-chunks/<content ID>`
+/// (`FileChunkList`): the bytes a content ID names always cut the same way, so a restart reads
+/// the list back instead of the file.
+///
+/// The index is a hint: every chunk read from it is checked against its SHA-256
+/// (`LocalChunkIndex`), so a file changed after publishing never yields a wrong chunk. It only
+/// serves this node's own fetches and is never served to peers, so content shared privately
+/// (with an audience) reaches nobody through it.
+final class ContentChunkCatalog: Sendable {
+    let store: ContentStore
+    /// `DIR/content-chunks`.
+    let directory: String
+    let logger: Logger
+    /// Locations are absolute paths less their leading `/`: published files may lie anywhere.
+    let index: LocalChunkIndex
+
+    private struct State {
+        /// The content each indexed path holds.
+        var indexed: [String: ContentID] = [:]
+        /// Files that could not be cut as they were (changed while read, unreadable), with their
+        /// size: not tried again until the store lists them differently.
+        var failed: [String: ContentID] = [:]
+        var backgroundAllowed = false
+        var backgroundRunning = false
+        var backgroundAgain = false
+    }
+
+    private let state = PThreadMutex(State())
+    /// One update at a time: a second caller waits for the first and finds its work done.
+    private let work = PThreadMutex(())
+
+    init(store: ContentStore, dataDirectory: DataDirectory, logger: Logger) throws {
+        self.store = store
+        directory = "\(dataDirectory.path)/content-chunks"
+        self.logger = logger
+        index = try LocalChunkIndex(root: "/")
+    }
+
+    /// Brings the index up to date with the store and returns it: files the store no longer
+    /// lists are forgotten, and each new one is indexed from its kept list, or cut into chunks
+    /// (and the list kept) when it has none. Blocks for as long as cutting takes.
+    func update() -> LocalChunkIndex {
+        work.withLock { _ in
+            let files = store.wholeFiles()
+            let listed = Dictionary(files.map { ($0.path, $0.contentID) }, uniquingKeysWith: { first, _ in first })
+            let (stale, known) = state.withLock { state -> ([String], [String: ContentID]) in
+                let stale = state.indexed.filter { listed[$0.key] != $0.value }.map(\.key)
+                for path in stale { state.indexed[path] = nil }
+                state.failed = state.failed.filter { listed[$0.key] == $0.value }
+                return (stale, state.indexed.merging(state.failed) { first, _ in first })
+            }
+            for path in stale { index.removeLocations(inFile: Self.location(of: path)) }
+            for file in files where known[file.path] != file.contentID {
+                if let chunks = chunks(of: file) {
+                    index.add(file: Self.location(of: file.path), chunks: chunks.chunks)
+                    state.withLock { $0.indexed[file.path] = file.contentID }
+                } else {
+                    state.withLock { $0.failed[file.path] = file.contentID }
+                }
+            }
+            removeUnknownLists()
+            return index
+        }
+    }
+
+    /// From now on, `updateSoon` indexes in the background (a serving node; a one-shot command
+    /// leaves it to the fetch that needs it).
+    func allowBackgroundUpdates() {
+        state.withLock { $0.backgroundAllowed = true }
+        updateSoon()
+    }
+
+    /// Indexes what the store holds now on a background thread, once the update under way (if
+    /// any) is over: after a publication or a finished fetch.
+    func updateSoon() {
+        let start = state.withLock { state -> Bool in
+            guard state.backgroundAllowed else { return false }
+            guard !state.backgroundRunning else {
+                state.backgroundAgain = true
+                return false
+            }
+            state.backgroundRunning = true
+            return true
+        }
+        guard start else { return }
+        Thread.detachNewThread { [self] in
+            while true {
+                _ = update()
+                let again = state.withLock { state -> Bool in
+                    if state.backgroundAgain {
+                        state.backgroundAgain = false
+                        return true
+                    }
+                    state.backgroundRunning = false
+                    return false
+                }
+                if !again { return }
+            }
+        }
+    }
+
+    /// The kept list of `file`'s content, else its file cut now and the list kept. Nil when the
+    /// file is not the content the store says (changed, gone) or cannot be read.
+    private func chunks(of file: ContentStore.WholeFile) -> FileChunkList? {
+        let listPath = "\(directory)/\(file.contentID.hex)"
+        if let bytes = FileManager.default.contents(atPath: listPath) {
+            if let list = try? FileChunkList(decoding: Array(bytes), source: listPath), list.length == file.size { return list }
+            logger.warning("a content's chunk list is damaged; cutting the file again", metadata: ["list": "\(listPath)"])
+        }
+        let list: FileChunkList
+        do {
+            list = try FileChunkList.cut(path: file.path)
+        } catch {
+            logger.info("a file held as content was not indexed by chunk", metadata: ["path": "\(file.path)", "error": "\(error)"])
+            return nil
+        }
+        // Only a list of the bytes the content ID names is kept: the file must still be what
+        // the store recorded (and it did not change while it was cut, or `cut` would have thrown).
+        guard list.length == file.size, store.stillHolds(file) else { return nil }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try AtomicFile.write(list.encoded(), to: listPath)
+        } catch {
+            logger.warning("cannot keep a content's chunk list", metadata: ["list": "\(listPath)", "error": "\(error)"])
+        }
+        return list
+    }
+
+    /// Deletes the lists of contents the store no longer knows.
+    private func removeUnknownLists() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        let known = Set(store.knownContentIDs().map(\.hex))
+        for name in names where !known.contains(name) {
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
+        }
+    }
+
+    private static func location(of path: String) -> String {
+        String(path.drop { $0 == "/" })
+    }
+}
