@@ -31,8 +31,9 @@ final class ContentChunkCatalog: Sendable {
     private struct State {
         /// The content each indexed path holds.
         var indexed: [String: ContentID] = [:]
-        /// Files that could not be cut as they were (changed while read, unreadable), with their
-        /// size: not tried again until the store lists them differently.
+        /// Files that could not be cut as they were (changed while read, unreadable, not what the
+        /// store recorded), with their content: not tried again until the store lists them with
+        /// another (published again).
         var failed: [String: ContentID] = [:]
         var backgroundAllowed = false
         var backgroundRunning = false
