@@ -174,6 +174,35 @@ import Testing
         #expect(try SwarmFetch.counter("chunk_bytes_received", of: fetcher) - receivedBefore == Int(received))
     }
 
+    @Test(.needsNetworkHosts) func withoutARunningNodeTheFetchCutsTheFilesItNeeds() throws {
+        let network = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let tree = scratch.child("tree")
+        try MirrorTests.makeTree(tree)
+        try PublishFetchTests.makeFile("\(tree)/data/bulk.bin", size: 8 << 20, seed: 24)
+        let publisher = try NodeProcess(dataDirectory: scratch.child("publisher"), listen: "[::]:0", namespace: network.first)
+        defer { publisher.stop() }
+        let published = try Self.publish(tree, on: publisher)
+        // Published by a command that ends at once: nothing has been cut into chunks yet.
+        let fetcher = scratch.child("fetcher")
+        let mine = scratch.child("mine.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/data/bulk.bin", toPath: mine)
+        let own = try Peerdist.run("publish", mine, "--data-dir", fetcher)
+        try #require(own.status == 0, "\(own.standardError)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(fetcher)/content-chunks")) ?? []).isEmpty)
+
+        let copy = scratch.child("copy")
+        let fetched = try network.peerdist(
+            in: network.second, ["fetch", published.uri, "-o", copy, "--json", "--peer", Self.address(of: publisher, on: network), "--data-dir", fetcher])
+        try #require(fetched.status == 0, "\(fetched.standardError)")
+        #expect(TreeComparison.firstDifference(tree, copy) == nil, "\(TreeComparison.firstDifference(tree, copy) ?? "")")
+        let rest = published.bytes - (8 << 20)
+        let received = try #require(Self.number(Self.events(fetched).last?["received_bytes"]))
+        #expect(received <= rest, "\(received) bytes received; \(rest) are not held as content")
+        // The list is kept for the next fetch.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(fetcher)/content-chunks").count == 1)
+    }
+
     @Test(.needsNetworkHosts) func aFileChangedAfterPublishingLendsNoWrongChunk() throws {
         let network = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()

@@ -85,6 +85,24 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: "\(scratch.path)/content-chunks/\(fetchedID.hex)"))
     }
 
+    /// A fetch does not read every file held as content before it starts: it cuts those that may
+    /// be one of its files whole, and leaves the rest to the background.
+    @Test func aFetchCutsOnlyFilesOfTheSizesItNeeds() throws {
+        let scratch = try StoreScratch()
+        let store = try scratch.openStore()
+        let wanted = try store.publish(path: try scratch.write(StoreTestContent.random(count: 200_000, seed: 46), name: "wanted"))
+        let other = try store.publish(path: try scratch.write(StoreTestContent.random(count: 300_000, seed: 47), name: "other"))
+        let catalog = try ContentChunkCatalog(store: store, dataDirectory: DataDirectory(path: scratch.path), logger: Logger(label: "test"))
+        let lists = "\(scratch.path)/content-chunks"
+
+        let index = catalog.update(cutting: .ofSizes([200_000, 5]))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: lists) == [wanted.contentID.hex])
+        #expect(index.chunkCount == (try FileChunkList.cut(path: wanted.path)).chunks.count)
+        _ = catalog.update(cutting: .all)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: lists)) == [wanted.contentID.hex, other.contentID.hex])
+        #expect(index.chunkCount == (try FileChunkList.cut(path: wanted.path)).chunks.count + (try FileChunkList.cut(path: other.path)).chunks.count)
+    }
+
     /// The worst case: a published file rewritten in the middle with its size, inode and
     /// modification time kept, so the store still takes it for what it published.
     @Test func aFileChangedAfterPublishingYieldsNoWrongChunk() throws {

@@ -11,10 +11,12 @@ import PeerDistStore
 /// Content is described by MS-PCCRC segments: version 1 cuts 32 MiB segments of 64 KiB blocks,
 /// version 2 cuts at the same gear-hash boundaries as mirror chunks but names segments by a
 /// truncated SHA-512, never by the SHA-256 a mirror chunk is named by. Neither maps to mirror
-/// chunks without reading the bytes, so each content's file is cut into mirror chunks once, off
-/// the fetch that made or published it, and the list kept in `DIR/content-chunks/<content ID>`
-/// (`FileChunkList`): the bytes a content ID names always cut the same way, so a restart reads
-/// the list back instead of the file.
+/// chunks without reading the bytes, so each content's file is cut into mirror chunks once and
+/// the list kept in `DIR/content-chunks/<content ID>` (`FileChunkList`): the bytes a content ID
+/// names always cut the same way, so a restart reads the list back instead of the file. A
+/// serving node cuts in the background, after a publication or a finished fetch and at start; a
+/// fetch cuts only the files it may need whole (those of the size of one of its files) that the
+/// background has not reached yet.
 ///
 /// The index is a hint: every chunk read from it is checked against its SHA-256
 /// (`LocalChunkIndex`), so a file changed after publishing never yields a wrong chunk. It only
@@ -41,7 +43,7 @@ final class ContentChunkCatalog: Sendable {
     }
 
     private let state = PThreadMutex(State())
-    /// One update at a time: a second caller waits for the first and finds its work done.
+    /// One change to the index at a time: an update's quick pass, or one file's cut.
     private let work = PThreadMutex(())
 
     init(store: ContentStore, dataDirectory: DataDirectory, logger: Logger) throws {
@@ -51,11 +53,29 @@ final class ContentChunkCatalog: Sendable {
         index = try LocalChunkIndex(root: "/")
     }
 
+    /// Which files without a kept list an update cuts.
+    enum Cutting: Sendable {
+        /// Every one: the background pass.
+        case all
+        /// Those of these sizes: a fetch, which cuts the files that may be one it needs whole,
+        /// and leaves the rest to the background rather than read them all first.
+        case ofSizes(Set<UInt64>)
+
+        func admits(_ size: UInt64) -> Bool {
+            switch self {
+            case .all: return true
+            case .ofSizes(let sizes): return sizes.contains(size)
+            }
+        }
+    }
+
     /// Brings the index up to date with the store and returns it: files the store no longer
-    /// lists are forgotten, and each new one is indexed from its kept list, or cut into chunks
-    /// (and the list kept) when it has none. Blocks for as long as cutting takes.
-    func update() -> LocalChunkIndex {
-        work.withLock { _ in
+    /// lists are forgotten, each new one is indexed from its kept list, and those without one
+    /// that `cutting` admits are cut into chunks (and the list kept). Blocks for as long as
+    /// cutting takes; files are cut one at a time, so a concurrent update waits for one file's
+    /// cut at most, not for another's whole pass.
+    func update(cutting: Cutting = .all) -> LocalChunkIndex {
+        let toCut = work.withLock { _ -> [ContentStore.WholeFile] in
             let files = store.wholeFiles()
             let listed = Dictionary(files.map { ($0.path, $0.contentID) }, uniquingKeysWith: { first, _ in first })
             let (stale, known) = state.withLock { state -> ([String], [String: ContentID]) in
@@ -65,17 +85,31 @@ final class ContentChunkCatalog: Sendable {
                 return (stale, state.indexed.merging(state.failed) { first, _ in first })
             }
             for path in stale { index.removeLocations(inFile: Self.location(of: path)) }
+            var toCut: [ContentStore.WholeFile] = []
             for file in files where known[file.path] != file.contentID {
-                if let chunks = chunks(of: file) {
-                    index.add(file: Self.location(of: file.path), chunks: chunks.chunks)
+                if let list = keptList(of: file) {
+                    index.add(file: Self.location(of: file.path), chunks: list.chunks)
+                    state.withLock { $0.indexed[file.path] = file.contentID }
+                } else if cutting.admits(file.size) {
+                    toCut.append(file)
+                }
+            }
+            removeUnknownLists()
+            return toCut
+        }
+        for file in toCut {
+            work.withLock { _ in
+                // Another update may have cut it meanwhile.
+                guard state.withLock({ $0.indexed[file.path] != file.contentID && $0.failed[file.path] != file.contentID }) else { return }
+                if let list = cut(file) {
+                    index.add(file: Self.location(of: file.path), chunks: list.chunks)
                     state.withLock { $0.indexed[file.path] = file.contentID }
                 } else {
                     state.withLock { $0.failed[file.path] = file.contentID }
                 }
             }
-            removeUnknownLists()
-            return index
         }
+        return index
     }
 
     /// From now on, `updateSoon` indexes in the background (a serving node; a one-shot command
@@ -114,14 +148,22 @@ final class ContentChunkCatalog: Sendable {
         }
     }
 
-    /// The kept list of `file`'s content, else its file cut now and the list kept. Nil when the
-    /// file is not the content the store says (changed, gone) or cannot be read.
-    private func chunks(of file: ContentStore.WholeFile) -> FileChunkList? {
-        let listPath = "\(directory)/\(file.contentID.hex)"
-        if let bytes = FileManager.default.contents(atPath: listPath) {
-            if let list = try? FileChunkList(decoding: Array(bytes), source: listPath), list.length == file.size { return list }
-            logger.warning("a content's chunk list is damaged; cutting the file again", metadata: ["list": "\(listPath)"])
-        }
+    private func listPath(of id: ContentID) -> String {
+        "\(directory)/\(id.hex)"
+    }
+
+    /// The list kept for `file`'s content, if there is one that fits it.
+    private func keptList(of file: ContentStore.WholeFile) -> FileChunkList? {
+        let path = listPath(of: file.contentID)
+        guard let bytes = FileManager.default.contents(atPath: path) else { return nil }
+        if let list = try? FileChunkList(decoding: Array(bytes), source: path), list.length == file.size { return list }
+        logger.warning("a content's chunk list is damaged; the file will be cut again", metadata: ["list": "\(path)"])
+        return nil
+    }
+
+    /// `file` cut into chunks now, and the list kept. Nil when the file is not the content the
+    /// store says (changed, gone) or cannot be read.
+    private func cut(_ file: ContentStore.WholeFile) -> FileChunkList? {
         let list: FileChunkList
         do {
             list = try FileChunkList.cut(path: file.path)
@@ -132,11 +174,12 @@ final class ContentChunkCatalog: Sendable {
         // Only a list of the bytes the content ID names is kept: the file must still be what
         // the store recorded (and it did not change while it was cut, or `cut` would have thrown).
         guard list.length == file.size, store.stillHolds(file) else { return nil }
+        let path = listPath(of: file.contentID)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try AtomicFile.write(list.encoded(), to: listPath)
+            try AtomicFile.write(list.encoded(), to: path)
         } catch {
-            logger.warning("cannot keep a content's chunk list", metadata: ["list": "\(listPath)", "error": "\(error)"])
+            logger.warning("cannot keep a content's chunk list", metadata: ["list": "\(path)", "error": "\(error)"])
         }
         return list
     }

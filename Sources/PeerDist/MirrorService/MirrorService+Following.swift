@@ -84,7 +84,7 @@ extension MirrorService {
         let commit: MirrorCommit
         do {
             // What the mirror's own files lack may be in other mirrors, snapshots or content.
-            try await copyHeldChunks(into: update, except: chunks)
+            try await copyHeldChunks(into: update, for: manifest.entries, except: chunks)
             mirror.update { $0.pendingBytes = update.progress.missingBytes }
             let fetcher = MirrorChunkFetcher(identity: identity, counters: counters, logger: logger)
             let missing = update.missing

@@ -132,7 +132,8 @@ extension MirrorService {
         var received: UInt64 = 0
         if let update = stage.update {
             // A chunk held anywhere on this node, files held as content included, is copied, not fetched.
-            try await copyHeldChunks(into: update)
+            let needed = reference.path.flatMap { manifest.entry(at: $0) }.map { [$0] } ?? manifest.entries
+            try await copyHeldChunks(into: update, for: needed)
             let start = update.progress
             let total = start.heldBytes + start.missingBytes
             progress(FetchProgress(heldBytes: start.heldBytes, totalBytes: total, receivedBytes: 0, peer: nil))

@@ -88,13 +88,15 @@ public final class MirrorService: Sendable {
 
     /// Fills what `update` misses with chunks this node holds anywhere: in its mirrors and
     /// snapshots (`except` the index the update filled from already), then in the files it
-    /// holds as content, indexed first if they are not yet (`ContentChunkCatalog`). Every chunk
-    /// copied is checked against its SHA-256 by the index that read it.
-    func copyHeldChunks(into update: MirrorUpdate, except own: LocalChunkIndex? = nil) async throws {
+    /// holds as content (`ContentChunkCatalog`), those of the size of one of `entries`' files
+    /// cut first if the background has not yet. Every chunk copied is checked against its
+    /// SHA-256 by the index that read it.
+    func copyHeldChunks(into update: MirrorUpdate, for entries: [MirrorEntry], except own: LocalChunkIndex? = nil) async throws {
         guard !update.missing.isEmpty else { return }
+        let sizes = Set(entries.lazy.filter { !$0.chunks.isEmpty }.map(\.size))
         try await offload {
             var indexes = self.localChunkIndexes().filter { $0 !== own }
-            if let contentChunks = self.contentChunks { indexes.append(contentChunks.update()) }
+            if let contentChunks = self.contentChunks { indexes.append(contentChunks.update(cutting: .ofSizes(sizes))) }
             for missing in update.missing {
                 for index in indexes {
                     guard let held = index.read(missing.chunk) else { continue }
