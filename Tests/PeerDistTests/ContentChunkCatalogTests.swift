@@ -101,6 +101,15 @@ import Glibc
         _ = catalog.update(cutting: .all)
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: lists)) == [wanted.contentID.hex, other.contentID.hex])
         #expect(index.chunkCount == (try FileChunkList.cut(path: wanted.path)).chunks.count + (try FileChunkList.cut(path: other.path)).chunks.count)
+
+        // A damaged list is dropped, and the file cut again like one never cut.
+        let damaged = "\(lists)/\(wanted.contentID.hex)"
+        try Data("PDCL damaged".utf8).write(to: URL(fileURLWithPath: damaged))
+        let restarted = try ContentChunkCatalog(store: store, dataDirectory: DataDirectory(path: scratch.path), logger: Logger(label: "test"))
+        #expect(restarted.update(cutting: .ofSizes([])).chunkCount == (try FileChunkList.cut(path: other.path)).chunks.count)
+        #expect(!FileManager.default.fileExists(atPath: damaged))
+        _ = restarted.update(cutting: .all)
+        #expect(try FileChunkList(decoding: contents(of: damaged)) == (try FileChunkList.cut(path: wanted.path)))
     }
 
     /// The worst case: a published file rewritten in the middle with its size, inode and

@@ -157,7 +157,9 @@ final class ContentChunkCatalog: Sendable {
         let path = listPath(of: file.contentID)
         guard let bytes = FileManager.default.contents(atPath: path) else { return nil }
         if let list = try? FileChunkList(decoding: Array(bytes), source: path), list.length == file.size { return list }
+        // Removed, so that it is reported once and the file is cut again like one never cut.
         logger.warning("a content's chunk list is damaged; the file will be cut again", metadata: ["list": "\(path)"])
+        try? FileManager.default.removeItem(atPath: path)
         return nil
     }
 
