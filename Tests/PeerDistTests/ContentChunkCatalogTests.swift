@@ -59,6 +59,9 @@ import Glibc
 
         let catalog = try ContentChunkCatalog(store: store, dataDirectory: DataDirectory(path: scratch.path), logger: Logger(label: "test"))
         let index = catalog.update()
+        // Version 2 segments end where mirror chunks do; only their names differ (SHA-512, SHA-256).
+        let publishedList = try FileChunkList(decoding: contents(of: "\(scratch.path)/content-chunks/\(published.contentID.hex)"))
+        #expect(published.information.segments.map(\.length) == publishedList.chunks.map(\.length))
         for (id, bytes) in [(published.contentID, publishedBytes), (fetchedID, fetchedBytes)] {
             let list = try FileChunkList(decoding: contents(of: "\(scratch.path)/content-chunks/\(id.hex)"))
             #expect(list.length == UInt64(bytes.count))
