@@ -136,6 +136,108 @@ import Testing
         #expect(Self.number(Self.events(secondFetch).last?["received_bytes"]) == UInt64(received))
     }
 
+    @Test(.needsNetworkHosts) func filesTheFetcherHoldsAsContentAreCopiedNotFetched() throws {
+        let network = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let tree = scratch.child("tree")
+        try MirrorTests.makeTree(tree)
+        try PublishFetchTests.makeFile("\(tree)/data/mine.bin", size: 12 << 20, seed: 21)
+        try PublishFetchTests.makeFile("\(tree)/data/theirs.bin", size: 8 << 20, seed: 22)
+        try PublishFetchTests.makeFile("\(tree)/data/added.bin", size: 1 << 20, seed: 23)
+        let publisher = try NodeProcess(dataDirectory: scratch.child("publisher"), listen: "[::]:0", namespace: network.first)
+        let fetcher = try NodeProcess(dataDirectory: scratch.child("fetcher"), listen: "[::]:0", namespace: network.second)
+        defer { [publisher, fetcher].forEach { $0.stop() } }
+
+        // The fetcher published one of the tree's files itself (version 2, whose segments are cut
+        // where mirror chunks are) and fetched another by content ID (version 1).
+        let mine = scratch.child("mine.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/data/mine.bin", toPath: mine)
+        let ownPublication = try Peerdist.run("publish", mine, "--content-version", "2", "--data-dir", fetcher.dataDirectory, "--json")
+        try #require(ownPublication.status == 0, "\(ownPublication.standardError)")
+        let theirs = scratch.child("theirs.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/data/theirs.bin", toPath: theirs)
+        let theirsURI = try PublishFetchTests.publish(theirs, on: publisher)
+        let fetchedFile = try network.peerdist(
+            in: network.second, ["fetch", theirsURI, "-o", scratch.child("theirs-fetched.bin"), "--peer", Self.address(of: publisher, on: network), "--data-dir", fetcher.dataDirectory])
+        try #require(fetchedFile.status == 0, "\(fetchedFile.standardError)")
+
+        let published = try Self.publish(tree, on: publisher)
+        let receivedBefore = try SwarmFetch.counter("chunk_bytes_received", of: fetcher)
+        let copy = scratch.child("copy")
+        let fetched = try network.peerdist(in: network.second, ["fetch", published.uri, "-o", copy, "--json", "--data-dir", fetcher.dataDirectory])
+        try #require(fetched.status == 0, "\(fetched.standardError)")
+        #expect(TreeComparison.firstDifference(tree, copy) == nil, "\(TreeComparison.firstDifference(tree, copy) ?? "")")
+        // Only the rest of the tree travels: 20 MiB of it were held as content.
+        let rest = published.bytes - (20 << 20)
+        let received = try #require(Self.number(Self.events(fetched).last?["received_bytes"]))
+        #expect(received >= 1 << 20 && received <= rest, "\(received) bytes received; \(rest) are not held as content")
+        #expect(try SwarmFetch.counter("chunk_bytes_received", of: fetcher) - receivedBefore == Int(received))
+    }
+
+    @Test(.needsNetworkHosts) func withoutARunningNodeTheFetchCutsTheFilesItNeeds() throws {
+        let network = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let tree = scratch.child("tree")
+        try MirrorTests.makeTree(tree)
+        try PublishFetchTests.makeFile("\(tree)/data/bulk.bin", size: 8 << 20, seed: 24)
+        let publisher = try NodeProcess(dataDirectory: scratch.child("publisher"), listen: "[::]:0", namespace: network.first)
+        defer { publisher.stop() }
+        let published = try Self.publish(tree, on: publisher)
+        // Published by a command that ends at once: nothing has been cut into chunks yet.
+        let fetcher = scratch.child("fetcher")
+        let mine = scratch.child("mine.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/data/bulk.bin", toPath: mine)
+        let own = try Peerdist.run("publish", mine, "--data-dir", fetcher)
+        try #require(own.status == 0, "\(own.standardError)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(fetcher)/content-chunks")) ?? []).isEmpty)
+
+        let copy = scratch.child("copy")
+        let fetched = try network.peerdist(
+            in: network.second, ["fetch", published.uri, "-o", copy, "--json", "--peer", Self.address(of: publisher, on: network), "--data-dir", fetcher])
+        try #require(fetched.status == 0, "\(fetched.standardError)")
+        #expect(TreeComparison.firstDifference(tree, copy) == nil, "\(TreeComparison.firstDifference(tree, copy) ?? "")")
+        let rest = published.bytes - (8 << 20)
+        let received = try #require(Self.number(Self.events(fetched).last?["received_bytes"]))
+        #expect(received <= rest, "\(received) bytes received; \(rest) are not held as content")
+        // The list is kept for the next fetch.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(fetcher)/content-chunks").count == 1)
+    }
+
+    @Test(.needsNetworkHosts) func aFileChangedAfterPublishingLendsNoWrongChunk() throws {
+        let network = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let tree = scratch.child("tree")
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try PublishFetchTests.makeFile("\(tree)/bulk.bin", size: 8 << 20, seed: 31)
+        let publisher = try NodeProcess(dataDirectory: scratch.child("publisher"), listen: "[::]:0", namespace: network.first)
+        let fetcher = try NodeProcess(dataDirectory: scratch.child("fetcher"), listen: "[::]:0", namespace: network.second)
+        defer { [publisher, fetcher].forEach { $0.stop() } }
+        let mine = scratch.child("mine.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/bulk.bin", toPath: mine)
+        _ = try PublishFetchTests.publish(mine, on: fetcher)
+        // The node cuts it into chunks in the background; the list appears once it has.
+        let lists = "\(fetcher.dataDirectory)/content-chunks"
+        let deadline = Date().addingTimeInterval(60)
+        while ((try? FileManager.default.contentsOfDirectory(atPath: lists)) ?? []).isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try #require(try FileManager.default.contentsOfDirectory(atPath: lists).count == 1)
+
+        // 1 MiB in the middle rewritten, its size, inode and modification time kept: the store
+        // still takes it for the file it published.
+        let reference = scratch.child("times")
+        try #require(try Peerdist.runTool(["touch", "-r", mine, reference]).status == 0)
+        let changed = try Peerdist.runTool(["sh", "-c", "head -c \(1 << 20) /dev/urandom | dd of='\(mine)' bs=1M seek=3 conv=notrunc status=none && touch -r '\(reference)' '\(mine)'"])
+        try #require(changed.status == 0, "\(changed.standardError)")
+
+        let published = try Self.publish(tree, on: publisher)
+        let copy = scratch.child("copy")
+        let fetched = try network.peerdist(in: network.second, ["fetch", published.uri, "-o", copy, "--json", "--data-dir", fetcher.dataDirectory])
+        try #require(fetched.status == 0, "\(fetched.standardError)")
+        #expect(TreeComparison.firstDifference(tree, copy) == nil, "\(TreeComparison.firstDifference(tree, copy) ?? "")")
+        // The rewritten MiB (and the chunks it straddles) came from the publisher, the rest from the file.
+        let received = try #require(Self.number(Self.events(fetched).last?["received_bytes"]))
+        #expect(received >= 1 << 20 && received <= (1 << 20) + 4 * 128 * 1024, "\(received) bytes received for a 1 MiB change")
+    }
+
     @Test(.needsNetworkHosts) func aFetcherKilledHalfWayResumesAndCompletesIdentical() throws {
         let network = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()

@@ -70,6 +70,26 @@ import Testing
         #expect(payload <= 16 * 1024, "\(payload) bytes of chunk payloads for a one-byte insertion")
     }
 
+    @Test(.needsNetworkHosts) func aFollowerCopiesAFileItPublishedInsteadOfFetchingIt() throws {
+        let network = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let tree = scratch.child("tree")
+        try Self.makeTree(tree)
+        try PublishFetchTests.makeFile("\(tree)/data/bulk.bin", size: 16 << 20, seed: 12)
+        let nodes = try Self.startNodes(on: network, scratch: scratch)
+        defer { nodes.forEach { $0.stop() } }
+        // The follower holds the bulk of the tree already, as a file it published.
+        let own = scratch.child("own.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/data/bulk.bin", toPath: own)
+        _ = try PublishFetchTests.publish(own, on: nodes[1])
+        let name = try Self.publish(tree, on: nodes[0])
+        let followed = scratch.child("follower")
+        try Self.follow(name, into: followed, on: nodes[1])
+        try Self.waitUntilFollowersMatch(tree, [followed], nodes: nodes, version: 1)
+        let chunks = try SwarmFetch.counter("chunk_bytes_received", of: nodes[1])
+        #expect(chunks > 0 && chunks < 4 << 20, "\(chunks) chunk bytes received for a tree of which 16 MiB were held")
+    }
+
     @Test(.needsNetworkHosts) func aWatchedDirectoryIsRepublishedWithoutBeingAsked() throws {
         let mirror = try MirrorFixture.make()
         defer { mirror.stopAll() }

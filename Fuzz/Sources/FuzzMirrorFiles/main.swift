@@ -2,20 +2,21 @@ import FuzzSupport
 import PeerDistHashing
 import PeerDistMirror
 
-/// The files a mirror keeps for itself and reads back after a restart or a crash: the scan cache
-/// and the update journal. Anything with write access to the directory can change them, so they
+/// The files a mirror keeps for itself and reads back after a restart or a crash: the scan cache,
+/// the update journal, and the chunk lists of files held as content. Anything with write access to the directory can change them, so they
 /// are read as strictly as the network's formats.
 ///
 /// The first byte picks the mode:
 /// - 0: a scan cache, which must encode to bytes that decode to the same cache;
 /// - 1: a journal as found on disk (checksum included);
-/// - 2: a journal body, checksummed here so that the fuzzer gets past the checksum.
+/// - 2: a journal body, checksummed here so that the fuzzer gets past the checksum;
+/// - 3: a file's chunk list, whose chunks must add up to its length and re-encode to the same list.
 /// Every path a journal accepts must be relative and free of `.`, `..` and empty components
 /// byte for byte, as the kernel will read it: the journal promises it names nothing outside
 /// the mirror.
 func fuzz(_ input: [UInt8]) {
     var bytes = input[...]
-    switch Fuzzing.take(1, from: &bytes) % 3 {
+    switch Fuzzing.take(1, from: &bytes) % 4 {
     case 0:
         guard let cache = try? ScanCache(decoding: Array(bytes)) else { return }
         do {
@@ -25,6 +26,14 @@ func fuzz(_ input: [UInt8]) {
         }
     case 1:
         if let journal = try? MirrorJournal(decoding: Array(bytes), source: "journal") { check(journal) }
+    case 3:
+        guard let list = try? FileChunkList(decoding: Array(bytes)) else { return }
+        Fuzzing.check(list.chunks.reduce(0) { $0 + UInt64($1.length) } == list.length, "a chunk list's chunks do not add up to its length")
+        do {
+            Fuzzing.check(try FileChunkList(decoding: list.encoded()) == list, "decode → encode → decode changed a chunk list")
+        } catch {
+            Fuzzing.check(false, "a re-encoded chunk list was refused: \(error)")
+        }
     default:
         let body = Array(bytes)
         if let journal = try? MirrorJournal(decoding: body + HashAlgorithm.sha256.digest(body).bytes, source: "journal") { check(journal) }
@@ -72,6 +81,7 @@ func makeSeeds() -> [String: [UInt8]] {
         "scan-cache": [0] + cache.encoded(),
         "journal": [1] + encoded,
         "journal-body": [2] + encoded.dropLast(32),
+        "chunk-list": [3] + FileChunkList(length: 65536 + 40000, chunks: [chunk, ChunkReference(hash: chunk.hash, length: 40000)]).encoded(),
     ]
 }
 

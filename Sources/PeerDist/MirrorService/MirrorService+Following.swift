@@ -81,9 +81,11 @@ extension MirrorService {
         let update = try await offload {
             try MirrorUpdate.prepare(directory: mirror.directory, from: applied, to: manifest.entries, version: manifest.version, index: chunks)
         }
-        mirror.update { $0.pendingBytes = update.progress.missingBytes }
         let commit: MirrorCommit
         do {
+            // What the mirror's own files lack may be in other mirrors, snapshots or content.
+            try await copyHeldChunks(into: update, for: manifest.entries, except: chunks)
+            mirror.update { $0.pendingBytes = update.progress.missingBytes }
             let fetcher = MirrorChunkFetcher(identity: identity, counters: counters, logger: logger)
             let missing = update.missing
             // A chunk changed by an edit travels as a delta from the chunk the old file had there.

@@ -113,7 +113,7 @@ extension MirrorService {
     }
 
     /// Fetches the snapshot (`reference.path` nil) or one file of it to `output`: chunks this node
-    /// holds anywhere (mirrors, other snapshots) are copied, the rest fetched from holders and
+    /// holds anywhere (mirrors, other snapshots, files held as content) are copied, the rest fetched from holders and
     /// checked against their hashes, and the result renamed into place once complete. Killed or
     /// cancelled, it leaves its staging directory, from which the next fetch resumes. A whole
     /// tree fetched is kept and served as a snapshot this node holds.
@@ -131,19 +131,9 @@ extension MirrorService {
         if case .file(let path) = placement { bytes = manifest.entry(at: path)?.size ?? 0 } else { bytes = manifest.totalFileBytes }
         var received: UInt64 = 0
         if let update = stage.update {
-            let indexes = localChunkIndexes()
-            if !indexes.isEmpty {
-                // A chunk held anywhere on this node is copied, not fetched.
-                try await offload {
-                    for missing in update.missing {
-                        for index in indexes {
-                            guard let held = index.read(missing.chunk) else { continue }
-                            try update.store(held, for: missing.chunk)
-                            break
-                        }
-                    }
-                }
-            }
+            // A chunk held anywhere on this node, files held as content included, is copied, not fetched.
+            let needed = reference.path.flatMap { manifest.entry(at: $0) }.map { [$0] } ?? manifest.entries
+            try await copyHeldChunks(into: update, for: needed)
             let start = update.progress
             let total = start.heldBytes + start.missingBytes
             progress(FetchProgress(heldBytes: start.heldBytes, totalBytes: total, receivedBytes: 0, peer: nil))

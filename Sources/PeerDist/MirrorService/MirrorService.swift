@@ -21,6 +21,8 @@ public final class MirrorService: Sendable {
     let findHolders: @Sendable (_ key: HashValue, _ askTheLAN: Bool) async -> [PeerAddress]
     /// A holder said a followed mirror is private: the node keeps it to that audience.
     let privateMirrorHeard: @Sendable (_ key: HashValue, _ audience: Set<PeerKey>) -> Void
+    /// The mirror chunks of the files the node holds as content: copied by fetches, never served.
+    let contentChunks: ContentChunkCatalog?
 
     private let mirrors = PThreadMutex<[HashValue: Mirror]>([:])
     /// The snapshots this node holds in full, by discovery key (`MirrorService+Snapshots`).
@@ -33,9 +35,11 @@ public final class MirrorService: Sendable {
     init(
         identity: NodeIdentity, dataDirectory: DataDirectory, counters: NodeCounters, announcements: HolderAnnouncements, logger: Logger,
         findHolders: @escaping @Sendable (HashValue, Bool) async -> [PeerAddress],
-        privateMirrorHeard: @escaping @Sendable (HashValue, Set<PeerKey>) -> Void = { _, _ in }
+        privateMirrorHeard: @escaping @Sendable (HashValue, Set<PeerKey>) -> Void = { _, _ in },
+        contentChunks: ContentChunkCatalog? = nil
     ) {
         self.identity = identity
+        self.contentChunks = contentChunks
         self.privateMirrorHeard = privateMirrorHeard
         self.dataDirectory = dataDirectory
         self.counters = counters
@@ -80,6 +84,27 @@ public final class MirrorService: Sendable {
     /// chunk before asking peers for it.
     func localChunkIndexes() -> [LocalChunkIndex] {
         mirrors.withLock { Array($0.values) }.compactMap { $0.state.withLock { $0.chunks } } + snapshots.withLock { $0.values.map(\.chunks) }
+    }
+
+    /// Fills what `update` misses with chunks this node holds anywhere: in its mirrors and
+    /// snapshots (`except` the index the update filled from already), then in the files it
+    /// holds as content (`ContentChunkCatalog`), those of the size of one of `entries`' files
+    /// cut first if the background has not yet. Every chunk copied is checked against its
+    /// SHA-256 by the index that read it.
+    func copyHeldChunks(into update: MirrorUpdate, for entries: [MirrorEntry], except own: LocalChunkIndex? = nil) async throws {
+        guard !update.missing.isEmpty else { return }
+        let sizes = Set(entries.lazy.filter { !$0.chunks.isEmpty }.map(\.size))
+        try await offload {
+            var indexes = self.localChunkIndexes().filter { $0 !== own }
+            if let contentChunks = self.contentChunks { indexes.append(contentChunks.update(cutting: .ofSizes(sizes))) }
+            for missing in update.missing {
+                for index in indexes {
+                    guard let held = index.read(missing.chunk) else { continue }
+                    try update.store(held, for: missing.chunk)
+                    break
+                }
+            }
+        }
     }
 
     /// The discovery keys of the mirrors this node holds a version of.

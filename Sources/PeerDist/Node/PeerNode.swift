@@ -107,6 +107,7 @@ public final class PeerNode: Sendable {
         let dht = Self.makeDHT(configuration.dht, listen: configuration.listen, dataDirectory: configuration.dataDirectory, logger: logger)
         self.dht = dht
         let listening = self.listening
+        let contentChunks = try ContentChunkCatalog(store: store, dataDirectory: dataDirectory, logger: logger)
         self.mirrors = MirrorService(
             identity: identity, dataDirectory: dataDirectory, counters: counters, announcements: announcements, logger: logger,
             findHolders: { key, askTheLAN in
@@ -128,7 +129,8 @@ public final class PeerNode: Sendable {
                 } catch {
                     logger.warning("cannot keep a private mirror private", metadata: ["error": "\(error)"])
                 }
-            })
+            },
+            contentChunks: contentChunks)
     }
 
     /// Serves peers and the control socket until a graceful shutdown (see `ServiceLifecycle`) or
@@ -177,6 +179,9 @@ public final class PeerNode: Sendable {
         let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
         services.append(.init(service: control))
         ready()
+        // Files held as content are cut into mirror chunks once, in the background, for the
+        // snapshot and mirror fetches to come.
+        mirrors.contentChunks?.allowBackgroundUpdates()
         try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
     }
 
@@ -195,6 +200,7 @@ public final class PeerNode: Sendable {
             try store.publish(path: path, version: version)
         }
         if let audience { try collaboration.book.restrict(content: published.contentID.hex, to: audience) }
+        mirrors.contentChunks?.updateSoon()
         return published
     }
 
@@ -271,6 +277,7 @@ public final class PeerNode: Sendable {
             throw error
         }
         _ = try download.finish()
+        mirrors.contentChunks?.updateSoon()
         try store.export(contentID: id, to: output, replacing: replace)
         finished = true
         return output
