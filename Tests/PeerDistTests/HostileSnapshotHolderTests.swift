@@ -48,7 +48,7 @@ import Testing
         ("a file under a file", [Tree.file("a"), Tree.file("a/b")], "which is a file, not a directory"),
     ]
 
-    @Test(.timeLimit(.minutes(2)), arguments: 0..<trees.count)
+    @Test(.timeLimit(.minutes(5)), arguments: 0..<trees.count)
     func aHostileManifestIsRefusedBeforeAnythingIsWritten(_ index: Int) async throws {
         let (_, entries, problem) = Self.trees[index]
         let pages = ManifestPage.paginate(entries)
