@@ -88,7 +88,7 @@ let package = Package(
         // configuration file of `peerdist serve`.
         .target(
             name: "PeerDistOperations",
-            dependencies: ["PeerDist", "PeerDistHashing", "PeerDistStore", "PeerDistCollaboration", "PeerDistHTTP", metrics, prometheus, tomlKit, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
+            dependencies: ["PeerDist", "PeerDistHashing", "PeerDistStore", "PeerDistCollaboration", "PeerDistDHT", "PeerDistHTTP", metrics, prometheus, tomlKit, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
         ),
         // What the package's command-line programs share (sizes, output, failures, child
         // processes); linked into them, not a product.

@@ -272,7 +272,7 @@ import Testing
         try libtorrent.waitForNodes()
         let node = try NodeProcess(
             dataDirectory: scratch.child("node"), listen: "[::]:7740", namespace: net.hosts[1][0].namespace,
-            extraArguments: ["--global", "--dht-bootstrap", "\(net.hosts[0][0].ipv4Address):7001", "--dht-bootstrap", "[\(net.hosts[0][0].ipv6Address)]:7002"])
+            extraArguments: ["--global", "--dht-bootstrap", "\(net.hosts[0][0].ipv4Address):7001", "--dht-bootstrap", "[\(net.hosts[0][0].ipv6Address)]:7002", "--metrics", "0"])
         defer { node.stop() }
         try waitForRoutingTable(node)
         let dhtPort = try #require(jsonObject(try Peerdist.run("dht", "status", "--json", "--data-dir", node.dataDirectory).standardOutput)?["port"] as? Int)
@@ -327,6 +327,11 @@ import Testing
         }
         let log = (try? String(contentsOfFile: scratch.child("transmission.log"), encoding: .utf8)) ?? ""
         #expect(peers.contains(expected), "PeerDist found \(peers) for \(infoHash); Transmission's log:\n\(log.suffix(3000))")
+        // The DHT node's counts and table, as `serve --metrics` exposes them.
+        let metrics = try OperationsTests.scrape(node, in: net.hosts[1][0].namespace)
+        #expect((OperationsTests.sample("peerdist_dht_nodes{family=\"ipv4\"}", in: metrics) ?? 0) >= 1, "\(metrics)")
+        #expect((OperationsTests.sample("peerdist_dht_queries_sent_total", in: metrics) ?? 0) >= 1)
+        #expect((OperationsTests.sample("peerdist_dht_queries_answered_total", in: metrics) ?? 0) >= 1)
     }
 
     /// KRPC garbage, deep nesting, forged tokens and signatures, and a flood from one address at

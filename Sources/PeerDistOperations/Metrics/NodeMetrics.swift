@@ -1,6 +1,7 @@
 import CoreMetrics
 import PeerDist
 import PeerDistCollaboration
+import PeerDistDHT
 import PeerDistHashing
 import PeerDistStore
 import Prometheus
@@ -24,6 +25,8 @@ public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let node: PeerNode
     private let totals: [(name: String, help: String, read: @Sendable (NodeCounters.Snapshot) -> UInt64, counter: Prometheus.Counter)]
+    /// The Mainline DHT node's message counts, for a node that runs one (`serve --global`).
+    private let dhtTotals: [(name: String, read: @Sendable (DHTCounters) -> Int, counter: Prometheus.Counter)]
     /// The counter values last exported, so each scrape adds only what the node counted since.
     private let exported = PThreadMutex<[String: UInt64]>([:])
     private let gauges: Gauges
@@ -57,6 +60,14 @@ public final class NodeMetrics: Sendable {
         totals = definitions.map { name, help, read in
             (name, help, read, registry.makeCounter(name: name, help: help))
         }
+        let dhtDefinitions: [(String, String, @Sendable (DHTCounters) -> Int)] = [
+            ("peerdist_dht_queries_sent_total", "KRPC queries the DHT node sent.", { $0.queriesSent.load(ordering: .relaxed) }),
+            ("peerdist_dht_responses_received_total", "KRPC responses the DHT node received to its queries.", { $0.responsesReceived.load(ordering: .relaxed) }),
+            ("peerdist_dht_queries_answered_total", "KRPC queries from other DHT nodes answered.", { $0.queriesAnswered.load(ordering: .relaxed) }),
+            ("peerdist_dht_queries_rate_limited_total", "KRPC queries dropped by the per-address rate limit.", { $0.queriesRateLimited.load(ordering: .relaxed) }),
+            ("peerdist_dht_datagrams_refused_total", "Datagrams on the DHT port that were not KRPC, or answered nothing asked.", { $0.datagramsRefused.load(ordering: .relaxed) }),
+        ]
+        dhtTotals = node.dht == nil ? [] : dhtDefinitions.map { name, help, read in (name, read, registry.makeCounter(name: name, help: help)) }
         gauges = Gauges(registry: registry)
     }
 
@@ -81,6 +92,14 @@ public final class NodeMetrics: Sendable {
                 if added > 0 { total.counter.increment(by: Int64(clamping: added)) }
                 exported[total.name] = value
             }
+            if let counters = node.dht?.counters {
+                for total in dhtTotals {
+                    let value = UInt64(max(0, total.read(counters)))
+                    let added = value - min(value, exported[total.name] ?? 0)
+                    if added > 0 { total.counter.increment(by: Int64(clamping: added)) }
+                    exported[total.name] = value
+                }
+            }
         }
         gauges.refresh(from: node)
     }
@@ -97,7 +116,7 @@ private final class Gauges: Sendable {
     let contactsWatched: Prometheus.Gauge
     let contactsOnline: Prometheus.Gauge
     let registry: PrometheusCollectorRegistry
-    /// One gauge per mirror and measure, made when the mirror first appears.
+    /// Gauges with labels (one per mirror and measure, per DHT address family), made when first set.
     let mirrorGauges = PThreadMutex<[String: Prometheus.Gauge]>([:])
 
     init(registry: PrometheusCollectorRegistry) {
@@ -120,6 +139,12 @@ private final class Gauges: Sendable {
         cachedBytes.set(to: Double(entries.filter { $0.kind == .cached }.reduce(0) { $0 + $1.heldBytes }))
         quotaBytes.set(to: Double(node.store.quotaBytes ?? 0))
         storeEntries.set(to: Double(entries.count))
+        if let dht = node.dht {
+            let size = dht.routingTableSize
+            let help = "Nodes in the DHT routing table, by address family."
+            gauge("peerdist_dht_nodes", [("family", "ipv4")], help: help).set(to: Double(size.ipv4))
+            gauge("peerdist_dht_nodes", [("family", "ipv6")], help: help).set(to: Double(size.ipv6))
+        }
         for mirror in node.mirrors.statuses() {
             let labels = [("mirror", mirror.name), ("role", mirror.role.rawValue)]
             gauge("peerdist_mirror_version", labels, help: "The version a mirror's directory holds.").set(to: Double(mirror.version))
