@@ -272,7 +272,7 @@ import Testing
         try libtorrent.waitForNodes()
         let node = try NodeProcess(
             dataDirectory: scratch.child("node"), listen: "[::]:7740", namespace: net.hosts[1][0].namespace,
-            extraArguments: ["--global", "--dht-bootstrap", "\(net.hosts[0][0].ipv4Address):7001", "--dht-bootstrap", "[\(net.hosts[0][0].ipv6Address)]:7002", "--metrics", "0"])
+            extraArguments: ["--global", "--dht-bootstrap", "\(net.hosts[0][0].ipv4Address):7001", "--dht-bootstrap", "[\(net.hosts[0][0].ipv6Address)]:7002", "--metrics", "0", "--web", "0"])
         defer { node.stop() }
         try waitForRoutingTable(node)
         let dhtPort = try #require(jsonObject(try Peerdist.run("dht", "status", "--json", "--data-dir", node.dataDirectory).standardOutput)?["port"] as? Int)
@@ -332,6 +332,15 @@ import Testing
         #expect((OperationsTests.sample("peerdist_dht_nodes{family=\"ipv4\"}", in: metrics) ?? 0) >= 1, "\(metrics)")
         #expect((OperationsTests.sample("peerdist_dht_queries_sent_total", in: metrics) ?? 0) >= 1)
         #expect((OperationsTests.sample("peerdist_dht_queries_answered_total", in: metrics) ?? 0) >= 1)
+        // And the status page's state shows the DHT node and the names registered.
+        #expect(try Peerdist.run(["names", "register", "0.seeder", "--scope", "global", "--data-dir", node.dataDirectory]).status == 0)
+        let page = try OperationsTests.endpoint("status page on ", of: node)
+        let state = try Peerdist.runTool(
+            ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", page + "status.json"],
+            namespace: net.hosts[1][0].namespace)
+        let object = jsonObject(state.standardOutput)
+        #expect(((object?["dht"] as? [String: Any])?["ipv4_nodes"] as? Int ?? 0) >= 1, "\(state.standardOutput)")
+        #expect((object?["names"] as? [[String: Any]])?.contains { $0["name"] as? String == "0.seeder" } == true, "\(state.standardOutput)")
     }
 
     /// KRPC garbage, deep nesting, forged tokens and signatures, and a flood from one address at

@@ -84,6 +84,10 @@ import Testing
                 #expect(status["fingerprint"] as? String == node.identity.fingerprint)
                 #expect((status["transfers"] as? [Any])?.isEmpty == true)
                 #expect((object["presence"] as? [[String: Any]])?.first?["me"] as? Bool == true)
+                // Not on the DHT, no name registered: the fields are there, empty.
+                #expect(object["dht"] == nil || object["dht"] is NSNull)
+                #expect((object["names"] as? [Any])?.isEmpty == true)
+                #expect(page.body.contains("id=\"names\"") && page.body.contains("id=\"dht\""))
             }
         }
     }

@@ -123,7 +123,7 @@ extension PeerNode {
             reply.names = [DHTReply.Name(name: try unregisterName(text).description, secured: true, endpoints: [])]
             return reply
         case .list:
-            reply.names = names.all.map { name($0.name) }
+            reply.names = registeredNames()
             return reply
         case .resolve:
             guard let text = request.name else { throw NodeError(.invalidState, "names resolve needs a name") }
@@ -216,6 +216,11 @@ extension PeerNode {
         DHTReply.Item(
             bencoded: Hex.encode(item.value.encoded), text: item.value.bytesValue.map { String(decoding: $0, as: UTF8.self) }, seq: item.seq,
             key: item.key.map(Hex.encode), salt: String(decoding: item.salt, as: UTF8.self))
+    }
+
+    /// The names this node registered, as `names ls` lists them.
+    public func registeredNames() -> [DHTReply.Name] {
+        names.all.map { name($0.name) }
     }
 
     private func name(_ name: PeerName, record: NameRecord? = nil, source: String? = nil) -> DHTReply.Name {

@@ -41,6 +41,9 @@ public enum StatusPage {
     <table id="peers"><thead><tr><th>name</th><th>fingerprint</th><th>addresses</th><th>last seen</th></tr></thead><tbody></tbody></table>
     <h2>Mirrors</h2>
     <table id="mirrors"><thead><tr><th>name</th><th>role</th><th>version</th><th>files</th><th>bytes</th><th>pending</th><th>state</th></tr></thead><tbody></tbody></table>
+    <h2>Names and the DHT</h2>
+    <div id="dht"></div>
+    <table id="names"><thead><tr><th>name</th><th>scope</th><th>endpoints</th></tr></thead><tbody></tbody></table>
     <h2>People</h2>
     <table id="people"><thead><tr><th>name</th><th>status</th><th>note</th></tr></thead><tbody></tbody></table>
     <h2>Store</h2>
@@ -98,6 +101,10 @@ public enum StatusPage {
         "none heard", 4);
       fill("mirrors", state.mirrors.map(m => row([m.name, m.role, m.version, m.files, size(m.bytes), m.pending_bytes ? size(m.pending_bytes) : "", m.error ? m.state + ": " + m.error : m.state])),
         "no mirror", 7);
+      text("dht", state.dht
+        ? "on the Mainline DHT as " + state.dht.node_id + " (port " + state.dht.port + "), " + state.dht.ipv6_nodes + " IPv6 and " + state.dht.ipv4_nodes + " IPv4 nodes known"
+        : "not on the DHT (serve --global joins it)");
+      fill("names", state.names.map(n => row([n.secured ? n.name : n.name + " (unsecured)", n.scope || "", n.endpoints.join(", ")])), "no name registered", 3);
       fill("people", state.presence.map(p => row([p.me ? p.name + " (me)" : p.name, p.status, p.note || p.reason || ""])), "nobody", 3);
       const held = status.cached.reduce((sum, e) => sum + e.held_bytes, 0);
       const published = status.published.reduce((sum, e) => sum + e.size, 0);
