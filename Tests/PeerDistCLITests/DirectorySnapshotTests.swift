@@ -174,6 +174,33 @@ import Testing
         #expect(try SwarmFetch.counter("chunk_bytes_received", of: fetcher) - receivedBefore == Int(received))
     }
 
+    /// The other way: a node that holds a tree (fetched as a snapshot) and then fetches one of
+    /// its files by content ID copies the blocks from its own copy, each verified against the
+    /// Content Information; nothing travels but the Content Information.
+    @Test(.needsNetworkHosts) func aFileFetchedByIDIsCopiedFromATreeTheNodeHolds() throws {
+        let network = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let tree = scratch.child("tree")
+        try MirrorTests.makeTree(tree)
+        try PublishFetchTests.makeFile("\(tree)/data/big.bin", size: 6 << 20, seed: 31)
+        let publisher = try NodeProcess(dataDirectory: scratch.child("publisher"), listen: "[::]:0", namespace: network.first)
+        let fetcher = try NodeProcess(dataDirectory: scratch.child("fetcher"), listen: "[::]:0", namespace: network.second)
+        defer { [publisher, fetcher].forEach { $0.stop() } }
+        let published = try Self.publish(tree, on: publisher)
+        let copy = scratch.child("copy")
+        let fetchedTree = try network.peerdist(in: network.second, ["fetch", published.uri, "-o", copy, "--data-dir", fetcher.dataDirectory])
+        try #require(fetchedTree.status == 0, "\(fetchedTree.standardError)")
+
+        let big = scratch.child("big.bin")
+        try FileManager.default.copyItem(atPath: "\(tree)/data/big.bin", toPath: big)
+        let uri = try PublishFetchTests.publish(big, on: publisher)
+        let output = scratch.child("big-fetched.bin")
+        let fetched = try network.peerdist(in: network.second, ["fetch", uri, "-o", output, "--json", "--data-dir", fetcher.dataDirectory])
+        try #require(fetched.status == 0, "\(fetched.standardError)")
+        #expect(FileComparison.identical(big, output))
+        #expect(Self.number(Self.events(fetched).last?["received_bytes"]) == 0, "\(fetched.standardOutput)")
+    }
+
     @Test(.needsNetworkHosts) func withoutARunningNodeTheFetchCutsTheFilesItNeeds() throws {
         let network = try NetworkHosts(count: 2)
         let scratch = try ScratchDirectory()

@@ -82,6 +82,20 @@ public final class MirrorService: Sendable {
 
     /// The chunk indexes of every mirror and snapshot this node holds: where a fetch looks for a
     /// chunk before asking peers for it.
+    /// The files of this node's mirrors and snapshots that are exactly `size` bytes long, as
+    /// paths: where a fetch by content ID may find the whole content already on disk.
+    func localFiles(ofSize size: UInt64) -> [String] {
+        var paths: [String] = []
+        for mirror in mirrors.withLock({ Array($0.values) }) {
+            let entries = mirror.state.withLock { $0.manifest?.entries ?? [] }
+            paths += entries.filter { if case .file = $0.kind { $0.size == size } else { false } }.map { "\(mirror.directory)/\($0.path)" }
+        }
+        for snapshot in snapshots.withLock({ Array($0.values) }) {
+            paths += snapshot.manifest.entries.filter { if case .file = $0.kind { $0.size == size } else { false } }.map { "\(snapshot.directory)/\($0.path)" }
+        }
+        return paths
+    }
+
     func localChunkIndexes() -> [LocalChunkIndex] {
         mirrors.withLock { Array($0.values) }.compactMap { $0.state.withLock { $0.chunks } } + snapshots.withLock { $0.values.map(\.chunks) }
     }

@@ -259,6 +259,12 @@ public final class PeerNode: Sendable {
         // Others fetching the same content learn of this node now, and trade blocks with it.
         if !isPrivate { announcements.announce(id.discoveryKey) }
         defer { transfers.withLock { _ = $0.removeValue(forKey: id) } }
+        // A file this node already has whole, in one of its mirrors or snapshots, lends its blocks.
+        let local = mirrors.localFiles(ofSize: information.range.upperBound)
+        if !local.isEmpty, download.heldBytes < download.totalBytes {
+            let copied = try await NIOThreadPool.singleton.runIfActive { LocalContentCopy.fill(download, information: information, from: local) }
+            if copied > 0 { logger.info("copied blocks from a file this node holds", metadata: ["content": "\(id)", "bytes": "\(copied)"]) }
+        }
         progress(FetchProgress(heldBytes: download.heldBytes, totalBytes: download.totalBytes, receivedBytes: 0, peer: nil))
         do {
             // Found by discovery, the swarm is asked again as the fetch goes, so peers that gain
