@@ -151,8 +151,14 @@ import Testing
 
     @Test func anOversizedBodyIsRefusedBeforeItIsRead() async throws {
         try await withServer { connection, port in
-            let (status, _) = try await connection.send(method: .POST, uri: PCCRR.path, body: Array(repeating: 0, count: PCCRR.Limits.maximumRequestBytes + 1))
-            #expect(status == .payloadTooLarge)
+            // 413, or, when the server's close overtakes the rest of the body on a loaded machine,
+            // a connection reset before the client reads the 413: refused either way.
+            do {
+                let (status, _) = try await connection.send(method: .POST, uri: PCCRR.path, body: Array(repeating: 0, count: PCCRR.Limits.maximumRequestBytes + 1))
+                #expect(status == .payloadTooLarge)
+            } catch let error as BranchCacheError {
+                #expect(error.description.contains("closed the connection"), "\(error)")
+            }
             // Others are served on.
             try await PCCRRConnection.withConnection(host: "127.0.0.1", port: port) { other in
                 let reply7 = try await other.exchange(PCCRRMessage(.negotiationRequest(.supported))).type

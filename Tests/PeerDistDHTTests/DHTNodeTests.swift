@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import Logging
 import NIOCore
 import Testing
@@ -185,8 +186,15 @@ import Glibc
 
         let publicAddress = try #require(DHTEndpoint(address: [203, 0, 113, 7], port: 6881))
         let otherAddress = try #require(DHTEndpoint(address: [198, 51, 100, 9], port: 6881))
-        /// Receives one query from the node and answers it, reporting `observed` as its address.
-        func answerOne(reporting observed: DHTEndpoint) throws {
+        /// Receives one query from the node and answers it, reporting `observed` as its address,
+        /// on a thread of its own: blocking the cooperative pool could keep the node from running.
+        func answerOne(reporting observed: DHTEndpoint) async throws {
+            let answered: Bool = await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: (try? receiveAndAnswer(reporting: observed)) != nil) }.start()
+            }
+            try #require(answered, "the node sent no query")
+        }
+        @Sendable func receiveAndAnswer(reporting observed: DHTEndpoint) throws {
             while true {
                 var buffer = [UInt8](repeating: 0, count: 2048)
                 var sender = sockaddr_in()
@@ -194,7 +202,7 @@ import Glibc
                 let received = withUnsafeMutablePointer(to: &sender) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(responder, &buffer, buffer.count, 0, $0, &senderLength) }
                 }
-                try #require(received > 0, "the node sent no query")
+                guard received > 0 else { throw CancellationError() }
                 let query = try KRPCMessage(decoding: buffer.prefix(received))
                 guard case .query = query.body else { continue }
                 let bytes = KRPCMessage(transactionID: query.transactionID, body: .response(KRPCResponse(id: NodeID.random())), observedAddress: observed).encoded
@@ -205,13 +213,13 @@ import Glibc
             }
         }
         // The node's bootstrap query learns the public address.
-        try answerOne(reporting: publicAddress)
+        try await answerOne(reporting: publicAddress)
         for _ in 0..<1500 where !NodeIDRules.isValid(node.nodeID, for: publicAddress) { try await Task.sleep(for: .milliseconds(20)) }
         #expect(NodeIDRules.isValid(node.nodeID, for: publicAddress), "the node kept an ID not bound to \(publicAddress)")
         // A lookup's query hears of another address; the ID stays.
         let lookup = Task { _ = await node.lookup(NodeID.random(), kind: .findNode) }
         defer { lookup.cancel() }
-        try answerOne(reporting: otherAddress)
+        try await answerOne(reporting: otherAddress)
         try await Task.sleep(for: .milliseconds(200))
         #expect(NodeIDRules.isValid(node.nodeID, for: publicAddress), "a second report moved the ID")
         #expect(!NodeIDRules.isValid(node.nodeID, for: otherAddress))
