@@ -378,7 +378,9 @@ import Testing
         #expect(match.scopes == [ipxeV1])
         #expect(match.blockCounts == "00000002")
         #expect(match.xAddrs.hasSuffix(":54321"))
-        #expect(match.appSequence["MessageNumber"] == "1")
+        // Numbered from 1 as sent; on a loaded machine the reply read first may answer a copy of
+        // the Probe repeated past the 2 s window, so any number will do.
+        #expect((match.appSequence["MessageNumber"].flatMap { UInt64($0) } ?? 0) >= 1, "\(match.appSequence)")
         return match
     }
 
