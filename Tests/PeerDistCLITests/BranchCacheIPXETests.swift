@@ -6,8 +6,9 @@ import Testing
 /// from an origin with `imgfetch`, while a node on another host holds the file's blocks and
 /// serves them with `--branchcache-port`. An iPXE built with PeerDist (HTTP_ENC_PEERDIST) asks
 /// the origin for Content Information, finds the node by an MS-PCCRD probe, pulls the blocks from
-/// it with MSG_GETBLKS and checks each against the Content Information before it keeps it;
-/// Debian's iPXE, built without PeerDist, takes the bytes from the origin.
+/// it with MSG_GETBLKS (or from the hosted cache its `peerhost` setting names) and checks each
+/// against the Content Information before it keeps it; Debian's iPXE, built without PeerDist,
+/// takes the bytes from the origin.
 ///
 /// Debian's iPXE runs the first scenario; the image `PEERDIST_IPXE_LKRN` names (an iPXE with
 /// PeerDist, which `scripts/ipxe-peerdist` builds and tests) runs them all.
@@ -23,6 +24,9 @@ struct BranchCacheIPXETests {
         /// Version 2 Content Information from a plain web server (iPXE allows 1.0 to 2.0, and
         /// PeerDist's origin answers 1.0 then); the node published the file as version 2.
         case version2 = "version 2 Content Information"
+        /// No node on the link: iPXE's `peerhost` setting names the branch's hosted cache
+        /// (`serve --hosted-cache-port`), to which the node that fetched the file offered it.
+        case hostedCache = "version 1 from a hosted cache"
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -32,7 +36,7 @@ struct BranchCacheIPXETests {
 
         static var all: [Case] {
             IPXEMachine.Image.available.flatMap { image in
-                (image.speaksPeerDist ? [.version1FromAnOrigin, .nodeWithoutIPv4, .version2] : [Scenario.version1FromAnOrigin])
+                (image.speaksPeerDist ? [.version1FromAnOrigin, .nodeWithoutIPv4, .version2, .hostedCache] : [Scenario.version1FromAnOrigin])
                     .map { Case(image: image, scenario: $0) }
             }
         }
@@ -85,22 +89,46 @@ struct BranchCacheIPXETests {
         let url = "http://\(originAddress):8000/file.bin"
 
         let origin: NodeProcess
-        let node: NodeProcess
-        let nodeArguments = ["--branchcache-port", "8080", "--metrics", "0"]
+        /// What serves iPXE the blocks: the node, or the hosted cache.
+        let server: NodeProcess
+        var settings: [String] = []
+        let serverArguments = ["--branchcache-port", "8080", "--metrics", "0"]
         let blocks: Int
         switch test.scenario {
-        case .version1FromAnOrigin, .nodeWithoutIPv4:
+        case .version1FromAnOrigin, .nodeWithoutIPv4, .hostedCache:
             origin = try NodeProcess(
                 dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
             // The node takes the file from the origin as any client would, then serves its blocks.
             let fetched = try hosts.peerdist(in: hosts.second, ["fetch", url, "--data-dir", scratch.child("node"), "-o", scratch.child("node.bin")])
             #expect(fetched.status == 0, "\(fetched.standardError)")
             #expect(FileComparison.identical(file, scratch.child("node.bin")))
-            if test.scenario == .nodeWithoutIPv4 {
-                try NetworkHosts.ip("-n", hosts.second, "-4", "addr", "flush", "dev", hosts.secondInterface)
-            }
-            node = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: nodeArguments)
             blocks = (size + 65535) / 65536
+            switch test.scenario {
+            case .nodeWithoutIPv4:
+                try NetworkHosts.ip("-n", hosts.second, "-4", "addr", "flush", "dev", hosts.secondInterface)
+                server = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
+            case .hostedCache:
+                server = try NodeProcess(
+                    dataDirectory: scratch.child("cache"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--hosted-cache-port", "8090", "--metrics", "0"])
+                let offering = try NodeProcess(
+                    dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second,
+                    extraArguments: ["--branchcache-port", "8080", "--hosted-cache-server", "\(originAddress):8090"])
+                // One segment: wait until the cache holds its every block, then the node leaves.
+                let folder = scratch.child("cache") + "/hosted-cache"
+                let held = { () -> Int in
+                    let segments = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+                    return segments.reduce(0) { count, segment in
+                        count + ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(segment)")) ?? []).filter { Int($0) != nil }.count
+                    }
+                }
+                let deadline = Date().addingTimeInterval(30)
+                while held() < blocks, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+                #expect(held() == blocks, "the hosted cache pulled \(held()) blocks: \(server.log)\n\(offering.log)")
+                offering.stop()
+                settings = ["set peerhost \(originAddress):8090"]
+            default:
+                server = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
+            }
         case .version2:
             #expect(try Peerdist.run("hash", file, "--content-version", "2", "-o", file + ".ci").status == 0)
             let described = try Peerdist.run("info", file + ".ci", "--json")
@@ -108,17 +136,17 @@ struct BranchCacheIPXETests {
             origin = try NodeProcess(
                 dataDirectory: scratch.child("origin"), listen: "0.0.0.0:8000", namespace: hosts.first, extraArguments: ["--site", site],
                 program: [BranchCacheRetrievalTests.python, "-c", Self.contentInformationServer])
-            node = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: nodeArguments)
-            let published = try Peerdist.run("publish", file, "--content-version", "2", "--data-dir", node.dataDirectory)
+            server = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
+            let published = try Peerdist.run("publish", file, "--content-version", "2", "--data-dir", server.dataDirectory)
             #expect(published.status == 0, "\(published.standardError)")
         }
         defer { origin.stop() }
-        defer { node.stop() }
+        defer { server.stop() }
 
         let tap = try hosts.addTap()
         let machine = try IPXEMachine(
             image: test.image,
-            script: [
+            script: settings + [
                 "set net0/ip 10.77.0.200", "set net0/netmask 255.255.255.0", "ifopen net0",
                 "imgfetch \(url) && echo IPXE-FETCHED || echo IPXE-FETCH-FAILED", "imgstat",
             ],
@@ -128,9 +156,9 @@ struct BranchCacheIPXETests {
 
         // iPXE says "ok" only once every byte is in; with PeerDist, every block it kept matched
         // its hash in the Content Information.
-        #expect(console.contains("IPXE-FETCHED"), "\(console)\n\(node.log)")
+        #expect(console.contains("IPXE-FETCHED"), "\(console)\n\(server.log)")
         #expect(console.contains("file.bin : \(size) bytes"), "\(console)")
-        let metrics = try OperationsTests.scrape(node, in: hosts.second)
+        let metrics = try OperationsTests.scrape(server, in: test.scenario == .hostedCache ? hosts.first : hosts.second)
         let blockRequests = OperationsTests.sample("peerdist_branchcache_messages_total{type=\"MSG_GETBLKS\"}", in: metrics) ?? 0
         let servedBytes = OperationsTests.sample("peerdist_branchcache_response_bytes_total", in: metrics) ?? 0
         if test.image.speaksPeerDist {
@@ -138,7 +166,9 @@ struct BranchCacheIPXETests {
             // Range; under load a few may be, not most.
             #expect(blockRequests >= Double(blocks / 2), "of \(blocks) blocks: \(metrics)\n\(console)")
             #expect(servedBytes >= Double(size / 2), "\(metrics)")
-            #expect((OperationsTests.sample("peerdist_branchcache_probes_answered_total", in: metrics) ?? 0) >= 1, "\(metrics)")
+            if test.scenario != .hostedCache {
+                #expect((OperationsTests.sample("peerdist_branchcache_probes_answered_total", in: metrics) ?? 0) >= 1, "\(metrics)")
+            }
         } else {
             #expect(blockRequests == 0, "iPXE without PeerDist asks no peer: \(metrics)")
         }
