@@ -26,6 +26,7 @@ struct BranchCacheIPXETests {
         case version2 = "version 2 Content Information"
         /// No node on the link: iPXE's `peerhost` setting names the branch's hosted cache
         /// (`serve --hosted-cache-port`), to which the node that fetched the file offered it.
+        /// iPXE has the setting since December 2019 (not Debian 12's source, from January).
         case hostedCache = "version 1 from a hosted cache"
     }
 
