@@ -428,12 +428,13 @@ import Testing
 
         let probe = Self.probe(messageID: Self.socketProbeID, scopes: Self.ipxeV1)
         try Self.checkSocketReply(try await Self.exchange(probe, with: try SocketAddress(ipAddress: host, port: port), from: host))
-        // `exchange` repeats the Probe until answered: every copy is read, the first answered.
-        // The count follows the send, so it may land just after the reply.
+        // `exchange` repeats the Probe until answered: every copy is read and counted, and the
+        // first answered (a copy later than the 2 s window, on a loaded machine, is answered
+        // again). The count follows the send, so it may land just after the reply.
         let answered = try metrics.expectCounter("answered")
         let deadline = ContinuousClock.now + .seconds(5)
         while answered.totalValue < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(answered.totalValue == 1)
+        #expect(answered.totalValue >= 1)
         #expect(try metrics.expectCounter("received").totalValue >= 1)
         running.cancel()
         try await running.value
