@@ -77,108 +77,122 @@ struct BranchCacheIPXETests {
         """
 
     @Test(.needsNetworkHosts, arguments: Case.all)
-    func iPXEFetchesFromAnOriginAndPullsBlocksFromANode(_ test: Case) throws {
+    func iPXEFetchesFromAnOriginAndPullsBlocksFromANode(_ test: Case) async throws {
         // iPXE finds peers over IPv4 and IPv6 both; a node with IPv4 names that address.
         let hosts = try NetworkHosts(count: 2, ipv4: true)
         let scratch = try ScratchDirectory()
-        let site = scratch.child("site")
-        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
-        let file = site + "/file.bin"
+        let file = scratch.child("site") + "/file.bin"
         let size = 4 * 1024 * 1024 + 5
+        try FileManager.default.createDirectory(atPath: scratch.child("site"), withIntermediateDirectories: true)
         try PublishFetchTests.makeFile(file, size: size, seed: 53)
         let originAddress = try #require(hosts.hosts[0].ipv4Address)
         let url = "http://\(originAddress):8000/file.bin"
-
-        let origin: NodeProcess
-        /// What serves iPXE the blocks: the node, or the hosted cache.
-        let server: NodeProcess
-        var settings: [String] = []
-        let serverArguments = ["--branchcache-port", "8080", "--metrics", "0"]
-        let blocks: Int
-        switch test.scenario {
-        case .version1FromAnOrigin, .nodeWithoutIPv4, .hostedCache:
-            origin = try NodeProcess(
-                dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
-            // The node takes the file from the origin as any client would, then serves its blocks.
-            let fetched = try hosts.peerdist(in: hosts.second, ["fetch", url, "--data-dir", scratch.child("node"), "-o", scratch.child("node.bin")])
-            #expect(fetched.status == 0, "\(fetched.standardError)")
-            #expect(FileComparison.identical(file, scratch.child("node.bin")))
-            blocks = (size + 65535) / 65536
-            switch test.scenario {
-            case .nodeWithoutIPv4:
-                try NetworkHosts.ip("-n", hosts.second, "-4", "addr", "flush", "dev", hosts.secondInterface)
-                server = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
-            case .hostedCache:
-                server = try NodeProcess(
-                    dataDirectory: scratch.child("cache"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--hosted-cache-port", "8090", "--metrics", "0"])
-                let offering = try NodeProcess(
-                    dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second,
-                    extraArguments: ["--branchcache-port", "8080", "--hosted-cache-server", "\(originAddress):8090"])
-                // One segment: wait until the cache holds its every block, then the node leaves.
-                let folder = scratch.child("cache") + "/hosted-cache"
-                let held = { () -> Int in
-                    let segments = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-                    return segments.reduce(0) { count, segment in
-                        count + ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(segment)")) ?? []).filter { Int($0) != nil }.count
-                    }
-                }
-                let deadline = Date().addingTimeInterval(30)
-                while held() < blocks, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-                #expect(held() == blocks, "the hosted cache pulled \(held()) blocks: \(server.log)\n\(offering.log)")
-                offering.stop()
-                settings = ["set peerhost \(originAddress):8090"]
-            default:
-                server = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
-            }
-        case .version2:
-            #expect(try Peerdist.run("hash", file, "--content-version", "2", "-o", file + ".ci").status == 0)
-            let described = try Peerdist.run("info", file + ".ci", "--json")
-            blocks = try #require((try JSONSerialization.jsonObject(with: described.output) as? [String: Any])?["segment_count"] as? Int)
-            origin = try NodeProcess(
-                dataDirectory: scratch.child("origin"), listen: "0.0.0.0:8000", namespace: hosts.first, extraArguments: ["--site", site],
-                program: [BranchCacheRetrievalTests.python, "-c", Self.contentInformationServer])
-            server = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
-            let published = try Peerdist.run("publish", file, "--content-version", "2", "--data-dir", server.dataDirectory)
-            #expect(published.status == 0, "\(published.standardError)")
-        }
-        defer { origin.stop() }
-        defer { server.stop() }
+        let scene = try await Self.prepare(test.scenario, hosts: hosts, scratch: scratch, file: file, url: url)
+        defer { scene.origin.stop() }
+        defer { scene.server.stop() }
 
         let tap = try hosts.addTap()
         let machine = try IPXEMachine(
             image: test.image,
-            script: settings + [
+            script: scene.settings + [
                 "set net0/ip 10.77.0.200", "set net0/netmask 255.255.255.0", "ifopen net0",
                 "imgfetch \(url) && echo IPXE-FETCHED || echo IPXE-FETCH-FAILED", "imgstat",
             ],
             namespace: tap.namespace, tap: tap.interface, scratch: scratch.path)
         defer { machine.stop() }
-        let console = machine.waitUntilDone(seconds: 60)
+        let console = try await machine.waitUntilDone(seconds: 60)
 
         // iPXE says "ok" only once every byte is in; with PeerDist, every block it kept matched
         // its hash in the Content Information.
-        #expect(console.contains("IPXE-FETCHED"), "\(console)\n\(server.log)")
+        #expect(console.contains("IPXE-FETCHED"), "\(console)\n\(scene.server.log)")
         #expect(console.contains("file.bin : \(size) bytes"), "\(console)")
-        let metrics = try OperationsTests.scrape(server, in: test.scenario == .hostedCache ? hosts.first : hosts.second)
+        let metrics = try OperationsTests.scrape(scene.server, in: scene.serverNamespace)
         let blockRequests = OperationsTests.sample("peerdist_branchcache_messages_total{type=\"MSG_GETBLKS\"}", in: metrics) ?? 0
         let servedBytes = OperationsTests.sample("peerdist_branchcache_response_bytes_total", in: metrics) ?? 0
-        if test.image.speaksPeerDist {
-            // One MSG_GETBLKS per block. Those not pulled in time iPXE takes from the origin by
-            // Range; under load a few may be, not most.
-            #expect(blockRequests >= Double(blocks / 2), "of \(blocks) blocks: \(metrics)\n\(console)")
-            #expect(servedBytes >= Double(size / 2), "\(metrics)")
-            let answered = OperationsTests.sample("peerdist_branchcache_probes_answered_total", in: metrics) ?? 0
-            switch test.scenario {
-            case .version1FromAnOrigin:
-                // iPXE probes 239.255.255.250 and ff02::c alike, and the node answers, and counts, both.
-                #expect(answered >= 2, "\(metrics)")
-            case .nodeWithoutIPv4, .version2:
-                #expect(answered >= 1, "\(metrics)")
-            case .hostedCache:
-                break
-            }
-        } else {
+        let answered = OperationsTests.sample("peerdist_branchcache_probes_answered_total", in: metrics) ?? 0
+        guard test.image.speaksPeerDist else {
             #expect(blockRequests == 0, "iPXE without PeerDist asks no peer: \(metrics)")
+            return
+        }
+        // One MSG_GETBLKS per block. Those not pulled in time iPXE takes from the origin by
+        // Range; under load a few may be, not most.
+        #expect(blockRequests >= Double(scene.blocks / 2), "of \(scene.blocks) blocks: \(metrics)\n\(console)")
+        #expect(servedBytes >= Double(size / 2), "\(metrics)")
+        switch test.scenario {
+        case .version1FromAnOrigin:
+            // iPXE probes 239.255.255.250 and ff02::c alike, and the node answers, and counts, both.
+            #expect(answered >= 2, "\(metrics)")
+        case .nodeWithoutIPv4, .version2:
+            #expect(answered >= 1, "\(metrics)")
+        case .hostedCache:
+            break
+        }
+    }
+
+    /// What a scenario runs before iPXE boots.
+    struct Scene {
+        let origin: NodeProcess
+        /// What serves iPXE the blocks (the node, or the hosted cache), with `--metrics`.
+        let server: NodeProcess
+        let serverNamespace: String
+        let blocks: Int
+        /// iPXE settings the script starts with.
+        var settings: [String] = []
+    }
+
+    /// Starts the origin (on the first host, port 8000) and the server of the blocks for
+    /// `scenario`, the file under `scratch/site`.
+    static func prepare(_ scenario: Scenario, hosts: NetworkHosts, scratch: ScratchDirectory, file: String, url: String) async throws -> Scene {
+        let site = scratch.child("site")
+        let serverArguments = ["--branchcache-port", "8080", "--metrics", "0"]
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        if scenario == .version2 {
+            #expect(try Peerdist.run("hash", file, "--content-version", "2", "-o", file + ".ci").status == 0)
+            let described = try Peerdist.run("info", file + ".ci", "--json")
+            let segments = try #require((try JSONSerialization.jsonObject(with: described.output) as? [String: Any])?["segment_count"] as? Int)
+            let origin = try NodeProcess(
+                dataDirectory: scratch.child("origin"), listen: "0.0.0.0:8000", namespace: hosts.first, extraArguments: ["--site", site],
+                program: [BranchCacheRetrievalTests.python, "-c", contentInformationServer])
+            let node = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
+            let published = try Peerdist.run("publish", file, "--content-version", "2", "--data-dir", node.dataDirectory)
+            #expect(published.status == 0, "\(published.standardError)")
+            return Scene(origin: origin, server: node, serverNamespace: hosts.second, blocks: segments)
+        }
+
+        let origin = try NodeProcess(
+            dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
+        // The node takes the file from the origin as any client would, then serves its blocks.
+        let fetched = try hosts.peerdist(in: hosts.second, ["fetch", url, "--data-dir", scratch.child("node"), "-o", scratch.child("node.bin")])
+        #expect(fetched.status == 0, "\(fetched.standardError)")
+        #expect(FileComparison.identical(file, scratch.child("node.bin")))
+        let blocks = (size + 65535) / 65536
+        switch scenario {
+        case .hostedCache:
+            let cache = try NodeProcess(
+                dataDirectory: scratch.child("cache"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--hosted-cache-port", "8090", "--metrics", "0"])
+            let cacheAddress = try #require(hosts.hosts[0].ipv4Address)
+            let offering = try NodeProcess(
+                dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second,
+                extraArguments: ["--branchcache-port", "8080", "--hosted-cache-server", "\(cacheAddress):8090"])
+            // One segment: wait until the cache holds its every block, then the node leaves.
+            let folder = scratch.child("cache") + "/hosted-cache"
+            let held = { () -> Int in
+                let segments = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+                return segments.reduce(0) { count, segment in
+                    count + ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(segment)")) ?? []).filter { Int($0) != nil }.count
+                }
+            }
+            let deadline = Date().addingTimeInterval(30)
+            while held() < blocks, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(held() == blocks, "the hosted cache pulled \(held()) blocks: \(cache.log)\n\(offering.log)")
+            offering.stop()
+            return Scene(origin: origin, server: cache, serverNamespace: hosts.first, blocks: blocks, settings: ["set peerhost \(cacheAddress):8090"])
+        case .nodeWithoutIPv4:
+            try NetworkHosts.ip("-n", hosts.second, "-4", "addr", "flush", "dev", hosts.secondInterface)
+            fallthrough
+        default:
+            let node = try NodeProcess(dataDirectory: scratch.child("node"), listen: "[::]:0", namespace: hosts.second, extraArguments: serverArguments)
+            return Scene(origin: origin, server: node, serverNamespace: hosts.second, blocks: blocks)
         }
     }
 }

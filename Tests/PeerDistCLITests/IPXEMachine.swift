@@ -74,11 +74,11 @@ final class IPXEMachine: @unchecked Sendable {
     }
 
     /// Waits until the script has run to its end, for at most `seconds`, then stops the machine;
-    /// returns the console.
-    func waitUntilDone(seconds: TimeInterval) -> String {
+    /// returns the console. Sleeps as a task, so the wait holds none of the test pool's threads.
+    func waitUntilDone(seconds: TimeInterval) async throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning, Date() < deadline, !console.contains(Self.doneMarker) {
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
         }
         stop()
         return console
