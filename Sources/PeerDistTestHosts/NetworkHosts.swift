@@ -97,9 +97,9 @@ package final class NetworkHosts: @unchecked Sendable {
     }
 
     /// A tap device on the hosts' bridge, up, for a virtual machine to join the link as one more
-    /// host (QEMU's `-netdev tap,ifname=INTERFACE,script=no`). It lives in the bridge's namespace,
-    /// where the machine must run to open it; tear-down kills the machine and deletes the tap
-    /// with that namespace.
+    /// host (QEMU's `-netdev tap,ifname=INTERFACE,script=no`); one per value. It lives in the
+    /// bridge's namespace, where the machine must run to open it; tear-down kills the machine and
+    /// deletes the tap with that namespace.
     package func addTap() throws(NetworkHostsFailure) -> (namespace: String, interface: String) {
         let tap = "pdt\(tag)"
         try Self.ip("-n", bridgeNamespace, "tuntap", "add", tap, "mode", "tap")
