@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "PeerDistHashing", "PeerDistWire", "PeerDistStore", "PeerDistMirror", "PeerDist", "PeerDistBranchCache", "PeerDistTestHosts",
                 crypto, nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         // Runs the built binaries as a user would; depending on the executables makes

@@ -96,6 +96,17 @@ package final class NetworkHosts: @unchecked Sendable {
         try Self.shape("pdb\(tag)p\(index)", in: bridgeNamespace, to: rate)
     }
 
+    /// A tap device on the hosts' bridge, up, for a virtual machine to join the link as one more
+    /// host (QEMU's `-netdev tap,ifname=INTERFACE,script=no`); one per value. It lives in the
+    /// bridge's namespace, where the machine must run to open it; tear-down kills the machine and
+    /// deletes the tap with that namespace.
+    package func addTap() throws(NetworkHostsFailure) -> (namespace: String, interface: String) {
+        let tap = "pdt\(tag)"
+        try Self.ip("-n", bridgeNamespace, "tuntap", "add", tap, "mode", "tap")
+        try Self.ip("-n", bridgeNamespace, "link", "set", tap, "master", bridge, "up")
+        return (bridgeNamespace, tap)
+    }
+
     /// `[fe80::N%interface]:port` for reaching `host` from `from`.
     package func peerAddress(of host: Host, from: Host, port: String) -> String {
         "[\(host.address)%\(from.interface)]:\(port)"

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import MetricsTestKit
 import NIOCore
 import NIOPosix
 import PeerDistHashing
@@ -401,6 +403,42 @@ import Testing
         try Self.checkSocketReply(try await Self.exchange(probe, with: try SocketAddress(ipAddress: "::1", port: port), from: "::1"))
         running.cancel()
         // Cancelled, the responder returns rather than failing.
+        try await running.value
+    }
+
+    /// Both sockets count what they read and what they answer. The IPv4 one answered without
+    /// counting (`peerdist_branchcache_probes_answered_total` missed every reply to iPXE's
+    /// `239.255.255.250` probes, found by iPXE in QEMU beside the node's metrics).
+    @Test(.timeLimit(.minutes(5)), arguments: ["::1", "127.0.0.1"])
+    func countsTheProbesItAnswersOverEitherFamily(host: String) async throws {
+        let known = HashValue(hex: Self.ipxeV1)!
+        let metrics = TestMetrics()
+        let responder = WSDiscoveryResponder(
+            heldBlockCount: { $0 == known ? 2 : 0 }, transportPort: 54321, logger: Logger(label: "test"),
+            probesReceived: Counter(label: "received", factory: metrics), probesAnswered: Counter(label: "answered", factory: metrics))
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let running = Task {
+            if host.contains(":") {
+                try await responder.run(listeningOn: 0) { portContinuation.yield($0) }
+            } else {
+                try await responder.runIPv4(listeningOn: 0) { portContinuation.yield($0) }
+            }
+        }
+        defer { running.cancel() }
+        var portIterator = ports.makeAsyncIterator()
+        let port = try #require(await portIterator.next())
+
+        let probe = Self.probe(messageID: Self.socketProbeID, scopes: Self.ipxeV1)
+        try Self.checkSocketReply(try await Self.exchange(probe, with: try SocketAddress(ipAddress: host, port: port), from: host))
+        // `exchange` repeats the Probe until answered: every copy is read and counted, and the
+        // first answered (a copy later than the 2 s window, on a loaded machine, is answered
+        // again). The count follows the send, so it may land just after the reply.
+        let answered = try metrics.expectCounter("answered")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while answered.totalValue < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(answered.totalValue >= 1)
+        #expect(try metrics.expectCounter("received").totalValue >= 1)
+        running.cancel()
         try await running.value
     }
 

@@ -12,7 +12,7 @@ extension WSDiscoveryResponder {
     /// `run(listeningOn:)` answers IPv6 ones: the same replies, checks and back-off. The group is
     /// joined on every interface with an IPv4 address that can multicast, and again on those that
     /// appear later. A host without IPv4 has nothing to join; the IPv6 responder serves on.
-    func runIPv4(listeningOn port: Int) async throws {
+    func runIPv4(listeningOn port: Int, bound: @Sendable (Int) -> Void = { _ in }) async throws {
         let channel: DatagramChannel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // NIO reads 2 KiB datagrams unless told; a Probe or ProbeMatch naming 64 segments is larger.
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: WSDiscoveryProbe.maximumDatagramBytes))
@@ -21,6 +21,7 @@ extension WSDiscoveryResponder {
             .bind(host: "0.0.0.0", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try DatagramChannel(wrappingChannelSynchronously: channel) }
             }
+        bound(channel.channel.localAddress?.port ?? port)
         guard let multicast = channel.channel as? any MulticastChannel else {
             try? await channel.channel.close()
             return
@@ -57,12 +58,7 @@ extension WSDiscoveryResponder {
                             }
                             replies.addTask {
                                 defer { state.pending.subtract(1, ordering: .relaxed) }
-                                do {
-                                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...LANDiscovery.maximumBackoffMilliseconds)))
-                                    try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply)))
-                                } catch {
-                                    logger.debug("PCCRD reply not sent", metadata: ["peer.address": "\(envelope.remoteAddress)", "error": "\(error)"])
-                                }
+                                await self.send(reply, to: envelope.remoteAddress, on: outbound)
                             }
                         }
                         replies.cancelAll()

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import PeerDistHashing
@@ -34,15 +35,23 @@ public final class WSDiscoveryResponder: Sendable {
     private let devices = PThreadMutex<[NIONetworkDevice]>([])
     /// Probes answered lately, so that a repeated copy is not answered again.
     private let recentProbes = PThreadMutex(RecentMessages())
+    /// PeerDist Probes read, and ProbeMatches sent, over IPv6 and IPv4 alike.
+    let probesReceived: Counter
+    let probesAnswered: Counter
 
     /// - Parameters:
     ///   - heldBlockCount: how many blocks of the segment with this ID (HoHoDk) the node holds
     ///     and has verified; 0 when it holds none.
     ///   - transportPort: the port of the node's MS-PCCRR (HTTP) listener, advertised in XAddrs.
+    ///   - probesReceived, probesAnswered: where Probes read and ProbeMatches sent are counted
+    ///     (the node's metrics unless told).
     public init(
         heldBlockCount: @escaping @Sendable (HashValue) -> Int, transportPort: Int, logger: Logger,
-        version2BitOrder: PCCRDBitOrder = .mostSignificantFirst, answersFor: @escaping @Sendable (HashValue) -> Bool = { _ in true }
+        version2BitOrder: PCCRDBitOrder = .mostSignificantFirst, answersFor: @escaping @Sendable (HashValue) -> Bool = { _ in true },
+        probesReceived: Counter? = nil, probesAnswered: Counter? = nil
     ) {
+        self.probesReceived = probesReceived ?? NodeInstruments.branchCacheProbesReceived
+        self.probesAnswered = probesAnswered ?? NodeInstruments.branchCacheProbesAnswered
         self.answersFor = answersFor
         self.heldBlockCount = heldBlockCount
         self.transportPort = transportPort
@@ -129,14 +138,7 @@ public final class WSDiscoveryResponder: Sendable {
                         }
                         replies.addTask {
                             defer { self.pendingReplies.subtract(1, ordering: .relaxed) }
-                            do {
-                                try await Task.sleep(for: .milliseconds(Int.random(in: 1...LANDiscovery.maximumBackoffMilliseconds)))
-                                try await outbound.write(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply)))
-                                NodeInstruments.branchCacheProbesAnswered.increment()
-                            } catch {
-                                // One unreachable prober must not stop the responder.
-                                self.logger.debug("PCCRD reply not sent", metadata: ["peer.address": "\(envelope.remoteAddress)", "error": "\(error)"])
-                            }
+                            await self.send(reply, to: envelope.remoteAddress, on: outbound)
                         }
                     }
                     // The socket closed: stop the rescans too, or the group would wait on them forever.
@@ -145,6 +147,19 @@ public final class WSDiscoveryResponder: Sendable {
             }
         } onCancel: {
             channel.channel.close(promise: nil)
+        }
+    }
+
+    /// Sends `reply` to `address` after MS-PCCRD's random back-off, and counts it: the one way
+    /// out for the IPv6 and the IPv4 socket both.
+    func send(_ reply: [UInt8], to address: SocketAddress, on outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>) async {
+        do {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 1...LANDiscovery.maximumBackoffMilliseconds)))
+            try await outbound.write(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: reply)))
+            probesAnswered.increment()
+        } catch {
+            // One unreachable prober must not stop the responder.
+            logger.debug("PCCRD reply not sent", metadata: ["peer.address": "\(address)", "error": "\(error)"])
         }
     }
 
@@ -157,7 +172,7 @@ public final class WSDiscoveryResponder: Sendable {
             logger.trace("not a PeerDist probe", metadata: ["peer.address": "\(envelope.remoteAddress)", "reason": "\(error)"])
             return nil
         }
-        NodeInstruments.branchCacheProbesReceived.increment()
+        probesReceived.increment()
         let devices = self.devices.withLock { $0 }
         guard let sender = Self.addressBytes(envelope.remoteAddress), Self.isOnLink(sender, devices: devices) else {
             logger.debug("PCCRD probe from off the link ignored", metadata: ["peer.address": "\(envelope.remoteAddress)"])
