@@ -242,10 +242,15 @@ import Testing
         let mine = scratch.child("mine.bin")
         try FileManager.default.copyItem(atPath: "\(tree)/bulk.bin", toPath: mine)
         _ = try PublishFetchTests.publish(mine, on: fetcher)
-        // The node cuts it into chunks in the background; the list appears once it has.
+        // A first fetch, of a tree holding another file of the same size, has the node cut the
+        // files it holds of that size: mine.bin's chunk list is made now, before the change.
+        let decoy = scratch.child("decoy")
+        try FileManager.default.createDirectory(atPath: decoy, withIntermediateDirectories: true)
+        try PublishFetchTests.makeFile("\(decoy)/other.bin", size: 8 << 20, seed: 77)
+        let decoyFetch = try network.peerdist(
+            in: network.second, ["fetch", try Self.publish(decoy, on: publisher).uri, "-o", scratch.child("decoy-copy"), "--data-dir", fetcher.dataDirectory])
+        try #require(decoyFetch.status == 0, "\(decoyFetch.standardError)")
         let lists = "\(fetcher.dataDirectory)/content-chunks"
-        let deadline = Date().addingTimeInterval(60)
-        while ((try? FileManager.default.contentsOfDirectory(atPath: lists)) ?? []).isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         try #require(try FileManager.default.contentsOfDirectory(atPath: lists).count == 1)
 
         // 1 MiB in the middle rewritten, its size, inode and modification time kept: the store

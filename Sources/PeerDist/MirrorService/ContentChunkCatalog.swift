@@ -13,10 +13,10 @@ import PeerDistStore
 /// truncated SHA-512, never by the SHA-256 a mirror chunk is named by. Neither maps to mirror
 /// chunks without reading the bytes, so each content's file is cut into mirror chunks once and
 /// the list kept in `DIR/content-chunks/<content ID>` (`FileChunkList`): the bytes a content ID
-/// names always cut the same way, so a restart reads the list back instead of the file. A
-/// serving node cuts in the background, after a publication or a finished fetch and at start; a
-/// fetch cuts only the files it may need whole (those of the size of one of its files) that the
-/// background has not reached yet.
+/// names always cut the same way, so a restart reads the list back instead of the file. Files
+/// are cut when a snapshot or mirror fetch may need them, and then only those of the size of
+/// one of its files (they may be that file whole): cutting every file published or fetched, in
+/// the background, would hash each of them a second time whether a tree ever needs it or not.
 ///
 /// The index is a hint: every chunk read from it is checked against its SHA-256
 /// (`LocalChunkIndex`), so a file changed after publishing never yields a wrong chunk. It only
@@ -37,9 +37,6 @@ final class ContentChunkCatalog: Sendable {
         /// store recorded), with their content: not tried again until the store lists them with
         /// another (published again).
         var failed: [String: ContentID] = [:]
-        var backgroundAllowed = false
-        var backgroundRunning = false
-        var backgroundAgain = false
     }
 
     private let state = PThreadMutex(State())
@@ -55,10 +52,10 @@ final class ContentChunkCatalog: Sendable {
 
     /// Which files without a kept list an update cuts.
     enum Cutting: Sendable {
-        /// Every one: the background pass.
+        /// Every one.
         case all
         /// Those of these sizes: a fetch, which cuts the files that may be one it needs whole,
-        /// and leaves the rest to the background rather than read them all first.
+        /// rather than read them all first.
         case ofSizes(Set<UInt64>)
 
         func admits(_ size: UInt64) -> Bool {
@@ -110,42 +107,6 @@ final class ContentChunkCatalog: Sendable {
             }
         }
         return index
-    }
-
-    /// From now on, `updateSoon` indexes in the background (a serving node; a one-shot command
-    /// leaves it to the fetch that needs it).
-    func allowBackgroundUpdates() {
-        state.withLock { $0.backgroundAllowed = true }
-        updateSoon()
-    }
-
-    /// Indexes what the store holds now on a background thread, once the update under way (if
-    /// any) is over: after a publication or a finished fetch.
-    func updateSoon() {
-        let start = state.withLock { state -> Bool in
-            guard state.backgroundAllowed else { return false }
-            guard !state.backgroundRunning else {
-                state.backgroundAgain = true
-                return false
-            }
-            state.backgroundRunning = true
-            return true
-        }
-        guard start else { return }
-        Thread.detachNewThread { [self] in
-            while true {
-                _ = update()
-                let again = state.withLock { state -> Bool in
-                    if state.backgroundAgain {
-                        state.backgroundAgain = false
-                        return true
-                    }
-                    state.backgroundRunning = false
-                    return false
-                }
-                if !again { return }
-            }
-        }
     }
 
     private func listPath(of id: ContentID) -> String {

@@ -179,9 +179,6 @@ public final class PeerNode: Sendable {
         let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
         services.append(.init(service: control))
         ready()
-        // Files held as content are cut into mirror chunks once, in the background, for the
-        // snapshot and mirror fetches to come.
-        mirrors.contentChunks?.allowBackgroundUpdates()
         try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
     }
 
@@ -200,7 +197,6 @@ public final class PeerNode: Sendable {
             try store.publish(path: path, version: version)
         }
         if let audience { try collaboration.book.restrict(content: published.contentID.hex, to: audience) }
-        mirrors.contentChunks?.updateSoon()
         return published
     }
 
@@ -283,7 +279,6 @@ public final class PeerNode: Sendable {
             throw error
         }
         _ = try download.finish()
-        mirrors.contentChunks?.updateSoon()
         try store.export(contentID: id, to: output, replacing: replace)
         finished = true
         return output
