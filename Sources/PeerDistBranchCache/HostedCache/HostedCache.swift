@@ -169,4 +169,8 @@ public struct CombinedSegmentSource: BranchCacheSegmentSource {
     public func sealedSegment(withID segmentID: HashValue) -> SealedSegment? {
         sources.lazy.compactMap { $0.sealedSegment(withID: segmentID) }.first
     }
+
+    public func holdsSealedSegment(withID segmentID: HashValue) -> Bool {
+        sources.contains { $0.holdsSealedSegment(withID: segmentID) }
+    }
 }

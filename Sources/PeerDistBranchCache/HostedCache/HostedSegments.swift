@@ -65,6 +65,8 @@ public final class HostedSegments: BranchCacheSegmentSource, Sendable {
         return true
     }
 
+    public func holdsSealedSegment(withID segmentID: HashValue) -> Bool { holdsSealed(segmentID) }
+
     /// Whether a sealed copy of the segment is kept, under any CryptoAlgoId.
     public func holdsSealed(_ segmentID: HashValue) -> Bool {
         sealed.withLock { $0[segmentID] != nil }

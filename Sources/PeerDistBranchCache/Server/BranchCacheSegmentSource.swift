@@ -16,8 +16,11 @@ public protocol BranchCacheSegmentSource: Sendable {
     /// A version 2 segment held only as it was pulled, encrypted, by a hosted cache that was
     /// given its ID alone (see `HostedSegments`); served as it is to a request for its CryptoAlgoId.
     func sealedSegment(withID segmentID: HashValue) -> SealedSegment?
+    /// Whether such a segment is held, without reading it (block and segment lists ask this).
+    func holdsSealedSegment(withID segmentID: HashValue) -> Bool
 }
 
 extension BranchCacheSegmentSource {
     public func sealedSegment(withID segmentID: HashValue) -> SealedSegment? { nil }
+    public func holdsSealedSegment(withID segmentID: HashValue) -> Bool { sealedSegment(withID: segmentID) != nil }
 }

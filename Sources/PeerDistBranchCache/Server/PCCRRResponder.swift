@@ -60,7 +60,7 @@ public struct PCCRRResponder: Sendable {
     private func blockList(_ asked: PCCRRGetBlockList) -> PCCRRBlockList {
         guard let segment = source.segment(withID: asked.segmentID) else {
             // A sealed version 2 segment is its one block 0.
-            let sealed = source.sealedSegment(withID: asked.segmentID) != nil && asked.neededRanges.contains { $0.indices.contains(0) }
+            let sealed = source.holdsSealedSegment(withID: asked.segmentID) && asked.neededRanges.contains { $0.indices.contains(0) }
             return PCCRRBlockList(segmentID: asked.segmentID, ranges: sealed ? [BlockRange(index: 0, count: 1)] : [], nextBlockIndex: 0)
         }
         let held = heldIndexes(of: segment)
@@ -90,7 +90,7 @@ public struct PCCRRResponder: Sendable {
                 let held = source.heldBlocks(of: segment).reduce(0) { $0 + $1.indices.clamped(to: 0..<segment.blockCount).count }
                 guard held == segment.blockCount else { continue }
             } else {
-                guard source.sealedSegment(withID: id) != nil else { continue }
+                guard source.holdsSealedSegment(withID: id) else { continue }
             }
             if let last = ranges.last, Int(last.index + last.count) == position {
                 ranges[ranges.count - 1].count += 1
