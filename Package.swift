@@ -50,12 +50,14 @@ let package = Package(
         .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Linux system calls the Glibc module leaves out.
         .target(name: "CSystemCalls"),
+        // In-place AES-256-GCM from the BoringSSL inside swift-crypto (its Swift API copies).
+        .target(name: "CAESGCM"),
 
         // Bytes into Content Information, content IDs and keys.
         .target(name: "PeerDistHashing", dependencies: ["CLibCrypto", crypto, cryptoExtras]),
         // Messages, codecs, the secure channel and node identities: everything that crosses the
         // network between two PeerDist nodes.
-        .target(name: "PeerDistWire", dependencies: ["PeerDistHashing", "CSodium", "CZstd", crypto, nioCore, nioPosix]),
+        .target(name: "PeerDistWire", dependencies: ["PeerDistHashing", "CAESGCM", "CSodium", "CZstd", crypto, nioCore, nioPosix]),
         // The content store: published files served in place, downloads, quota and its log.
         .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
         // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.

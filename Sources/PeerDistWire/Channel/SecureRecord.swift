@@ -75,6 +75,9 @@ public final class BlockChannelSecret: Hashable, Sendable {
     static let label = Array("PeerDist v2 block key".utf8)
     let algorithm: RecordCipher.Algorithm
     private let secret: [UInt8]
+    /// The key derived last: blocks arrive a segment at a time, and deriving and expanding a key
+    /// for each of them cost more than opening it.
+    private let lastKey = PThreadMutex<(blockKey: HashValue, key: SealingKey)?>(nil)
 
     package init(algorithm: RecordCipher.Algorithm, secret: [UInt8]) {
         self.algorithm = algorithm
@@ -82,9 +85,12 @@ public final class BlockChannelSecret: Hashable, Sendable {
     }
 
     func key(for blockKey: HashValue) -> SealingKey {
+        if let last = lastKey.withLock({ $0 }), last.blockKey == blockKey { return last.key }
         let derived = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: secret), salt: blockKey.bytes, info: Self.label, outputByteCount: 32)
-        return SealingKey(algorithm: algorithm, key: derived.withUnsafeBytes { Array($0) })
+        let key = SealingKey(algorithm: algorithm, key: derived.withUnsafeBytes { Array($0) })
+        lastKey.withLock { $0 = (blockKey, key) }
+        return key
     }
 
     public static func == (left: BlockChannelSecret, right: BlockChannelSecret) -> Bool { left === right }
@@ -95,8 +101,6 @@ public final class BlockChannelSecret: Hashable, Sendable {
 package final class RecordSealer {
     private let cipher: RecordCipher
     private let secret: BlockChannelSecret
-    /// The key of the content sent last: replies come a segment at a time.
-    private var lastKey: (blockKey: HashValue, key: SealingKey)?
 
     package init(algorithm: RecordCipher.Algorithm, recordKey: [UInt8], blockSecret: [UInt8]) {
         cipher = RecordCipher(algorithm: algorithm, key: recordKey)
@@ -120,7 +124,7 @@ package final class RecordSealer {
             }
         }
         if let body = record.body {
-            let key = key(for: body.sealing.blockKey)
+            let key = secret.key(for: body.sealing.blockKey)
             let sequence = cipher.lastSequence
             body.bytes.withUnsafeReadableBytes { bytes in
                 body.sealing.associatedData.withUnsafeBytes { associatedData in
@@ -132,13 +136,6 @@ package final class RecordSealer {
             }
         }
         return frame
-    }
-
-    private func key(for blockKey: HashValue) -> SealingKey {
-        if let lastKey, lastKey.blockKey == blockKey { return lastKey.key }
-        let key = secret.key(for: blockKey)
-        lastKey = (blockKey, key)
-        return key
     }
 }
 
