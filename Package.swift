@@ -59,7 +59,7 @@ let package = Package(
         // network between two PeerDist nodes.
         .target(name: "PeerDistWire", dependencies: ["PeerDistHashing", "CAESGCM", "CSodium", "CZstd", crypto, nioCore, nioPosix]),
         // The content store: published files served in place, downloads, quota and its log.
-        .target(name: "PeerDistStore", dependencies: ["PeerDistHashing"]),
+        .target(name: "PeerDistStore", dependencies: ["PeerDistHashing", "CSystemCalls"]),
         // Signed directory mirrors: manifests, tree scans, the local chunk index and atomic updates.
         .target(name: "PeerDistMirror", dependencies: ["PeerDistHashing", "PeerDistWire", "CSystemCalls", crypto]),
         // The listening socket, parser, idle rule and connection cap the node's HTTP servers share.

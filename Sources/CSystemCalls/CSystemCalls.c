@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "CSystemCalls.h"
@@ -32,4 +33,14 @@ int peerdist_open_beneath(int directory, const char *path, int flags, unsigned i
 
 int peerdist_syncfs(int descriptor) {
     return syncfs(descriptor);
+}
+
+int64_t peerdist_file_system_type(int descriptor) {
+    struct statfs system;
+    return fstatfs(descriptor, &system) == 0 ? (int64_t)system.f_type : -1;
+}
+
+int64_t peerdist_file_system_type_at(const char *path) {
+    struct statfs system;
+    return statfs(path, &system) == 0 ? (int64_t)system.f_type : -1;
 }

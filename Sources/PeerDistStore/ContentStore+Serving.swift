@@ -179,7 +179,8 @@ extension ContentStore {
             return nil
         }
         if unchanged {
-            servingTrust.withLock { $0.verified(path: path, number: number, blockCount: layout.blockCount, stamp: stamp, now: now) }
+            let settling = FileStamp.settlingNanoseconds(ofFileSystemOf: file.descriptor)
+            servingTrust.withLock { $0.verified(path: path, number: number, blockCount: layout.blockCount, stamp: stamp, now: now, settling: settling) }
         }
         return bytes
     }

@@ -115,7 +115,10 @@ public final class ContentStore: Sendable {
         // Every block was just hashed: served unhashed while the file keeps the stamp it had
         // throughout (a change while hashing would have moved its ctime).
         if let stampBefore, stampBefore.status.matches(before), FileStamp.of(absolute) == stampBefore {
-            servingTrust.withLock { $0.verifiedAll(path: absolute, blockCount: layout.blockCount, stamp: stampBefore, now: hashingStarted) }
+            let settling = FileStamp.settlingNanoseconds(ofFileSystemAt: absolute)
+            servingTrust.withLock {
+                $0.verifiedAll(path: absolute, blockCount: layout.blockCount, stamp: stampBefore, now: hashingStarted, settling: settling)
+            }
         } else {
             servingTrust.withLock { $0.forget(path: absolute) }
         }

@@ -1,3 +1,4 @@
+import CSystemCalls
 import PeerDistHashing
 
 #if canImport(Glibc)
@@ -10,14 +11,13 @@ import Glibc
 /// The stamp adds the inode change time (ctime) to what a publication records (size, mtime,
 /// inode, device): a program can restore a file's size and mtime after rewriting it in place, but
 /// not its ctime, which the kernel sets on every write and on every change of the times. A stamp
-/// whose ctime falls within `settlingNanoseconds` of the clock when the block was read is not
-/// trusted: a write in the same tick of the file system's coarse clock could leave the ctime as
-/// it was ("racily clean", as git calls it), so such blocks are hashed on every read until the
-/// file has been quiet that long.
+/// whose ctime falls within the file system's settling time (`FileStamp.settlingNanoseconds`) of
+/// the clock when the block was read is not trusted: a write in the same tick of the file
+/// system's clock could leave the ctime as it was ("racily clean", as git calls it), so such
+/// blocks are hashed on every read until the file has been quiet that long.
 ///
 /// Kept in memory only: after a restart, each block is hashed once more on its first serve.
 struct ServingTrust {
-    static let settlingNanoseconds: Int64 = 2_000_000_000
     /// Paths with trusted blocks at most: a node publishing more hashes the rest on every read.
     static let maximumFiles = 4096
 
@@ -35,9 +35,12 @@ struct ServingTrust {
     }
 
     /// Records that block `number` (of `blockCount`) hashed good, read under `stamp` with the
-    /// stamp unchanged after the read; `now` is the wall clock before the read.
-    mutating func verified(path: String, number: Int, blockCount: Int, stamp: FileStamp, now: Int64) {
-        guard stamp.changed < now - Self.settlingNanoseconds else { return }
+    /// stamp unchanged after the read; `now` is the wall clock before the read, `settling` the
+    /// file system's settling time.
+    mutating func verified(
+        path: String, number: Int, blockCount: Int, stamp: FileStamp, now: Int64, settling: Int64 = FileStamp.slowSettlingNanoseconds
+    ) {
+        guard stamp.changed < now - settling else { return }
         var entry = entries[path].flatMap { $0.stamp == stamp ? $0 : nil } ?? Entry(stamp: stamp, verified: BlockBitmap(count: blockCount))
         guard number < entry.verified.count else { return }
         if entries[path] == nil, entries.count >= Self.maximumFiles { return }
@@ -46,8 +49,10 @@ struct ServingTrust {
     }
 
     /// Every block of the file at `path`, hashed whole under `stamp` (when it was published).
-    mutating func verifiedAll(path: String, blockCount: Int, stamp: FileStamp, now: Int64) {
-        guard stamp.changed < now - Self.settlingNanoseconds else { return }
+    mutating func verifiedAll(
+        path: String, blockCount: Int, stamp: FileStamp, now: Int64, settling: Int64 = FileStamp.slowSettlingNanoseconds
+    ) {
+        guard stamp.changed < now - settling else { return }
         if entries[path] == nil, entries.count >= Self.maximumFiles { return }
         entries[path] = Entry(stamp: stamp, verified: .full(count: blockCount))
     }
@@ -73,6 +78,37 @@ struct FileStamp: Hashable, Sendable {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
+    /// How long a file system's ctime may stay as it was across a write: 2 s unless the file
+    /// system is known to stamp from the kernel's clock.
+    static let slowSettlingNanoseconds: Int64 = 2_000_000_000
+    /// Linux's local file systems stamp ctime from the kernel's coarse clock, whose tick is at
+    /// most 10 ms (HZ ≥ 100); this leaves room.
+    static let localSettlingNanoseconds: Int64 = 50_000_000
+
+    /// The settling time of the file system holding the open file `descriptor`: the local one
+    /// for tmpfs, ext2/3/4, XFS, Btrfs, F2FS, ZFS and overlayfs; the slow one for the rest (FAT
+    /// keeps times to 2 s; network and FUSE file systems take times from elsewhere).
+    static func settlingNanoseconds(ofFileSystemOf descriptor: Int32) -> Int64 {
+        settlingNanoseconds(ofFileSystemType: peerdist_file_system_type(descriptor))
+    }
+
+    static func settlingNanoseconds(ofFileSystemAt path: String) -> Int64 {
+        settlingNanoseconds(ofFileSystemType: peerdist_file_system_type_at(path))
+    }
+
+    static func settlingNanoseconds(ofFileSystemType type: Int64) -> Int64 {
+        let local: Set<Int64> = [
+            0x0102_1994,  // tmpfs
+            0xEF53,  // ext2, ext3, ext4
+            0x5846_5342,  // XFS
+            0x9123_683E,  // Btrfs
+            0xF2F5_2010,  // F2FS
+            0x2FC1_2FC1,  // ZFS
+            0x794C_7630,  // overlayfs
+        ]
+        return local.contains(type) ? localSettlingNanoseconds : slowSettlingNanoseconds
     }
 
     /// The stamp of `path`, following symbolic links; nil when it cannot be read.

@@ -11,10 +11,10 @@ import Glibc
 /// under, and hashed again once it moved: a file rewritten in place, even with its size and mtime
 /// put back, never has a stale block served.
 @Suite struct ServingTrustTests {
-    /// A published file, old enough (past `ServingTrust.settlingNanoseconds`) for its stamp to be trusted.
+    /// A published file, old enough (past `FileStamp.slowSettlingNanoseconds`) for its stamp to be trusted.
     static func settledPublication() throws -> (StoreScratch, [UInt8], String, ContentStore, ContentID) {
         let (scratch, bytes, file) = try StoreScratch.withFile(count: 4 * 65_536, seed: 19)
-        Thread.sleep(forTimeInterval: Double(ServingTrust.settlingNanoseconds) / 1e9 + 0.2)
+        Thread.sleep(forTimeInterval: Double(FileStamp.slowSettlingNanoseconds) / 1e9 + 0.2)
         let store = try scratch.openStore()
         let id = try store.publish(path: file).contentID
         return (scratch, bytes, file, store, id)
@@ -67,6 +67,26 @@ import Glibc
         #expect(store.published().first?.isStale == true)
     }
 
+    /// Local file systems stamp ctime from the kernel's clock: a file quiet for more than a tick
+    /// is trusted from its publication on, with no wait of 2 s.
+    @Test func aFileOnALocalFileSystemIsTrustedOnceQuietForATick() throws {
+        let (scratch, _, file) = try StoreScratch.withFile(count: 4 * 65_536, seed: 23)
+        try #require(FileStamp.settlingNanoseconds(ofFileSystemAt: scratch.path) == FileStamp.localSettlingNanoseconds, "the scratch directory is not on a local file system")
+        Thread.sleep(forTimeInterval: Double(FileStamp.localSettlingNanoseconds) / 1e9 + 0.05)
+        let store = try scratch.openStore()
+        _ = try store.publish(path: file)
+        for block in 0..<4 { #expect(try Self.isTrusted(store, file, block: block)) }
+    }
+
+    @Test func fileSystemsAreToldApartBySettlingTime() {
+        #expect(FileStamp.settlingNanoseconds(ofFileSystemAt: "/dev/shm") == FileStamp.localSettlingNanoseconds)  // tmpfs
+        #expect(FileStamp.settlingNanoseconds(ofFileSystemType: 0xEF53) == FileStamp.localSettlingNanoseconds)  // ext4
+        #expect(FileStamp.settlingNanoseconds(ofFileSystemType: 0x4D44) == FileStamp.slowSettlingNanoseconds)  // FAT
+        #expect(FileStamp.settlingNanoseconds(ofFileSystemType: 0x6969) == FileStamp.slowSettlingNanoseconds)  // NFS
+        #expect(FileStamp.settlingNanoseconds(ofFileSystemType: 0x6573_5546) == FileStamp.slowSettlingNanoseconds)  // FUSE
+        #expect(FileStamp.settlingNanoseconds(ofFileSystemAt: "/no/such/place") == FileStamp.slowSettlingNanoseconds)
+    }
+
     @Test func aStampChangedWithinTheSettlingTimeIsNotTrusted() {
         var status = stat()
         status.st_size = 65_536
@@ -78,15 +98,15 @@ import Glibc
         }
         var trust = ServingTrust()
         // A write in the same coarse clock tick could leave such a ctime as it was.
-        let recent = stamp(changedAgo: ServingTrust.settlingNanoseconds / 2)
+        let recent = stamp(changedAgo: FileStamp.slowSettlingNanoseconds / 2)
         trust.verified(path: "/f", number: 0, blockCount: 2, stamp: recent, now: now)
         #expect(!trust.isVerified(path: "/f", number: 0, stamp: recent))
-        let settled = stamp(changedAgo: ServingTrust.settlingNanoseconds * 2)
+        let settled = stamp(changedAgo: FileStamp.slowSettlingNanoseconds * 2)
         trust.verified(path: "/f", number: 0, blockCount: 2, stamp: settled, now: now)
         #expect(trust.isVerified(path: "/f", number: 0, stamp: settled))
         #expect(!trust.isVerified(path: "/f", number: 1, stamp: settled))
         // Another stamp (the file changed) starts afresh.
-        let later = stamp(changedAgo: ServingTrust.settlingNanoseconds * 3 / 2)
+        let later = stamp(changedAgo: FileStamp.slowSettlingNanoseconds * 3 / 2)
         #expect(!trust.isVerified(path: "/f", number: 0, stamp: later))
         trust.verified(path: "/f", number: 1, blockCount: 2, stamp: later, now: now)
         #expect(trust.isVerified(path: "/f", number: 1, stamp: later))

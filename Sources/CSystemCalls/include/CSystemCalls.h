@@ -19,4 +19,10 @@ int peerdist_open_beneath(int directory, const char *path, int flags, unsigned i
 /// syncfs(2): flushes every file system buffer of the file system holding `descriptor`.
 int peerdist_syncfs(int descriptor);
 
+/// fstatfs(2)'s f_type (the file system's magic number) for `descriptor`, or -1 with errno set.
+int64_t peerdist_file_system_type(int descriptor);
+
+/// statfs(2)'s f_type for `path`, or -1 with errno set.
+int64_t peerdist_file_system_type_at(const char *path);
+
 #endif
