@@ -107,7 +107,7 @@ let package = Package(
         // The benchmark harness: drives the release `peerdist` binary against standard tools.
         .executableTarget(
             name: "peerdist-bench",
-            dependencies: ["PeerDistHashing", "PeerDistDHT", "PeerDistCommandSupport", "PeerDistTestHosts", argumentParser]
+            dependencies: ["PeerDistHashing", "PeerDistWire", "PeerDistDHT", "PeerDistCommandSupport", "PeerDistTestHosts", argumentParser]
         ),
         // A node that corrupts every block it serves, for the tests of how peers handle a liar.
         .executableTarget(name: "peerdist-liar", dependencies: ["PeerDist", "PeerDistCommandSupport", argumentParser, logging]),

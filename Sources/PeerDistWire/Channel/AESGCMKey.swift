@@ -6,16 +6,16 @@ import CAESGCM
 /// Built on the BoringSSL inside swift-crypto (`CAESGCM`), which uses VAES/AVX-512 where the CPU
 /// has it. swift-crypto's own API returns every result as a new `Data`, which cost two copies of
 /// each block on the sender and three on the receiver; this works where the bytes lie.
-final class AESGCMKey: @unchecked Sendable {
-    static let keySize = 32
-    static let nonceSize = 12
-    static let tagSize = 16
+package final class AESGCMKey: @unchecked Sendable {
+    package static let keySize = 32
+    package static let nonceSize = 12
+    package static let tagSize = 16
 
     /// Immutable after `init`; BoringSSL allows concurrent seals and opens on one key.
     private let key: OpaquePointer
 
     /// `key` must be 32 bytes; anything else is a programming error.
-    init(_ key: UnsafeRawBufferPointer) {
+    package init(_ key: UnsafeRawBufferPointer) {
         precondition(key.count == Self.keySize, "AES-256-GCM takes a 32-byte key, not \(key.count)")
         guard let expanded = peerdist_aes_gcm_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self)) else {
             fatalError("out of memory expanding an AES-GCM key")
@@ -23,7 +23,7 @@ final class AESGCMKey: @unchecked Sendable {
         self.key = expanded
     }
 
-    convenience init(_ key: [UInt8]) {
+    package convenience init(_ key: [UInt8]) {
         self.init(key.withUnsafeBytes { UnsafeRawBufferPointer($0) })
     }
 
@@ -34,7 +34,7 @@ final class AESGCMKey: @unchecked Sendable {
     /// Encrypts `plaintext` into the first `plaintext.count` bytes of `output` and writes the tag
     /// into the 16 bytes after them. `output` may start at `plaintext` (in place) but must not
     /// otherwise overlap it.
-    func seal(
+    package func seal(
         _ plaintext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, nonce: UnsafeRawBufferPointer,
         associatedData: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     ) {
@@ -52,7 +52,7 @@ final class AESGCMKey: @unchecked Sendable {
     /// Checks `tag` and decrypts `ciphertext` into the first `ciphertext.count` bytes of `output`
     /// (which may be `ciphertext` itself, but must not otherwise overlap it); false when the
     /// bytes, tag, nonce or associated data were not the ones sealed.
-    func open(
+    package func open(
         _ ciphertext: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
         nonce: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     ) -> Bool {
