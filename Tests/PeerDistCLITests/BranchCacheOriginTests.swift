@@ -89,6 +89,26 @@ import Testing
         #expect(second.fromOrigin <= size / 20, "\(second)")
     }
 
+    /// `--max-download` holds bytes from the origin to the rate as it does bytes from peers: 3 MiB
+    /// at 1 MiB/s cannot arrive in less than the 2 s its limiter spaces the requests by.
+    @Test(.needsNetworkHosts) func maxDownloadLimitsWhatTheOriginSends() throws {
+        let hosts = try NetworkHosts(count: 2)
+        let scratch = try ScratchDirectory()
+        let site = scratch.child("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try PublishFetchTests.makeFile(site + "/file.bin", size: 3 * 1024 * 1024, seed: 15)
+        let origin = try NodeProcess(
+            dataDirectory: scratch.child("origin"), listen: "[::]:0", namespace: hosts.first, extraArguments: ["--http-origin", site, "--http-listen", "[::]:8000"])
+        defer { origin.stop() }
+        let url = "http://[\(hosts.hosts[0].address)%\(hosts.secondInterface)]:8000/file.bin"
+        let started = ContinuousClock.now
+        let result = try hosts.peerdist(in: hosts.second, ["fetch", url, "--data-dir", scratch.child("client"), "-o", scratch.child("client.bin"), "--max-download", "1MiB"])
+        let elapsed = ContinuousClock.now - started
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(FileComparison.identical(site + "/file.bin", scratch.child("client.bin")))
+        #expect(elapsed >= .seconds(2), "3 MiB came from the origin in \(elapsed) at --max-download 1MiB")
+    }
+
     /// A peer that serves a corrupted block is banned, and the fetch completes from the origin.
     @Test(.needsNetworkHosts) func aLyingPeerIsBannedAndTheOriginFillsIn() throws {
         let hosts = try NetworkHosts(count: 3)

@@ -43,6 +43,8 @@ struct OriginSession: Sendable {
     /// failures in a row end the session (the origin is gone; peers may still finish the fetch).
     var reconnectDelay: Duration = .milliseconds(500)
     var attempts = 3
+    /// The fetch's `--max-download`, shared with its peers' sessions.
+    var downloadLimit: RateLimiter?
     var received: @Sendable (UInt64) -> Void
 
     private var key: PeerAddress { origin.address }
@@ -128,5 +130,6 @@ struct OriginSession: Sendable {
             origin.delivered(UInt64(blockRange.count))
             received(UInt64(blockRange.count))
         }
+        if let downloadLimit { try await downloadLimit.wait(for: bytes.count) }
     }
 }

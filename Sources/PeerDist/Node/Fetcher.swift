@@ -231,7 +231,7 @@ public struct Fetcher: Sendable {
             if let origin {
                 let session = OriginSession(
                     origin: origin, segments: segments, scheduler: scheduler, target: target, logger: logger, stallTimeout: stallTimeout,
-                    received: delivered(by: origin.address))
+                    downloadLimit: downloadLimit, received: delivered(by: origin.address))
                 run(origin.address, "origin", reconnects: false) { try await session.run() }
             }
             if let discoverBranchCache {
