@@ -2,7 +2,9 @@ import NIOCore
 import PeerDistHashing
 
 /// Cuts the TCP byte stream into records: a 32-bit big-endian length, then that many bytes.
-/// A length above the limit is a protocol violation, never an allocation.
+/// A length above the limit is a protocol violation, never an allocation. A record that fits in
+/// one read is passed on as a slice of it; one that spans reads is gathered in a buffer of its
+/// exact size, the only copy the framing makes.
 ///
 /// Until the handshake completes the limit is the largest handshake message, so a stranger who
 /// has proved nothing cannot make the node buffer a quarter MiB per connection; the secure
@@ -28,6 +30,9 @@ package final class RecordDecoder: ByteToMessageDecoder {
     private var timeout: Scheduled<Void>?
     /// The bytes of the record under way that `unfinished` counts.
     private var counted = 0
+    /// A record that did not arrive in one read, as far as it has come, and the bytes it lacks.
+    private var assembly: ByteBuffer?
+    private var missing = 0
 
     /// `deadline` nil: a record may take as long as it likes.
     package init(limit: Int = RecordDecoder.maximumHandshakeRecord, deadline: TimeAmount? = RecordDecoder.recordDeadline, unfinished: UnfinishedRecords? = nil) {
@@ -37,6 +42,7 @@ package final class RecordDecoder: ByteToMessageDecoder {
     }
 
     package func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if assembly != nil { return complete(context: context, from: &buffer) }
         guard buffer.readableBytes > 0 else {
             finished()
             return .needMoreData
@@ -51,6 +57,13 @@ package final class RecordDecoder: ByteToMessageDecoder {
         guard buffer.readableBytes >= 4 + Int(length) else {
             // The whole record counts from the start: that much will be buffered.
             started(context: context, bytes: 4 + Int(length))
+            // Assembled in a buffer of its own, so the framing's buffer is left empty and the
+            // next read is taken as it is rather than appended to what is left of this one.
+            buffer.moveReaderIndex(forwardBy: 4)
+            var record = context.channel.allocator.buffer(capacity: Int(length))
+            record.writeBuffer(&buffer)
+            assembly = record
+            missing = Int(length) - record.readableBytes
             return .needMoreData
         }
         finished()
@@ -59,7 +72,25 @@ package final class RecordDecoder: ByteToMessageDecoder {
         return .continue
     }
 
+    /// Adds what `buffer` holds of the record under assembly, and passes the record on once whole.
+    private func complete(context: ChannelHandlerContext, from buffer: inout ByteBuffer) -> DecodingState {
+        guard var record = assembly else { return .continue }
+        assembly = nil
+        let count = min(missing, buffer.readableBytes)
+        var piece = buffer.readSlice(length: count)!
+        record.writeBuffer(&piece)
+        missing -= count
+        guard missing == 0 else {
+            assembly = record
+            return .needMoreData
+        }
+        finished()
+        context.fireChannelRead(wrapInboundOut(record))
+        return .continue
+    }
+
     package func decoderRemoved(context: ChannelHandlerContext) {
+        assembly = nil
         finished()
     }
 
