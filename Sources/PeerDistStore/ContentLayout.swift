@@ -116,6 +116,10 @@ final class ContentLayout: Sendable {
 
     /// Whether `bytes` are exactly block `block` of segment `segment`.
     func verify(_ bytes: [UInt8], segment: Int, block: Int) -> Bool {
+        bytes.withUnsafeBytes { verify($0, segment: segment, block: block) }
+    }
+
+    func verify(_ bytes: UnsafeRawBufferPointer, segment: Int, block: Int) -> Bool {
         let description = segments[segment]
         let range = description.blockRange(block)
         guard UInt64(bytes.count) == range.upperBound - range.lowerBound else { return false }

@@ -129,60 +129,85 @@ extension ContentStore {
     /// first read and again only when the file's stamp (size, mtime, ctime, inode) has moved (see
     /// `ServingTrust`). Every receiver verifies every block anyway. Nil when no source holds it.
     public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int) throws(StoreError) -> [UInt8]? {
+        guard let length = blockLength(contentID: id, segmentIndex: segmentIndex, blockIndex: blockIndex) else { return nil }
+        var failure: StoreError?
+        var served = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            do throws(StoreError) {
+                served = try readBlockToServe(contentID: id, segmentIndex: segmentIndex, blockIndex: blockIndex, into: UnsafeMutableRawBufferPointer(buffer))
+            } catch {
+                failure = error
+            }
+            initialized = served ? length : 0
+        }
+        if let failure { throw failure }
+        return served ? bytes : nil
+    }
+
+    /// The length of a block of `id`; nil when the store knows no such block.
+    public func blockLength(contentID id: ContentID, segmentIndex: Int, blockIndex: Int) -> Int? {
+        state.withLock { state in
+            guard let layout = state.index.contents[id]?.layout, let number = layout.blockNumber(segment: segmentIndex, block: blockIndex) else { return nil }
+            return Int(layout.byteRange(ofBlock: number).count64)
+        }
+    }
+
+    /// `readBlockToServe` into `buffer`, which must be exactly the block's length (see
+    /// `blockLength`), so that a server can read a block straight into what it sends; false when
+    /// no source holds the block (then `buffer` holds no meaning).
+    public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Bool {
         guard let (layout, sources) = sources(for: id),
               let number = layout.blockNumber(segment: segmentIndex, block: blockIndex)
-        else { return nil }
+        else { return false }
         let range = layout.byteRange(ofBlock: number)
+        guard buffer.count == Int(range.count64) else { return false }
         for source in sources {
             switch source {
             case .published(let path, let status):
-                guard let bytes = readPublishedToServe(path: path, status: status, range: range, number: number, layout: layout) else {
+                guard readPublishedToServe(path: path, status: status, range: range, number: number, layout: layout, into: buffer) else {
                     markStale(path: path, status: status)
                     continue
                 }
-                touch(id)
-                return bytes
             case .partial(let partial):
-                guard let bytes = try partial.read(number) else { continue }
-                touch(id)
-                return bytes
+                guard try partial.read(number, into: buffer) else { continue }
             case .complete(let path):
-                let bytes: [UInt8]
                 do throws(StoreError) {
                     let file = try StoreFile.open(path, flags: O_RDONLY)
-                    bytes = try file.read(count: Int(range.count64), at: range.lowerBound)
+                    guard try file.read(into: buffer, at: range.lowerBound) == buffer.count else { continue }
                 } catch where error.code == .notFound {
                     continue
                 }
-                touch(id)
-                return bytes
             }
+            touch(id)
+            return true
         }
-        return nil
+        return false
     }
 
-    /// A published file's block, unhashed when it was verified under the stamp the file has
-    /// before and after the read, else hashed (and then trusted while the stamp holds); nil when
-    /// the file is not the one published or the block fails its hash.
-    private func readPublishedToServe(path: String, status: FileStatus, range: Range<UInt64>, number: Int, layout: ContentLayout) -> [UInt8]? {
+    /// Reads a published file's block into `buffer`, unhashed when it was verified under the
+    /// stamp the file has before and after the read, else hashed (and then trusted while the
+    /// stamp holds); false when the file is not the one published or the block fails its hash.
+    private func readPublishedToServe(
+        path: String, status: FileStatus, range: Range<UInt64>, number: Int, layout: ContentLayout, into buffer: UnsafeMutableRawBufferPointer
+    ) -> Bool {
         let now = FileStamp.now()
         guard let file = try? StoreFile.open(path, flags: O_RDONLY),
               let stamp = try? file.stamp(), stamp.status.matches(status),
-              let bytes = try? file.read(count: Int(range.count64), at: range.lowerBound)
-        else { return nil }
+              (try? file.read(into: buffer, at: range.lowerBound)) == buffer.count
+        else { return false }
         // A write during the read moves the ctime (the kernel sets it before copying the data).
         let unchanged = (try? file.stamp()) == stamp
-        if unchanged, servingTrust.withLock({ $0.isVerified(path: path, number: number, stamp: stamp) }) { return bytes }
+        if unchanged, servingTrust.withLock({ $0.isVerified(path: path, number: number, stamp: stamp) }) { return true }
         let (segment, block) = layout.address(ofBlock: number)
-        guard layout.verify(bytes, segment: segment, block: block) else {
+        guard layout.verify(UnsafeRawBufferPointer(buffer), segment: segment, block: block) else {
             servingTrust.withLock { $0.forget(path: path) }
-            return nil
+            return false
         }
         if unchanged {
             let settling = FileStamp.settlingNanoseconds(ofFileSystemOf: file.descriptor)
             servingTrust.withLock { $0.verified(path: path, number: number, blockCount: layout.blockCount, stamp: stamp, now: now, settling: settling) }
         }
-        return bytes
+        return true
     }
 
     /// The layout of `id` and the places its blocks may be read from, best first: the cache

@@ -151,7 +151,21 @@ final class PartialContent: Sendable {
 
     /// The bytes of a held block, unverified (the caller verifies), or nil when it is not held.
     func read(_ number: Int) throws(StoreError) -> [UInt8]? {
-        let file: StoreFile? = state.withLock { state in
+        guard let file = heldFile(number) else { return nil }
+        // Outside the lock: a held block's bytes no longer change.
+        let range = layout.byteRange(ofBlock: number)
+        return try file.read(count: Int(range.count64), at: range.lowerBound)
+    }
+
+    /// Reads a held block into `buffer`, exactly its size; false when it is not held or its file
+    /// is shorter.
+    func read(_ number: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Bool {
+        guard let file = heldFile(number) else { return false }
+        return try file.read(into: buffer, at: layout.byteRange(ofBlock: number).lowerBound) == buffer.count
+    }
+
+    private func heldFile(_ number: Int) -> StoreFile? {
+        state.withLock { state in
             guard state.held.contains(number) else { return nil }
             switch state.phase {
             case .downloading(let file): return file
@@ -159,10 +173,6 @@ final class PartialContent: Sendable {
             case .removed: return nil
             }
         }
-        guard let file else { return nil }
-        // Outside the lock: a held block's bytes no longer change.
-        let range = layout.byteRange(ofBlock: number)
-        return try file.read(count: Int(range.count64), at: range.lowerBound)
     }
 
     /// Forgets a held block whose bytes on disk failed verification, so it is fetched again.

@@ -30,25 +30,35 @@ final class StoreFile: Sendable {
 
     /// Reads up to `count` bytes from `offset`; fewer only at the end of the file.
     func read(count: Int, at offset: UInt64) throws(StoreError) -> [UInt8] {
-        var done = 0
-        var failure: Int32 = 0
+        var failure: StoreError?
         // Not zeroed first: only the bytes read are kept.
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            while done < count {
-                let result = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if result > 0 {
-                    done += result
-                } else if result == 0 {
-                    break
-                } else if errno != EINTR {
-                    failure = errno
-                    break
-                }
+            do throws(StoreError) {
+                initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+            } catch {
+                failure = error
+                initialized = 0
             }
-            initialized = done
         }
-        guard failure == 0 else { throw .system("cannot read", path: path, errno: failure) }
+        if let failure { throw failure }
         return bytes
+    }
+
+    /// Fills `buffer` from `offset`; returns the bytes read, fewer only at the end of the file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(StoreError) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var done = 0
+        while done < buffer.count {
+            let result = pread(descriptor, base + done, buffer.count - done, off_t(offset) + off_t(done))
+            if result > 0 {
+                done += result
+            } else if result == 0 {
+                break
+            } else if errno != EINTR {
+                throw .system("cannot read", path: path, errno: errno)
+            }
+        }
+        return done
     }
 
     /// Writes all of `bytes` at `offset`.

@@ -129,7 +129,10 @@ struct CollaborationTests {
         try bob.expectSuccess(["invitations", "decline", "\(try Self.pendingInvitation(of: bob))"])
         waiting.waitUntilExit()
         #expect(try String(contentsOfFile: scratch.child("wait.out"), encoding: .utf8).contains("declined"))
-        #expect(alicesEvents.contains("invitation-answer") { $0["outcome"] as? String == "declined" })
+        // Alice's event stream is another process, which may write the answer a moment later.
+        try Self.eventually("Alice's events never told of the declined invitation") {
+            alicesEvents.contains("invitation-answer") { $0["outcome"] as? String == "declined" }
+        }
 
         // Unanswered, it expires, and Alice sees "expired".
         try alice.expectSuccess(["invitations", "set", "--expiry", "2"])
@@ -193,7 +196,9 @@ struct CollaborationTests {
             return people.count == 1 && people.first?["shares_name"] as? Bool == false
         }
         let otherFingerprint = try otherAlice.fingerprint
-        #expect(bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "arrived" })
+        try Self.eventually("Bob's events never told of the other Alice's arrival") {
+            bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "arrived" }
+        }
         #expect(bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "left" })
     }
 

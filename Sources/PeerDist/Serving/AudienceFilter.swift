@@ -1,3 +1,4 @@
+import NIOCore
 import PeerDistHashing
 import PeerDistWire
 
@@ -52,6 +53,10 @@ struct AudienceFilteredContent: ContentSource {
 
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {
         contentID(ofSegment: segment.segmentID) == nil ? nil : base.verifiedBlock(of: segment, index: index)
+    }
+
+    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        contentID(ofSegment: segment.segmentID) == nil ? nil : base.verifiedBlock(of: segment, index: index, allocator: allocator)
     }
 }
 

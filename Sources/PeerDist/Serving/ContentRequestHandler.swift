@@ -14,6 +14,8 @@ struct ContentRequestHandler: Sendable {
 
     /// Block messages handed to the channel in one write (8 × 64 KiB).
     static let blocksPerWrite = 8
+    /// Where blocks are read into: the buffer a block is read into is the one that is sent.
+    static let allocator = ByteBufferAllocator()
 
     func contentInformation(requestID: UInt32, discoveryKey: HashValue, context: ReplyContext) async throws {
         guard let (id, information) = source.content(forDiscoveryKey: discoveryKey) else {
@@ -71,20 +73,21 @@ struct ContentRequestHandler: Sendable {
                 try await context.outbound.write(contentsOf: batch)
                 batch.removeAll(keepingCapacity: true)
             }
-            guard index < segment.blockCount, var bytes = source.verifiedBlock(of: segment, index: index) else {
+            guard index < segment.blockCount, var bytes = source.verifiedBlock(of: segment, index: index, allocator: Self.allocator) else {
                 batch.append(.block(requestID: requestID, index: UInt32(index), sealed: .notHeld))
                 continue
             }
-            if policy.corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
-            let sealed = bytes.withUnsafeBytes { block in
-                BlockSealer.prepare(block, key: key, segmentID: segmentID, index: UInt32(index)) {
-                    compressibility.compress($0, of: subject, with: context.compressor)
-                }
+            if policy.corruptsBlocks, let middle = bytes.getInteger(at: bytes.readerIndex + bytes.readableBytes / 2, as: UInt8.self) {
+                bytes.setInteger(middle ^ 0xFF, at: bytes.readerIndex + bytes.readableBytes / 2)
+            }
+            let length = bytes.readableBytes
+            let sealed = BlockSealer.prepare(bytes, key: key, segmentID: segmentID, index: UInt32(index)) {
+                compressibility.compress($0, of: subject, with: context.compressor)
             }
             batch.append(.block(requestID: requestID, index: UInt32(index), sealed: sealed))
             policy.counters.update {
                 $0.blocksSent += 1
-                $0.blockBytesSent += UInt64(bytes.count)
+                $0.blockBytesSent += UInt64(length)
             }
         }
         try await policy.uploadLimit?.wait(for: batch.count * blockSize)

@@ -1,3 +1,4 @@
+import NIOCore
 import PeerDistHashing
 import PeerDistWire
 
@@ -20,4 +21,13 @@ public protocol ContentSource: Sendable {
     func heldBlocks(of segment: SegmentDescription) -> [BlockRange]
     /// The verified bytes of a block, or `nil` when the node does not hold it (or it went stale).
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]?
+    /// `verifiedBlock` in a buffer from `allocator`: a source that reads files reads the block
+    /// straight into what is sent.
+    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer?
+}
+
+extension ContentSource {
+    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        verifiedBlock(of: segment, index: index).map { allocator.buffer(bytes: $0) }
+    }
 }

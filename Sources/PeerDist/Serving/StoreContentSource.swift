@@ -1,3 +1,4 @@
+import NIOCore
 import PeerDistHashing
 import PeerDistStore
 import PeerDistWire
@@ -55,5 +56,19 @@ final class StoreContentSource: ContentSource {
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]? {
         guard let located = store.locateSegment(id: segment.segmentID) else { return nil }
         return try? store.readBlockToServe(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
+    }
+
+    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard let located = store.locateSegment(id: segment.segmentID),
+              let length = store.blockLength(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
+        else { return nil }
+        var buffer = allocator.buffer(capacity: length)
+        var served = false
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { space in
+            let block = UnsafeMutableRawBufferPointer(rebasing: space[..<length])
+            served = (try? store.readBlockToServe(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index, into: block)) ?? false
+            return served ? length : 0
+        }
+        return served ? buffer : nil
     }
 }

@@ -32,6 +32,17 @@ public enum BlockSealer {
         return SealedBlock(flags: flags, payload: payload, sealing: sealing)
     }
 
+    /// `prepare` for a block already in a buffer, which travels as it is when not compressed.
+    package static func prepare(
+        _ block: ByteBuffer, key: HashValue, segmentID: HashValue, index: UInt32,
+        compress: (UnsafeRawBufferPointer) -> [UInt8]? = { BlockCompressor().attempt($0, savingAtLeast: minimumSaving) }
+    ) -> SealedBlock {
+        let compressed = block.withUnsafeReadableBytes { compress($0) }
+        let (payload, flags): (ByteBuffer, SealedBlock.Flags) = compressed.map { (ByteBuffer(bytes: $0), .compressed) } ?? (block, [])
+        let sealing = BlockSealing(blockKey: key, associatedData: associatedData(segmentID, index, flags))
+        return SealedBlock(flags: flags, payload: payload, sealing: sealing)
+    }
+
     /// The bytes of a received block, or an error when it was not sealed with this content's key
     /// for this segment and index in the record and on the channel it arrived in, or does not
     /// decompress to exactly `expectedLength` bytes.
