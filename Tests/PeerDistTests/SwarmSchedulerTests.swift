@@ -67,6 +67,29 @@ import Testing
         #expect(Set(first) == Set(12..<16))
     }
 
+    /// Another fetcher holds the first half and is at work on the blocks after it, which it has
+    /// asked the seeder for and not yet announced. This fetcher's requests to the seeder begin at
+    /// blocks picked uniformly among the rarest, so they seldom land on that work; a run begun at
+    /// the first rarest block after a random place landed on it about half the time.
+    @Test func requestsToASharedSeederRarelyLandWhereAnotherFetcherIsAtWork() {
+        let blocks = 4096
+        let scheduler = SwarmScheduler(blockCounts: [blocks], blocksPerRequest: 16) { _, _ in false }
+        let other = PeerAddress(host: "fe80::3", port: 1)
+        scheduler.join(Self.seeder) {}
+        scheduler.join(other) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: blocks, filled: true))
+        scheduler.setAvailability(of: other, to: Self.set(0..<(blocks / 2), count: blocks))
+        let atWork = (blocks / 2)..<(blocks / 2 + 16)
+        var landed = 0
+        let trials = 400
+        for _ in 0..<trials {
+            let requests = scheduler.take(for: Self.seeder, budget: 16)
+            if requests.contains(where: { $0.blocks.contains(where: atWork.contains) }) { landed += 1 }
+            for request in requests { scheduler.returned(segment: request.segment, blocks: request.blocks, by: Self.seeder) }
+        }
+        #expect(landed < trials / 10, "\(landed) of \(trials) choices asked for blocks the other fetcher is at work on")
+    }
+
     @Test func aPeerIsOnlyAskedForWhatItHas() {
         let scheduler = Self.scheduler()
         scheduler.join(Self.leecher) {}
