@@ -57,13 +57,14 @@ struct MirrorReport {
         Output.line("CPU: user + system seconds of every process of the method on every host (a control group per method and run)")
         Output.line("on the wire: bytes sent by all hosts together (tx_bytes of each host's interface, headers included)")
         Output.line("× payload: on the wire ÷ (followers × what each must receive: the tree, or the changed bytes)")
+        Output.line("peak RSS: the largest peak resident memory of one process of the method (a node, a daemon), up to the phase's end")
 
         for phase in MirrorPhase.allCases {
             guard let rows = summaries[phase] else { continue }
             Output.line()
             let amount = ByteCount.format(payload(phase))
             Output.line("\(phase.title): " + (phase == .change ? "\(amount) changed, to every follower" : "the \(amount) tree to every follower"))
-            Output.line("method".padded(18) + "   time s     CPU-s  on the wire  × payload  runs ok")
+            Output.line("method".padded(18) + "   time s     CPU-s  on the wire  × payload   peak RSS  runs ok")
             for method in methods {
                 guard let summary = rows[method] else { continue }
                 guard let seconds = summary.seconds, let cpu = summary.cpuSeconds, let wire = summary.wireBytes else {
@@ -73,6 +74,7 @@ struct MirrorReport {
                 var row = method.title.padded(18) + String(format: "  %7.2f  %8.2f", seconds, cpu)
                 row += "  " + ByteCount.format(wire).leftPadded(11)
                 row += String(format: "  %9.2f", Double(wire) / Double(max(1, followers * payload(phase))))
+                row += "  " + ByteCount.format(summary.peakResidentBytes ?? 0).leftPadded(9)
                 row += "  \(summary.succeeded)/\(summary.runs)".leftPadded(9)
                 Output.line(row)
                 if let publish = summary.publishSeconds {
@@ -159,4 +161,5 @@ extension MirrorPhaseResult: MeasuredRun {}
 extension RunSummary<MirrorPhaseResult> {
     var wireBytes: Int? { median(\.wireBytes) }
     var publishSeconds: Double? { median(\.publishSeconds) }
+    var peakResidentBytes: Int? { median(\.peakResidentBytes) }
 }

@@ -41,6 +41,8 @@ struct MirrorPhaseResult {
     let wireBytes: Int
     /// Of `seconds`, the time the method took to publish a version (peerdist).
     let publishSeconds: Double?
+    /// The largest peak resident memory of one process of the method, up to the phase's end.
+    var peakResidentBytes = 0
 }
 
 /// One method mirroring one tree with fresh followers: the tree written on the publisher,
@@ -110,6 +112,7 @@ struct MirrorTrial {
         let seconds = (ContinuousClock.now - started).seconds
         let cpuSeconds = processes.cpuSeconds - cpuBefore
         let sent = sentBytes() - sentBefore
+        let peak = processes.peakResidentBytes
 
         // Checked after the clock stopped, so that no method pays for the check.
         let original = try TreeComparison.entries(under: setup.publisherTree)
@@ -120,7 +123,8 @@ struct MirrorTrial {
             }
         }
         return MirrorPhaseResult(
-            method: method, phase: phase, seconds: seconds, failure: nil, cpuSeconds: cpuSeconds, wireBytes: sent, publishSeconds: publishSeconds)
+            method: method, phase: phase, seconds: seconds, failure: nil, cpuSeconds: cpuSeconds, wireBytes: sent, publishSeconds: publishSeconds,
+            peakResidentBytes: peak)
     }
 
     /// What every host has sent so far.

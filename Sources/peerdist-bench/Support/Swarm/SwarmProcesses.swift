@@ -27,6 +27,10 @@ final class SwarmProcesses {
     /// CPU seconds used so far by every process started here and by their children.
     var cpuSeconds: Double { group.cpuSeconds }
 
+    /// The largest peak resident memory (VmHWM) of the processes started here that still run:
+    /// the nodes and daemons, read before they are stopped.
+    var peakResidentBytes: Int { started.keys.map(ProcessTable.residentHighWaterMark(of:)).max() ?? 0 }
+
     /// Starts `arguments` in `host`'s namespace with output to `<logDirectory>/<log>`.
     @discardableResult
     func start(_ arguments: [String], in host: NetworkHosts.Host, log: String) throws -> pid_t {

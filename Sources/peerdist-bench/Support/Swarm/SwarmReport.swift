@@ -13,6 +13,7 @@ struct SwarmReport {
         var cpuSeconds: Double? { outcome.cpuSeconds }
         var seederSentBytes: Int? { outcome.median(\.seederSentBytes) }
         var seederRetransmissions: Int? { outcome.median(\.seederRetransmissions) }
+        var peakResidentBytes: Int? { outcome.median(\.peakResidentBytes) }
     }
 
     let contentSize: Int
@@ -38,6 +39,7 @@ struct SwarmReport {
         Output.line("time: start of all leechers until the last holds the whole file (checked byte for byte afterwards)")
         Output.line("CPU: user + system seconds of every process of the method on both sides (one control group per method and run)")
         Output.line("seeder sent: tx_bytes of the seeder's interface, headers and TCP retransmissions (retrans, in segments) included")
+        Output.line("peak RSS: the largest peak resident memory of one process of the method (a node, the seeder, a daemon)")
         let ideal = rate?.seconds(for: contentSize)
         if let ideal {
             Output.line(String(format: "ideal time (size ÷ link rate): %.2f s", ideal))
@@ -45,7 +47,7 @@ struct SwarmReport {
         Output.line()
         var header = "method".padded(22) + "  time s"
         if ideal != nil { header += "  × ideal" }
-        header += "    CPU-s  CPU-s/GiB  seeder sent  × size  retrans  runs ok"
+        header += "    CPU-s  CPU-s/GiB  seeder sent  × size  retrans   peak RSS  runs ok"
         Output.line(header)
         for summary in summaries {
             guard let seconds = summary.seconds, let cpu = summary.cpuSeconds, let sent = summary.seederSentBytes else {
@@ -57,6 +59,7 @@ struct SwarmReport {
             row += String(format: "  %7.2f  %9.2f", cpu, cpu / deliveredGiB)
             row += "  " + ByteCount.format(sent).leftPadded(11) + String(format: "  %6.2f", Double(sent) / Double(contentSize))
             row += "  " + "\(summary.seederRetransmissions ?? 0)".leftPadded(7)
+            row += "  " + ByteCount.format(summary.peakResidentBytes ?? 0).leftPadded(9)
             row += "  \(summary.outcome.succeeded)/\(summary.outcome.runs)".leftPadded(9)
             Output.line(row)
             if summary.outcome.succeeded < summary.outcome.runs, let failure = summary.outcome.failure {

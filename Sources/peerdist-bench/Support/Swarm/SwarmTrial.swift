@@ -21,6 +21,8 @@ struct SwarmTrial<Kind: SwarmMethodChoice> {
         let seederSentBytes: Int
         /// TCP segments the seeder sent again over the same span, which `seederSentBytes` includes.
         let seederRetransmissions: Int
+        /// The largest peak resident memory of one process of the method (seeder, node or daemon).
+        var peakResidentBytes = 0
         /// Per leecher, what it held over time.
         let progress: [[Sample]]
     }
@@ -88,13 +90,16 @@ struct SwarmTrial<Kind: SwarmMethodChoice> {
         let cpuSeconds = processes.cpuSeconds - cpuBefore
         let sent = setup.network.transmittedBytes(of: setup.seeder) - sentBefore
         let retransmitted = setup.network.retransmittedSegments(of: setup.seeder) - retransmittedBefore
+        let peak = processes.peakResidentBytes
         processes.stopAll()
 
         // Checked after the clock stopped, so that no method pays for the check.
         for (index, transfer) in transfers.enumerated() where !FileComparison.identical(transfer.output, setup.content) {
             return failed("leecher \(index + 1)'s \(transfer.output) is not identical to the original", progress: progress)
         }
-        return Result(method: method, seconds: seconds, failure: nil, cpuSeconds: cpuSeconds, seederSentBytes: sent, seederRetransmissions: retransmitted, progress: progress)
+        return Result(
+            method: method, seconds: seconds, failure: nil, cpuSeconds: cpuSeconds, seederSentBytes: sent, seederRetransmissions: retransmitted,
+            peakResidentBytes: peak, progress: progress)
     }
 
     private func failed(_ reason: String, progress: [[Sample]]) -> Result {
