@@ -55,16 +55,13 @@ final class ContentFile: Sendable {
     /// Fills `buffer` from `offset`; a short read means the file shrank under us, which is an error
     /// rather than a silently different hash.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(FileHashingError) {
-        var done = 0
-        while done < buffer.count {
-            let result = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if result > 0 {
-                done += result
-            } else if result == 0 {
-                throw FileHashingError(path: path, reason: "the file shrank while it was being read")
-            } else if errno != EINTR {
-                throw .system("cannot read", path: path, errno: errno)
-            }
+        switch PositionalRead.fill(buffer, from: descriptor, at: offset) {
+        case .success(let count) where count < buffer.count:
+            throw FileHashingError(path: path, reason: "the file shrank while it was being read")
+        case .success:
+            return
+        case .failure(let failure):
+            throw .system("cannot read", path: path, errno: failure.errno)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CSystemCalls
+import PeerDistHashing
 import Synchronization
 
 #if canImport(Glibc)
@@ -300,19 +301,10 @@ final class OpenFile: Sendable {
     /// Fills `buffer` from `offset`; returns how many bytes it read, fewer only at the end of
     /// the file.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(MirrorError) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var done = 0
-        while done < buffer.count {
-            let result = pread(descriptor, base + done, buffer.count - done, off_t(offset) + off_t(done))
-            if result > 0 {
-                done += result
-            } else if result == 0 {
-                break
-            } else if errno != EINTR {
-                throw .system("cannot read", path: path, errno: errno)
-            }
+        switch PositionalRead.fill(buffer, from: descriptor, at: offset) {
+        case .success(let count): return count
+        case .failure(let failure): throw .system("cannot read", path: path, errno: failure.errno)
         }
-        return done
     }
 
     /// Writes all of `bytes` at `offset`.
