@@ -99,17 +99,19 @@ struct FileStamp: Hashable, Sendable {
     }
 
     static func settlingNanoseconds(ofFileSystemType type: Int64) -> Int64 {
-        let local: Set<Int64> = [
-            0x0102_1994,  // tmpfs
-            0xEF53,  // ext2, ext3, ext4
-            0x5846_5342,  // XFS
-            0x9123_683E,  // Btrfs
-            0xF2F5_2010,  // F2FS
-            0x2FC1_2FC1,  // ZFS
-            0x794C_7630,  // overlayfs
-        ]
-        return local.contains(type) ? localSettlingNanoseconds : slowSettlingNanoseconds
+        localFileSystemTypes.contains(type) ? localSettlingNanoseconds : slowSettlingNanoseconds
     }
+
+    /// The `statfs` magic numbers of the file systems that stamp from the kernel's clock.
+    private static let localFileSystemTypes: Set<Int64> = [
+        0x0102_1994,  // tmpfs
+        0xEF53,  // ext2, ext3, ext4
+        0x5846_5342,  // XFS
+        0x9123_683E,  // Btrfs
+        0xF2F5_2010,  // F2FS
+        0x2FC1_2FC1,  // ZFS
+        0x794C_7630,  // overlayfs
+    ]
 
     /// The stamp of `path`, following symbolic links; nil when it cannot be read.
     static func of(_ path: String) -> FileStamp? {
