@@ -137,8 +137,11 @@ import Testing
             #expect(blocks > 0, "a peer sent nothing")
             sent += blocks
         }
-        // Every block came from one peer or the other; only the endgame asks twice, one
-        // request's worth (16 blocks) per peer at most.
-        #expect(sent >= 64 * 16 && sent <= 64 * 16 + 2 * 16, "\(sent) blocks sent")
+        // Every block came from one peer or the other. Only the endgame asks twice: a peer that
+        // ran dry takes a request's worth of copies of blocks still in flight at the other, again
+        // each time it runs dry, so copies are bounded by what is in flight, not by one request.
+        // An eighth of the content is far above what that costs and far below asking twice.
+        let blocks = 64 * 16
+        #expect(sent >= blocks && sent <= blocks + blocks / 8, "\(sent) blocks sent for \(blocks)")
     }
 }
