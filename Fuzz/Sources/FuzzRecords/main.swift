@@ -12,8 +12,9 @@ import PeerDistWire
 /// order, none above the limit, and the decoder must refuse the first oversized length rather
 /// than wait for it; opening must refuse what was not sealed, and what is sealed (as a header,
 /// with the same bytes as a block's body every other record) must open to itself, the block with
-/// its content's key only. A second pass runs the stream through `SecureChannelHandler` as a server would
-/// (the handshake fails on anything but a real ClientHello, and must fail cleanly).
+/// its content's key only (another key is tried on the first block of each stream). A second
+/// pass runs the stream through `SecureChannelHandler` as a server would (the handshake fails on
+/// anything but a real ClientHello, and must fail cleanly).
 func fuzz(_ input: [UInt8]) {
     var bytes = input[...]
     let pieceSize = max(1, Fuzzing.take(1, from: &bytes))
@@ -52,6 +53,7 @@ func fuzz(_ input: [UInt8]) {
         let receiver = RecordOpener(algorithm: algorithm, recordKey: key, blockSecret: blockSecret)
         let sender = RecordSealer(algorithm: algorithm, recordKey: key, blockSecret: blockSecret)
         let echo = RecordOpener(algorithm: algorithm, recordKey: key, blockSecret: blockSecret)
+        var triedAnotherKey = false
         for (number, record) in records.enumerated() {
             // A record not sealed under the key opens only by forging a 16-byte tag.
             if let opened = try? receiver.open(record, allocator: allocator) {
@@ -77,8 +79,13 @@ func fuzz(_ input: [UInt8]) {
             let received = SealedBlock(flags: block.flags, payload: echoed.body ?? ByteBuffer(), opening: echoed.opening)
             let opened = try? BlockSealer.open(received, key: blockKey, segmentID: segmentID, index: index, expectedLength: record.readableBytes)
             Fuzzing.check(opened.map { $0.elementsEqual(record.readableBytesView) } ?? false, "a sealed block does not open to itself")
-            let stolen = try? BlockSealer.open(received, key: segmentID, segmentID: segmentID, index: index, expectedLength: record.readableBytes)
-            Fuzzing.check(stolen == nil, "a sealed block opened with another content's key")
+            // Once per stream: each try with the other key derives two keys afresh, which made
+            // this check most of the target's time.
+            if !triedAnotherKey {
+                triedAnotherKey = true
+                let stolen = try? BlockSealer.open(received, key: segmentID, segmentID: segmentID, index: index, expectedLength: record.readableBytes)
+                Fuzzing.check(stolen == nil, "a sealed block opened with another content's key")
+            }
         }
     }
 
