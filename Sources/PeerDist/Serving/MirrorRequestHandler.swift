@@ -54,6 +54,7 @@ struct MirrorRequestHandler: Sendable {
             if repliesSize + size > PeerMessage.Limits.maximumMessage {
                 try await policy.uploadLimit?.wait(for: repliesSize)
                 try await context.outbound.write(.chunks(requestID: requestID, replies: replies))
+                try await context.writesTaken()
                 replies.removeAll(keepingCapacity: true)
                 repliesSize = PeerMessage.chunksHeaderBytes
             }

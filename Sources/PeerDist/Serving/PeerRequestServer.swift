@@ -68,7 +68,7 @@ struct PeerRequestServer: Sendable {
                             continuation.finish(throwing: error)
                         }
                     }
-                    let context = ReplyContext(outbound: outbound, compressor: BlockCompressor(), book: book)
+                    let context = ReplyContext(outbound: outbound, eventLoop: connection.channel.channel.eventLoop, compressor: BlockCompressor(), book: book)
                     let (content, mirrors) = handlers(for: remote)
                     for try await message in requests {
                         if case .collaboration(let requestID, let kind, let payload) = message {

@@ -5,8 +5,21 @@ import PeerDistWire
 /// of requests (to see a cancel).
 struct ReplyContext {
     let outbound: NIOAsyncChannelOutboundWriter<PeerMessage>
+    /// The connection's event loop, which takes what `outbound` is handed.
+    let eventLoop: any EventLoop
     let compressor: BlockCompressor
     let book: RequestBook
+
+    /// Returns once the event loop has taken every write handed to `outbound` so far.
+    ///
+    /// The writer holds a sender back only once the channel has said it is full, and the channel
+    /// can say so only when the loop gets to the writes; until then each write is queued for the
+    /// loop. A handler producing replies faster than a busy loop runs (mirror chunks to several
+    /// followers on two cores) queued tens of MiB of them that way. After this, the writer knows
+    /// whether the channel has room, and the next write waits if it has none.
+    func writesTaken() async throws {
+        try await eventLoop.submit {}.get()
+    }
 }
 
 /// How a node answers, the same on every connection: its counters, its upload limit, and
