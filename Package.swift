@@ -13,7 +13,6 @@ let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", pac
 let subprocess: Target.Dependency = .product(name: "Subprocess", package: "swift-subprocess")
 let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
 let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
-let tomlKit: Target.Dependency = .product(name: "TOMLKit", package: "TOMLKit")
 
 let package = Package(
     name: "PeerDist",
@@ -39,7 +38,6 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; `providers` names the Debian packages.
@@ -90,7 +88,7 @@ let package = Package(
         // configuration file of `peerdist serve`.
         .target(
             name: "PeerDistOperations",
-            dependencies: ["PeerDist", "PeerDistHashing", "PeerDistStore", "PeerDistCollaboration", "PeerDistDHT", "PeerDistHTTP", metrics, prometheus, tomlKit, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
+            dependencies: ["PeerDist", "PeerDistHashing", "PeerDistStore", "PeerDistCollaboration", "PeerDistDHT", "PeerDistHTTP", metrics, prometheus, nioCore, nioPosix, nioHTTP1, logging, serviceLifecycle]
         ),
         // What the package's command-line programs share (sizes, output, failures, child
         // processes); linked into them, not a product.

@@ -344,7 +344,7 @@ import Testing
         ("# a comment\n\nmetrics = \"nowhere\"\n", ":3: metrics: --metrics takes [address]:port or a port"),
         ("verbose = \"yes\"\n", ":1: verbose: expected true or false, found a string"),
         ("quota = true\n", ":1: quota: expected a value for --quota, found a boolean"),
-        ("listen = [\"[::]:1\"]\n", ":1: listen: expected a string, a number or a boolean, found array"),
+        ("listen = [\"[::]:1\"]\n", ":1: listen: expected a string, a number or a boolean, found an array"),
         ("quota = \"1GiB\"\nbogus = 1\n", ":2: unknown setting 'bogus'; expected one of"),
         ("data-dir = \"/tmp\"\n", ":1: unknown setting 'data-dir' (the file is in the data directory"),
         ("[serve]\nquota = \"1GiB\"\n", ":1: [serve]: expected settings at the top level"),

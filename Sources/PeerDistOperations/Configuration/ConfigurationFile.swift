@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// The settings of a node's configuration file (`peerdist.toml` in its data directory): TOML,
 /// one top-level `key = value` per setting, each key the long name of a `serve` option.
@@ -9,9 +8,10 @@ import TOMLKit
 public struct ConfigurationFile: Sendable {
     /// The file's name in the data directory.
     public static let fileName = "peerdist.toml"
+    /// A settings file is a few lines; anything near this is not one.
+    public static let maximumSize = 1 << 20
 
-    /// One `key = value`, with the line it is on (from 1; 0 when the key is written in a way the
-    /// line finder does not follow, with escapes in a quoted key).
+    /// One `key = value`, with the line it is on (from 1).
     public struct Setting: Sendable, Equatable {
         public enum Value: Sendable, Equatable {
             case string(String)
@@ -27,6 +27,36 @@ public struct ConfigurationFile: Sendable {
                 case .float(let number): "\(number)"
                 case .boolean(let flag): "\(flag)"
                 }
+            }
+
+            /// The value as TOML writes it, so that reading it back gives the same value.
+            public var tomlText: String {
+                switch self {
+                case .string(let text): Self.quoted(text)
+                case .integer(let number): "\(number)"
+                // Swift's shortest form that reads back exactly ("2.5", "1e-05", "inf", "nan") is TOML's too.
+                case .float(let number): "\(number)"
+                case .boolean(let flag): "\(flag)"
+                }
+            }
+
+            /// A "basic" TOML string: backslashes, quotes and control characters escaped.
+            private static func quoted(_ text: String) -> String {
+                var result = "\""
+                for scalar in text.unicodeScalars {
+                    switch scalar {
+                    case "\\": result += "\\\\"
+                    case "\"": result += "\\\""
+                    case "\n": result += "\\n"
+                    case "\t": result += "\\t"
+                    case "\r": result += "\\r"
+                    case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                        let hex = String(scalar.value, radix: 16, uppercase: true)
+                        result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    default: result.unicodeScalars.append(scalar)
+                    }
+                }
+                return result + "\""
             }
 
             /// How TOML calls the value's type, for error messages.
@@ -61,6 +91,9 @@ public struct ConfigurationFile: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationFileError(path: path, line: nil, message: "cannot be read")
         }
+        guard data.count <= maximumSize else {
+            throw ConfigurationFileError(path: path, line: nil, message: "is \(data.count) bytes; a configuration file is at most \(maximumSize)")
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationFileError(path: path, line: nil, message: "is not UTF-8 text, as TOML must be")
         }
@@ -70,33 +103,12 @@ public struct ConfigurationFile: Sendable {
     /// Parses `text` as the file at `path` (which only names it in errors).
     public init(path: String, text: String) throws(ConfigurationFileError) {
         self.path = path
-        let table: TOMLTable
+        var reader = TOMLSettingsReader(text)
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigurationFileError(path: path, line: error.source.begin.line, message: "not TOML: \(error.description)")
+            settings = try reader.read()
         } catch {
-            throw ConfigurationFileError(path: path, line: nil, message: "not TOML: \(error)")
+            throw ConfigurationFileError(path: path, line: error.line, message: error.isSyntax ? "not TOML: \(error.message)" : error.message)
         }
-        let lines = KeyLines(text: text)
-        var settings: [Setting] = []
-        for key in table.keys {
-            let line = lines.line(of: key)
-            guard let found = table[key] else { continue }
-            let value: Setting.Value
-            switch found.type {
-            case .string: value = .string(found.string ?? "")
-            case .int: value = .integer(found.int ?? 0)
-            case .double: value = .float(found.double ?? 0)
-            case .bool: value = .boolean(found.bool ?? false)
-            case .table:
-                throw ConfigurationFileError(path: path, line: line, message: "[\(key)]: expected settings at the top level, not in a table")
-            default:
-                throw ConfigurationFileError(path: path, line: line, message: "\(key): expected a string, a number or a boolean, found \(found.type)")
-            }
-            settings.append(Setting(key: key, value: value, line: line ?? 0))
-        }
-        self.settings = settings.sorted { $0.line < $1.line }
     }
 
     public func setting(_ key: String) -> Setting? {
@@ -118,38 +130,6 @@ public struct ConfigurationFileError: Error, CustomStringConvertible, Equatable 
     }
 
     public var description: String {
-        // Line 0: a key whose line could not be found (written with escapes, say).
         "\(path)\(line.flatMap { $0 > 0 ? ":\($0)" : nil } ?? ""): \(message)"
     }
-}
-
-/// Where each top-level key is defined: TOMLKit reports lines for parse errors only, so the
-/// lines of a parsed file's keys are found by reading it again, up to its first table header.
-private struct KeyLines {
-    private var lines: [String: Int] = [:]
-
-    init(text: String) {
-        // Keys after a table header belong to that table.
-        var inTable = false
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.drop { $0 == " " || $0 == "\t" }
-            if line.hasPrefix("[") {
-                // A table header: its name is the key of the table at the top level.
-                let name = line.dropFirst().prefix { $0 != "]" && $0 != "." }.trimmingCharacters(in: .whitespaces)
-                if lines[Self.unquoted(name)] == nil { lines[Self.unquoted(name)] = index + 1 }
-                inTable = true
-                continue
-            }
-            guard !inTable, let equals = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
-            let key = Self.unquoted(line[..<equals].prefix { $0 != "." }.trimmingCharacters(in: .whitespaces))
-            if lines[key] == nil { lines[key] = index + 1 }
-        }
-    }
-
-    private static func unquoted(_ key: String) -> String {
-        guard key.count >= 2, let first = key.first, first == "\"" || first == "'", key.last == first else { return key }
-        return String(key.dropFirst().dropLast())
-    }
-
-    func line(of key: String) -> Int? { lines[key] }
 }

@@ -87,7 +87,8 @@ struct ConfigShowCommand: ParsableCommand {
     /// A value as TOML would write it: unset options show as a comment-like dash.
     private static func quoted(_ value: String?) -> String {
         guard let value else { return "-" }
-        if value == "true" || value == "false" || Int(value) != nil { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        if let flag = Bool(value) { return ConfigurationFile.Setting.Value.boolean(flag).tomlText }
+        if let number = Int(value) { return ConfigurationFile.Setting.Value.integer(number).tomlText }
+        return ConfigurationFile.Setting.Value.string(value).tomlText
     }
 }
