@@ -6,30 +6,38 @@ import Synchronization
 /// was outstanding when its peer failed, so the others pick it up.
 final class MirrorChunkQueue: Sendable {
     private struct State {
-        let lengths: [HashValue: UInt32]
         /// Chunks neither held nor asked of anyone, in file order, from `next` on.
-        let order: [HashValue]
+        let order: [ChunkReference]
         var next = 0
         /// Chunks given back, taken before the rest.
-        var returned: [HashValue] = []
-        var outstanding: [PeerAddress: Set<HashValue>] = [:]
+        var returned: [ChunkReference] = []
+        /// Chunks asked of each peer and not delivered yet: hash → length.
+        var outstanding: [PeerAddress: [HashValue: UInt32]] = [:]
         var lacking: [PeerAddress: Set<HashValue>] = [:]
         var remaining: Int
         var peers: Set<PeerAddress> = []
 
-        var unassigned: [HashValue] { returned + order[next...] }
+        /// Whether a chunk not asked of anyone is outside `lacking`.
+        func hasUnassigned(outside lacking: Set<HashValue>) -> Bool {
+            returned.contains { !lacking.contains($0.hash) } || order[next...].contains { !lacking.contains($0.hash) }
+        }
     }
 
     private let state: PThreadMutex<State>
 
-    /// `missing` deduplicated by hash.
+    /// `missing` deduplicated by hash. The queue keeps this one list of what is missing (a large
+    /// tree has hundreds of thousands of chunks), and indexes by hash only what is in flight.
     init(missing: [ChunkReference]) {
-        var lengths: [HashValue: UInt32] = [:]
-        lengths.reserveCapacity(missing.count)
-        var order: [HashValue] = []
-        order.reserveCapacity(missing.count)
-        for chunk in missing where lengths.updateValue(chunk.length, forKey: chunk.hash) == nil { order.append(chunk.hash) }
-        state = PThreadMutex(State(lengths: lengths, order: order, remaining: order.count))
+        var seen = Set<HashValue>(minimumCapacity: missing.count)
+        // Usually distinct already: then the caller's array is shared, not copied.
+        let order: [ChunkReference]
+        if missing.allSatisfy({ seen.insert($0.hash).inserted }) {
+            order = missing
+        } else {
+            seen.removeAll(keepingCapacity: true)
+            order = missing.filter { seen.insert($0.hash).inserted }
+        }
+        state = PThreadMutex(State(order: order, remaining: order.count))
     }
 
     var isComplete: Bool { state.withLock { $0.remaining == 0 } }
@@ -43,7 +51,8 @@ final class MirrorChunkQueue: Sendable {
     func leave(_ peer: PeerAddress) {
         state.withLock { state in
             state.peers.remove(peer)
-            state.returned.append(contentsOf: state.outstanding.removeValue(forKey: peer) ?? [])
+            let outstanding = state.outstanding.removeValue(forKey: peer) ?? [:]
+            state.returned.append(contentsOf: outstanding.map { ChunkReference(hash: $0.key, length: $0.value) })
         }
     }
 
@@ -53,19 +62,19 @@ final class MirrorChunkQueue: Sendable {
             var batch: [ChunkReference] = []
             var total = 0
             let lacking = state.lacking[peer] ?? []
-            func admit(_ hash: HashValue) -> Bool {
-                guard batch.count < count, total < bytes, !lacking.contains(hash), let length = state.lengths[hash] else { return false }
-                batch.append(ChunkReference(hash: hash, length: length))
-                total += Int(length)
+            func admit(_ chunk: ChunkReference) -> Bool {
+                guard batch.count < count, total < bytes, !lacking.contains(chunk.hash) else { return false }
+                batch.append(chunk)
+                total += Int(chunk.length)
                 return true
             }
             state.returned.removeAll(where: admit)
             while batch.count < count, total < bytes, state.next < state.order.count {
-                let hash = state.order[state.next]
+                let chunk = state.order[state.next]
                 state.next += 1
-                if !admit(hash) { state.returned.append(hash) }
+                if !admit(chunk) { state.returned.append(chunk) }
             }
-            state.outstanding[peer, default: []].formUnion(batch.map(\.hash))
+            for chunk in batch { state.outstanding[peer, default: [:]][chunk.hash] = chunk.length }
             return batch
         }
     }
@@ -73,24 +82,23 @@ final class MirrorChunkQueue: Sendable {
     /// A chunk arrived from `peer` and was kept.
     func delivered(_ hash: HashValue, by peer: PeerAddress) {
         state.withLock { state in
-            if state.outstanding[peer]?.remove(hash) != nil { state.remaining -= 1 }
+            if state.outstanding[peer]?.removeValue(forKey: hash) != nil { state.remaining -= 1 }
         }
     }
 
     /// `peer` does not hold the chunk: another is asked.
     func lacks(_ hash: HashValue, peer: PeerAddress) {
         state.withLock { state in
-            guard state.outstanding[peer]?.remove(hash) != nil else { return }
+            guard let length = state.outstanding[peer]?.removeValue(forKey: hash) else { return }
             state.lacking[peer, default: []].insert(hash)
-            state.returned.append(hash)
+            state.returned.append(ChunkReference(hash: hash, length: length))
         }
     }
 
     /// Whether `peer` has nothing left it could be asked for.
     func isExhausted(for peer: PeerAddress) -> Bool {
         state.withLock { state in
-            let lacking = state.lacking[peer] ?? []
-            return !state.unassigned.contains { !lacking.contains($0) }
+            !state.hasUnassigned(outside: state.lacking[peer] ?? [])
         }
     }
 }

@@ -87,11 +87,15 @@ extension MirrorService {
             try await copyHeldChunks(into: update, for: manifest.entries, except: chunks)
             mirror.update { $0.pendingBytes = update.progress.missingBytes }
             let fetcher = MirrorChunkFetcher(identity: identity, counters: counters, logger: logger)
-            let missing = update.missing
             // A chunk changed by an edit travels as a delta from the chunk the old file had there.
-            let bases = DeltaBases(missing: missing, applied: current?.entries ?? [], target: manifest.entries)
+            // The places each missing chunk goes are needed only to choose bases, and a large
+            // tree has hundreds of thousands: they are not kept through the fetch.
+            let (missing, bases) = { () -> ([ChunkReference], DeltaBases) in
+                let missing = update.missing
+                return (missing.map(\.chunk), DeltaBases(missing: missing, applied: current?.entries ?? [], target: manifest.entries))
+            }()
             let index = update.index
-            try await fetcher.fetch(missing.map(\.chunk), of: name, from: holders, bases: { bases.base(of: $0).flatMap(index.read) }) { chunk, bytes in
+            try await fetcher.fetch(missing, of: name, from: holders, bases: { bases.base(of: $0).flatMap(index.read) }) { chunk, bytes in
                 try update.store(bytes, for: chunk)
                 mirror.update { $0.pendingBytes -= min($0.pendingBytes, UInt64(chunk.length)) }
             }

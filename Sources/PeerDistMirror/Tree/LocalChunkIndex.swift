@@ -37,7 +37,7 @@ public final class LocalChunkIndex: Sendable {
 
     public let root: String
     private let rootHandle: DirectoryHandle
-    private let table: PThreadMutex<[HashValue: [Location]]>
+    private let table: PThreadMutex<[HashValue: Places]>
     /// Files whose listed chunks need no hashing while they keep these stamps, by path.
     private let unchanged: PThreadMutex<[String: PathStamp]>
     private let openFiles = OpenFileCache(capacity: OpenFileCache.capacityForOpenFileLimit)
@@ -70,7 +70,7 @@ public final class LocalChunkIndex: Sendable {
     }
 
     public func locations(of hash: HashValue) -> [Location] {
-        table.withLock { $0[hash] ?? [] }
+        table.withLock { $0[hash]?.all ?? [] }
     }
 
     /// Adds one more place that holds a chunk.
@@ -93,9 +93,8 @@ public final class LocalChunkIndex: Sendable {
     public func removeLocations(inFile path: String) {
         openFiles.evict(path)
         table.withLock { table in
-            for (hash, locations) in table where locations.contains(where: { $0.path == path }) {
-                let kept = locations.filter { $0.path != path }
-                table[hash] = kept.isEmpty ? nil : kept
+            for (hash, places) in table where places.all.contains(where: { $0.path == path }) {
+                table[hash] = Places(places.all.filter { $0.path != path })
             }
         }
     }
@@ -188,14 +187,13 @@ public final class LocalChunkIndex: Sendable {
 
     private func forget(_ hash: HashValue, at location: Location) {
         table.withLock { table in
-            guard let locations = table[hash] else { return }
-            let kept = locations.filter { $0 != location }
-            table[hash] = kept.isEmpty ? nil : kept
+            guard let places = table[hash] else { return }
+            table[hash] = Places(places.all.filter { $0 != location })
         }
     }
 
-    private static func locations(of entries: [MirrorEntry]) -> [HashValue: [Location]] {
-        var table: [HashValue: [Location]] = [:]
+    private static func locations(of entries: [MirrorEntry]) -> [HashValue: Places] {
+        var table: [HashValue: Places] = [:]
         table.reserveCapacity(entries.reduce(0) { $0 + $1.chunks.count })
         for entry in entries {
             var offset: UInt64 = 0
@@ -207,12 +205,33 @@ public final class LocalChunkIndex: Sendable {
         return table
     }
 
-    private static func insert(_ hash: HashValue, _ location: Location, into table: inout [HashValue: [Location]]) {
-        func append(to locations: inout [Location]) {
-            guard locations.count < locationsPerChunk, !locations.contains(location) else { return }
-            locations.append(location)
-        }
+    private static func insert(_ hash: HashValue, _ location: Location, into table: inout [HashValue: Places]) {
         // In place: one lookup, and no copy of the list.
-        append(to: &table[hash, default: []])
+        table[hash, default: Places(first: location)].append(location)
+    }
+
+    /// A chunk's locations. A large tree has hundreds of thousands of chunks, nearly all in one
+    /// place: the first is held inline, so such a chunk costs no allocation of its own.
+    private struct Places {
+        var first: Location
+        var more: [Location] = []
+
+        init(first: Location) {
+            self.first = first
+        }
+
+        /// `nil` when `locations` is empty.
+        init?(_ locations: [Location]) {
+            guard let first = locations.first else { return nil }
+            self.first = first
+            more = Array(locations.dropFirst())
+        }
+
+        var all: [Location] { [first] + more }
+
+        mutating func append(_ location: Location) {
+            guard 1 + more.count < LocalChunkIndex.locationsPerChunk, location != first, !more.contains(location) else { return }
+            more.append(location)
+        }
     }
 }

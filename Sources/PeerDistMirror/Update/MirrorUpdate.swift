@@ -76,15 +76,30 @@ public final class MirrorUpdate: Sendable {
         var writer: StagingWriter
     }
 
-    /// A chunk and the staged files it goes into.
+    /// A missing chunk's length and the places in staged files it goes (its hash is the key it
+    /// is found under). A large tree has hundreds of thousands of these, and most chunks go to
+    /// one place: the first is held inline, so such a chunk costs no allocation of its own.
     struct Wanted {
-        var chunk: ChunkReference
-        var destinations: [StagedDestination]
+        var length: UInt32
+        var first: StagedDestination
+        var more: [StagedDestination] = []
+
+        var destinations: StagedDestinations { StagedDestinations(first: first, more: more) }
     }
 
+    /// A `Wanted`'s places, first one first, without gathering them into an array.
+    struct StagedDestinations: RandomAccessCollection {
+        let first: StagedDestination
+        let more: [StagedDestination]
+
+        var startIndex: Int { 0 }
+        var endIndex: Int { more.count + 1 }
+        subscript(position: Int) -> StagedDestination { position == 0 ? first : more[position - 1] }
+    }
+
+    /// A place in a staged file: `offset` in `plan.stagedFiles[file]`.
     struct StagedDestination {
-        var staged: String
-        var path: String
+        var file: Int
         var offset: UInt64
     }
 
@@ -160,32 +175,33 @@ public final class MirrorUpdate: Sendable {
         wanted.reserveCapacity(chunkCount)
         var order: [HashValue] = []
         order.reserveCapacity(chunkCount)
-        /// Every distinct chunk the staged files hold, with its length.
-        var lengths: [HashValue: UInt32] = [:]
-        lengths.reserveCapacity(chunkCount)
+        var heldBytes: UInt64 = 0
+        /// Chunks placed whose bytes are counted in `heldBytes` (a chunk counts once).
+        var counted: Set<HashValue> = []
         var copier = UnchangedFileCopier(root: root, stamps: applied.stamps, index: index)
         defer { copier.close() }
-        for staged in plan.stagedFiles {
+        for (file, staged) in plan.stagedFiles.enumerated() {
             // A file none of whose chunks are here is made when its first one arrives.
             var placed = [Bool](repeating: false, count: staged.entry.chunks.count)
             if staged.entry.chunks.isEmpty || staged.entry.chunks.contains(where: { index.contains($0.hash) }) {
-                placed = try copier.fill(try writer.file(staged.name), with: staged.entry.chunks)
-                try writer.placed(staged.name, count: placed.count { $0 })
+                placed = try copier.fill(try writer.file(file), with: staged.entry.chunks)
+                try writer.placed(file, count: placed.count { $0 })
             }
             var offset: UInt64 = 0
             for (position, chunk) in staged.entry.chunks.enumerated() {
-                let destination = StagedDestination(staged: staged.name, path: staged.entry.path, offset: offset)
+                let destination = StagedDestination(file: file, offset: offset)
                 offset += UInt64(chunk.length)
-                lengths[chunk.hash] = chunk.length
                 if placed[position] {
-                    index.add([destination], of: chunk)
+                    index.add(CollectionOfOne(destination), of: chunk, in: plan)
+                    if counted.insert(chunk.hash).inserted { heldBytes += UInt64(chunk.length) }
                     continue
                 }
                 if wanted[chunk.hash] == nil {
-                    wanted[chunk.hash] = Wanted(chunk: chunk, destinations: [])
+                    wanted[chunk.hash] = Wanted(length: chunk.length, first: destination)
                     order.append(chunk.hash)
+                } else {
+                    wanted[chunk.hash]?.more.append(destination)
                 }
-                wanted[chunk.hash]?.destinations.append(destination)
             }
         }
         for link in plan.stagedLinks {
@@ -196,12 +212,15 @@ public final class MirrorUpdate: Sendable {
 
         // The rest of what this node holds: a changed file's chunks, copies placed above.
         for hash in order {
-            guard let chunk = wanted[hash], let bytes = index.read(chunk.chunk) else { continue }
+            guard let chunk = wanted[hash], let bytes = index.read(ChunkReference(hash: hash, length: chunk.length)) else { continue }
             try writer.write(bytes, to: chunk.destinations)
-            index.add(chunk.destinations, of: chunk.chunk)
+            index.add(chunk.destinations, of: ChunkReference(hash: hash, length: chunk.length), in: plan)
             wanted[hash] = nil
+            // A chunk both placed in one file and missing from another was counted above.
+            if !counted.contains(hash) { heldBytes += UInt64(chunk.length) }
         }
-        let heldBytes = lengths.reduce(UInt64(0)) { sum, chunk in wanted[chunk.key] == nil ? sum + UInt64(chunk.value) : sum }
+        // And one placed in a file but still missing from another is not held yet.
+        for (hash, chunk) in wanted where counted.contains(hash) { heldBytes -= UInt64(chunk.length) }
         return (wanted, heldBytes)
     }
 
@@ -210,8 +229,10 @@ public final class MirrorUpdate: Sendable {
     /// The chunks still missing, in no particular order.
     public var missing: [MissingChunk] {
         state.withLock { state in
-            state.missing.values.map { wanted in
-                MissingChunk(chunk: wanted.chunk, destinations: wanted.destinations.map { Destination(path: $0.path, offset: $0.offset) })
+            state.missing.map { hash, wanted in
+                MissingChunk(
+                    chunk: ChunkReference(hash: hash, length: wanted.length),
+                    destinations: wanted.destinations.map { Destination(path: plan.stagedFiles[$0.file].entry.path, offset: $0.offset) })
             }
         }
     }
@@ -220,7 +241,7 @@ public final class MirrorUpdate: Sendable {
         state.withLock { state in
             Progress(
                 missingChunks: state.missing.count,
-                missingBytes: state.missing.values.reduce(0) { $0 + UInt64($1.chunk.length) },
+                missingBytes: state.missing.values.reduce(0) { $0 + UInt64($1.length) },
                 heldBytes: state.heldBytes)
         }
     }
@@ -232,8 +253,8 @@ public final class MirrorUpdate: Sendable {
         try state.withLock { (state) throws(MirrorError) -> Bool in
             guard state.phase == .prepared else { throw phaseError(state.phase) }
             guard let wanted = state.missing[chunk.hash] else { return false }
-            guard bytes.count == Int(wanted.chunk.length) else {
-                throw MirrorError(.invalidArgument, "\(directory): \(bytes.count) bytes stored for chunk \(chunk.hash) of \(wanted.chunk.length) bytes")
+            guard bytes.count == Int(wanted.length) else {
+                throw MirrorError(.invalidArgument, "\(directory): \(bytes.count) bytes stored for chunk \(chunk.hash) of \(wanted.length) bytes")
             }
             do throws(MirrorError) {
                 try state.writer.write(bytes, to: wanted.destinations)
@@ -242,8 +263,8 @@ public final class MirrorUpdate: Sendable {
                 throw error
             }
             state.missing[chunk.hash] = nil
-            state.heldBytes += UInt64(wanted.chunk.length)
-            index.add(wanted.destinations, of: wanted.chunk)
+            state.heldBytes += UInt64(wanted.length)
+            index.add(wanted.destinations, of: ChunkReference(hash: chunk.hash, length: wanted.length), in: plan)
             return true
         }
     }
@@ -266,7 +287,7 @@ public final class MirrorUpdate: Sendable {
         try state.withLock { (state) throws(MirrorError) -> MirrorCommit in
             guard state.phase == .prepared else { throw phaseError(state.phase) }
             guard state.missing.isEmpty else {
-                let bytes = state.missing.values.reduce(0) { $0 + UInt64($1.chunk.length) }
+                let bytes = state.missing.values.reduce(0) { $0 + UInt64($1.length) }
                 throw MirrorError(.incomplete, "\(directory): \(state.missing.count) chunks (\(bytes) bytes) still missing")
             }
             state.writer.close()
@@ -425,52 +446,55 @@ public enum MirrorRecovery: Sendable, Equatable {
 }
 
 /// Writes chunks into staged files, keeping the last file open (chunks come mostly in file
-/// order), and gives each file its mode and modification time once its last chunk is in.
+/// order), and gives each file its mode and modification time once its last chunk is in. Files
+/// are numbered as in the plan's `stagedFiles`.
 struct StagingWriter: ~Copyable {
     private let staging: DirectoryHandle
-    private let entries: [String: MirrorEntry]
-    /// Chunk places still to be written, by staged name; a file leaves when it is complete.
-    private var remaining: [String: Int]
-    private var current: (name: String, file: OpenFile)?
+    private let files: [UpdatePlan.StagedFile]
+    /// Chunk places still to be written, by file; 0 once a file is complete.
+    private var remaining: [Int]
+    /// Files with places still to be written.
+    private(set) var incompleteFiles: Int
+    private var current: (number: Int, file: OpenFile)?
 
     init(staging: DirectoryHandle, files: [UpdatePlan.StagedFile]) {
         self.staging = staging
-        entries = Dictionary(files.map { ($0.name, $0.entry) }, uniquingKeysWith: { first, _ in first })
-        remaining = Dictionary(files.map { ($0.name, $0.entry.chunks.count) }, uniquingKeysWith: { first, _ in first })
+        self.files = files
+        remaining = files.map(\.entry.chunks.count)
+        // A file without chunks is complete once `placed` has made it.
+        incompleteFiles = files.count
     }
 
-    /// Staged files still waiting for chunks.
-    var incompleteFiles: Int { remaining.count }
-
-    /// The staged file `name`, made (mode 0600, in the 0700 staging directory) if it is not yet.
-    mutating func file(_ name: String) throws(MirrorError) -> OpenFile {
-        if let current, current.name == name { return current.file }
-        let file = try staging.openFile(name, flags: O_RDWR | O_CREAT, mode: 0o600)
-        current = (name, file)
+    /// The staged file numbered `number`, made (mode 0600, in the 0700 staging directory) if it is not yet.
+    mutating func file(_ number: Int) throws(MirrorError) -> OpenFile {
+        if let current, current.number == number { return current.file }
+        let file = try staging.openFile(files[number].name, flags: O_RDWR | O_CREAT, mode: 0o600)
+        current = (number, file)
         return file
     }
 
-    mutating func write(_ bytes: [UInt8], to destinations: [MirrorUpdate.StagedDestination]) throws(MirrorError) {
+    mutating func write(_ bytes: [UInt8], to destinations: some Collection<MirrorUpdate.StagedDestination>) throws(MirrorError) {
         for destination in destinations {
             do throws(MirrorError) {
-                try file(destination.staged).write(bytes, at: destination.offset)
+                try file(destination.file).write(bytes, at: destination.offset)
             } catch where error.code == .noSpace {
-                throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(destination.path)", errno: error.errno)
+                throw MirrorError(.noSpace, "\(staging.path): no space left on device for \(files[destination.file].entry.path)", errno: error.errno)
             }
-            try placed(destination.staged, count: 1)
+            try placed(destination.file, count: 1)
         }
     }
 
-    /// Counts `count` chunks of the staged file `name` as written (a file without chunks is
+    /// Counts `count` chunks of the staged file `number` as written (a file without chunks is
     /// complete at once); the last one sets the file's mode and modification time.
-    mutating func placed(_ name: String, count: Int) throws(MirrorError) {
-        guard let left = remaining[name], let entry = entries[name] else { return }
-        guard left - count <= 0 else {
-            remaining[name] = left - count
-            return
-        }
-        remaining[name] = nil
-        try file(name).setAttributes(mode: entry.mode, modified: entry.modified)
+    mutating func placed(_ number: Int, count: Int) throws(MirrorError) {
+        guard remaining[number] >= 0 else { return }
+        remaining[number] -= count
+        guard remaining[number] <= 0 else { return }
+        // -1: done, so that later counts (none are expected) change nothing.
+        remaining[number] = -1
+        incompleteFiles -= 1
+        let entry = files[number].entry
+        try file(number).setAttributes(mode: entry.mode, modified: entry.modified)
     }
 
     mutating func close() {
@@ -480,9 +504,9 @@ struct StagingWriter: ~Copyable {
 
 extension LocalChunkIndex {
     /// Announces a chunk just written into staged files.
-    func add(_ destinations: [MirrorUpdate.StagedDestination], of chunk: ChunkReference) {
+    func add(_ destinations: some Collection<MirrorUpdate.StagedDestination>, of chunk: ChunkReference, in plan: UpdatePlan) {
         for destination in destinations {
-            add(chunk.hash, at: Location(path: "\(MirrorNames.staging)/\(destination.staged)", offset: destination.offset, length: chunk.length))
+            add(chunk.hash, at: Location(path: plan.stagedFiles[destination.file].stagingPath, offset: destination.offset, length: chunk.length))
         }
     }
 }

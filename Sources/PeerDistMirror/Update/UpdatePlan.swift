@@ -15,6 +15,15 @@ struct UpdatePlan {
         var entry: MirrorEntry
         /// Its name in the staging directory.
         var name: String
+        /// Its path relative to the tree's root, made once: every chunk placed in it is indexed
+        /// at this path.
+        var stagingPath: String
+
+        init(entry: MirrorEntry, name: String) {
+            self.entry = entry
+            self.name = name
+            stagingPath = "\(MirrorNames.staging)/\(name)"
+        }
     }
 
     var stagedFiles: [StagedFile] = []
