@@ -117,8 +117,8 @@ extension MirrorService {
             logger.warning("a local change was moved aside", metadata: ["mirror": "\(name)", "path": "\(moved.path)", "to": "\(moved.movedTo)"])
         }
         mirror.update { $0.applied = commit.applied }
-        // The index the update filled now lists the new version's files (a first update builds one).
-        let index = try chunks ?? LocalChunkIndex(root: mirror.directory, entries: manifest.entries)
+        // The index the update filled (its own, on a first update) now lists the new version's files.
+        let index = update.index
         mirror.install(manifest, chunks: index)
         logger.info("applied a mirror version", metadata: ["mirror": "\(name)", "version": "\(manifest.version)"])
         // Other followers may fetch from this node now.

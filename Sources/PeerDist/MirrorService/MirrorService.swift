@@ -187,7 +187,16 @@ public final class MirrorService: Sendable {
                 entries: scan.entries, classifier: mirror.name.classifier, version: (current?.version ?? 0) + 1, identity: identity, createdAt: FileTime.now())
             try files.write(manifest)
             try files.write(scan.cache.encoded(), to: .local)
-            mirror.install(manifest, chunks: try LocalChunkIndex(root: mirror.directory, entries: manifest.entries, unchanged: scan.cache.stamps))
+            // The index serving the last version becomes the new one's: two at once, for a moment,
+            // were most of a publisher's peak memory.
+            let chunks: LocalChunkIndex
+            if let serving = mirror.state.withLock({ $0.chunks }), serving.root == mirror.directory {
+                serving.replace(with: manifest.entries, unchanged: scan.cache.stamps)
+                chunks = serving
+            } else {
+                chunks = try LocalChunkIndex(root: mirror.directory, entries: manifest.entries, unchanged: scan.cache.stamps)
+            }
+            mirror.install(manifest, chunks: chunks)
             logger.info("published a mirror version", metadata: ["mirror": "\(mirror.name)", "version": "\(manifest.version)"])
         }
         announcements.announce(mirror.name.discoveryKey)

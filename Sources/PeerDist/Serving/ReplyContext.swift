@@ -1,8 +1,8 @@
 import NIOCore
 import PeerDistWire
 
-/// What every handler needs to answer on one connection: the writer, a compressor, and the book
-/// of requests (to see a cancel).
+/// What every handler needs to answer on one connection: the writer and the event loop it hands
+/// writes to, a compressor, and the book of requests (to see a cancel).
 struct ReplyContext {
     let outbound: NIOAsyncChannelOutboundWriter<PeerMessage>
     /// The connection's event loop, which takes what `outbound` is handed.

@@ -93,18 +93,25 @@ public final class LocalChunkIndex: Sendable {
     public func removeLocations(inFile path: String) {
         openFiles.evict(path)
         table.withLock { table in
-            for (hash, places) in table where places.all.contains(where: { $0.path == path }) {
+            for (hash, places) in table where places.contains(where: { $0.path == path }) {
                 table[hash] = Places(places.all.filter { $0.path != path })
             }
         }
     }
 
-    /// Replaces everything known with the files among `entries`: after an update, the tree is the
-    /// new version and staging files are gone.
-    public func replace(with entries: [MirrorEntry]) {
-        let fresh = Self.locations(of: entries)
-        table.withLock { $0 = fresh }
-        unchanged.withLock { $0 = [:] }
+    /// Replaces everything known with the files among `entries` (after an update the tree is the
+    /// new version and staging files are gone; after a scan, the files are as scanned), and the
+    /// stamps of files known unchanged since hashing with `unchanged`.
+    ///
+    /// The table is rebuilt in place, readers waiting meanwhile: building a second one beside it
+    /// doubled the index's memory at every new version. Until the new stamps are in, the old ones apply to the new locations; a file that
+    /// moved has another stamp, so its chunks are hashed as they are read.
+    public func replace(with entries: [MirrorEntry], unchanged stamps: [String: PathStamp] = [:]) {
+        table.withLock { table in
+            table.removeAll(keepingCapacity: true)
+            Self.insert(entries, into: &table)
+        }
+        unchanged.withLock { $0 = stamps }
         closeKeptFiles()
     }
 
@@ -194,6 +201,11 @@ public final class LocalChunkIndex: Sendable {
 
     private static func locations(of entries: [MirrorEntry]) -> [HashValue: Places] {
         var table: [HashValue: Places] = [:]
+        insert(entries, into: &table)
+        return table
+    }
+
+    private static func insert(_ entries: [MirrorEntry], into table: inout [HashValue: Places]) {
         table.reserveCapacity(entries.reduce(0) { $0 + $1.chunks.count })
         for entry in entries {
             var offset: UInt64 = 0
@@ -202,7 +214,6 @@ public final class LocalChunkIndex: Sendable {
                 offset += UInt64(chunk.length)
             }
         }
-        return table
     }
 
     private static func insert(_ hash: HashValue, _ location: Location, into table: inout [HashValue: Places]) {
@@ -228,6 +239,10 @@ public final class LocalChunkIndex: Sendable {
         }
 
         var all: [Location] { [first] + more }
+
+        func contains(where matches: (Location) -> Bool) -> Bool {
+            matches(first) || more.contains(where: matches)
+        }
 
         mutating func append(_ location: Location) {
             guard 1 + more.count < LocalChunkIndex.locationsPerChunk, location != first, !more.contains(location) else { return }

@@ -3,8 +3,8 @@ import Glibc
 #endif
 import PeerDistHashing
 
-/// Keeps glibc from handing freed heap memory back to the kernel while blocks stream through.
-/// Process-wide, so the executable applies it when it opens a node; the library leaves the heap
+/// Keeps glibc from handing freed heap memory back to the kernel while blocks stream through,
+/// and from keeping it in an arena per thread. Process-wide, so the executable applies it when it opens a node; the library leaves the heap
 /// of the programs that embed it alone.
 ///
 /// Blocks travel in buffers of about 64 KiB that one thread allocates and another frees. With
