@@ -119,6 +119,13 @@ import Testing
         }
     }
 
+    /// FuzzConfigurationFile's first finding, which was its own: it counted lines as Swift splits
+    /// a String, where "\r\n" is one character, and found this key "on line 3 of 2".
+    @Test func linesAreCountedAtEveryLineFeedOfCRLFText() throws {
+        let file = try ConfigurationFile(path: "p.toml", text: "# a n\"maNNNNN ]= 8#e\r\n\r\nis=32.5\n")
+        #expect(file.settings == [.init(key: "is", value: .float(32.5), line: 3)])
+    }
+
     @Test func everyValueWrittenBackReadsTheSame() throws {
         let values: [ConfigurationFile.Setting.Value] = [
             .string("plain"), .string("quote \" back\\slash\ttab\u{1}\u{7F}é"), .string(""),
