@@ -31,6 +31,10 @@ final class Mirror: Sendable {
     let watching: Bool
     let state = PThreadMutex(State())
     static let previousVersionsKept = 4
+    /// The last diff served and the versions it spans. Every follower of a new version asks for
+    /// the same one, and each computation held two versions' entries side by side; it is made
+    /// once, under this lock (not `state`'s, which serving chunks needs meanwhile).
+    private let lastDiff = PThreadMutex<(from: UInt64, to: UInt64, encoded: [UInt8])?>(nil)
 
     init(name: MirrorName, role: MirrorStatus.Role, directory: String, watching: Bool) {
         self.name = name
@@ -44,6 +48,23 @@ final class Mirror: Sendable {
     }
 
     var version: UInt64 { state.withLock { $0.manifest?.version ?? 0 } }
+
+    /// What changed in the entries from version `from` to `to`, encoded (`ManifestDiff`); `nil`
+    /// unless `to` is the version served and `from` one still kept.
+    func diff(from: UInt64, to: UInt64) -> [UInt8]? {
+        lastDiff.withLock { cached in
+            if let cached, cached.from == from, cached.to == to { return cached.encoded }
+            let versions = state.withLock { state -> (old: MirrorManifest, new: MirrorManifest)? in
+                guard let current = state.manifest, current.version == to,
+                      let old = state.previous.first(where: { $0.version == from }) else { return nil }
+                return (old, current)
+            }
+            guard let versions else { return nil }
+            let encoded = ManifestDiff.between(versions.old.entries, versions.new.entries).encoded()
+            cached = (from, to, encoded)
+            return encoded
+        }
+    }
 
     /// Makes `manifest` the version the directory holds and serves.
     func install(_ manifest: MirrorManifest, chunks: LocalChunkIndex) {

@@ -292,11 +292,7 @@ extension MirrorService: MirrorSource {
     }
 
     public func diff(forDiscoveryKey key: HashValue, from: UInt64, to: UInt64) -> [UInt8]? {
-        guard let (old, new) = mirrors.withLock({ $0[key] })?.state.withLock({ state -> (MirrorManifest, MirrorManifest)? in
-            guard let current = state.manifest, current.version == to, let old = state.previous.first(where: { $0.version == from }) else { return nil }
-            return (old, current)
-        }) else { return nil }
-        return ManifestDiff.between(old.entries, new.entries).encoded()
+        mirrors.withLock { $0[key] }?.diff(from: from, to: to)
     }
 
     public func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? {

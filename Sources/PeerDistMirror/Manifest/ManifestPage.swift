@@ -41,7 +41,10 @@ public struct ManifestPage: Hashable, Sendable {
         var writer = FieldWriter(capacity: ManifestFormat.targetPageBytes)
         var count = 0
         func finishPage() {
-            pages.append(ManifestPage(bytes: writer.bytes, entryCount: count))
+            // A page cut early at a path keeps a buffer sized for a whole one; a manifest is kept
+            // for as long as its version is served, so the page keeps only its bytes.
+            let bytes = writer.bytes.count < ManifestFormat.targetPageBytes / 2 ? Self.exactCopy(of: writer.bytes) : writer.bytes
+            pages.append(ManifestPage(bytes: bytes, entryCount: count))
             writer = FieldWriter(capacity: ManifestFormat.targetPageBytes)
             count = 0
         }
@@ -57,6 +60,13 @@ public struct ManifestPage: Hashable, Sendable {
         }
         if count > 0 { finishPage() }
         return pages
+    }
+
+    /// `bytes` in a buffer of their own size (converting an array may share its buffer instead).
+    private static func exactCopy(of bytes: [UInt8]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+            initialized = buffer.initialize(fromContentsOf: bytes)
+        }
     }
 
     /// Page bytes from the network and their entries, checked against what the root says of
