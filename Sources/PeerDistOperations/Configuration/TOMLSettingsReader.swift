@@ -124,10 +124,10 @@ struct TOMLSettingsReader {
             switch peek() {
             case .quote?:
                 index += 1
-                parts.append(try readBasicString(multiline: false))
+                parts.append(try readString(closedBy: .quote, multiline: false))
             case .apostrophe?:
                 index += 1
-                parts.append(try readLiteralString(multiline: false))
+                parts.append(try readString(closedBy: .apostrophe, multiline: false))
             default:
                 let start = index
                 while let byte = peek(), Self.isBareKey(byte) { index += 1 }
@@ -151,11 +151,11 @@ struct TOMLSettingsReader {
         case .quote:
             let multiline = peek(1) == .quote && peek(2) == .quote
             index += multiline ? 3 : 1
-            return .string(try readBasicString(multiline: multiline))
+            return .string(try readString(closedBy: .quote, multiline: multiline))
         case .apostrophe:
             let multiline = peek(1) == .apostrophe && peek(2) == .apostrophe
             index += multiline ? 3 : 1
-            return .string(try readLiteralString(multiline: multiline))
+            return .string(try readString(closedBy: .apostrophe, multiline: multiline))
         case .openBracket:
             throw notAScalar(key, "an array")
         case .openBrace:
@@ -286,25 +286,27 @@ struct TOMLSettingsReader {
 
     // MARK: Strings
 
-    /// After the opening quote(s) of a "basic" or """multi-line basic""" string.
-    private mutating func readBasicString(multiline: Bool) throws(Failure) -> String {
+    /// After the opening quote(s) of a string: "basic" (`"`, with escapes) or 'literal' (`'`,
+    /// without), each perhaps """multi-line""".
+    private mutating func readString(closedBy delimiter: UInt8, multiline: Bool) throws(Failure) -> String {
+        let hasEscapes = delimiter == .quote
         var text: [UInt8] = []
         if multiline { try trimFirstNewline() }
         while true {
             guard let byte = peek() else { throw syntax("a string that is not closed") }
             switch byte {
-            case .quote:
+            case delimiter:
                 if !multiline {
                     index += 1
                     return String(decoding: text, as: UTF8.self)
                 }
-                if let run = try closingRun(of: .quote) {
-                    text += repeatElement(.quote, count: run)
+                if let run = try closingRun(of: delimiter) {
+                    text += repeatElement(delimiter, count: run)
                     return String(decoding: text, as: UTF8.self)
                 }
                 text.append(byte)
                 index += 1
-            case .backslash:
+            case .backslash where hasEscapes:
                 index += 1
                 if multiline, try skipLineEndingBackslash() { continue }
                 try readEscape(into: &text)
@@ -313,37 +315,9 @@ struct TOMLSettingsReader {
                 try skipNewline()
                 text.append(.lineFeed)
             default:
-                guard !Self.isControl(byte) else { throw syntax("a control character (\(Self.hex(byte))) in a string; write it as an escape") }
-                text.append(byte)
-                index += 1
-            }
-        }
-    }
-
-    /// After the opening quote(s) of a 'literal' or '''multi-line literal''' string: no escapes.
-    private mutating func readLiteralString(multiline: Bool) throws(Failure) -> String {
-        var text: [UInt8] = []
-        if multiline { try trimFirstNewline() }
-        while true {
-            guard let byte = peek() else { throw syntax("a string that is not closed") }
-            switch byte {
-            case .apostrophe:
-                if !multiline {
-                    index += 1
-                    return String(decoding: text, as: UTF8.self)
+                guard !Self.isControl(byte) else {
+                    throw syntax("a control character (\(Self.hex(byte))) in a string\(hasEscapes ? "; write it as an escape" : "")")
                 }
-                if let run = try closingRun(of: .apostrophe) {
-                    text += repeatElement(.apostrophe, count: run)
-                    return String(decoding: text, as: UTF8.self)
-                }
-                text.append(byte)
-                index += 1
-            case .lineFeed, .carriageReturn:
-                guard multiline else { throw syntax("a string that is not closed on its line") }
-                try skipNewline()
-                text.append(.lineFeed)
-            default:
-                guard !Self.isControl(byte) else { throw syntax("a control character (\(Self.hex(byte))) in a string") }
                 text.append(byte)
                 index += 1
             }
