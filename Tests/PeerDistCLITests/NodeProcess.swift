@@ -71,13 +71,17 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     /// Asks the node to stop (SIGTERM) and waits `grace` seconds for it before SIGKILL.
-    func stop(grace: TimeInterval = 5) {
-        guard process.isRunning else { return }
+    /// `false` when it had to be killed.
+    @discardableResult
+    func stop(grace: TimeInterval = 5) -> Bool {
+        guard process.isRunning else { return true }
         process.terminate()
         let deadline = Date().addingTimeInterval(grace)
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let stoppedInTime = !process.isRunning
+        if !stoppedInTime { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        return stoppedInTime
     }
 
     deinit {

@@ -143,8 +143,12 @@ import Testing
 
         // Gone by its goodbye, which a node says while stopping cleanly: on a loaded machine that
         // can take longer than the usual 5 s before SIGKILL, after which nobody says anything.
-        second.stop(grace: 60)
-        #expect(try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first).isEmpty })
+        let stopped = ContinuousClock.now
+        #expect(second.stop(grace: 60), "the node did not stop within 60 s of SIGTERM: \(second.log)")
+        let stopping = ContinuousClock.now - stopped
+        #expect(
+            try eventually { try listedFingerprints(first.dataDirectory, in: hosts, namespace: hosts.first).isEmpty },
+            "still listed; the second node took \(stopping) to stop. Its log: \(second.log)\nThe first's: \(first.log)")
     }
 
     @Test(.needsNetworkHosts) func aNodeFollowsInterfacesThatAppearAfterItStarted() throws {

@@ -236,15 +236,16 @@ public enum LANDiscovery {
                 }
             }
         } onCancel: {
-            // Say goodbye on every interface, then close.
+            // Say goodbye on every interface, then close. The Bye goes out from both sockets: the
+            // sending one may have been closed by an error, and a datagram may be lost; the
+            // listening one is open until here, and an error on it no longer matters.
             let bye = DiscoveryMessage.bye(from: identity).encoded()
-            let sent = sender.sendNow(membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: bye) })
+            let envelopes = membership.groupAddresses.map { AddressedEnvelope(remoteAddress: $0, data: bye) }
             let closing = channel.channel
-            if let sent {
-                sent.whenComplete { _ in closing.close(promise: nil) }
-            } else {
-                closing.close(promise: nil)
-            }
+            var sent = envelopes.map { closing.write($0) }
+            closing.flush()
+            if let alsoSent = sender.sendNow(envelopes) { sent.append(alsoSent) }
+            EventLoopFuture.andAllComplete(sent, on: closing.eventLoop).whenComplete { _ in closing.close(promise: nil) }
         }
     }
 }
