@@ -104,7 +104,7 @@ extension CollaborationTests {
 
     /// Waits up to `timeout` for `condition`, recording `failure` if it never holds.
     @discardableResult
-    static func eventually(_ failure: String, timeout: TimeInterval = 30, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool) rethrows -> Bool {
+    static func eventually(_ failure: String, timeout: TimeInterval = 60, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try condition() { return true }

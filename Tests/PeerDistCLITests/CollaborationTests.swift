@@ -64,7 +64,7 @@ struct CollaborationTests {
         #expect(try Self.status(of: alicePrint, seenBy: bob) == "online")
         // A cable pulled: the link goes, without a word from Alice's node.
         _ = try NetworkHosts.ip("-n", hosts.hosts[0].namespace, "link", "set", hosts.hosts[0].interface, "down")
-        try Self.eventually("Bob still saw Alice online with her link down", timeout: 20) { try Self.status(of: alicePrint, seenBy: bob) == "offline" }
+        try Self.eventually("Bob still saw Alice online with her link down", timeout: 40) { try Self.status(of: alicePrint, seenBy: bob) == "offline" }
         // Plugged back in, with the static address the kernel dropped when the link went down.
         _ = try NetworkHosts.ip("-n", hosts.hosts[0].namespace, "link", "set", hosts.hosts[0].interface, "up")
         _ = try NetworkHosts.ip("-n", hosts.hosts[0].namespace, "-6", "addr", "add", "\(hosts.hosts[0].address)/64", "dev", hosts.hosts[0].interface, "nodad")
