@@ -160,7 +160,7 @@ struct PeerSession: Sendable {
                 counters.update { $0.blocksDuplicated += 1 }
                 return
             }
-            let length = try keep(sealed, segment: request.segment, block: block, state: &state)
+            let length = try keep(sealed, segment: request.segment, block: block, keys: state.blockKeys)
             scheduler.delivered(segment: request.segment, block: block, by: peer)
             state.estimator.delivered(length, at: .now)
             received(UInt64(length))
@@ -182,12 +182,12 @@ struct PeerSession: Sendable {
     }
 
     /// Opens, verifies and writes one block; returns its length.
-    private func keep(_ sealed: SealedBlock, segment index: Int, block: Int, state: inout SessionState) throws -> Int {
+    private func keep(_ sealed: SealedBlock, segment index: Int, block: Int, keys: BlockKeyCache) throws -> Int {
         let segment = segments[index]
         let length = segment.blockRange(block).count
         do {
             let bytes = try BlockSealer.open(
-                sealed, key: state.blockKey(of: index, segmentSecret: segment.segmentSecret),
+                sealed, key: keys.blockKey(segmentSecret: segment.segmentSecret),
                 segmentID: segment.segmentID, index: UInt32(block), expectedLength: length)
             counters.update {
                 $0.blocksReceived += 1
@@ -257,22 +257,11 @@ private struct SessionState {
     var availabilityRequestID: UInt32 = 0
     var lastAvailabilityRequest = ContinuousClock.now
 
-    /// Block keys of the segments whose blocks arrive now. Deriving the key (an HMAC) for every
-    /// block was 3 % of a fetch's CPU; the replies to several requests interleave, so one
-    /// remembered key is not enough. Emptied when full: only the segments in flight matter.
-    private var blockKeys: [Int: HashValue] = [:]
-    private static let blockKeysKept = 64
+    /// Deriving a segment's block key for every block was 3 % of a fetch's CPU.
+    let blockKeys = BlockKeyCache()
 
     init(estimator: PipeEstimator) {
         self.estimator = estimator
-    }
-
-    mutating func blockKey(of segment: Int, segmentSecret: HashValue) -> HashValue {
-        if let key = blockKeys[segment] { return key }
-        if blockKeys.count >= Self.blockKeysKept { blockKeys.removeAll(keepingCapacity: true) }
-        let key = SegmentKeys.blockKey(segmentSecret: segmentSecret)
-        blockKeys[segment] = key
-        return key
     }
 
     mutating func availabilityRequest(for key: HashValue, bitmapBytes: Int) -> PeerMessage {

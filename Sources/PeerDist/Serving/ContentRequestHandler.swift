@@ -53,7 +53,7 @@ struct ContentRequestHandler: Sendable {
             try await context.outbound.write(contentsOf: replies + [.replyEnd(requestID: requestID)])
             return
         }
-        let key = SegmentKeys.blockKey(segmentSecret: segment.segmentSecret)
+        let key = context.blockKeys.blockKey(segmentSecret: segment.segmentSecret)
         let blockSize = segment.blockRange(0).count
         // Whether to compress is decided once per segment, or per file where a segment is one
         // block (version 2), and kept for every connection.

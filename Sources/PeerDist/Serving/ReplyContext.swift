@@ -1,13 +1,16 @@
 import NIOCore
+import PeerDistHashing
 import PeerDistWire
 
 /// What every handler needs to answer on one connection: the writer and the event loop it hands
-/// writes to, a compressor, and the book of requests (to see a cancel).
+/// writes to, a compressor, the block keys of the segments it serves, and the book of requests
+/// (to see a cancel).
 struct ReplyContext {
     let outbound: NIOAsyncChannelOutboundWriter<PeerMessage>
     /// The connection's event loop, which takes what `outbound` is handed.
     let eventLoop: any EventLoop
     let compressor: BlockCompressor
+    let blockKeys = BlockKeyCache()
     let book: RequestBook
 
     /// Returns once the event loop has taken every write handed to `outbound` so far.
