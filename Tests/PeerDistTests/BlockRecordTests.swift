@@ -168,6 +168,26 @@ import Testing
         #expect(throws: WireError.self) { try Self.open(foreignMessage, length: first.count) }
     }
 
+    /// A channel remembers the keys it derived for the contents in flight: blocks of more contents
+    /// than it keeps, taking turns and then again, each open with their own content's key only.
+    @Test(arguments: algorithms)
+    func blocksOfManyContentsTakingTurnsOpenWithTheirOwnKeys(algorithm: RecordCipher.Algorithm) throws {
+        let connection = try Connection(algorithm)
+        let opener = connection.opener()
+        let keys = (0..<(BlockChannelSecret.keysKept + 5)).map { _ in HashValue(Sodium.randomBytes(32)) }
+        for round in 0..<2 {
+            for (number, key) in keys.enumerated() {
+                let bytes = Sodium.randomBytes(1000 + number)
+                let index = UInt32(round * keys.count + number)
+                let sealed = bytes.withUnsafeBytes { BlockSealer.prepare($0, key: key, segmentID: Self.segmentID, index: index) }
+                let message = try Self.receive(connection.seal(.block(requestID: 1, index: index, sealed: sealed)), with: opener)
+                #expect(try Self.open(message, key: key, length: bytes.count) == bytes, "content \(number), round \(round)")
+                let other = keys[(number + 1) % keys.count]
+                #expect(throws: WireError.self, "content \(number) opened with another's key") { try Self.open(message, key: other, length: bytes.count) }
+            }
+        }
+    }
+
     @Test func aVersionOnePeerIsRefusedWithAClearError() throws {
         let client = ClientHandshake(identity: .generate())
         var hello = client.clientHello

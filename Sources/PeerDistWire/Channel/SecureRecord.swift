@@ -75,9 +75,12 @@ public final class BlockChannelSecret: Hashable, Sendable {
     static let label = Array("PeerDist v2 block key".utf8)
     let algorithm: RecordCipher.Algorithm
     private let secret: [UInt8]
-    /// The key derived last: blocks arrive a segment at a time, and deriving and expanding a key
-    /// for each of them cost more than opening it.
-    private let lastKey = PThreadMutex<(blockKey: HashValue, key: SealingKey)?>(nil)
+    /// The keys derived for the segments in flight, by block key: deriving and expanding a key
+    /// for each block cost more than sealing it, and remembering only the last one missed at
+    /// every request (the requests of one connection take turns between segments). Emptied when
+    /// full.
+    private let keys = PThreadMutex<[HashValue: SealingKey]>([:])
+    static let keysKept = 64
 
     package init(algorithm: RecordCipher.Algorithm, secret: [UInt8]) {
         self.algorithm = algorithm
@@ -85,11 +88,14 @@ public final class BlockChannelSecret: Hashable, Sendable {
     }
 
     func key(for blockKey: HashValue) -> SealingKey {
-        if let last = lastKey.withLock({ $0 }), last.blockKey == blockKey { return last.key }
+        if let known = keys.withLock({ $0[blockKey] }) { return known }
         let derived = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: secret), salt: blockKey.bytes, info: Self.label, outputByteCount: 32)
         let key = SealingKey(algorithm: algorithm, key: derived.withUnsafeBytes { Array($0) })
-        lastKey.withLock { $0 = (blockKey, key) }
+        keys.withLock { keys in
+            if keys.count >= Self.keysKept { keys.removeAll(keepingCapacity: true) }
+            keys[blockKey] = key
+        }
         return key
     }
 
