@@ -160,7 +160,7 @@ import Testing
                 #expect(error.description.contains("closed the connection"), "\(error)")
             }
             // Others are served on.
-            try await PCCRRConnection.withConnection(host: "127.0.0.1", port: port) { other in
+            try await PCCRRConnection.withConnection(host: "127.0.0.1", port: port, idleTimeout: Self.patientIdleTimeout) { other in
                 let reply7 = try await other.exchange(PCCRRMessage(.negotiationRequest(.supported))).type
                 #expect(reply7 == .negotiationResponse)
             }
