@@ -37,7 +37,7 @@ import Testing
         fetcher.branchCachePeers = (servers + later).map { PeerAddress(host: "127.0.0.1", port: $0.port) }
         // Long, as the servers' idle limit: beside the CLI tests, whose waits hold the cooperative
         // pool, the servers' tasks may not run for seconds.
-        fetcher.stallTimeout = .seconds(120)
+        fetcher.stallTimeout = .seconds(600)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for server in servers { group.addTask { try await server.run() } }
             for server in later {
