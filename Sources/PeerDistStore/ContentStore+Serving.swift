@@ -9,7 +9,7 @@ import Glibc
 /// after a published file changed: see `readBlockToServe`).
 extension ContentStore {
     /// Where a block may be read from, gathered under the lock and read outside it.
-    private enum Source {
+    enum Source {
         case published(path: String, status: FileStatus)
         case partial(PartialContent)
         case complete(path: String)
@@ -154,65 +154,16 @@ extension ContentStore {
 
     /// `readBlockToServe` into `buffer`, which must be exactly the block's length (see
     /// `blockLength`), so that a server can read a block straight into what it sends; false when
-    /// no source holds the block (then `buffer` holds no meaning).
+    /// no source holds the block (then `buffer` holds no meaning). A server reading several blocks
+    /// of a segment uses a `SegmentBlockReader`, which opens each file once.
     public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Bool {
-        guard let (layout, sources) = sources(for: id),
-              let number = layout.blockNumber(segment: segmentIndex, block: blockIndex)
-        else { return false }
-        let range = layout.byteRange(ofBlock: number)
-        guard buffer.count == Int(range.count64) else { return false }
-        for source in sources {
-            switch source {
-            case .published(let path, let status):
-                guard readPublishedToServe(path: path, status: status, range: range, number: number, layout: layout, into: buffer) else {
-                    markStale(path: path, status: status)
-                    continue
-                }
-            case .partial(let partial):
-                guard try partial.read(number, into: buffer) else { continue }
-            case .complete(let path):
-                do throws(StoreError) {
-                    let file = try StoreFile.open(path, flags: O_RDONLY)
-                    guard try file.read(into: buffer, at: range.lowerBound) == buffer.count else { continue }
-                } catch where error.code == .notFound {
-                    continue
-                }
-            }
-            touch(id)
-            return true
-        }
-        return false
-    }
-
-    /// Reads a published file's block into `buffer`, unhashed when it was verified under the
-    /// stamp the file has before and after the read, else hashed (and then trusted while the
-    /// stamp holds); false when the file is not the one published or the block fails its hash.
-    private func readPublishedToServe(
-        path: String, status: FileStatus, range: Range<UInt64>, number: Int, layout: ContentLayout, into buffer: UnsafeMutableRawBufferPointer
-    ) -> Bool {
-        let now = FileStamp.now()
-        guard let file = try? StoreFile.open(path, flags: O_RDONLY),
-              let stamp = try? file.stamp(), stamp.status.matches(status),
-              (try? file.read(into: buffer, at: range.lowerBound)) == buffer.count
-        else { return false }
-        // A write during the read moves the ctime (the kernel sets it before copying the data).
-        let unchanged = (try? file.stamp()) == stamp
-        if unchanged, servingTrust.withLock({ $0.isVerified(path: path, number: number, stamp: stamp) }) { return true }
-        let (segment, block) = layout.address(ofBlock: number)
-        guard layout.verify(UnsafeRawBufferPointer(buffer), segment: segment, block: block) else {
-            servingTrust.withLock { $0.forget(path: path) }
-            return false
-        }
-        if unchanged {
-            let settling = FileStamp.settlingNanoseconds(ofFileSystemOf: file.descriptor)
-            servingTrust.withLock { $0.verified(path: path, number: number, blockCount: layout.blockCount, stamp: stamp, now: now, settling: settling) }
-        }
-        return true
+        guard let reader = blockReader(contentID: id, segmentIndex: segmentIndex) else { return false }
+        return try reader.read(block: blockIndex, into: buffer)
     }
 
     /// The layout of `id` and the places its blocks may be read from, best first: the cache
     /// (which the store controls), then publications that are not known to be stale.
-    private func sources(for id: ContentID) -> (ContentLayout, [Source])? {
+    func sources(for id: ContentID) -> (ContentLayout, [Source])? {
         state.withLock { state in
             guard let content = state.index.contents[id] else { return nil }
             var sources: [Source] = []

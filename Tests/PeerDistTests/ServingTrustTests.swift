@@ -67,6 +67,71 @@ import Glibc
         #expect(store.published().first?.isStale == true)
     }
 
+    /// Reads one block through `reader`, or nil when it serves none.
+    static func read(_ reader: SegmentBlockReader, block: Int) throws -> [UInt8]? {
+        let length = try #require(reader.length(ofBlock: block))
+        var served = false
+        let bytes = try [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            served = try reader.read(block: block, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = length
+        }
+        return served ? bytes : nil
+    }
+
+    @Test func aRequestsReaderServesEveryBlockOfTheSegment() throws {
+        let (scratch, bytes, file, store, id) = try Self.settledPublication()
+        _ = scratch
+        let reader = try #require(store.blockReader(contentID: id, segmentIndex: 0))
+        #expect(reader.length(ofBlock: 4) == nil)
+        for block in [2, 0, 3, 1, 2] {
+            #expect(try Self.read(reader, block: block) == Array(bytes[(block * 65_536)..<((block + 1) * 65_536)]))
+        }
+        #expect(try Self.isTrusted(store, file, block: 3))
+        #expect(store.blockReader(contentID: id, segmentIndex: 1) == nil)
+    }
+
+    /// A reader keeps the file open between blocks; a rewrite in place between two of its reads,
+    /// with size and mtime put back, is caught all the same: the block after it is hashed, fails,
+    /// and nothing more of the publication is served.
+    @Test func aFileRewrittenWhileARequestsReaderHoldsItIsNeverServedStale() throws {
+        let (scratch, bytes, file, store, id) = try Self.settledPublication()
+        _ = scratch
+        let reader = try #require(store.blockReader(contentID: id, segmentIndex: 0))
+        #expect(try Self.read(reader, block: 0) == Array(bytes[0..<65_536]))
+
+        var before = stat()
+        #expect(stat(file, &before) == 0)
+        let descriptor = open(file, O_WRONLY)
+        #expect(descriptor >= 0)
+        let changed = [UInt8](repeating: 0xEE, count: 65_536)
+        #expect(changed.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 2 * 65_536) } == 65_536)
+        close(descriptor)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, file, &times, 0) == 0)
+
+        #expect(try Self.read(reader, block: 2) == nil)
+        #expect(try Self.read(reader, block: 1) == nil)
+        #expect(store.published().first?.isStale == true)
+        let again = try #require(store.blockReader(contentID: id, segmentIndex: 0))
+        #expect(try Self.read(again, block: 1) == nil)
+    }
+
+    /// A file replaced by another under its name while a reader holds the old one: the reader may
+    /// finish from the file it opened (whose blocks are the published ones), and a new reader
+    /// finds the replacement is not the published file.
+    @Test func aFileReplacedUnderItsNameIsNotServedByTheNextReader() throws {
+        let (scratch, bytes, file, store, id) = try Self.settledPublication()
+        let reader = try #require(store.blockReader(contentID: id, segmentIndex: 0))
+        #expect(try Self.read(reader, block: 0) == Array(bytes[0..<65_536]))
+        let replacement = scratch.path + "/replacement"
+        try Data(repeating: 0x11, count: bytes.count).write(to: URL(fileURLWithPath: replacement))
+        #expect(rename(replacement, file) == 0)
+        #expect(try Self.read(reader, block: 3) == Array(bytes[(3 * 65_536)...]))
+        let next = try #require(store.blockReader(contentID: id, segmentIndex: 0))
+        #expect(try Self.read(next, block: 1) == nil)
+        #expect(store.published().first?.isStale == true)
+    }
+
     /// Local file systems stamp ctime from the kernel's clock: a file quiet for more than a tick
     /// is trusted from its publication on, with no wait of 2 s.
     @Test func aFileOnALocalFileSystemIsTrustedOnceQuietForATick() throws {

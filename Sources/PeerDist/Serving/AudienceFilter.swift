@@ -58,6 +58,10 @@ struct AudienceFilteredContent: ContentSource {
     func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
         contentID(ofSegment: segment.segmentID) == nil ? nil : base.verifiedBlock(of: segment, index: index, allocator: allocator)
     }
+
+    func blockReader(of segment: SegmentDescription) -> BlockReading {
+        contentID(ofSegment: segment.segmentID) == nil ? { _, _ in nil } : base.blockReader(of: segment)
+    }
 }
 
 /// The node's mirrors as one connection's peer may see them, private ones answered as absent.

@@ -61,6 +61,7 @@ struct ContentRequestHandler: Sendable {
         let compressibility = policy.compressibility
         // Blocks go out a few at a time: each write wakes the event loop, which costs more
         // than sealing a block, while a few blocks' delay costs the pipeline nothing.
+        let readBlock = source.blockReader(of: segment)
         var batch: [PeerMessage] = []
         for index in ranges.flatMap(\.indices) {
             // A cancelled request stops between batches; its end still follows, so each request has one.
@@ -73,7 +74,7 @@ struct ContentRequestHandler: Sendable {
                 try await context.outbound.write(contentsOf: batch)
                 batch.removeAll(keepingCapacity: true)
             }
-            guard index < segment.blockCount, var bytes = source.verifiedBlock(of: segment, index: index, allocator: Self.allocator) else {
+            guard index < segment.blockCount, var bytes = readBlock(index, Self.allocator) else {
                 batch.append(.block(requestID: requestID, index: UInt32(index), sealed: .notHeld))
                 continue
             }

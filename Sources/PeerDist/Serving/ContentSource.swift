@@ -24,10 +24,21 @@ public protocol ContentSource: Sendable {
     /// `verifiedBlock` in a buffer from `allocator`: a source that reads files reads the block
     /// straight into what is sent.
     func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer?
+    /// `verifiedBlock` for the blocks of one request, by index: a source that reads files finds
+    /// the segment and opens each file once for the request, not once per block.
+    func blockReader(of segment: SegmentDescription) -> BlockReading
 }
+
+/// Reads one verified block of a segment by index into a buffer from the allocator; nil when
+/// the block is not held. Made for one request and used by one task.
+public typealias BlockReading = (_ index: Int, _ allocator: ByteBufferAllocator) -> ByteBuffer?
 
 extension ContentSource {
     func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
         verifiedBlock(of: segment, index: index).map { allocator.buffer(bytes: $0) }
+    }
+
+    func blockReader(of segment: SegmentDescription) -> BlockReading {
+        { index, allocator in verifiedBlock(of: segment, index: index, allocator: allocator) }
     }
 }

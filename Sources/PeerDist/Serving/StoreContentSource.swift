@@ -59,16 +59,23 @@ final class StoreContentSource: ContentSource {
     }
 
     func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        blockReader(of: segment)(index, allocator)
+    }
+
+    func blockReader(of segment: SegmentDescription) -> BlockReading {
         guard let located = store.locateSegment(id: segment.segmentID),
-              let length = store.blockLength(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
-        else { return nil }
-        var buffer = allocator.buffer(capacity: length)
-        var served = false
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { space in
-            let block = UnsafeMutableRawBufferPointer(rebasing: space[..<length])
-            served = (try? store.readBlockToServe(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index, into: block)) ?? false
-            return served ? length : 0
+              let reader = store.blockReader(contentID: located.contentID, segmentIndex: located.segmentIndex)
+        else { return { _, _ in nil } }
+        return { index, allocator in
+            guard let length = reader.length(ofBlock: index) else { return nil }
+            var buffer = allocator.buffer(capacity: length)
+            var served = false
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { space in
+                let block = UnsafeMutableRawBufferPointer(rebasing: space[..<length])
+                served = (try? reader.read(block: index, into: block)) ?? false
+                return served ? length : 0
+            }
+            return served ? buffer : nil
         }
-        return served ? buffer : nil
     }
 }
