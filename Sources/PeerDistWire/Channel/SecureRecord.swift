@@ -79,7 +79,7 @@ public final class BlockChannelSecret: Hashable, Sendable {
     /// for each block cost more than sealing it, and remembering only the last one missed at
     /// every request (the requests of one connection take turns between segments). Emptied when
     /// full.
-    private let keys = PThreadMutex<[HashValue: SealingKey]>([:])
+    private let keys = PThreadMutex(BoundedMemo<HashValue, SealingKey>(capacity: keysKept))
     static let keysKept = 64
 
     package init(algorithm: RecordCipher.Algorithm, secret: [UInt8]) {
@@ -92,10 +92,8 @@ public final class BlockChannelSecret: Hashable, Sendable {
         let derived = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: secret), salt: blockKey.bytes, info: Self.label, outputByteCount: 32)
         let key = SealingKey(algorithm: algorithm, key: derived.withUnsafeBytes { Array($0) })
-        keys.withLock { keys in
-            if keys.count >= Self.keysKept { keys.removeAll(keepingCapacity: true) }
-            keys[blockKey] = key
-        }
+        // Derived outside the lock: the other direction's task may want a key meanwhile.
+        keys.withLock { $0.remember(key, for: blockKey) }
         return key
     }
 
