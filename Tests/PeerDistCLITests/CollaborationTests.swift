@@ -16,7 +16,7 @@ struct CollaborationTests {
         // Bob watches Alice: her change reaches his events and his presence list.
         try Self.eventually("Bob never saw Alice online") { try Self.status(of: alicePrint, seenBy: bob) == "online" }
         try alice.expectSuccess(["presence", "set", "away", "--note", "lunch"])
-        try Self.eventually("Alice's change never reached Bob's events") {
+        Self.eventually("Alice's change never reached Bob's events") {
             bobsEvents.contains("presence") { $0["fingerprint"] as? String == alicePrint && $0["status"] as? String == "away" && $0["note"] as? String == "lunch" }
         }
         #expect(try Self.status(of: alicePrint, seenBy: bob) == "away")
@@ -30,7 +30,7 @@ struct CollaborationTests {
         // An object Alice publishes reaches Bob's events; he lists and fetches it; Carol cannot.
         let card = try scratch.file("card.txt", bytes: Array("Alice's status card\n".utf8))
         try alice.expectSuccess(["objects", "set", "status-card", card])
-        try Self.eventually("Alice's object never reached Bob's events") {
+        Self.eventually("Alice's object never reached Bob's events") {
             bobsEvents.contains("object") { $0["object"] as? String == "status-card" && $0["change"] as? String == "added" }
         }
         let listed = try bob.json(["objects", "ls", "Alice"]) as? [[String: Any]] ?? []
@@ -46,7 +46,7 @@ struct CollaborationTests {
         try alice.expectSuccess(["contacts", "set", "bob", "--watch-me", "allow"])
         try Self.eventually("an allowed watcher did not see Alice again") { try Self.status(of: alicePrint, seenBy: bob) == "away" }
         alice.stop()
-        try Self.eventually("Alice's stop never reached Bob") {
+        Self.eventually("Alice's stop never reached Bob") {
             bobsEvents.contains("presence") { $0["fingerprint"] as? String == alicePrint && $0["status"] as? String == "offline" }
         }
     }
@@ -106,7 +106,7 @@ struct CollaborationTests {
         let name = try #require(mirror?["name"] as? String)
         try alice.expectSuccess(["invite", "bob", "--mirror", name])
         try bob.expectSuccess(["invitations", "accept", "\(try Self.pendingInvitation(of: bob))", "-o", scratch.child("bob-tree")])
-        try Self.eventually("Bob's tree never matched Alice's") { TreeComparison.firstDifference(tree, scratch.child("bob-tree")) == nil }
+        Self.eventually("Bob's tree never matched Alice's") { TreeComparison.firstDifference(tree, scratch.child("bob-tree")) == nil }
         try carol.expectSuccess(["mirror", "follow", name, scratch.child("carol-tree")])
         Thread.sleep(forTimeInterval: 5)
         let carolsMirrors = (try carol.json(["mirror", "status"]) as? [String: Any])?["mirrors"] as? [[String: Any]] ?? []
@@ -130,7 +130,7 @@ struct CollaborationTests {
         waiting.waitUntilExit()
         #expect(try String(contentsOfFile: scratch.child("wait.out"), encoding: .utf8).contains("declined"))
         // Alice's event stream is another process, which may write the answer a moment later.
-        try Self.eventually("Alice's events never told of the declined invitation") {
+        Self.eventually("Alice's events never told of the declined invitation") {
             alicesEvents.contains("invitation-answer") { $0["outcome"] as? String == "declined" }
         }
 
@@ -147,7 +147,7 @@ struct CollaborationTests {
         try alice.expectSuccess(["invite", "bob", "--app", "notes", "--data", data, "--message", "notes for you"])
         try bob.expectSuccess(["invitations", "accept", "\(try Self.pendingInvitation(of: bob))"])
         #expect(try String(contentsOfFile: received, encoding: .utf8) == "meet at noon\nAlice \(try alice.fingerprint)")
-        try Self.eventually("Alice never heard the application invitation was accepted") {
+        Self.eventually("Alice never heard the application invitation was accepted") {
             alicesEvents.contains("invitation-answer") { $0["outcome"] as? String == "accepted" }
         }
 
@@ -196,7 +196,7 @@ struct CollaborationTests {
             return people.count == 1 && people.first?["shares_name"] as? Bool == false
         }
         let otherFingerprint = try otherAlice.fingerprint
-        try Self.eventually("Bob's events never told of the other Alice's arrival") {
+        Self.eventually("Bob's events never told of the other Alice's arrival") {
             bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "arrived" }
         }
         #expect(bobsEvents.contains("near-me") { $0["fingerprint"] as? String == otherFingerprint && $0["change"] as? String == "left" })

@@ -95,7 +95,7 @@ struct CollaborationService: Service {
     let collaboration: Collaboration
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await collaboration.runWatchers() }
                 group.addTask { await collaboration.runNearMe() }

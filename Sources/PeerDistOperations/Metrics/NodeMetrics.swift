@@ -58,7 +58,7 @@ public final class NodeMetrics: Sendable {
             ("peerdist_mirror_manifest_bytes_received_total", "Mirror manifest bytes received.", { $0.manifestBytesReceived }),
         ]
         totals = definitions.map { name, help, read in
-            (name, help, read, registry.makeCounter(name: name, help: help))
+            (name, help, read, registry.makeCounter(descriptor: .named(name, help: help)))
         }
         let dhtDefinitions: [(String, String, @Sendable (DHTCounters) -> Int)] = [
             ("peerdist_dht_queries_sent_total", "KRPC queries the DHT node sent.", { $0.queriesSent.load(ordering: .relaxed) }),
@@ -67,7 +67,7 @@ public final class NodeMetrics: Sendable {
             ("peerdist_dht_queries_rate_limited_total", "KRPC queries dropped by the per-address rate limit.", { $0.queriesRateLimited.load(ordering: .relaxed) }),
             ("peerdist_dht_datagrams_refused_total", "Datagrams on the DHT port that were not KRPC, or answered nothing asked.", { $0.datagramsRefused.load(ordering: .relaxed) }),
         ]
-        dhtTotals = node.dht == nil ? [] : dhtDefinitions.map { name, help, read in (name, read, registry.makeCounter(name: name, help: help)) }
+        dhtTotals = node.dht == nil ? [] : dhtDefinitions.map { name, help, read in (name, read, registry.makeCounter(descriptor: .named(name, help: help))) }
         gauges = Gauges(registry: registry)
     }
 
@@ -121,14 +121,14 @@ private final class Gauges: Sendable {
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        peersSeen = registry.makeGauge(name: "peerdist_peers_seen", help: "Nodes heard on the LAN and not yet gone.")
-        transfersActive = registry.makeGauge(name: "peerdist_transfers_active", help: "Fetches under way.")
-        publishedBytes = registry.makeGauge(name: "peerdist_store_published_bytes", help: "Bytes of the files published in place.")
-        cachedBytes = registry.makeGauge(name: "peerdist_store_cached_bytes", help: "Bytes of verified blocks held in the cache.")
-        quotaBytes = registry.makeGauge(name: "peerdist_store_quota_bytes", help: "The cache quota in bytes; 0 for none.")
-        storeEntries = registry.makeGauge(name: "peerdist_store_entries", help: "Contents the store holds, published and cached.")
-        contactsWatched = registry.makeGauge(name: "peerdist_contacts_watched", help: "Contacts whose presence this node watches.")
-        contactsOnline = registry.makeGauge(name: "peerdist_contacts_online", help: "Watched contacts reachable and not offline.")
+        peersSeen = registry.makeGauge(descriptor: .named("peerdist_peers_seen", help: "Nodes heard on the LAN and not yet gone."))
+        transfersActive = registry.makeGauge(descriptor: .named("peerdist_transfers_active", help: "Fetches under way."))
+        publishedBytes = registry.makeGauge(descriptor: .named("peerdist_store_published_bytes", help: "Bytes of the files published in place."))
+        cachedBytes = registry.makeGauge(descriptor: .named("peerdist_store_cached_bytes", help: "Bytes of verified blocks held in the cache."))
+        quotaBytes = registry.makeGauge(descriptor: .named("peerdist_store_quota_bytes", help: "The cache quota in bytes; 0 for none."))
+        storeEntries = registry.makeGauge(descriptor: .named("peerdist_store_entries", help: "Contents the store holds, published and cached."))
+        contactsWatched = registry.makeGauge(descriptor: .named("peerdist_contacts_watched", help: "Contacts whose presence this node watches."))
+        contactsOnline = registry.makeGauge(descriptor: .named("peerdist_contacts_online", help: "Watched contacts reachable and not offline."))
     }
 
     func refresh(from node: PeerNode) {
@@ -159,9 +159,17 @@ private final class Gauges: Sendable {
         let key = ([name] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "\u{0}")
         return mirrorGauges.withLock { gauges in
             if let found = gauges[key] { return found }
-            let made = registry.makeGauge(name: name, labels: labels, help: help)
+            let made = registry.makeGauge(descriptor: .named(name, help: help), labels: labels)
             gauges[key] = made
             return made
         }
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A metric named in full, as the exposition shows it (`peerdist_blocks_sent_total`): the
+    /// names here carry their unit already, so the descriptor's unit stays empty.
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

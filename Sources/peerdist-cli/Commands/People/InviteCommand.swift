@@ -227,11 +227,10 @@ struct EventsCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Milliseconds: how long a change took to arrive is measured from these.
-        let format = ISO8601DateFormatter()
-        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(format.string(from: date))
+            try container.encode(format.format(date))
         }
         _ = try await node.askPeople(.events) { line in
             guard line.event == .update, let event = line.people?.event else { return }
