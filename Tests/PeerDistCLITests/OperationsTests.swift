@@ -280,7 +280,7 @@ import Testing
             first.terminate()
             first.waitUntilExit()
         }
-        let announced = try #require(try Self.eventually(20) {
+        let announced = try #require(Self.eventually(20) {
             // One JSON object, whole once its closing brace is out.
             (try? String(contentsOfFile: scratch.child("first.out"), encoding: .utf8)).flatMap { $0.hasSuffix("}\n") ? $0 : nil }
         }, "\((try? String(contentsOfFile: scratch.child("first.err"), encoding: .utf8)) ?? "")")

@@ -156,9 +156,11 @@ public struct Fetcher: Sendable {
         try await withThrowingTaskGroup(of: Event.self) { group in
             /// What a session reports for each verified block: the fetch's tallies and progress.
             func delivered(by peer: PeerAddress) -> @Sendable (UInt64) -> Void {
-                { bytes in
+                // Named once: formatting the address for every block showed in profiles.
+                let name = peer.description
+                return { bytes in
                     tally.received.wrappingAdd(bytes, ordering: .relaxed)
-                    tally.bytesByPeer.withLock { $0[peer.description, default: 0] += bytes }
+                    tally.bytesByPeer.withLock { $0[name, default: 0] += bytes }
                     if throttle.admits(peer) { report(peer) }
                 }
             }

@@ -49,6 +49,10 @@ final class SwarmScheduler: Sendable {
         var askedOf: [UInt8]
         var availability: [UInt16]
         var peers: [PeerAddress: Peer] = [:]
+        /// Where choices start and probe: seeded once from the system, since asking the system
+        /// (a `getrandom` call each) for the dozens of numbers one choice may draw showed in
+        /// profiles of a fetch.
+        var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
     }
 
     private let state: PThreadMutex<State>
@@ -154,8 +158,10 @@ final class SwarmScheduler: Sendable {
         guard budget > 0 else { return [] }
         return state.withLock { state in
             guard var entry = state.peers[peer], let has = entry.has else { return [] }
+            var random = state.random
+            defer { state.random = random }
             if entry.isLastResort {
-                let chosen = unadvertisedOpen(in: state, budget: budget)
+                let chosen = unadvertisedOpen(in: state, budget: budget, random: &random)
                 for block in chosen {
                     state.open.remove(block)
                     state.askedOf[block] += 1
@@ -164,12 +170,12 @@ final class SwarmScheduler: Sendable {
                 state.peers[peer] = entry
                 return requests(from: chosen)
             }
-            var chosen = rarestOpen(in: state, has: has, budget: budget)
+            var chosen = rarestOpen(in: state, has: has, budget: budget, random: &random)
             let isEndgame = chosen.isEmpty
             // Only a peer that has run dry takes copies, one request's worth: enough to finish
             // the tail or overtake a slow peer, little to waste.
             if isEndgame, entry.requested.isEmpty {
-                chosen = endgameCandidates(in: state, peer: entry, has: has, budget: min(budget, blocksPerRequest))
+                chosen = endgameCandidates(in: state, peer: entry, has: has, budget: min(budget, blocksPerRequest), random: &random)
             }
             for block in chosen {
                 if !isEndgame { state.open.remove(block) }
@@ -189,8 +195,8 @@ final class SwarmScheduler: Sendable {
     /// another fetcher holds is followed by one it does not: where that fetcher is at work, on
     /// blocks it has asked for and not yet announced. With three fetchers on one seeder, that
     /// made the seeder send about a tenth of the content twice.
-    private func rarestOpen(in state: State, has: BlockSet, budget: Int) -> [Int] {
-        let start = blockCount == 0 ? 0 : Int.random(in: 0..<blockCount)
+    private func rarestOpen(in state: State, has: BlockSet, budget: Int, random: inout SplitMix64) -> [Int] {
+        let start = blockCount == 0 ? 0 : Int.random(in: 0..<blockCount, using: &random)
         var rarest = UInt16.max
         var looked = 0
         state.open.forEachCommon(with: has, from: start) { block in
@@ -209,7 +215,7 @@ final class SwarmScheduler: Sendable {
         // Random probes find run starts while candidates are plentiful; once they are few, the
         // rest are taken in scan order (by then they are few for every fetcher).
         while chosen.count < budget,
-              var block = (0..<64).lazy.map({ _ in Int.random(in: 0..<self.blockCount) }).first(where: isCandidate) {
+              var block = Self.probe(64, below: blockCount, random: &random, where: isCandidate) {
             var run = 0
             repeat {
                 chosen.append(block)
@@ -233,18 +239,18 @@ final class SwarmScheduler: Sendable {
     /// source know nothing of each other's requests to it, so a uniform pick is what keeps them
     /// from asking it for the same bytes: a run starting at the first such block after a random
     /// place would mostly start where a gap does, where another fetcher is likely at work.
-    private func unadvertisedOpen(in state: State, budget: Int) -> [Int] {
+    private func unadvertisedOpen(in state: State, budget: Int, random: inout SplitMix64) -> [Int] {
         guard blockCount > 0, !state.peers.values.contains(where: { $0.has == nil }) else { return [] }
         func isCandidate(_ block: Int) -> Bool { state.open.contains(block) && state.availability[block] == 0 }
         // Random probes find one while candidates are plentiful; when they are few, one pass
         // over the open blocks (few too, by then) picks among them.
-        var first = (0..<64).lazy.map { _ in Int.random(in: 0..<self.blockCount) }.first(where: isCandidate)
+        var first = Self.probe(64, below: blockCount, random: &random, where: isCandidate)
         if first == nil {
             var seen = 0
             state.open.forEachCommon(with: nil, from: 0) { block in
                 guard state.availability[block] == 0 else { return true }
                 seen += 1
-                if Int.random(in: 0..<seen) == 0 { first = block }
+                if Int.random(in: 0..<seen, using: &random) == 0 { first = block }
                 return true
             }
         }
@@ -254,10 +260,20 @@ final class SwarmScheduler: Sendable {
         return run
     }
 
+    /// The first of up to `tries` blocks drawn uniformly below `count` that passes `test`.
+    private static func probe(_ tries: Int, below count: Int, random: inout SplitMix64, where test: (Int) -> Bool) -> Int? {
+        guard count > 0 else { return nil }
+        for _ in 0..<tries {
+            let block = Int.random(in: 0..<count, using: &random)
+            if test(block) { return block }
+        }
+        return nil
+    }
+
     /// Blocks asked of other peers that `peer` has and was not asked for, under the copy limit.
-    private func endgameCandidates(in state: State, peer: Peer, has: BlockSet, budget: Int) -> [Int] {
+    private func endgameCandidates(in state: State, peer: Peer, has: BlockSet, budget: Int, random: inout SplitMix64) -> [Int] {
         var chosen: [Int] = []
-        let start = blockCount == 0 ? 0 : Int.random(in: 0..<blockCount)
+        let start = blockCount == 0 ? 0 : Int.random(in: 0..<blockCount, using: &random)
         state.missing.forEachCommon(with: has, from: start) { block in
             if !peer.requested.contains(block), state.askedOf[block] < endgameCopies { chosen.append(block) }
             return chosen.count < budget
@@ -352,5 +368,23 @@ final class SwarmScheduler: Sendable {
             availability[block] = UInt16(clamping: Int(availability[block]) + delta)
             return true
         }
+    }
+}
+
+/// A small, fast generator (Steele, Lea and Flood's SplitMix64) for choices that need spread,
+/// not secrecy.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
     }
 }
