@@ -225,7 +225,7 @@ public final class MirrorService: Sendable {
 
     /// Runs every mirror's task, those registered later included, until cancelled or shut down.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { await self.runMirrors() }
+        await cancelWhenGracefulShutdown { await self.runMirrors() }
     }
 
     private func runMirrors() async {

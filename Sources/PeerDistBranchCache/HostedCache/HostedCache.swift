@@ -87,7 +87,7 @@ public final class HostedCache: Service, Sendable {
 
     /// Pulls offered segments until cancelled.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await pull in self.pulls {
                 do {
                     if let size = pull.sealedSize {
