@@ -129,12 +129,12 @@ extension ContentStore {
     /// first read and again only when the file's stamp (size, mtime, ctime, inode) has moved (see
     /// `ServingTrust`). Every receiver verifies every block anyway. Nil when no source holds it.
     public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int) throws(StoreError) -> [UInt8]? {
-        guard let length = blockLength(contentID: id, segmentIndex: segmentIndex, blockIndex: blockIndex) else { return nil }
+        guard let reader = blockReader(contentID: id, segmentIndex: segmentIndex), let length = reader.length(ofBlock: blockIndex) else { return nil }
         var failure: StoreError?
         var served = false
         let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
             do throws(StoreError) {
-                served = try readBlockToServe(contentID: id, segmentIndex: segmentIndex, blockIndex: blockIndex, into: UnsafeMutableRawBufferPointer(buffer))
+                served = try reader.read(block: blockIndex, into: UnsafeMutableRawBufferPointer(buffer))
             } catch {
                 failure = error
             }
@@ -144,16 +144,8 @@ extension ContentStore {
         return served ? bytes : nil
     }
 
-    /// The length of a block of `id`; nil when the store knows no such block.
-    public func blockLength(contentID id: ContentID, segmentIndex: Int, blockIndex: Int) -> Int? {
-        state.withLock { state in
-            guard let layout = state.index.contents[id]?.layout, let number = layout.blockNumber(segment: segmentIndex, block: blockIndex) else { return nil }
-            return Int(layout.byteRange(ofBlock: number).count64)
-        }
-    }
-
     /// `readBlockToServe` into `buffer`, which must be exactly the block's length (see
-    /// `blockLength`), so that a server can read a block straight into what it sends; false when
+    /// `SegmentBlockReader.length(ofBlock:)`), so that a server can read a block straight into what it sends; false when
     /// no source holds the block (then `buffer` holds no meaning). A server reading several blocks
     /// of a segment uses a `SegmentBlockReader`, which opens each file once.
     public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Bool {

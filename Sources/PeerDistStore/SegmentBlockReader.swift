@@ -106,8 +106,7 @@ public final class SegmentBlockReader {
         else { return drop() }
         // A write during the read moves the ctime (the kernel sets it before copying the data).
         let unchanged = after == before
-        let settling = knownSettling ?? FileStamp.settlingNanoseconds(ofFileSystemOf: file.descriptor)
-        places[position] = .published(path: path, status: status, file: file, stamp: after, settling: settling)
+        places[position] = .published(path: path, status: status, file: file, stamp: after, settling: knownSettling)
         let trust = store.servingTrust
         if unchanged, trust.withLock({ $0.isVerified(path: path, number: number, stamp: after) }) { return true }
         let (segment, block) = layout.address(ofBlock: number)
@@ -116,6 +115,9 @@ public final class SegmentBlockReader {
             return drop()
         }
         if unchanged {
+            // Asked of the file system only when a block is hashed, once per reader.
+            let settling = knownSettling ?? FileStamp.settlingNanoseconds(ofFileSystemOf: file.descriptor)
+            places[position] = .published(path: path, status: status, file: file, stamp: after, settling: settling)
             trust.withLock { $0.verified(path: path, number: number, blockCount: layout.blockCount, stamp: after, now: now, settling: settling) }
         }
         return true

@@ -55,10 +55,6 @@ struct AudienceFilteredContent: ContentSource {
         contentID(ofSegment: segment.segmentID) == nil ? nil : base.verifiedBlock(of: segment, index: index)
     }
 
-    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        contentID(ofSegment: segment.segmentID) == nil ? nil : base.verifiedBlock(of: segment, index: index, allocator: allocator)
-    }
-
     func blockReader(of segment: SegmentDescription) -> BlockReading {
         contentID(ofSegment: segment.segmentID) == nil ? { _, _ in nil } : base.blockReader(of: segment)
     }

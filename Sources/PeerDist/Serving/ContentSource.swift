@@ -21,11 +21,9 @@ public protocol ContentSource: Sendable {
     func heldBlocks(of segment: SegmentDescription) -> [BlockRange]
     /// The verified bytes of a block, or `nil` when the node does not hold it (or it went stale).
     func verifiedBlock(of segment: SegmentDescription, index: Int) -> [UInt8]?
-    /// `verifiedBlock` in a buffer from `allocator`: a source that reads files reads the block
-    /// straight into what is sent.
-    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer?
-    /// `verifiedBlock` for the blocks of one request, by index: a source that reads files finds
-    /// the segment and opens each file once for the request, not once per block.
+    /// `verifiedBlock` for the blocks of one request, by index, each in a buffer from the
+    /// allocator: a source that reads files finds the segment and opens each file once for the
+    /// request, and reads each block straight into what is sent.
     func blockReader(of segment: SegmentDescription) -> BlockReading
 }
 
@@ -34,11 +32,7 @@ public protocol ContentSource: Sendable {
 public typealias BlockReading = (_ index: Int, _ allocator: ByteBufferAllocator) -> ByteBuffer?
 
 extension ContentSource {
-    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        verifiedBlock(of: segment, index: index).map { allocator.buffer(bytes: $0) }
-    }
-
     func blockReader(of segment: SegmentDescription) -> BlockReading {
-        { index, allocator in verifiedBlock(of: segment, index: index, allocator: allocator) }
+        { index, allocator in verifiedBlock(of: segment, index: index).map { allocator.buffer(bytes: $0) } }
     }
 }

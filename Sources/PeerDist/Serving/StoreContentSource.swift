@@ -58,10 +58,6 @@ final class StoreContentSource: ContentSource {
         return try? store.readBlockToServe(contentID: located.contentID, segmentIndex: located.segmentIndex, blockIndex: index)
     }
 
-    func verifiedBlock(of segment: SegmentDescription, index: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        blockReader(of: segment)(index, allocator)
-    }
-
     func blockReader(of segment: SegmentDescription) -> BlockReading {
         guard let located = store.locateSegment(id: segment.segmentID),
               let reader = store.blockReader(contentID: located.contentID, segmentIndex: located.segmentIndex)

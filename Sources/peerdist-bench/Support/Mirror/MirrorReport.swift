@@ -131,27 +131,26 @@ struct MirrorReport {
         Output.line("(on the wire counts every follower's copy: the goal is per follower, the changed bytes times \(followers))")
     }
 
-    private func cpuGoal(_ text: String, phase: MirrorPhase, limit: Double) {
-        guard let ours = measured(.peerdist, phase)?.cpuSeconds else { return goal(text, unmeasured: peerdistMissing(phase)) }
-        guard let theirs = measured(.rsync, phase)?.cpuSeconds, theirs > 0 else {
-            return goal(text, unmeasured: summaries[phase]?[.rsync] == nil ? "not measured (rsync not run)" : "not measured (rsync failed)")
-        }
-        let ratio = ours / theirs
-        goal(text, value: String(format: "%.2f × rsync's", ratio), met: ratio <= limit)
-        if let floor = measured(.copy, phase)?.cpuSeconds, floor > limit * theirs {
-            Output.line(String(format: "  (the goal, %.2f CPU-s, is below the floor: %.2f CPU-s = %.2f × rsync's)", limit * theirs, floor, floor / theirs))
-        }
+    private func timeGoal(_ text: String, phase: MirrorPhase, limit: Double) {
+        ratioGoal(text, phase: phase, limit: limit, unit: "s") { $0.seconds }
     }
 
-    private func timeGoal(_ text: String, phase: MirrorPhase, limit: Double) {
-        guard let ours = measured(.peerdist, phase)?.seconds else { return goal(text, unmeasured: peerdistMissing(phase)) }
-        guard let theirs = measured(.rsync, phase)?.seconds else {
+    private func cpuGoal(_ text: String, phase: MirrorPhase, limit: Double) {
+        ratioGoal(text, phase: phase, limit: limit, unit: "CPU-s") { $0.cpuSeconds }
+    }
+
+    /// A goal on peerdist's `figure` as a ratio to rsync's, with the floor (the local copy) when
+    /// the goal is below it.
+    private func ratioGoal(_ text: String, phase: MirrorPhase, limit: Double, unit: String, _ figure: (Summary) -> Double?) {
+        guard let ours = measured(.peerdist, phase).flatMap(figure) else { return goal(text, unmeasured: peerdistMissing(phase)) }
+        guard let theirs = measured(.rsync, phase).flatMap(figure), theirs > 0 else {
             return goal(text, unmeasured: summaries[phase]?[.rsync] == nil ? "not measured (rsync not run)" : "not measured (rsync failed)")
         }
         let ratio = ours / theirs
         goal(text, value: String(format: "%.2f × rsync's", ratio), met: ratio <= limit)
-        if let floor = measured(.copy, phase)?.seconds, floor > limit * theirs {
-            Output.line(String(format: "  (the goal, %.2f s, is below the floor: %.2f s = %.2f × rsync's)", limit * theirs, floor, floor / theirs))
+        if let floor = measured(.copy, phase).flatMap(figure), floor > limit * theirs {
+            let amount = { (value: Double) in String(format: "%.2f", value) + " " + unit }
+            Output.line("  (the goal, \(amount(limit * theirs)), is below the floor: \(amount(floor)) = " + String(format: "%.2f", floor / theirs) + " × rsync's)")
         }
     }
 
