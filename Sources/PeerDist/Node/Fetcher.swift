@@ -33,6 +33,9 @@ public struct Fetcher: Sendable {
     public var rediscoveryInterval: Duration = .milliseconds(1500)
     /// How often it looks at the holders heard announcing themselves meanwhile.
     public var announcementInterval: Duration = .milliseconds(100)
+    /// Whether the first look, `announcementInterval` after the start, asks the LAN too: for a
+    /// fetch that started on the first holders to answer rather than waiting for all of them.
+    public var asksTheLANAgainAtOnce = false
     /// How often `progress` hears of blocks landing, at most (and once more at the end): blocks
     /// land thousands of times a second, and whoever watches (a progress bar, JSON events over
     /// the control socket) would spend more reporting them than the fetch spends on them.
@@ -215,15 +218,19 @@ public struct Fetcher: Sendable {
             }
             func isHealthy(_ peer: PeerAddress) -> Bool { tally.failures.withLock { $0[peer] == nil } }
             var lastQuery = ContinuousClock.now
+            var asksAtOnce = asksTheLANAgainAtOnce
             func scheduleDiscovery() {
                 guard let discover else { return }
-                let askTheLAN = ContinuousClock.now - lastQuery >= rediscoveryInterval
+                let askTheLAN = asksAtOnce || ContinuousClock.now - lastQuery >= rediscoveryInterval
+                // The BranchCache probe went out at the start: not again with this early query.
+                let probesBranchCache = askTheLAN && !asksAtOnce
+                asksAtOnce = false
                 if askTheLAN { lastQuery = .now }
                 group.addTask {
                     try await Task.sleep(for: announcementInterval)
                     return .discovered(await discover(askTheLAN))
                 }
-                if askTheLAN, let discoverBranchCache {
+                if probesBranchCache, let discoverBranchCache {
                     group.addTask { .discoveredBranchCache(await discoverBranchCache()) }
                 }
             }

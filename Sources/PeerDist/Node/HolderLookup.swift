@@ -15,8 +15,19 @@ struct HolderLookup: Sendable {
     let listening: ListeningAddresses
     let logger: Logger
 
-    func holders(of key: HashValue, askingTheLAN: Bool) async -> [PeerAddress] {
-        let asked = askingTheLAN ? (try? await LANDiscovery.findHolders(of: key, logger: logger)) ?? [] : []
+    /// How long a query that only needs someone to start with (`firstAnswers`) waits for more
+    /// answers after the first: holders that answered at about the same time.
+    static let firstAnswersSettle: Duration = .milliseconds(10)
+
+    /// - Parameter firstAnswers: return shortly after the first answer to the query instead of
+    ///   collecting answers for the whole back-off of the holders (up to 65 ms and some); for a
+    ///   fetch that starts on them and asks again soon for the rest.
+    func holders(of key: HashValue, askingTheLAN: Bool, firstAnswers: Bool = false) async -> [PeerAddress] {
+        let asked = askingTheLAN
+            ? (try? await firstAnswers
+                ? LANDiscovery.findHolders(of: key, settle: Self.firstAnswersSettle, logger: logger)
+                : LANDiscovery.findHolders(of: key, logger: logger)) ?? []
+            : []
         let found = asked + announcements.holders(of: key)
         let ownPorts = Set(listening.all.compactMap { PeerAddress(parsing: $0)?.port })
         guard found.contains(where: { ownPorts.contains($0.port) }) else { return found }

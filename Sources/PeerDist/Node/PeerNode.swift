@@ -220,7 +220,9 @@ public final class PeerNode: Sendable {
         if discovering {
             peers = try configuration.dataDirectory.staticPeers()
             async let onTheDHT = global ? Self.dhtHolders(of: id.discoveryKey, dht: dht, listening: listening, logger: logger) : []
-            for holder in await holders(of: id, askingTheLAN: true) + hints where !peers.contains(holder) { peers.append(holder) }
+            // Started on the first holders to answer; the fetch asks again at once for the rest.
+            let answered = await holderLookup.holders(of: id.discoveryKey, askingTheLAN: true, firstAnswers: true)
+            for holder in answered + hints where !peers.contains(holder) { peers.append(holder) }
             var fromTheDHT = await onTheDHT
             // Nobody on the LAN: the DHT may know holders elsewhere.
             if peers.isEmpty, !global, dht != nil, collaboration.audience(ofContent: id) == nil {
@@ -239,7 +241,10 @@ public final class PeerNode: Sendable {
         }
         var fetcher = Fetcher(identity: identity, peers: peers, counters: counters, logger: logger)
         fetcher.maximumRate = maximumRate
-        if discovering { fetcher.discoverBranchCache = branchCacheDiscovery(for: id) }
+        if discovering {
+            fetcher.discoverBranchCache = branchCacheDiscovery(for: id)
+            fetcher.asksTheLANAgainAtOnce = true
+        }
         let information: ContentInformation
         if let known = store.contentInformation(for: id) {
             information = known
