@@ -50,9 +50,11 @@ let package = Package(
         .target(name: "CSystemCalls"),
         // In-place AES-256-GCM from the BoringSSL inside swift-crypto (its Swift API copies).
         .target(name: "CAESGCM"),
+        // SHA-256 of blocks straight from a file mapping, a truncation meanwhile caught (SIGBUS).
+        .target(name: "CMappedHash", dependencies: ["CLibCrypto"]),
 
         // Bytes into Content Information, content IDs and keys.
-        .target(name: "PeerDistHashing", dependencies: ["CLibCrypto", crypto, cryptoExtras]),
+        .target(name: "PeerDistHashing", dependencies: ["CLibCrypto", "CMappedHash", crypto, cryptoExtras]),
         // Messages, codecs, the secure channel and node identities: everything that crosses the
         // network between two PeerDist nodes.
         .target(name: "PeerDistWire", dependencies: ["PeerDistHashing", "CAESGCM", "CSodium", "CZstd", crypto, nioCore, nioPosix]),

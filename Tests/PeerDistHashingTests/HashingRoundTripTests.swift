@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import PeerDistHashing
 
 /// Every way of hashing gives the same result, and Content Information survives encoding.
@@ -92,6 +95,27 @@ import Testing
         #expect(missing.description == "/nonexistent/file: cannot open: No such file or directory")
         let directory = try #require(throws: FileHashingError.self) { try FileHasher(version: .v1).hash(path: "/tmp") }
         #expect(directory.description == "/tmp: not a regular file")
+    }
+
+    /// Version 1 hashes from a mapping of the file: pages past the end of a file truncated
+    /// meanwhile fault (SIGBUS), which must fail the hash, not end the process.
+    @Test(arguments: [1, 2])
+    func aFileTruncatedWhileHashedIsAnErrorNotACrash(threads: Int) throws {
+        let content = TestContent.random(count: 12 * Self.mebibyte, seed: 12)
+        let path = try TestContent.file(content)
+        defer { TestContent.remove(path) }
+        let file = try ContentFile(path: path)
+        #expect(file.size == UInt64(content.count))
+        #expect(truncate(path, off_t(Self.mebibyte)) == 0)
+        let error = try #require(throws: FileHashingError.self) { try FileHasher(version: .v1, threads: threads).hash(file) }
+        #expect(error.description == "\(path): the file shrank while it was being read")
+        // The thread that caught the fault hashes on as before.
+        let whole = TestContent.random(count: 5 * Self.mebibyte + 3, seed: 13)
+        let other = try TestContent.file(whole)
+        defer { TestContent.remove(other) }
+        let streaming = StreamingContentHasher(version: .v1)
+        streaming.update(whole)
+        #expect(try FileHasher(version: .v1, threads: threads).hash(path: other) == streaming.finalize())
     }
 
     @Test func contentIDNamesTheBytesNotTheSecret() throws {

@@ -1,3 +1,5 @@
+import CMappedHash
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -50,6 +52,36 @@ final class ContentFile: Sendable {
 
     deinit {
         close(descriptor)
+    }
+
+    /// The SHA-256 of each `blockSize` block of `[offset, offset + length)` (the last block may be
+    /// shorter), hashed straight from a mapping of the file, into `digests`; false when the file
+    /// cannot be mapped here, for the caller to read it instead. `offset` is a multiple of the
+    /// page size.
+    ///
+    /// A file truncated meanwhile is an error, as with `read`: the pages past its new end fault,
+    /// and the fault is caught (see `peerdist_sha256_blocks_of_mapping`).
+    func sha256Blocks(at offset: UInt64, length: Int, blockSize: Int, into digests: UnsafeMutableBufferPointer<HashValue>) throws(FileHashingError) -> Bool {
+        guard length > 0 else { return true }
+        guard let mapping = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, off_t(offset)), mapping != MAP_FAILED else { return false }
+        defer { munmap(mapping, length) }
+        #if os(Linux)
+        // Read ahead of the hashing, for a file that is not in the page cache.
+        _ = madvise(mapping, length, MADV_SEQUENTIAL | MADV_WILLNEED)
+        #endif
+        let count = (length + blockSize - 1) / blockSize
+        precondition(digests.count >= count)
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 32, alignment: 8)
+        defer { raw.deallocate() }
+        guard let output = raw.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              peerdist_sha256_blocks_of_mapping(mapping, length, blockSize, output) == 0
+        else {
+            throw FileHashingError(path: path, reason: "the file shrank while it was being read")
+        }
+        for index in 0..<count {
+            digests[index] = HashValue(UnsafeRawBufferPointer(rebasing: raw[index * 32..<(index + 1) * 32]))
+        }
+        return true
     }
 
     /// Fills `buffer` from `offset`; a short read means the file shrank under us, which is an error

@@ -6,15 +6,17 @@ import Glibc
 
 /// Hashes a file on all cores with bounded memory, for files of any size.
 ///
-/// Version 1 cuts the file into runs of 64 blocks that worker threads read (`pread`, 256 KiB at a
-/// time, so each read lands in cache right before it is hashed) and hash independently; block
-/// hashes land at their index, so the result never depends on timing. Version 2 boundaries depend
+/// Version 1 cuts the file into runs of 64 blocks that worker threads hash independently, straight
+/// from a mapping of the run (where the file cannot be mapped, read with `pread` 256 KiB at a
+/// time, so each read lands in cache right before it is hashed); block hashes land at their
+/// index, so the result never depends on timing. Version 2 boundaries depend
 /// on the bytes before them, so workers chunk and hash 32 MiB regions independently, and each seam
 /// between regions is re-chunked from the last true boundary until it meets a boundary the region
 /// found too (content-defined cuts resynchronise within a segment or two). The result equals one
 /// sequential pass.
 ///
-/// Memory stays under a MiB per worker plus the hashes, whatever the file's size.
+/// Memory stays at a 4 MiB mapping (or a 1 MiB buffer) per worker plus the hashes, whatever the
+/// file's size.
 public struct FileHasher: Sendable {
     public let version: ContentInformationVersion
     public let threads: Int
@@ -33,7 +35,10 @@ public struct FileHasher: Sendable {
     }
 
     public func hash(path: String) throws(FileHashingError) -> HashedContent {
-        let file = try ContentFile(path: path)
+        try hash(ContentFile(path: path))
+    }
+
+    func hash(_ file: ContentFile) throws(FileHashingError) -> HashedContent {
         switch version {
         case .v1: return try hashVersion1(file)
         case .v2: return try hashVersion2(file)
@@ -54,10 +59,15 @@ public struct FileHasher: Sendable {
         }
         nonisolated(unsafe) let results = hashes
         try WorkerPool.run(tasks: taskCount, workers: threads) { (task, _) throws(FileHashingError) in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 64)
-            defer { buffer.deallocate() }
             let firstBlock = task * Self.blocksPerTask
             let endBlock = min(blockCount, firstBlock + Self.blocksPerTask)
+            let start = UInt64(firstBlock) * blockSize
+            let length = Int(min(size, UInt64(endBlock) * blockSize) - start)
+            let digests = UnsafeMutableBufferPointer(rebasing: results[firstBlock..<endBlock])
+            if try file.sha256Blocks(at: start, length: length, blockSize: Int(blockSize), into: digests) { return }
+            // Not mappable here: read it in pieces into a buffer instead.
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 64)
+            defer { buffer.deallocate() }
             let blocksPerRead = Self.readSize / ContentInformationV1.blockSize
             for readStart in stride(from: firstBlock, to: endBlock, by: blocksPerRead) {
                 let offset = UInt64(readStart) * blockSize
