@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,4 +44,8 @@ int64_t peerdist_file_system_type(int descriptor) {
 int64_t peerdist_file_system_type_at(const char *path) {
     struct statfs system;
     return statfs(path, &system) == 0 ? (int64_t)system.f_type : -1;
+}
+
+int peerdist_rename_if_absent(int old_directory, const char *old_name, int new_directory, const char *new_name) {
+    return renameat2(old_directory, old_name, new_directory, new_name, RENAME_NOREPLACE);
 }

@@ -25,4 +25,9 @@ int64_t peerdist_file_system_type(int descriptor);
 /// statfs(2)'s f_type for `path`, or -1 with errno set.
 int64_t peerdist_file_system_type_at(const char *path);
 
+/// renameat2(2) with RENAME_NOREPLACE: renames only when nothing is at the new name (else -1 with
+/// errno EEXIST), in one call. -1 with errno EINVAL or ENOSYS where the file system or the kernel
+/// cannot.
+int peerdist_rename_if_absent(int old_directory, const char *old_name, int new_directory, const char *new_name);
+
 #endif

@@ -196,6 +196,18 @@ final class DirectoryHandle: Sendable {
         }
     }
 
+    /// Renames `name` to `newName` in `directory` when nothing is there yet, in one call; false
+    /// when something is, or when the file system cannot tell (the caller looks, then `rename`s).
+    func renameIfAbsent(_ name: String, to directory: DirectoryHandle, as newName: String) throws(MirrorError) -> Bool {
+        guard peerdist_rename_if_absent(descriptor, name, directory.descriptor, newName) == 0 else {
+            switch errno {
+            case EEXIST, EINVAL, ENOSYS, EOPNOTSUPP: return false
+            case let code: throw .system("cannot rename to \(directory.display(newName))", path: display(name), errno: code)
+            }
+        }
+        return true
+    }
+
     /// Removes the file or link `name`; an absent name is not an error.
     func removeFile(_ name: String) throws(MirrorError) {
         guard unlinkat(descriptor, name, 0) == 0 || errno == ENOENT else {

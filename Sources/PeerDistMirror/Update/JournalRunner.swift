@@ -24,10 +24,15 @@ final class JournalRunner {
     /// Directories whose entries changed, to be flushed.
     private var touched: Set<String> = []
 
-    init(root: DirectoryHandle, staging: DirectoryHandle?, version: UInt64) {
+    /// Whether the operations may have been made before (a recovery), rather than for the first
+    /// time (a commit, which made every staged file and link it names).
+    private let isRecovery: Bool
+
+    init(root: DirectoryHandle, staging: DirectoryHandle?, version: UInt64, isRecovery: Bool) {
         walker = TreeWalker(root: root)
         self.staging = staging
         self.version = version
+        self.isRecovery = isRecovery
     }
 
     /// Makes `operations` in order; with `limit`, stops after that many and throws, as if the
@@ -72,9 +77,15 @@ final class JournalRunner {
     }
 
     private func place(_ staged: String, at path: String, replacing expected: PathStamp?) throws(MirrorError) {
-        guard let staging, try staging.status(staged) != nil else { return }
+        guard let staging else { return }
+        if isRecovery, try staging.status(staged) == nil { return }
         let (parentPath, name) = TreeWalker.split(path)
         let parent = try ensureDirectory(parentPath)
+        // Nothing in the way (every path of a first mirror): one call, no look first.
+        if try staging.renameIfAbsent(staged, to: parent, as: name) {
+            touched.insert(parentPath)
+            return
+        }
         if let current = try parent.status(name) {
             // The applied version's file or link is replaced by the rename itself, so readers see
             // the old or the new one and never neither; anything else makes room first.

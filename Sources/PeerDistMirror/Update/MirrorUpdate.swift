@@ -307,7 +307,7 @@ public final class MirrorUpdate: Sendable {
             }
             // From here on the journal is the truth: a failure leaves it for `recover`.
             state.phase = .journaled
-            let runner = JournalRunner(root: root, staging: staging, version: version)
+            let runner = JournalRunner(root: root, staging: staging, version: version, isRecovery: false)
             try runner.run(plan.operations, stoppingAfter: limit)
             let applied = AppliedTree(version: version, entries: target, stamps: try currentStamps())
             do {
@@ -387,7 +387,7 @@ public final class MirrorUpdate: Sendable {
         let root = try DirectoryHandle.open(root: directory)
         try root.removeFile(MirrorNames.journalTemporary)
         if let journal = try MirrorJournal.read(in: root) {
-            let runner = JournalRunner(root: root, staging: try root.openDirectory(MirrorNames.staging), version: journal.version)
+            let runner = JournalRunner(root: root, staging: try root.openDirectory(MirrorNames.staging), version: journal.version, isRecovery: true)
             try runner.run(journal.operations)
             try finish(runner, root: root)
             return .rolledForward(version: journal.version, movedAside: runner.movedAside)
