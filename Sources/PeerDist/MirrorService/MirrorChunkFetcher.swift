@@ -37,7 +37,7 @@ struct MirrorChunkFetcher: Sendable {
     /// be had from any of them.
     func fetch(
         _ missing: [ChunkReference], of name: some ManifestAddress, from peers: [PeerAddress], bases: @escaping Bases = { _ in nil },
-        keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
+        keep: @escaping @Sendable (ChunkReference, UnsafeRawBufferPointer) throws -> Void
     ) async throws {
         let queue = MirrorChunkQueue(missing: missing)
         var failures: [String] = []
@@ -76,7 +76,7 @@ struct MirrorChunkFetcher: Sendable {
 
     private func session(
         with peer: PeerAddress, name: some ManifestAddress, queue: MirrorChunkQueue, bases: @escaping Bases,
-        keep: @escaping @Sendable (ChunkReference, [UInt8]) throws -> Void
+        keep: @escaping @Sendable (ChunkReference, UnsafeRawBufferPointer) throws -> Void
     ) async throws {
         let (channel, _) = try await PeerNetwork.connect(host: peer.host, port: peer.port, identity: identity)
         let discoveryKey = name.discoveryKey
@@ -126,27 +126,39 @@ struct MirrorChunkFetcher: Sendable {
                             return
                         }
                         let isDelta = reply.flags.contains(.delta)
-                        let bytes: [UInt8]
+                        /// Checks the chunk's bytes against its hash, then keeps them.
+                        func accept(_ bytes: UnsafeRawBufferPointer) throws {
+                            var sha = SHA256()
+                            sha.update(bufferPointer: bytes)
+                            guard HashValue(sha.finalize()) == chunk.hash else {
+                                counters.update { $0.chunksRejected += 1 }
+                                throw NodeError(.verificationFailed, "the peer sent a chunk\(isDelta ? " delta" : "") that does not match its hash")
+                            }
+                            try keep(chunk, bytes)
+                        }
                         if isDelta {
                             guard let base = request.base else { throw NodeError(.protocolViolation, "the peer sent a delta for a chunk asked for whole") }
+                            let bytes: [UInt8]
                             do {
                                 bytes = try ChunkDeltaReply.decode(
                                     reply.payload, compressed: reply.flags.contains(.compressed), base: base.bytes, blockSize: base.blockSize, as: chunk)
                             } catch {
                                 throw NodeError(.protocolViolation, "the peer's delta for chunk \(chunk.hash.hex.prefix(16))… does not apply: \(error)")
                             }
+                            try bytes.withUnsafeBytes(accept)
+                        } else if reply.flags.contains(.compressed) {
+                            try Self.open(reply.payload, compressed: true, as: chunk).withUnsafeBytes(accept)
                         } else {
-                            bytes = try Self.open(reply.payload, compressed: reply.flags.contains(.compressed), as: chunk)
+                            // Checked and kept where it was decrypted: no copy of its own.
+                            guard reply.payload.readableBytes == Int(chunk.length) else {
+                                throw NodeError(.protocolViolation, "a chunk of \(reply.payload.readableBytes) bytes arrived for one of \(chunk.length)")
+                            }
+                            try reply.payload.withUnsafeReadableBytes(accept)
                         }
-                        guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else {
-                            counters.update { $0.chunksRejected += 1 }
-                            throw NodeError(.verificationFailed, "the peer sent a chunk\(isDelta ? " delta" : "") that does not match its hash")
-                        }
-                        try keep(chunk, bytes)
                         queue.delivered(chunk.hash, by: peer)
                         counters.update {
                             $0.chunksReceived += 1
-                            $0.chunkBytesReceived += UInt64(bytes.count)
+                            $0.chunkBytesReceived += UInt64(chunk.length)
                             $0.chunkPayloadBytesReceived += UInt64(reply.payload.readableBytes)
                             if isDelta { $0.chunkDeltasReceived += 1 }
                         }

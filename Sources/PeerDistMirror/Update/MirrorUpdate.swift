@@ -250,6 +250,14 @@ public final class MirrorUpdate: Sendable {
     /// when it is not (any more). A failure abandons the update (the tree stays as it was).
     @discardableResult
     public func store(_ bytes: [UInt8], for chunk: ChunkReference) throws(MirrorError) -> Bool {
+        var result: Result<Bool, MirrorError> = .success(false)
+        bytes.withUnsafeBytes { raw in result = Result { () throws(MirrorError) in try store(raw, for: chunk) } }
+        return try result.get()
+    }
+
+    /// `store` from bytes in place (a received message's), without a copy of their own.
+    @discardableResult
+    public func store(_ bytes: UnsafeRawBufferPointer, for chunk: ChunkReference) throws(MirrorError) -> Bool {
         try state.withLock { (state) throws(MirrorError) -> Bool in
             guard state.phase == .prepared else { throw phaseError(state.phase) }
             guard let wanted = state.missing[chunk.hash] else { return false }
@@ -474,6 +482,12 @@ struct StagingWriter: ~Copyable {
     }
 
     mutating func write(_ bytes: [UInt8], to destinations: some Collection<MirrorUpdate.StagedDestination>) throws(MirrorError) {
+        var result: Result<Void, MirrorError> = .success(())
+        bytes.withUnsafeBytes { raw in result = Result { () throws(MirrorError) in try write(raw, to: destinations) } }
+        try result.get()
+    }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer, to destinations: some Collection<MirrorUpdate.StagedDestination>) throws(MirrorError) {
         for destination in destinations {
             do throws(MirrorError) {
                 try file(destination.file).write(bytes, at: destination.offset)
