@@ -296,8 +296,16 @@ extension MirrorService: MirrorSource {
     }
 
     public func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? {
-        if let snapshot = snapshots.withLock({ $0[key] }) { return snapshot.chunks.read(chunk) }
-        guard let index = mirrors.withLock({ $0[key] })?.state.withLock({ $0.chunks }) else { return nil }
-        return index.read(chunk)
+        chunkIndex(forDiscoveryKey: key)?.read(chunk)
+    }
+
+    public func readChunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        chunkIndex(forDiscoveryKey: key)?.read(chunk, into: buffer) ?? false
+    }
+
+    /// Where the chunks of the snapshot or mirror with this discovery key are.
+    private func chunkIndex(forDiscoveryKey key: HashValue) -> LocalChunkIndex? {
+        if let snapshot = snapshots.withLock({ $0[key] }) { return snapshot.chunks }
+        return mirrors.withLock { $0[key] }?.state.withLock { $0.chunks }
     }
 }

@@ -14,6 +14,19 @@ public protocol MirrorSource: Sendable {
     func diff(forDiscoveryKey key: HashValue, from: UInt64, to: UInt64) -> [UInt8]?
     /// The verified bytes of a chunk of the mirror, or `nil` when the node does not hold it.
     func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]?
+    /// Reads the verified bytes of a chunk of the mirror into the start of `buffer` (at least
+    /// the chunk's length): what a reply is made from, without an array of its own. False when
+    /// the node does not hold it.
+    func readChunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool
+}
+
+extension MirrorSource {
+    /// Through `chunk(forDiscoveryKey:_:)`, with a copy.
+    public func readChunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let bytes = self.chunk(forDiscoveryKey: key, chunk), buffer.count >= bytes.count else { return false }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return true
+    }
 }
 
 /// A node with no mirrors.

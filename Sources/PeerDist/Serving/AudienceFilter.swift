@@ -81,4 +81,8 @@ struct AudienceFilteredMirrors: MirrorSource {
     func chunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference) -> [UInt8]? {
         rules.mayFollow(key, remote) ? base.chunk(forDiscoveryKey: key, chunk) : nil
     }
+
+    func readChunk(forDiscoveryKey key: HashValue, _ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        rules.mayFollow(key, remote) && base.readChunk(forDiscoveryKey: key, chunk, into: buffer)
+    }
 }

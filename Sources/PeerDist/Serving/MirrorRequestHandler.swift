@@ -39,13 +39,15 @@ struct MirrorRequestHandler: Sendable {
             // A cancelled request stops between messages; its end still follows.
             if replies.isEmpty, context.book.isCancelled(requestID) { break }
             let reply: ChunkReply
-            if var bytes = source.chunk(forDiscoveryKey: discoveryKey, chunk) {
-                if policy.corruptsBlocks, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
+            if var bytes = read(chunk, of: discoveryKey) {
+                if policy.corruptsBlocks, let middle = bytes.getInteger(at: bytes.readableBytes / 2, as: UInt8.self) {
+                    bytes.setInteger(middle ^ 0xFF, at: bytes.readableBytes / 2)
+                }
                 let (flags, payload) = ReplyContext.wholeChunk(bytes, compressor: context.compressor)
-                reply = ChunkReply(index: UInt32(index), flags: flags, payload: ByteBuffer(bytes: payload))
+                reply = ChunkReply(index: UInt32(index), flags: flags, payload: payload)
                 policy.counters.update {
                     $0.chunksSent += 1
-                    $0.chunkBytesSent += UInt64(bytes.count)
+                    $0.chunkBytesSent += UInt64(chunk.length)
                 }
             } else {
                 reply = ChunkReply(index: UInt32(index), flags: .notHeld, payload: ByteBuffer())
@@ -65,6 +67,18 @@ struct MirrorRequestHandler: Sendable {
         last.append(.replyEnd(requestID: requestID))
         try await policy.uploadLimit?.wait(for: repliesSize)
         try await context.outbound.write(contentsOf: last)
+    }
+
+    /// The chunk's verified bytes, read into the buffer they are sent from.
+    private func read(_ chunk: ChunkReference, of discoveryKey: HashValue) -> ByteBuffer? {
+        let length = Int(chunk.length)
+        var buffer = ByteBufferAllocator().buffer(capacity: length)
+        var held = false
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+            held = source.readChunk(forDiscoveryKey: discoveryKey, chunk, into: raw)
+            return held ? length : 0
+        }
+        return held ? buffer : nil
     }
 
     func chunkDelta(requestID: UInt32, discoveryKey: HashValue, chunk: ChunkReference, base: ChunkSignature, context: ReplyContext) async throws {

@@ -44,6 +44,12 @@ extension ReplyContext {
         return (compressed == nil ? [] : .compressed, compressed ?? bytes)
     }
 
+    /// `wholeChunk` of bytes already in a buffer, which is the payload when they do not compress.
+    static func wholeChunk(_ bytes: ByteBuffer, compressor: BlockCompressor) -> (flags: SealedBlock.Flags, payload: ByteBuffer) {
+        let compressed = bytes.withUnsafeReadableBytes { compressor.compress($0, savingAtLeast: BlockSealer.minimumSaving) }
+        return compressed.map { (.compressed, ByteBuffer(bytes: $0)) } ?? ([], bytes)
+    }
+
     /// `bytes` cut into reply messages of at most `PeerMessage.Limits.maximumPart` bytes; one
     /// empty reply (total 0) when there are none.
     static func parts(of bytes: [UInt8], _ make: (_ total: UInt32, _ offset: UInt32, _ part: [UInt8]) -> PeerMessage) -> [PeerMessage] {

@@ -124,29 +124,35 @@ public final class LocalChunkIndex: Sendable {
     /// The chunk's bytes from the first location that still holds them (same length, same
     /// SHA-256); nil when none does.
     public func read(_ chunk: ChunkReference) -> [UInt8]? {
+        var found = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: Int(chunk.length)) { buffer, initialized in
+            found = read(chunk, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = found ? Int(chunk.length) : 0
+        }
+        return found ? bytes : nil
+    }
+
+    /// Reads the chunk's verified bytes into the start of `buffer` (at least `chunk.length`
+    /// bytes), from the first location that still holds them; false when none does (what the
+    /// buffer then holds means nothing).
+    public func read(_ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard buffer.count >= Int(chunk.length) else { return false }
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(chunk.length)])
         for location in locations(of: chunk.hash) where location.length == chunk.length {
-            switch read(chunk, at: location) {
-            case .verified(let bytes):
-                return bytes
+            switch read(chunk, at: location, into: target) {
+            case .verified:
+                return true
             case .stale:
                 forget(chunk.hash, at: location)
             case .unreadable:
                 continue
             }
         }
-        return nil
-    }
-
-    /// Copies the chunk's verified bytes into `buffer` (at least `chunk.length` bytes); false when
-    /// no location holds them.
-    public func read(_ chunk: ChunkReference, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard buffer.count >= Int(chunk.length), let bytes = read(chunk) else { return false }
-        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        return true
+        return false
     }
 
     private enum ReadOutcome {
-        case verified([UInt8])
+        case verified
         /// The file is gone or holds other bytes there now.
         case stale
         /// A failure that may pass (out of descriptors, permissions): the location is kept.
@@ -155,9 +161,9 @@ public final class LocalChunkIndex: Sendable {
 
     /// Reads through a file kept open from an earlier read when there is one; when that file no
     /// longer holds the chunk (the path may name another file now), through a fresh open.
-    private func read(_ chunk: ChunkReference, at location: Location) -> ReadOutcome {
+    private func read(_ chunk: ChunkReference, at location: Location, into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
         if let kept = openFiles.file(at: location.path) {
-            let outcome = read(chunk, at: location, from: kept)
+            let outcome = read(chunk, at: location, from: kept, into: buffer)
             if case .verified = outcome { return outcome }
             openFiles.evict(location.path)
         }
@@ -169,27 +175,25 @@ public final class LocalChunkIndex: Sendable {
             return .unreadable
         }
         openFiles.keep(file, at: location.path)
-        return read(chunk, at: location, from: file)
+        return read(chunk, at: location, from: file, into: buffer)
     }
 
-    private func read(_ chunk: ChunkReference, at location: Location, from file: OpenFile) -> ReadOutcome {
-        let count = Int(chunk.length)
-        var failed = false
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            do throws(MirrorError) {
-                initialized = try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: location.offset)
-            } catch {
-                failed = true
-                initialized = 0
-            }
+    /// `buffer` is exactly the chunk's length.
+    private func read(_ chunk: ChunkReference, at location: Location, from file: OpenFile, into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
+        let count: Int
+        do throws(MirrorError) {
+            count = try file.read(into: buffer, at: location.offset)
+        } catch {
+            return .unreadable
         }
-        if failed { return .unreadable }
-        guard bytes.count == count else { return .stale }
+        guard count == buffer.count else { return .stale }
         if let stamp = unchanged.withLock({ $0[location.path] }), let status = try? file.status(), status.stamp == stamp {
-            return .verified(bytes)
+            return .verified
         }
-        guard HashValue(SHA256.hash(data: bytes)) == chunk.hash else { return .stale }
-        return .verified(bytes)
+        var sha = SHA256()
+        sha.update(bufferPointer: UnsafeRawBufferPointer(buffer))
+        guard HashValue(sha.finalize()) == chunk.hash else { return .stale }
+        return .verified
     }
 
     private func forget(_ hash: HashValue, at location: Location) {
