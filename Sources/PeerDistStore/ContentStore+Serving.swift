@@ -144,15 +144,6 @@ extension ContentStore {
         return served ? bytes : nil
     }
 
-    /// `readBlockToServe` into `buffer`, which must be exactly the block's length (see
-    /// `SegmentBlockReader.length(ofBlock:)`), so that a server can read a block straight into what it sends; false when
-    /// no source holds the block (then `buffer` holds no meaning). A server reading several blocks
-    /// of a segment uses a `SegmentBlockReader`, which opens each file once.
-    public func readBlockToServe(contentID id: ContentID, segmentIndex: Int, blockIndex: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Bool {
-        guard let reader = blockReader(contentID: id, segmentIndex: segmentIndex) else { return false }
-        return try reader.read(block: blockIndex, into: buffer)
-    }
-
     /// The layout of `id` and the places its blocks may be read from, best first: the cache
     /// (which the store controls), then publications that are not known to be stale.
     func sources(for id: ContentID) -> (ContentLayout, [Source])? {

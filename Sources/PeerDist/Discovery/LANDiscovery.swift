@@ -16,6 +16,8 @@ public enum LANDiscovery {
     public static let group = "ff02::5044"
     public static let port = 7740
     static let maximumBackoffMilliseconds = 65
+    /// How long a query collects answers after the first: the holders' back-off and some.
+    public static let answerSettle: Duration = .milliseconds(80)
     static let rescanInterval: Duration = .seconds(2)
     /// How often a node says Hello again; peers forget it after three silent rounds (`PeerDirectory`).
     static let helloInterval: Double = 5 * 60
@@ -38,7 +40,7 @@ public enum LANDiscovery {
     /// or for `settle` after the first answer (holders answer within their 1–65 ms back-off, so
     /// a little longer catches nearly all of them; a fetch asks again later for any missed).
     public static func findHolders(
-        of discoveryKey: HashValue, window: Duration = .milliseconds(400), settle: Duration = .milliseconds(80), logger: Logger
+        of discoveryKey: HashValue, window: Duration = .milliseconds(400), settle: Duration = answerSettle, logger: Logger
     ) async throws -> [PeerAddress] {
         let devices = interfaces()
         guard !devices.isEmpty else { return [] }

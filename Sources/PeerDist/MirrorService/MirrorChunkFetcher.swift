@@ -1,4 +1,3 @@
-import Crypto
 import Logging
 import NIOCore
 import PeerDistHashing
@@ -128,9 +127,7 @@ struct MirrorChunkFetcher: Sendable {
                         let isDelta = reply.flags.contains(.delta)
                         /// Checks the chunk's bytes against its hash, then keeps them.
                         func accept(_ bytes: UnsafeRawBufferPointer) throws {
-                            var sha = SHA256()
-                            sha.update(bufferPointer: bytes)
-                            guard HashValue(sha.finalize()) == chunk.hash else {
+                            guard HashAlgorithm.sha256.digest(bytes) == chunk.hash else {
                                 counters.update { $0.chunksRejected += 1 }
                                 throw NodeError(.verificationFailed, "the peer sent a chunk\(isDelta ? " delta" : "") that does not match its hash")
                             }

@@ -23,11 +23,8 @@ struct HolderLookup: Sendable {
     ///   collecting answers for the whole back-off of the holders (up to 65 ms and some); for a
     ///   fetch that starts on them and asks again soon for the rest.
     func holders(of key: HashValue, askingTheLAN: Bool, firstAnswers: Bool = false) async -> [PeerAddress] {
-        let asked = askingTheLAN
-            ? (try? await firstAnswers
-                ? LANDiscovery.findHolders(of: key, settle: Self.firstAnswersSettle, logger: logger)
-                : LANDiscovery.findHolders(of: key, logger: logger)) ?? []
-            : []
+        let settle = firstAnswers ? Self.firstAnswersSettle : LANDiscovery.answerSettle
+        let asked = askingTheLAN ? (try? await LANDiscovery.findHolders(of: key, settle: settle, logger: logger)) ?? [] : []
         let found = asked + announcements.holders(of: key)
         let ownPorts = Set(listening.all.compactMap { PeerAddress(parsing: $0)?.port })
         guard found.contains(where: { ownPorts.contains($0.port) }) else { return found }

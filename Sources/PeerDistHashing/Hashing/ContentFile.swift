@@ -67,7 +67,8 @@ final class ContentFile: Sendable {
         defer { munmap(mapping, length) }
         #if os(Linux)
         // Read ahead of the hashing, for a file that is not in the page cache.
-        _ = madvise(mapping, length, MADV_SEQUENTIAL | MADV_WILLNEED)
+        _ = madvise(mapping, length, MADV_SEQUENTIAL)
+        _ = madvise(mapping, length, MADV_WILLNEED)
         #endif
         let count = (length + blockSize - 1) / blockSize
         precondition(digests.count >= count)

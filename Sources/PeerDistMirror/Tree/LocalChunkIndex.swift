@@ -1,4 +1,3 @@
-import Crypto
 import PeerDistHashing
 import Synchronization
 
@@ -190,9 +189,7 @@ public final class LocalChunkIndex: Sendable {
         if let stamp = unchanged.withLock({ $0[location.path] }), let status = try? file.status(), status.stamp == stamp {
             return .verified
         }
-        var sha = SHA256()
-        sha.update(bufferPointer: UnsafeRawBufferPointer(buffer))
-        guard HashValue(sha.finalize()) == chunk.hash else { return .stale }
+        guard HashAlgorithm.sha256.digest(UnsafeRawBufferPointer(buffer)) == chunk.hash else { return .stale }
         return .verified
     }
 
