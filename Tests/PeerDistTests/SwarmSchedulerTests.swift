@@ -90,6 +90,65 @@ import Testing
         #expect(landed < trials / 10, "\(landed) of \(trials) choices asked for blocks the other fetcher is at work on")
     }
 
+    /// The seeder's upload is what every fetcher lacks: while a peer still fetching advertises a
+    /// block, the seeder is not asked for it, until it has been open for the spare time.
+    @Test func aCompleteHolderIsSparedWhatFetchingPeersAdvertise() {
+        let scheduler = Self.scheduler()
+        let start = ContinuousClock.now
+        scheduler.join(Self.seeder) {}
+        scheduler.join(Self.leecher) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true), now: start)
+        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12), now: start)
+        let first = scheduler.take(for: Self.seeder, budget: 16, now: start).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(first) == Set(12..<16) && first.count == 4, "only what the leecher lacks")
+        #expect(scheduler.take(for: Self.seeder, budget: 16, now: start + .milliseconds(100)).isEmpty, "no endgame copies while blocks are open")
+        let late = scheduler.take(for: Self.seeder, budget: 16, now: start + scheduler.spareTime).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(late) == Set(0..<12) && late.count == 12, "blocks left open for the spare time are the seeder's again")
+    }
+
+    @Test func aCompleteHolderTakesEndgameCopiesOnceNothingIsOpen() {
+        let scheduler = Self.scheduler()
+        scheduler.join(Self.seeder) {}
+        scheduler.join(Self.leecher) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        let fromSeeder = scheduler.take(for: Self.seeder, budget: 16)
+        #expect(fromSeeder.flatMap(\.blocks).count == 4)
+        #expect(scheduler.take(for: Self.leecher, budget: 16).flatMap(\.blocks).count == 12)
+        for request in fromSeeder {
+            for block in request.blocks { scheduler.delivered(segment: request.segment, block: block, by: Self.seeder) }
+        }
+        // Nothing open and the seeder dry: it may race the leecher for one request's worth.
+        let copies = scheduler.take(for: Self.seeder, budget: 16).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(copies.count == 4 && copies.allSatisfy { $0 < 12 })
+    }
+
+    /// With every holder complete there is nobody to spare them for: they share the work.
+    @Test func completeHoldersAloneShareEverything() {
+        let scheduler = Self.scheduler()
+        let other = PeerAddress(host: "fe80::3", port: 1)
+        for peer in [Self.seeder, other] {
+            scheduler.join(peer) {}
+            scheduler.setAvailability(of: peer, to: BlockSet(count: 16, filled: true))
+        }
+        #expect(scheduler.take(for: Self.seeder, budget: 8).flatMap(\.blocks).count == 8)
+        #expect(scheduler.take(for: other, budget: 8).flatMap(\.blocks).count == 8)
+    }
+
+    /// A holder that turns out to lack a block is a fetching peer like the others from then on.
+    @Test func aCompleteHolderLackingABlockIsNoLongerSpared() {
+        let scheduler = Self.scheduler()
+        scheduler.join(Self.seeder) {}
+        scheduler.join(Self.leecher) {}
+        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
+        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        let first = scheduler.take(for: Self.seeder, budget: 16)
+        for request in first { scheduler.returned(segment: request.segment, blocks: request.blocks, by: Self.seeder, lacking: request.segment == 1) }
+        // The seeder now lacks 12–15 (segment 1's last four): it is asked for the leecher's blocks at once.
+        let next = scheduler.take(for: Self.seeder, budget: 16).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        #expect(Set(next) == Set(0..<12))
+    }
+
     @Test func aPeerIsOnlyAskedForWhatItHas() {
         let scheduler = Self.scheduler()
         scheduler.join(Self.leecher) {}
@@ -152,6 +211,8 @@ import Testing
         scheduler.join(Self.leecher) {}
         #expect(scheduler.take(for: origin, budget: 4).isEmpty, "the leecher's availability is unknown")
         scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        // An origin lacking a block leaves the peers' counts alone: block 8 is still the leecher's.
+        scheduler.returned(segment: 1, blocks: [0], by: origin, lacking: true)
         var taken: [Int] = []
         while true {
             let requests = scheduler.take(for: origin, budget: 4)
