@@ -53,7 +53,7 @@ extension PeerNode {
             let server = try await PCCRTPOriginServer.bind(host: origin.listen.host, port: origin.listen.port, files: files, logger: logger)
             originListening.append(PeerAddress(host: origin.listen.host, port: server.port).description)
             logger.info("serving files over HTTP (MS-PCCRTP origin)", metadata: ["directory": "\(files.root)", "port": "\(server.port)"])
-            services.append(.init(service: server))
+            services.append(.init(service: server, serviceName: "PCCRTP origin"))
         }
         var advertisedPort = peerPort
         if let port = configuration.branchCachePort {
@@ -63,7 +63,7 @@ extension PeerNode {
             advertisedPort = server.port
             branchCacheListening.append("[::]:\(server.port)")
             logger.info("serving BranchCache (MS-PCCRR)", metadata: ["port": "\(server.port)"])
-            services.append(.init(service: server))
+            services.append(.init(service: server, serviceName: "PCCRR server"))
         }
         if let port = configuration.hostedCachePort {
             let hosted = HostedCache(
@@ -73,8 +73,8 @@ extension PeerNode {
                 activeClientLimit: 1024, logger: logger)
             logger.info("hosted cache (MS-PCHC) for the branch", metadata: ["port": "\(server.port)"])
             hostedCacheListening.append("[::]:\(server.port)")
-            services.append(.init(service: server))
-            services.append(.init(service: hosted))
+            services.append(.init(service: server, serviceName: "hosted cache server"))
+            services.append(.init(service: hosted, serviceName: "hosted cache"))
         }
         if let hostedCache = configuration.hostedCacheServer, configuration.branchCachePort != nil {
             let (store, logger, port) = (self.store, logger, advertisedPort)
@@ -84,7 +84,7 @@ extension PeerNode {
                     try await Task.sleep(for: HostedCacheOffers.interval)
                 }
             }
-            services.append(.init(service: offers, successTerminationBehavior: .ignore))
+            services.append(.init(service: offers, successTerminationBehavior: .ignore, serviceName: offers.name))
         }
         guard configuration.answersBranchCacheProbes || configuration.branchCachePort != nil else { return services }
         // Without it BranchCache clients cannot find the node; PeerDist nodes still can.
@@ -93,7 +93,7 @@ extension PeerNode {
             try await WSDiscoveryResponder.answerProbes(heldBlockCount: { source.heldBlockCount(ofSegment: $0) }, port: port, logger: logger, version2BitOrder: order,
                 answersFor: { damping.shouldAnswer($0) })
         }
-        services.append(.init(service: responder, successTerminationBehavior: .ignore))
+        services.append(.init(service: responder, successTerminationBehavior: .ignore, serviceName: responder.name))
         return services
     }
 

@@ -59,7 +59,7 @@ extension PeerNode {
         let names = OptionalPartService(name: "DHT names", logger: logger, restarts: true) {
             await self.refreshNames()
         }
-        return [node, announcer, names].map { .init(service: $0, successTerminationBehavior: .ignore) }
+        return [node, announcer, names].map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: $0.name) }
     }
 
     /// What this node may say it holds on the DHT: content and mirror versions that are not

@@ -142,6 +142,8 @@ public final class PeerNode: Sendable {
     public func run(whenReady ready: @Sendable () -> Void = {}) async throws {
         // A socket file left behind would make the next command try to talk to a dead node.
         defer { unlink(configuration.dataDirectory.controlSocketPath) }
+        // Each service is named: the library's default name, "\(service)", reflects over the
+        // whole service, which took milliseconds of every node's start.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = configuration.listen {
             let listener = try await PeerNetwork.listen(host: listen.host, port: listen.port, identity: identity)
@@ -154,7 +156,7 @@ public final class PeerNode: Sendable {
             let server = PeerRequestServer(
                 source: source, mirrors: mirrors, access: collaboration, collaboration: collaboration, counters: counters, logger: logger,
                 corruptsBlocks: configuration.corruptsBlocks, uploadLimit: configuration.maximumUploadRate.map(RateLimiter.init(bytesPerSecond:)))
-            services.append(.init(service: PeerListenerService(listener: listener, server: server)))
+            services.append(.init(service: PeerListenerService(listener: listener, server: server), serviceName: "peer listener"))
             let (identity, directory, announcements, mirrors, collaboration, logger) = (identity, peerDirectory, announcements, mirrors, collaboration, logger)
             // Private content and mirrors are never answered for on the LAN: who may read them
             // asks their holder over a channel that proves who is asking.
@@ -168,16 +170,16 @@ public final class PeerNode: Sendable {
                     isHeld: isHeld, announcements: announcements, collaboration: collaboration,
                     nameRecord: { [weak self] key in self?.linkRecord(for: key) }, logger: logger)
             }
-            services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore))
+            services.append(.init(service: lanDiscovery, successTerminationBehavior: .ignore, serviceName: lanDiscovery.name))
             services += try await branchCacheServices(source: source, peerPort: address.port, access: collaboration)
             services += dhtServices(peerPort: address.port)
         }
-        services.append(.init(service: mirrors))
+        services.append(.init(service: mirrors, serviceName: "mirrors"))
         // After the listener and LAN discovery: services stop in reverse order, so watchers and
         // the LAN hear "offline" while both still run.
-        services.append(.init(service: CollaborationService(collaboration: collaboration)))
+        services.append(.init(service: CollaborationService(collaboration: collaboration), serviceName: "collaboration"))
         let control = try await ControlServer.bind(at: configuration.dataDirectory.controlSocketPath, for: self, logger: logger)
-        services.append(.init(service: control))
+        services.append(.init(service: control, serviceName: "control socket"))
         ready()
         try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
     }

@@ -20,7 +20,7 @@ struct DHTCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The DHT node's ID, port, routing table and message counts.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "The DHT node's ID, port, routing table and message counts.")
         @OptionGroup var node: NodeOptions
 
         func run() async throws {
@@ -33,7 +33,7 @@ struct DHTCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Look up a BEP 44 mutable item by its owner's public key and salt.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Look up a BEP 44 mutable item by its owner's public key and salt.")
         @Argument(help: ArgumentHelp("The owner's Ed25519 public key, 64 hex digits.", valueName: "key")) var key: String
         @Option(help: "The item's salt (text).") var salt = ""
         @OptionGroup var node: NodeOptions
@@ -54,7 +54,7 @@ struct DHTCommand: AsyncParsableCommand {
     }
 
     struct Put: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Put a text as a BEP 44 mutable item under this node's key.")
+        static let configuration = CommandConfiguration(commandName: "put", abstract: "Put a text as a BEP 44 mutable item under this node's key.")
         @Argument(help: "The text (at most 990 bytes).") var text: String
         @Option(help: "The item's salt (text, at most 64 bytes).") var salt = ""
         @OptionGroup var node: NodeOptions
@@ -75,7 +75,7 @@ struct DHTCommand: AsyncParsableCommand {
     }
 
     struct Peers: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Look up the peers announced for an info-hash (get_peers).")
+        static let configuration = CommandConfiguration(commandName: "peers", abstract: "Look up the peers announced for an info-hash (get_peers).")
         @Argument(help: ArgumentHelp("40 hex digits.", valueName: "info-hash")) var infoHash: String
         @OptionGroup var node: NodeOptions
 

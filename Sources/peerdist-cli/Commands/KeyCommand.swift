@@ -13,6 +13,7 @@ struct KeyCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Write a server secret as a key-export file that Windows (`netsh branchcache importkey`) reads.")
 
         @Option(name: .customLong("secret-hex"), help: "The secret key bytes in hex; omit to generate 32 random bytes.")
@@ -43,6 +44,7 @@ struct KeyCommand: ParsableCommand {
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Open a key-export file and print the secret key bytes in hex.")
 
         @Argument(help: "A file written by `netsh branchcache exportkey` or `peerdist key export`.")

@@ -20,6 +20,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
     struct Publish: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "publish",
             abstract: "Publish a directory as a mirror (again after changes: a new version), and print its name.",
             discussion: "Hands the directory to the running node, or with --serve runs one in the foreground."
         )
@@ -58,6 +59,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
     struct Follow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "follow",
             abstract: "Keep a directory equal to the newest version of a mirror.",
             discussion: "Hands the mirror to the running node, or with --serve runs one in the foreground. The directory is created if missing."
         )
@@ -101,7 +103,7 @@ struct MirrorCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show each mirror: version, files, bytes, peers and what is pending.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show each mirror: version, files, bytes, peers and what is pending.")
 
         @OptionGroup var node: NodeOptions
 
@@ -126,6 +128,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
     struct Wait: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "wait",
             abstract: "Wait until the running node holds a version of a mirror, with nothing pending.",
             discussion: "For scripts: exits 0 once the mirror's directory is on --version (or newer), 1 after --timeout."
         )

@@ -24,6 +24,7 @@ struct NamesCommand: AsyncParsableCommand {
 
     struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a name for as long as the node runs; a classifier alone names this node's secured AUTHORITY.CLASSIFIER.")
         @Argument(help: ArgumentHelp("CLASSIFIER, AUTHORITY.CLASSIFIER (this node's authority) or 0.CLASSIFIER.", valueName: "name")) var name: String
         @Option(name: .customLong("endpoint"), help: ArgumentHelp("An endpoint to publish instead of the node's own addresses; repeat for several.", valueName: "[addr]:port"))
@@ -59,7 +60,7 @@ struct NamesCommand: AsyncParsableCommand {
     }
 
     struct Resolve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resolve a name to its endpoints, payload and comment.")
+        static let configuration = CommandConfiguration(commandName: "resolve", abstract: "Resolve a name to its endpoints, payload and comment.")
         @Argument(help: ArgumentHelp("AUTHORITY.CLASSIFIER or 0.CLASSIFIER.", valueName: "name")) var name: String
         @Option(help: "Report at most this many instances.") var max = 16
         @Option(help: "Seconds to look for at most.") var timeout: Double = 10
@@ -102,7 +103,7 @@ struct NamesCommand: AsyncParsableCommand {
     }
 
     struct Unregister: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop registering a name.")
+        static let configuration = CommandConfiguration(commandName: "unregister", abstract: "Stop registering a name.")
         @Argument(help: ArgumentHelp("The name (or its classifier, for this node's secured name).", valueName: "name")) var name: String
         @OptionGroup var node: NodeOptions
 

@@ -79,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
             endpoints.append(("web", try await Self.bind("--web", web) { try await OperationsEndpoints.statusPage(for: node, host: $0, port: $1, logger: logger) }))
         }
         let addresses = endpoints.map { (name: $0.name, url: "http://\($0.server.address)/\($0.name == "metrics" ? "metrics" : "")") }
-        try await NodeRunner.runUntilSignalled(node, logger: logger, alongside: endpoints.map(\.server), announce: { node in
+        try await NodeRunner.runUntilSignalled(node, logger: logger, alongside: endpoints.map { (name: "\($0.name) endpoint", service: $0.server) }, announce: { node in
             if self.node.json {
                 var fields = ["fingerprint": node.identity.fingerprint, "listening": node.listeningAddresses.joined(separator: " ")]
                 if !node.branchCacheAddresses.isEmpty { fields["branchcache"] = node.branchCacheAddresses.joined(separator: " ") }

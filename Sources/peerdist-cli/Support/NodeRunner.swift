@@ -31,10 +31,13 @@ enum NodeRunner {
     /// `announce` is called once its sockets are bound.
     /// `alongside` run in the same group (bound already, as the operator endpoints are).
     static func runUntilSignalled(
-        _ node: PeerNode, logger: Logger, alongside: [any Service] = [], announce: @escaping @Sendable (PeerNode) -> Void
+        _ node: PeerNode, logger: Logger, alongside: [(name: String, service: any Service)] = [],
+        announce: @escaping @Sendable (PeerNode) -> Void
     ) async throws {
-        var configuration = ServiceGroupConfiguration(
-            services: [AnnouncedNode(node: node, announce: announce)] + alongside, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Named, as the node's own services are (`PeerNode.run`).
+        let services = [ServiceGroupConfiguration.ServiceConfiguration(service: AnnouncedNode(node: node, announce: announce), serviceName: "node")]
+            + alongside.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0.service, serviceName: $0.name) }
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = shutdownGrace
         do {
             try await ServiceGroup(configuration: configuration).run()

@@ -15,6 +15,7 @@ struct ContactsCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add a contact from a peerdist-contact: line, a card file, or the fingerprint of someone near you.",
             discussion: "Given a fingerprint, the node fetches the person's card from their node over a channel authenticated as the key the fingerprint names. A contact added on both sides watches and may be watched."
         )
@@ -75,7 +76,7 @@ struct ContactsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one contact and what they may do.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one contact and what they may do.")
 
         @Argument(help: "The contact.") var contact: String
         @OptionGroup var node: NodeOptions
@@ -111,7 +112,7 @@ struct ContactsCommand: AsyncParsableCommand {
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set what a contact may do.")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Set what a contact may do.")
 
         @Argument(help: "The contact.") var contact: String
 

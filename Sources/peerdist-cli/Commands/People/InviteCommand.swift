@@ -82,6 +82,7 @@ struct InvitationsCommand: AsyncParsableCommand {
 
     struct Accept: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "accept",
             abstract: "Accept an invitation: fetch the content to PATH, follow the mirror into PATH, or run the application.",
             discussion: "An application runs the command registered with `peerdist apps register`, with the invitation's data on its standard input and PEERDIST_INVITER_FINGERPRINT, PEERDIST_INVITER_NAME and PEERDIST_INVITATION_MESSAGE in its environment."
         )
@@ -133,7 +134,7 @@ struct InvitationsCommand: AsyncParsableCommand {
     }
 
     struct Decline: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Decline an invitation; the sender learns it was declined.")
+        static let configuration = CommandConfiguration(commandName: "decline", abstract: "Decline an invitation; the sender learns it was declined.")
 
         @Argument(help: "The invitation's number in `peerdist invitations`.") var number: Int
         @OptionGroup var node: NodeOptions
@@ -145,7 +146,7 @@ struct InvitationsCommand: AsyncParsableCommand {
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Choose whose invitations you take, and how long yours stay open.")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Choose whose invitations you take, and how long yours stay open.")
 
         @Option(help: "Take invitations from contacts (the default), anyone near you, or nobody.")
         var from: InvitationPolicy?
@@ -174,7 +175,7 @@ struct AppsCommand: AsyncParsableCommand {
     )
 
     struct Register: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register an application under a name.")
+        static let configuration = CommandConfiguration(commandName: "register", abstract: "Register an application under a name.")
 
         @Argument(help: "The name invitations use.") var name: String
         @Option(help: "The command to run (by /bin/sh -c).") var command: String

@@ -14,7 +14,7 @@ struct ObjectsCommand: AsyncParsableCommand {
     )
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Publish a file as an object (replacing one of the same name).")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Publish a file as an object (replacing one of the same name).")
 
         @Argument(help: "The object's name: letters, digits, '.', '_' or '-'.") var name: String
         @Argument(help: "The file whose bytes it holds.") var file: String
@@ -61,7 +61,7 @@ struct ObjectsCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Fetch a contact's object.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Fetch a contact's object.")
 
         @Argument(help: "The contact.") var contact: String
         @Argument(help: "The object's name.") var name: String

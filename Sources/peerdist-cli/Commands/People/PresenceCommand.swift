@@ -40,6 +40,7 @@ struct PresenceCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract: "Set your status: \(PresenceStatus.names).")
 
         @Argument(help: ArgumentHelp("The status.", valueName: "status"))
