@@ -44,3 +44,12 @@ struct PathBytes: Hashable, Comparable {
         }
     }
 }
+
+extension Sequence {
+    /// The elements in the order of `path`'s UTF-8 bytes, the order of a manifest. Each key is
+    /// made once and compared with `memcmp`: comparing `String.UTF8View`s element by element
+    /// was a tenth of a publisher's scan of 20 000 files.
+    func sorted(byPathBytes path: (Element) -> String) -> [Element] {
+        map { (key: PathBytes(path($0)), element: $0) }.sorted { $0.key < $1.key }.map(\.element)
+    }
+}

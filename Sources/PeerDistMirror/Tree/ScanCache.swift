@@ -39,7 +39,7 @@ public struct ScanCache: Sendable, Equatable {
         writer.append(raw: Self.magic)
         writer.append(Self.format)
         writer.append(UInt32(records.count))
-        for path in records.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        for path in records.keys.sorted(byPathBytes: { $0 }) {
             guard let record = records[path] else { continue }
             writer.append(path)
             writer.append(record.stamp)

@@ -64,8 +64,8 @@ public struct TreeScanner: Sendable {
                 break
             }
         }
-        result.entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        result.skipped.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        result.entries = result.entries.sorted(byPathBytes: \.path)
+        result.skipped = result.skipped.sorted(byPathBytes: \.path)
         return result
     }
 
