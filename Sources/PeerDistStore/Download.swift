@@ -47,6 +47,11 @@ public final class Download: Sendable {
         try partial.write(segment: segment, block: block, bytes: bytes)
     }
 
+    /// `write` from bytes in place (a fetcher's buffer), without a copy of their own.
+    public func write(segment: Int, block: Int, bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        try partial.write(segment: segment, block: block, bytes: bytes)
+    }
+
     /// Syncs the written blocks to disk, then records them in the bitmap file.
     public func flush() throws(StoreError) {
         try partial.flush()

@@ -111,6 +111,12 @@ final class PartialContent: Sendable {
     /// Verifies `bytes` against the block's hash and writes them. A block already held is not
     /// written again; bytes that fail verification are never written.
     func write(segment: Int, block: Int, bytes: [UInt8]) throws(StoreError) {
+        var result: Result<Void, StoreError> = .success(())
+        bytes.withUnsafeBytes { raw in result = Result { () throws(StoreError) in try write(segment: segment, block: block, bytes: raw) } }
+        try result.get()
+    }
+
+    func write(segment: Int, block: Int, bytes: UnsafeRawBufferPointer) throws(StoreError) {
         guard let number = layout.blockNumber(segment: segment, block: block) else {
             throw StoreError(.invalidArgument, "\(layout.id.shortName) has no block \(block) in segment \(segment) (\(layout.segments.count) segments)")
         }
@@ -134,7 +140,10 @@ final class PartialContent: Sendable {
         }
         guard let file else { return }
         do throws(StoreError) {
-            try writeTurn.withLock { _ throws(StoreError) in try file.write(bytes, at: layout.byteRange(ofBlock: number).lowerBound) }
+            try writeTurn.withLock { _ throws(StoreError) in
+                let failure = file.write(bytes, at: layout.byteRange(ofBlock: number).lowerBound)
+                guard failure == 0 else { throw .system("cannot write", path: file.path, errno: failure) }
+            }
         } catch {
             state.withLock { _ = $0.writing.remove(number) }
             throw error

@@ -82,6 +82,31 @@ import Testing
         }
     }
 
+    /// A fetcher opens every block into one buffer of its own; a compressed block decompresses
+    /// into it. A buffer that is not the block's length is refused, whether compressed or not.
+    @Test(arguments: algorithms)
+    func blocksOpenIntoTheCallersBuffer(algorithm: RecordCipher.Algorithm) throws {
+        let connection = try Connection(algorithm)
+        let opener = connection.opener()
+        let random = Sodium.randomBytes(65_536)
+        let text = Array(String(repeating: "One buffer for every block. ", count: 3000).utf8.prefix(65_536))
+        var buffer = [UInt8](repeating: 0xEE, count: 65_536)
+        for (index, bytes) in [random, text].enumerated() {
+            let message = try Self.receive(connection.seal(Self.block(bytes, index: UInt32(index))), with: opener)
+            guard case .block(_, let blockIndex, let sealed) = message else { throw WireError("not a block") }
+            #expect(sealed.flags.contains(.compressed) == (index == 1), "the text travels compressed")
+            try buffer.withUnsafeMutableBytes {
+                try BlockSealer.open(sealed, key: Self.key, segmentID: Self.segmentID, index: blockIndex, into: $0)
+            }
+            #expect(buffer == bytes)
+            #expect(throws: WireError.self) {
+                try buffer.withUnsafeMutableBytes {
+                    try BlockSealer.open(sealed, key: Self.key, segmentID: Self.segmentID, index: blockIndex, into: UnsafeMutableRawBufferPointer(rebasing: $0.dropLast()))
+                }
+            }
+        }
+    }
+
     @Test(arguments: algorithms)
     func aBlockOpensOnlyWithItsContentKeySegmentAndIndex(algorithm: RecordCipher.Algorithm) throws {
         let connection = try Connection(algorithm)

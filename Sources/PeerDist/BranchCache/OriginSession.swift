@@ -118,7 +118,9 @@ struct OriginSession: Sendable {
             let blockRange = segment.blockRange(block)
             let start = Int(blockRange.lowerBound - range.lowerBound)
             do {
-                try target.write(segment: request.segment, block: block, bytes: Array(bytes[start..<(start + blockRange.count)]))
+                try bytes.withUnsafeBytes {
+                    try target.write(segment: request.segment, block: block, bytes: UnsafeRawBufferPointer(rebasing: $0[start..<(start + blockRange.count)]))
+                }
             } catch let error as StoreError where error.code != .corruptBlock {
                 throw LocalFailure(error: error)
             } catch {

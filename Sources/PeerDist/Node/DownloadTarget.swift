@@ -10,7 +10,13 @@ import PeerDistStore
 public protocol DownloadTarget: AnyObject, Sendable {
     func isHeld(segment: Int, block: Int) -> Bool
     /// Keeps the block after checking its hash; throws, keeping nothing, when the hash is wrong.
-    func write(segment: Int, block: Int, bytes: [UInt8]) throws
+    func write(segment: Int, block: Int, bytes: UnsafeRawBufferPointer) throws
     var heldBytes: UInt64 { get }
     var totalBytes: UInt64 { get }
+}
+
+extension DownloadTarget {
+    func write(segment: Int, block: Int, bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write(segment: segment, block: block, bytes: $0) }
+    }
 }

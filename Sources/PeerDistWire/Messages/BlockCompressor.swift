@@ -62,6 +62,12 @@ extension BlockCompressor {
         return output
     }
 
+    /// Decompresses a zstd `frame` into `output`, which it must fill exactly; false otherwise.
+    package static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
+        let written = ZSTD_decompress(output.baseAddress, output.count, frame.baseAddress, frame.count)
+        return ZSTD_isError(written) == 0 && written == output.count
+    }
+
     /// The bytes of a zstd `frame` of unknown length, when it decompresses to at most `limit`
     /// bytes; `nil` otherwise. The output is allocated at `limit`, whatever the frame claims.
     static func decompress(_ frame: UnsafeRawBufferPointer, atMost limit: Int) -> [UInt8]? {

@@ -47,26 +47,53 @@ public enum BlockSealer {
     /// for this segment and index in the record and on the channel it arrived in, or does not
     /// decompress to exactly `expectedLength` bytes.
     public static func open(_ sealed: SealedBlock, key: HashValue, segmentID: HashValue, index: UInt32, expectedLength: Int) throws(WireError) -> [UInt8] {
+        var failure: WireError?
+        // Uninitialised: `open(…into:)` writes every byte or throws.
+        let block = [UInt8](unsafeUninitializedCapacity: expectedLength) { output, initialized in
+            do throws(WireError) {
+                try open(sealed, key: key, segmentID: segmentID, index: index, into: UnsafeMutableRawBufferPointer(output))
+                initialized = expectedLength
+            } catch {
+                failure = error
+                initialized = 0
+            }
+        }
+        if let failure { throw failure }
+        return block
+    }
+
+    /// `open`, into `output`, which is exactly the block's expected length: a fetcher opens each
+    /// block into one buffer of its own, hashes and writes it from there, and allocates nothing
+    /// per block. When it throws, what `output` holds means nothing.
+    public static func open(
+        _ sealed: SealedBlock, key: HashValue, segmentID: HashValue, index: UInt32, into output: UnsafeMutableRawBufferPointer
+    ) throws(WireError) {
         guard let opening = sealed.opening else { throw WireError("block \(index) did not arrive on a channel, so it cannot be opened") }
         guard sealed.payload.readableBytes >= RecordCipher.tagSize else { throw WireError("sealed block \(index) is shorter than its tag") }
         guard key.count == AESGCMKey.keySize else { throw WireError("block \(index): a block key has 32 bytes, not \(key.count)") }
         let length = sealed.payload.readableBytes - RecordCipher.tagSize
         let isCompressed = sealed.flags.contains(.compressed)
-        guard isCompressed || length == expectedLength else { throw WireError("block \(index) has \(length) bytes, expected \(expectedLength)") }
+        guard isCompressed || length == output.count else { throw WireError("block \(index) has \(length) bytes, expected \(output.count)") }
         let cipher = opening.secret.key(for: key)
-        let associatedData = associatedData(segmentID, index, sealed.flags)
-        var opened = false
-        // Uninitialised: the cipher writes every byte (or zeroes them all when it refuses).
-        let plaintext = [UInt8](unsafeUninitializedCapacity: length) { output, initialized in
-            opened = sealed.payload.withUnsafeReadableBytes { payload in
-                associatedData.withUnsafeBytes {
-                    cipher.open(payload, into: UnsafeMutableRawBufferPointer(output), sequence: opening.sequence, associatedData: $0)
+        enum Outcome { case opened, refused, notItsLength }
+        let outcome = withAssociatedData(segmentID, index, sealed.flags) { associatedData in
+            sealed.payload.withUnsafeReadableBytes { payload -> Outcome in
+                guard isCompressed else {
+                    return cipher.open(payload, into: output, sequence: opening.sequence, associatedData: associatedData) ? .opened : .refused
                 }
+                // A zstd frame is opened beside the output, then decompressed into it.
+                var frame = [UInt8](repeating: 0, count: length)
+                guard frame.withUnsafeMutableBytes({ cipher.open(payload, into: $0, sequence: opening.sequence, associatedData: associatedData) }) else {
+                    return .refused
+                }
+                return frame.withUnsafeBytes { BlockCompressor.decompress($0, into: output) } ? .opened : .notItsLength
             }
-            initialized = length
         }
-        guard opened else { throw WireError("block \(index) of segment \(segmentID.hex.prefix(16))… cannot be opened with this content's key") }
-        return isCompressed ? try decompress(plaintext, expectedLength: expectedLength, index: index) : plaintext
+        switch outcome {
+        case .opened: return
+        case .refused: throw WireError("block \(index) of segment \(segmentID.hex.prefix(16))… cannot be opened with this content's key")
+        case .notItsLength: throw WireError("block \(index) does not decompress to its \(output.count) bytes")
+        }
     }
 
     /// `segment ID ‖ index ‖ flags`: what a block's seal binds it to besides its record.
@@ -74,10 +101,16 @@ public enum BlockSealer {
         segmentID.bytes + withUnsafeBytes(of: index.bigEndian) { Array($0) } + [flags.rawValue]
     }
 
-    private static func decompress(_ frame: [UInt8], expectedLength: Int, index: UInt32) throws(WireError) -> [UInt8] {
-        guard let block = frame.withUnsafeBytes({ BlockCompressor.decompress($0, exactLength: expectedLength) }) else {
-            throw WireError("block \(index) does not decompress to its \(expectedLength) bytes")
+    /// `associatedData`, in a buffer on the stack: opening a block then allocates nothing.
+    private static func withAssociatedData<Result>(
+        _ segmentID: HashValue, _ index: UInt32, _ flags: SealedBlock.Flags, _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        let count = segmentID.count + 5
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { buffer in
+            segmentID.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            withUnsafeBytes(of: index.bigEndian) { UnsafeMutableRawBufferPointer(rebasing: buffer[segmentID.count..<count - 1]).copyMemory(from: $0) }
+            buffer[count - 1] = flags.rawValue
+            return body(UnsafeRawBufferPointer(buffer))
         }
-        return block
     }
 }
