@@ -50,6 +50,11 @@ import Testing
         return .block(requestID: requestID, index: index, sealed: sealed)
     }
 
+    /// A block of random bytes, which travels as it is, and one of text, which travels compressed.
+    static func randomAndText() -> [[UInt8]] {
+        [Sodium.randomBytes(65_536), Array(String(repeating: "PeerDist seals each block once. ", count: 3000).utf8.prefix(65_536))]
+    }
+
     /// The message in `record`, opened by `opener`.
     static func receive(_ record: [UInt8], with opener: RecordOpener) throws -> PeerMessage {
         var opened = try opener.open(ByteBuffer(bytes: record), allocator: ByteBufferAllocator())
@@ -66,9 +71,7 @@ import Testing
     func blocksRoundTripEncryptedOnce(algorithm: RecordCipher.Algorithm) throws {
         let connection = try Connection(algorithm)
         let opener = connection.opener()
-        let random = Sodium.randomBytes(65_536)
-        let text = Array(String(repeating: "PeerDist seals each block once. ", count: 3000).utf8.prefix(65_536))
-        for (index, bytes) in [random, text].enumerated() {
+        for (index, bytes) in Self.randomAndText().enumerated() {
             let record = connection.seal(Self.block(bytes, index: UInt32(index)))
             // The record carries the block's bytes once, plus a header, two tags and a length.
             #expect(record.count <= bytes.count + 64)
@@ -88,10 +91,8 @@ import Testing
     func blocksOpenIntoTheCallersBuffer(algorithm: RecordCipher.Algorithm) throws {
         let connection = try Connection(algorithm)
         let opener = connection.opener()
-        let random = Sodium.randomBytes(65_536)
-        let text = Array(String(repeating: "One buffer for every block. ", count: 3000).utf8.prefix(65_536))
         var buffer = [UInt8](repeating: 0xEE, count: 65_536)
-        for (index, bytes) in [random, text].enumerated() {
+        for (index, bytes) in Self.randomAndText().enumerated() {
             let message = try Self.receive(connection.seal(Self.block(bytes, index: UInt32(index))), with: opener)
             guard case .block(_, let blockIndex, let sealed) = message else { throw WireError("not a block") }
             #expect(sealed.flags.contains(.compressed) == (index == 1), "the text travels compressed")

@@ -37,6 +37,22 @@ import Testing
         SwarmScheduler(blockCounts: [8, 8], blocksPerRequest: 4) { held.contains($0 * 8 + $1) }
     }
 
+    /// The seeder, holding every block, and the leecher, holding 0–11, both known since `known`.
+    static func seederAndLeecher() -> (scheduler: SwarmScheduler, known: ContinuousClock.Instant) {
+        let scheduler = scheduler()
+        let now = ContinuousClock.now
+        scheduler.join(seeder) {}
+        scheduler.join(leecher) {}
+        scheduler.setAvailability(of: seeder, to: BlockSet(count: 16, filled: true), now: now)
+        scheduler.setAvailability(of: leecher, to: set(0..<12), now: now)
+        return (scheduler, now)
+    }
+
+    /// The block numbers `requests` ask for (segments of 8).
+    static func numbers(_ requests: [SwarmScheduler.Request]) -> [Int] {
+        requests.flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+    }
+
     static func set(_ blocks: some Sequence<Int>, count: Int = 16) -> BlockSet {
         var set = BlockSet(count: count)
         blocks.forEach { set.insert($0) }
@@ -93,25 +109,16 @@ import Testing
     /// The seeder's upload is what every fetcher lacks: while a peer still fetching advertises a
     /// block, the seeder is not asked for it, until it has been open for the spare time.
     @Test func aCompleteHolderIsSparedWhatFetchingPeersAdvertise() {
-        let scheduler = Self.scheduler()
-        let start = ContinuousClock.now
-        scheduler.join(Self.seeder) {}
-        scheduler.join(Self.leecher) {}
-        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true), now: start)
-        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12), now: start)
-        let first = scheduler.take(for: Self.seeder, budget: 16, now: start).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        let (scheduler, start) = Self.seederAndLeecher()
+        let first = Self.numbers(scheduler.take(for: Self.seeder, budget: 16, now: start))
         #expect(Set(first) == Set(12..<16) && first.count == 4, "only what the leecher lacks")
         #expect(scheduler.take(for: Self.seeder, budget: 16, now: start + .milliseconds(100)).isEmpty, "no endgame copies while blocks are open")
-        let late = scheduler.take(for: Self.seeder, budget: 16, now: start + scheduler.spareTime).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        let late = Self.numbers(scheduler.take(for: Self.seeder, budget: 16, now: start + scheduler.spareTime))
         #expect(Set(late) == Set(0..<12) && late.count == 12, "blocks left open for the spare time are the seeder's again")
     }
 
     @Test func aCompleteHolderTakesEndgameCopiesOnceNothingIsOpen() {
-        let scheduler = Self.scheduler()
-        scheduler.join(Self.seeder) {}
-        scheduler.join(Self.leecher) {}
-        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
-        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        let scheduler = Self.seederAndLeecher().scheduler
         let fromSeeder = scheduler.take(for: Self.seeder, budget: 16)
         #expect(fromSeeder.flatMap(\.blocks).count == 4)
         #expect(scheduler.take(for: Self.leecher, budget: 16).flatMap(\.blocks).count == 12)
@@ -119,7 +126,7 @@ import Testing
             for block in request.blocks { scheduler.delivered(segment: request.segment, block: block, by: Self.seeder) }
         }
         // Nothing open and the seeder dry: it may race the leecher for one request's worth.
-        let copies = scheduler.take(for: Self.seeder, budget: 16).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
+        let copies = Self.numbers(scheduler.take(for: Self.seeder, budget: 16))
         #expect(copies.count == 4 && copies.allSatisfy { $0 < 12 })
     }
 
@@ -137,16 +144,11 @@ import Testing
 
     /// A holder that turns out to lack a block is a fetching peer like the others from then on.
     @Test func aCompleteHolderLackingABlockIsNoLongerSpared() {
-        let scheduler = Self.scheduler()
-        scheduler.join(Self.seeder) {}
-        scheduler.join(Self.leecher) {}
-        scheduler.setAvailability(of: Self.seeder, to: BlockSet(count: 16, filled: true))
-        scheduler.setAvailability(of: Self.leecher, to: Self.set(0..<12))
+        let scheduler = Self.seederAndLeecher().scheduler
         let first = scheduler.take(for: Self.seeder, budget: 16)
         for request in first { scheduler.returned(segment: request.segment, blocks: request.blocks, by: Self.seeder, lacking: request.segment == 1) }
         // The seeder now lacks 12–15 (segment 1's last four): it is asked for the leecher's blocks at once.
-        let next = scheduler.take(for: Self.seeder, budget: 16).flatMap { request in request.blocks.map { request.segment * 8 + $0 } }
-        #expect(Set(next) == Set(0..<12))
+        #expect(Set(Self.numbers(scheduler.take(for: Self.seeder, budget: 16))) == Set(0..<12))
     }
 
     @Test func aPeerIsOnlyAskedForWhatItHas() {

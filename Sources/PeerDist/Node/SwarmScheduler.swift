@@ -154,8 +154,9 @@ final class SwarmScheduler: Sendable {
 
     /// `instant` as `firstAdvertised` counts: milliseconds since the scheduler began, plus one.
     private func milliseconds(at instant: ContinuousClock.Instant) -> UInt32 {
-        let elapsed = started.duration(to: instant).components
-        return UInt32(clamping: max(0, elapsed.seconds) * 1000 + elapsed.attoseconds / 1_000_000_000_000_000 + 1)
+        let elapsed = started.duration(to: instant)
+        guard elapsed > .zero else { return 1 }
+        return UInt32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000 + 1)
     }
 
     /// Whether `peer` has a block this fetch still lacks (false while its availability is unknown).
@@ -214,7 +215,8 @@ final class SwarmScheduler: Sendable {
                 chosen = rarestOpen(in: state, has: has, budget: budget, random: &random) { state, block in
                     guard Int(state.availability[block]) > completeHolders else { return true }
                     let advertised = state.firstAdvertised[block]
-                    return advertised != 0 && now &- advertised >= spare
+                    // `now` was read before the lock: a block advertised since is not yet due.
+                    return advertised != 0 && now >= advertised && now - advertised >= spare
                 }
                 // The peers still fetching are to send what is open; the endgame comes when nothing is.
                 if chosen.isEmpty, !state.open.isEmpty { return [] }
