@@ -10,7 +10,8 @@ import PeerDistHashing
 ///   block is asked only for blocks none of them advertises (or one that has been advertised,
 ///   and left open, for `spareTime`), and takes no endgame copies while any block is open. Its
 ///   upload is what every fetcher lacks, and fetchers do not see each other's requests to it:
-///   asked for what the others could send, it sent 8–13 % of a 3-leecher swarm's content twice.
+///   asked for what the others could send, it sent up to a tenth of a 3-leecher swarm's content
+///   twice.
 ///   Blocks left open too long are its again, so slow peers holding them do not hold up a fetch.
 /// - Endgame: a peer with nothing left to take and nothing outstanding is given one request's
 ///   worth of blocks already asked of others (each block of at most `endgameCopies` peers at
@@ -155,8 +156,11 @@ final class SwarmScheduler: Sendable {
     /// `instant` as `firstAdvertised` counts: milliseconds since the scheduler began, plus one.
     private func milliseconds(at instant: ContinuousClock.Instant) -> UInt32 {
         let elapsed = started.duration(to: instant)
-        guard elapsed > .zero else { return 1 }
-        return UInt32(clamping: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000 + 1)
+        return elapsed > .zero ? UInt32(clamping: Self.milliseconds(in: elapsed) + 1) : 1
+    }
+
+    private static func milliseconds(in duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Whether `peer` has a block this fetch still lacks (false while its availability is unknown).
@@ -194,7 +198,7 @@ final class SwarmScheduler: Sendable {
     func take(for peer: PeerAddress, budget: Int, now: ContinuousClock.Instant = .now) -> [Request] {
         guard budget > 0 else { return [] }
         let now = milliseconds(at: now)
-        let spare = UInt32(clamping: spareTime.components.seconds * 1000 + spareTime.components.attoseconds / 1_000_000_000_000_000)
+        let spare = UInt32(clamping: Self.milliseconds(in: spareTime))
         return state.withLock { state in
             guard var entry = state.peers[peer], let has = entry.has else { return [] }
             var random = state.random

@@ -57,9 +57,7 @@ extension BlockCompressor {
     /// The output is allocated at `length`, so a frame from a peer cannot make us allocate more.
     package static func decompress(_ frame: UnsafeRawBufferPointer, exactLength length: Int) -> [UInt8]? {
         var output = [UInt8](repeating: 0, count: length)
-        let written = output.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, frame.baseAddress, frame.count) }
-        guard ZSTD_isError(written) == 0, written == length else { return nil }
-        return output
+        return output.withUnsafeMutableBytes { decompress(frame, into: $0) } ? output : nil
     }
 
     /// Decompresses a zstd `frame` into `output`, which it must fill exactly; false otherwise.
