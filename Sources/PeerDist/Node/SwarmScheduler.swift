@@ -64,10 +64,6 @@ final class SwarmScheduler: Sendable {
         /// `started` plus one; 0 while none has.
         var firstAdvertised: [UInt32]
         var peers: [PeerAddress: Peer] = [:]
-        /// Peers whose availability is known, other than sources of last resort: those holding
-        /// every block, and the others.
-        var completeHolders = 0
-        var partialHolders = 0
         /// Where choices start and probe: seeded once from the system, since asking the system
         /// (a `getrandom` call each) for the dozens of numbers one choice may draw showed in
         /// profiles of a fetch.
@@ -214,8 +210,10 @@ final class SwarmScheduler: Sendable {
                 return requests(from: chosen)
             }
             var chosen: [Int]
-            if has.isFull, state.partialHolders > 0 {
-                let completeHolders = state.completeHolders
+            // Only a peer holding every block is spared, and only while some peers are still fetching.
+            let holders = has.isFull ? Self.holders(in: state) : (complete: 0, partial: 0)
+            if holders.partial > 0 {
+                let completeHolders = holders.complete
                 chosen = rarestOpen(in: state, has: has, budget: budget, random: &random) { state, block in
                     guard Int(state.availability[block]) > completeHolders else { return true }
                     let advertised = state.firstAdvertised[block]
@@ -390,7 +388,6 @@ final class SwarmScheduler: Sendable {
     func returned(segment: Int, blocks: [Int], by peer: PeerAddress, lacking: Bool = false) {
         let nudges = state.withLock { state -> [@Sendable () -> Void] in
             guard var entry = state.peers[peer] else { return [] }
-            let wasComplete = entry.has?.isFull == true
             var reopened = false
             for block in blocks {
                 let number = number(segment: segment, block: block)
@@ -402,10 +399,6 @@ final class SwarmScheduler: Sendable {
                 guard entry.requested.contains(number) else { continue }
                 entry.requested.remove(number)
                 reopened = Self.release(number, in: &state) || reopened
-            }
-            if wasComplete, !entry.isLastResort, entry.has?.isFull == false {
-                state.completeHolders -= 1
-                state.partialHolders += 1
             }
             state.peers[peer] = entry
             return reopened ? state.peers.filter { $0.key != peer }.map(\.value.nudge) : []
@@ -427,11 +420,21 @@ final class SwarmScheduler: Sendable {
         return true
     }
 
-    /// Counts (or, with -1, uncounts) `peer`'s blocks and the kind of holder it is.
+    /// Counts (or, with -1, uncounts) `peer`'s blocks in the availability.
     private static func count(_ peer: Peer, by delta: Int, in state: inout State) {
-        guard !peer.isLastResort, let has = peer.has else { return }
-        if has.isFull { state.completeHolders += delta } else { state.partialHolders += delta }
-        count(has, by: delta, in: &state.availability)
+        guard !peer.isLastResort else { return }
+        count(peer.has, by: delta, in: &state.availability)
+    }
+
+    /// Peers whose availability is known, other than sources of last resort: how many hold every
+    /// block, and how many do not.
+    private static func holders(in state: State) -> (complete: Int, partial: Int) {
+        var holders = (complete: 0, partial: 0)
+        for peer in state.peers.values where !peer.isLastResort {
+            guard let has = peer.has else { continue }
+            if has.isFull { holders.complete += 1 } else { holders.partial += 1 }
+        }
+        return holders
     }
 
     private static func count(_ set: BlockSet?, by delta: Int, in availability: inout [UInt16]) {

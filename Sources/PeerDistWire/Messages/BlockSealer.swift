@@ -98,7 +98,7 @@ public enum BlockSealer {
 
     /// `segment ID ‖ index ‖ flags`: what a block's seal binds it to besides its record.
     private static func associatedData(_ segmentID: HashValue, _ index: UInt32, _ flags: SealedBlock.Flags) -> [UInt8] {
-        segmentID.bytes + withUnsafeBytes(of: index.bigEndian) { Array($0) } + [flags.rawValue]
+        withAssociatedData(segmentID, index, flags) { Array($0) }
     }
 
     /// `associatedData`, in a buffer on the stack: opening a block then allocates nothing.
